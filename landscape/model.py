@@ -1,0 +1,339 @@
+"""A multilayer perceptron whose parameters are one flat vector θ (DESIGN.md, contract).
+
+Layer l computes h_l = f(h_{l-1} @ W_l + b_l); the last layer has no f: its output z goes to
+the loss, which maps it to y(x; θ) (identity for MSE, softmax for cross-entropy). Every method
+takes θ of shape (D,) or a population of K starts of shape (K, D); the latter is evaluated in
+one vectorised computation and yields K losses and (K, D) gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from landscape.activations import get_activation
+from landscape.losses import get_loss
+from landscape.params import Layout
+
+
+class MLP:
+    """A fully connected network on a flat parameter vector.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths (d_0, …, d_L): inputs, hidden layers, outputs. ``[2, 2, 1]`` is the
+        2-2-1 XOR network.
+    activation : {"tanh", "relu", "sigmoid", "identity"}
+        Activation f of every hidden layer.
+    loss : {"cross_entropy", "mse"}
+        ``cross_entropy``: softmax outputs and eq (6), targets are integer labels in
+        [0, d_L). ``mse``: identity outputs and eq (5) with its ½; targets are real arrays of
+        shape (N,) when d_L = 1 or (N, d_L), or integer labels that are one-hot coded.
+
+    Attributes
+    ----------
+    layout : Layout
+        Where each W_l and b_l sits in θ.
+    n_params : int
+        D, the length of θ.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "tanh",
+        loss: str = "cross_entropy",
+    ) -> None:
+        self.layout = Layout(tuple(sizes))
+        self.activation = get_activation(activation)
+        self.loss_fn = get_loss(loss)
+        if loss == "cross_entropy" and self.layout.sizes[-1] < 2:
+            raise ValueError(
+                f"sizes={list(sizes)}: cross_entropy needs >= 2 outputs (one per class)"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP(sizes={list(self.sizes)}, activation={self.activation.name!r}, "
+            f"loss={self.loss_fn.name!r})"
+        )
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer widths (d_0, …, d_L)."""
+        return self.layout.sizes
+
+    @property
+    def n_params(self) -> int:
+        """D, the number of parameters."""
+        return self.layout.n_params
+
+    @property
+    def is_classifier(self) -> bool:
+        """True for the cross-entropy loss."""
+        return self.loss_fn.name == "cross_entropy"
+
+    # ------------------------------------------------------------------ setup
+    def init(
+        self,
+        rng: np.random.Generator,
+        k: int | None = None,
+        scheme: str | None = None,
+        scale: float = 1.0,
+    ) -> np.ndarray:
+        """Draw θ⁽⁰⁾; see :meth:`landscape.params.Layout.init`.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        k : int or None
+            None for shape (D,), else (k, D).
+        scheme : {"glorot", "he", "normal"} or None
+            None picks ``he`` for relu and ``glorot`` otherwise.
+        scale : float
+
+        Returns
+        -------
+        ndarray of shape (D,) or (k, D)
+        """
+        if scheme is None:
+            scheme = "he" if self.activation.name == "relu" else "glorot"
+        return self.layout.init(rng, k=k, scheme=scheme, scale=scale)
+
+    def check_theta(self, theta: np.ndarray) -> np.ndarray:
+        """Validate θ: float array of shape (D,) or (K, D).
+
+        Returns
+        -------
+        ndarray of shape (D,) or (K, D), dtype float64
+        """
+        theta = np.asarray(theta)
+        if theta.ndim not in (1, 2) or theta.shape[-1] != self.n_params:
+            raise ValueError(
+                f"theta has shape {theta.shape}; this model needs ({self.n_params},) "
+                f"or (K, {self.n_params})"
+            )
+        if theta.dtype != np.float64:
+            theta = theta.astype(np.float64)
+        return theta
+
+    def check_inputs(self, X: np.ndarray) -> np.ndarray:
+        """Validate inputs: finite floats of shape (N, d_0).
+
+        Returns
+        -------
+        ndarray of shape (N, d_0), dtype float64
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X has shape {X.shape}; this model needs (N, {self.sizes[0]})")
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or inf; data must be finite")
+        return X
+
+    def targets(self, y: np.ndarray, n: int) -> np.ndarray:
+        """Validate targets and put them in the form the loss uses.
+
+        Parameters
+        ----------
+        y : array-like
+            Integer labels of shape (N,) for cross-entropy; for MSE real targets of shape
+            (N,) (d_L = 1) or (N, d_L), or integer labels (one-hot coded).
+        n : int
+            N, the number of samples in X.
+
+        Returns
+        -------
+        ndarray
+            Labels of shape (N,) (cross-entropy) or real targets of shape (N, d_L) (MSE).
+        """
+        y = np.asarray(y)
+        d_out = self.sizes[-1]
+        if y.shape[:1] != (n,):
+            raise ValueError(f"y has shape {y.shape}; X has {n} samples, so y needs {n} rows")
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y has dtype {y.dtype}; targets must be numbers")
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or inf; data must be finite")
+        if self.is_classifier:
+            labels = y.astype(np.intp)
+            if y.ndim != 1 or not np.array_equal(labels, y):
+                raise ValueError(
+                    f"y has shape {y.shape} and dtype {y.dtype}; cross_entropy needs "
+                    "integer class labels of shape (N,)"
+                )
+            if n and (labels.min() < 0 or labels.max() >= d_out):
+                raise ValueError(
+                    f"labels range over [{labels.min()}, {labels.max()}]; this model has "
+                    f"{d_out} outputs, so labels must lie in [0, {d_out - 1}]"
+                )
+            return labels
+        if y.ndim == 1 and y.dtype.kind in "biu" and d_out > 1:
+            if n and (y.min() < 0 or y.max() >= d_out):
+                raise ValueError(
+                    f"labels range over [{y.min()}, {y.max()}]; one-hot coding for {d_out} "
+                    f"outputs needs labels in [0, {d_out - 1}]"
+                )
+            return np.eye(d_out)[y]
+        t = y.astype(np.float64)
+        if t.ndim == 1:
+            t = t[:, None]
+        if t.ndim != 2 or t.shape[1] != d_out:
+            raise ValueError(f"y has shape {y.shape}; mse with {d_out} outputs needs (N, {d_out})")
+        return t
+
+    # -------------------------------------------------------------- compute
+    def _hidden(self, theta: np.ndarray, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Forward pass; returns the inputs of every layer and the output pre-activation z."""
+        layers = self.layout.unravel(theta)
+        f = self.activation.forward
+        hs = [X]
+        h = X
+        for W, b in layers[:-1]:
+            h = h @ W
+            h += b[..., None, :]
+            f(h)
+            hs.append(h)
+        W, b = layers[-1]
+        z = h @ W
+        z += b[..., None, :]
+        return hs, z
+
+    def _evaluate(
+        self,
+        theta: np.ndarray,
+        X: np.ndarray,
+        t: np.ndarray,
+        *,
+        grad: bool = True,
+        out: np.ndarray | None = None,
+        accuracy: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Unchecked E, ∇E and accuracy on already validated inputs; the trainers' hot path.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (D,) or (K, D)
+        X : ndarray of shape (N, d_0)
+        t : ndarray
+            Targets from :meth:`targets`.
+        grad : bool
+            Compute ∇E by backpropagation.
+        out : ndarray of theta's shape, optional
+            Buffer that receives the gradient (no new θ-sized allocation).
+        accuracy : bool
+            Also return the fraction of correctly classified samples (cross-entropy only).
+
+        Returns
+        -------
+        E : ndarray of shape () or (K,)
+        grad : ndarray of theta's shape, or None
+        accuracy : ndarray of shape () or (K,), or None
+        """
+        hs, z = self._hidden(theta, X)
+        acc = (z.argmax(axis=-1) == t).mean(axis=-1) if accuracy else None
+        E, delta = self.loss_fn.value_and_delta(z, t, grad)
+        if not grad:
+            return E, None, acc
+        g = np.empty_like(theta) if out is None else out
+        dlayers = self.layout.unravel(g)
+        layers = self.layout.unravel(theta)
+        back = self.activation.backward
+        for layer in range(self.layout.n_layers - 1, -1, -1):
+            h_prev = hs[layer]
+            gW, gb = dlayers[layer]
+            np.matmul(h_prev.swapaxes(-1, -2), delta, out=gW)
+            delta.sum(axis=-2, out=gb)
+            if layer:
+                delta = delta @ layers[layer][0].swapaxes(-1, -2)
+                back(h_prev, delta)
+        return E, g, acc
+
+    def forward(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Compute the network's output y(x; θ).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (D,) or (K, D)
+        X : ndarray of shape (N, d_0)
+
+        Returns
+        -------
+        ndarray of shape (N, d_L) or (K, N, d_L)
+            Softmax probabilities for cross-entropy, raw outputs for MSE.
+        """
+        theta = self.check_theta(theta)
+        X = self.check_inputs(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, z = self._hidden(theta, X)
+            return self.loss_fn.output(z)
+
+    def predict(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Class labels (argmax of y) for cross-entropy, y itself for MSE.
+
+        Returns
+        -------
+        ndarray of shape (N,) / (K, N) of int, or (N, d_L) / (K, N, d_L) of float
+        """
+        y = self.forward(theta, X)
+        return y.argmax(axis=-1) if self.is_classifier else y
+
+    def loss(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float | np.ndarray:
+        """E(θ) = (1/N) Σ_n E_n(θ), eq (4).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (D,) or (K, D)
+        X : ndarray of shape (N, d_0)
+        y : ndarray of shape (N,) or (N, d_L)
+
+        Returns
+        -------
+        float, or ndarray of shape (K,)
+        """
+        theta = self.check_theta(theta)
+        X = self.check_inputs(X)
+        t = self.targets(y, X.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            E, _, _ = self._evaluate(theta, X, t, grad=False)
+        return float(E) if theta.ndim == 1 else E
+
+    def loss_and_grad(
+        self, theta: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float | np.ndarray, np.ndarray]:
+        """E(θ) and its gradient ∇E(θ) (eq 2) by backpropagation.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (D,) or (K, D)
+        X : ndarray of shape (N, d_0)
+        y : ndarray of shape (N,) or (N, d_L)
+
+        Returns
+        -------
+        E : float, or ndarray of shape (K,)
+        grad : ndarray of shape (D,) or (K, D)
+            Laid out like θ.
+        """
+        theta = self.check_theta(theta)
+        X = self.check_inputs(X)
+        t = self.targets(y, X.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            E, grad, _ = self._evaluate(theta, X, t)
+        return (float(E) if theta.ndim == 1 else E), grad
+
+    def accuracy(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float | np.ndarray:
+        """Fraction of samples whose argmax output is the label (classification only).
+
+        Returns
+        -------
+        float, or ndarray of shape (K,)
+        """
+        if not self.is_classifier:
+            raise ValueError("accuracy is defined for the cross_entropy loss only")
+        pred = self.predict(theta, X)
+        t = self.targets(y, np.shape(X)[0])
+        acc = (pred == t).mean(axis=-1)
+        return float(acc) if np.ndim(acc) == 0 else acc

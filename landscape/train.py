@@ -1,0 +1,346 @@
+"""Gradient-descent trainers with epochs, schedules and named stopping rules.
+
+The update rule is eq (3) (batch) or (8) (mini-batch); epochs split the data into random
+mini-batches anew (seed 1.4); learning-rate schedules follow seed 1.5.
+
+The trainer knows nothing of Optuna: a per-epoch ``callback`` may ask it to stop, which is how
+the study layer prunes trials.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from landscape.model import MLP
+from landscape.schedules import Schedule, make_schedule
+
+STATUSES = ("converged", "diverged", "stalled", "budget", "stopped")
+"""Why training ended: θ stopped changing or ‖∇E‖ ≤ gtol; the loss became non-finite or grew
+past ``diverge_factor`` times its start; too little progress over ``stall_window`` epochs;
+the epoch or update budget was used up; the callback asked to stop."""
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What the trainer measured at the end of one epoch (epoch 0 is θ⁽⁰⁾).
+
+    Attributes
+    ----------
+    epoch : int
+    updates : int
+        Total number of updates (steps t) so far.
+    loss : float
+        Exact E(θ) on the whole training set, not a running mean of mini-batch losses.
+    grad_norm : float
+        ‖∇E(θ)‖ on the whole training set.
+    lr : float
+        ε of the last update of the epoch (ε_0 for epoch 0).
+    accuracy, val_loss, val_accuracy : float
+        NaN where not applicable (regression, or no validation data).
+    """
+
+    epoch: int
+    updates: int
+    loss: float
+    grad_norm: float
+    lr: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+
+
+HISTORY_FIELDS = tuple(EpochRecord.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (D,)
+        θ at the end (the last iterate, also when diverged).
+    status : str
+        One of :data:`STATUSES`.
+    history : dict of str to ndarray of shape (epochs + 1,)
+        Per-epoch columns named as the fields of :class:`EpochRecord`; row 0 is θ⁽⁰⁾.
+    epochs : int
+        Epochs completed.
+    updates : int
+        Updates made.
+    message : str
+        One line saying why training stopped.
+    seconds : float
+        Wall time of the training loop.
+    """
+
+    theta: np.ndarray
+    status: str
+    history: dict[str, np.ndarray] = field(repr=False)
+    epochs: int
+    updates: int
+    message: str
+    seconds: float
+
+    @property
+    def final(self) -> EpochRecord:
+        """The last history row."""
+        return EpochRecord(**{k: self.history[k][-1].item() for k in HISTORY_FIELDS})
+
+
+def _resolve_schedule(schedule: Schedule | str | None, params: dict | None) -> Schedule:
+    if schedule is None:
+        schedule = "constant"
+    if isinstance(schedule, str):
+        return make_schedule(schedule, **(params or {}))
+    if params:
+        raise ValueError("schedule_params goes with a schedule name, not a Schedule object")
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"schedule={schedule!r} must be a schedule name or a Schedule")
+    return schedule
+
+
+def _check_number(name: str, value: float, *, low: float, inclusive: bool) -> float:
+    ok = isinstance(value, int | float | np.number) and math.isfinite(value)
+    if ok:
+        ok = value >= low if inclusive else value > low
+    if not ok:
+        op = ">=" if inclusive else ">"
+        raise ValueError(f"{name}={value!r} must be a finite number {op} {low:g}")
+    return float(value)
+
+
+def _check_count(name: str, value: int | None, *, low: int, high: int | None = None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name}={value!r} must be an integer")
+    if value < low or (high is not None and value > high):
+        allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name}={value!r} must be {allowed}")
+
+
+def train(
+    model: MLP,
+    theta0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int | None = None,
+    rng: np.random.Generator | None = None,
+    schedule: Schedule | str | None = None,
+    schedule_params: dict | None = None,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    max_updates: int | None = None,
+    atol: float = 0.0,
+    rtol: float = 8 * float(np.finfo(np.float64).eps),
+    gtol: float = 0.0,
+    diverge_factor: float = 10.0,
+    stall_window: int | None = None,
+    stall_tol: float = 1e-3,
+    drop_last: bool = False,
+    callback: Callable[[EpochRecord], bool | None] | None = None,
+) -> TrainResult:
+    """Train ``model`` from θ⁽⁰⁾ by batch, mini-batch or online gradient descent.
+
+    Parameters
+    ----------
+    model : MLP
+    theta0 : ndarray of shape (D,)
+        θ⁽⁰⁾; not modified.
+    X : ndarray of shape (N, d_0)
+        Training inputs.
+    y : ndarray of shape (N,) or (N, d_L)
+        Training targets (see :class:`landscape.model.MLP`).
+    lr : float
+        ε (ε_0 under a schedule), > 0.
+    epochs : int
+        Epoch budget, >= 1. One epoch uses every training sample once.
+    batch_size : int or None
+        None or N: batch learning, eq (3), one update per epoch. 1 < B < N: mini-batch
+        learning, eqs (7)–(8). 1: online learning, N updates per epoch.
+    rng : numpy.random.Generator or None
+        Draws each epoch's random partition; required when batch_size < N.
+    schedule : Schedule, str or None
+        ε_t as a function of the update count t; None is a constant ε.
+    schedule_params : dict, optional
+        Parameters of a schedule given by name.
+    X_val, y_val : ndarray, optional
+        Validation data, evaluated at the end of every epoch.
+    max_updates : int, optional
+        Update budget; training stops with ``budget`` when it is reached.
+    atol, rtol : float
+        ``converged`` when, over one epoch, max_i |Δθ_i| ≤ atol + rtol · max_i |θ_i|. The
+        defaults (0 and 8 float64 epsilons) mean θ no longer changes within machine precision
+        (seed 1.1): at a minimum the rounding error of ∇E keeps θ cycling by an ulp or two of
+        its largest entries, so "exactly unchanged" alone would never be reached.
+    gtol : float
+        ``converged`` also when ‖∇E(θ)‖ ≤ gtol on the whole training set (0: off).
+    diverge_factor : float
+        ``diverged`` when E(θ) > diverge_factor · E(θ⁽⁰⁾), or E or θ is not finite.
+    stall_window : int or None
+        ``stalled`` when E fell by no more than ``stall_tol`` · E over the last
+        ``stall_window`` epochs (the seed's "too small ε barely progresses"); None: off.
+    stall_tol : float
+        Relative improvement below which the run counts as stalled.
+    drop_last : bool
+        When B does not divide N, each epoch's last mini-batch holds the N mod B leftover
+        samples. By default it is used, with its loss averaged over its own size (eq 7), so an
+        epoch still visits every sample once; True skips it, and its samples wait for the next
+        epoch's new partition.
+    callback : callable, optional
+        ``callback(record)`` after every epoch; returning True stops training with status
+        ``stopped`` (unless another rule ended it at the same epoch).
+
+    Returns
+    -------
+    TrainResult
+
+    Notes
+    -----
+    The update at step t is θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E⁽ᵗ⁾(θ⁽ᵗ⁾) (eqs 3 and 8), where E⁽ᵗ⁾ is the mean
+    loss over the mini-batch B⁽ᵗ⁾. At the start of every epoch the training set is split anew
+    into random mini-batches by one permutation drawn from ``rng`` (seed 1.4). Stopping rules
+    are checked at the end of each epoch, in the order diverged, converged, stalled, callback,
+    budget; a non-finite mini-batch loss ends training with ``diverged`` at once.
+    """
+    theta = model.check_theta(theta0)
+    if theta.ndim != 1:
+        raise ValueError(f"theta0 has shape {theta.shape}; train takes one start of shape (D,)")
+    theta = theta.copy()
+    X = model.check_inputs(X)
+    t_train = model.targets(y, X.shape[0])
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("X has 0 samples; training needs at least one")
+    has_val = X_val is not None and np.shape(X_val)[0] > 0
+    if has_val:
+        X_val = model.check_inputs(X_val)
+        t_val = model.targets(y_val, X_val.shape[0])
+    lr = _check_number("lr", lr, low=0.0, inclusive=False)
+    _check_count("epochs", epochs, low=1)
+    _check_count("batch_size", batch_size, low=1, high=n)
+    _check_count("max_updates", max_updates, low=1)
+    _check_count("stall_window", stall_window, low=1)
+    for name, value in (("atol", atol), ("rtol", rtol), ("gtol", gtol), ("stall_tol", stall_tol)):
+        _check_number(name, value, low=0.0, inclusive=True)
+    _check_number("diverge_factor", diverge_factor, low=1.0, inclusive=False)
+    sched = _resolve_schedule(schedule, schedule_params)
+    B = n if batch_size is None else int(batch_size)
+    if B < n and rng is None:
+        raise ValueError(f"batch_size={B} < N={n} needs rng, a numpy.random.Generator")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng={rng!r} must be a numpy.random.Generator")
+
+    classify = model.is_classifier
+    full_batch = B == n
+    n_batches = n // B if drop_last else -(-n // B)
+    budget_updates = max_updates if max_updates is not None else math.inf
+    grad_buf = np.empty_like(theta)
+    theta_prev = np.empty_like(theta)
+    rows: list[tuple] = []
+    nan = math.nan
+
+    def evaluate() -> tuple[float, float, float]:
+        """Full-training-set E, ‖∇E‖ and accuracy at the current θ (gradient in grad_buf)."""
+        E, g, acc = model._evaluate(theta, X, t_train, out=grad_buf, accuracy=classify)
+        return float(E), float(np.sqrt(g @ g)), (float(acc) if classify else nan)
+
+    def record(epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
+        if has_val:
+            Ev, _, accv = model._evaluate(theta, X_val, t_val, grad=False, accuracy=classify)
+            Ev, accv = float(Ev), (float(accv) if classify else nan)
+        else:
+            Ev, accv = nan, nan
+        rows.append((epoch, updates, E, gnorm, lr_t, acc, Ev, accv))
+        return EpochRecord(*rows[-1])
+
+    start = time.perf_counter()
+    status, message = "budget", f"used the budget of {epochs} epochs"
+    updates = 0
+    epoch = 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        E, gnorm, acc = evaluate()
+        E0 = E
+        record(0, 0, E, gnorm, float(sched(0, lr)), acc)
+        if not math.isfinite(E0):
+            status, message = "diverged", "E(θ⁽⁰⁾) is not finite"
+            epochs = 0
+        for epoch in range(1, epochs + 1):
+            theta_prev[...] = theta
+            n_up = min(n_batches, budget_updates - updates)
+            lrs = np.atleast_1d(sched(np.arange(updates, updates + n_up), lr))
+            if full_batch:
+                # grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
+                grad_buf *= lrs[0]
+                theta -= grad_buf
+            else:
+                perm = rng.permutation(n)
+                Xp, tp = X[perm], t_train[perm]
+                for i in range(n_up):
+                    sl = slice(i * B, (i + 1) * B)
+                    Eb, g, _ = model._evaluate(theta, Xp[sl], tp[sl], out=grad_buf)
+                    if not math.isfinite(Eb):
+                        status = "diverged"
+                        message = f"a mini-batch loss became {float(Eb)} at update {updates + i}"
+                        break
+                    g *= lrs[i]
+                    theta -= g
+            updates += n_up if status != "diverged" else i
+            E, gnorm, acc = evaluate()
+            rec = record(epoch, updates, E, gnorm, float(lrs[-1]), acc)
+            if status == "diverged":
+                break
+            if not (math.isfinite(E) and np.isfinite(theta).all()):
+                status, message = "diverged", f"E became {E} at epoch {epoch}"
+                break
+            if E > diverge_factor * E0:
+                status = "diverged"
+                message = f"E={E:.6g} exceeds {diverge_factor:g} × E(θ⁽⁰⁾)={E0:.6g}"
+                break
+            theta_prev -= theta
+            if np.abs(theta_prev).max() <= atol + rtol * np.abs(theta).max():
+                status = "converged"
+                message = f"θ stopped changing at epoch {epoch} (atol={atol:g}, rtol={rtol:g})"
+                break
+            if gnorm <= gtol:
+                status, message = "converged", f"‖∇E‖={gnorm:.3g} <= gtol={gtol:g}"
+                break
+            if stall_window is not None and epoch >= stall_window:
+                E_old = rows[epoch - stall_window][2]
+                if E_old - E <= stall_tol * abs(E_old):
+                    status = "stalled"
+                    message = (
+                        f"E fell from {E_old:.6g} to {E:.6g} over the last {stall_window} "
+                        f"epochs, less than stall_tol={stall_tol:g} of it"
+                    )
+                    break
+            if callback is not None and callback(rec):
+                status, message = "stopped", f"the callback stopped training at epoch {epoch}"
+                break
+            if updates >= budget_updates:
+                status, message = "budget", f"used the budget of {max_updates} updates"
+                break
+    seconds = time.perf_counter() - start
+    cols = list(zip(*rows, strict=True))
+    history = {
+        name: np.asarray(col, dtype=np.int64 if name in ("epoch", "updates") else np.float64)
+        for name, col in zip(HISTORY_FIELDS, cols, strict=True)
+    }
+    return TrainResult(
+        theta=theta,
+        status=status,
+        history=history,
+        epochs=len(rows) - 1,
+        updates=updates,
+        message=message,
+        seconds=seconds,
+    )

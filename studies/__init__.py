@@ -1,0 +1,1 @@
+"""Study specs (TOML), shipped inside the wheel as the package ``landscape.studies``."""

@@ -1,0 +1,216 @@
+import warnings
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from landscape.data import load_dataset
+from landscape.model import MLP
+from landscape.schedules import InverseTime
+from landscape.train import STATUSES, train
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return load_dataset("moons", rng=np.random.default_rng(0), n_samples=200)
+
+
+@pytest.fixture(scope="module")
+def linreg():
+    """A linear-regression problem: MLP with no hidden layer and MSE."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 5)) @ np.diag([1.0, 0.8, 1.2, 0.6, 1.0])
+    y = X @ rng.normal(size=5) + 0.3 + 0.1 * rng.normal(size=200)
+    A = np.hstack([X, np.ones((200, 1))])  # θ layout: W (5x1) then b
+    lam_max = np.linalg.eigvalsh(A.T @ A / 200).max()  # Hessian of ½·mean squared error
+    solution = np.linalg.lstsq(A, y, rcond=None)[0]
+    return MLP([5, 1], "identity", "mse"), X, y, lam_max, solution
+
+
+def test_train_one_gd_step_is_theta_minus_lr_grad(moons, rng):
+    model = MLP(moons.sizes([8]), "tanh")
+    theta0 = model.init(rng)
+    _, g = model.loss_and_grad(theta0, moons.X_train, moons.y_train)
+    res = train(model, theta0, moons.X_train, moons.y_train, lr=0.37, epochs=1)
+    np.testing.assert_array_equal(res.theta, theta0 - 0.37 * g)
+    assert res.updates == 1 and res.epochs == 1
+
+
+def test_train_one_minibatch_step_uses_the_first_batch_of_the_permutation(moons, rng):
+    model = MLP(moons.sizes([8]), "tanh")
+    theta0 = model.init(rng)
+    X, y = moons.X_train, moons.y_train
+    batch = np.random.default_rng(99).permutation(len(X))[:16]
+    _, g = model.loss_and_grad(theta0, X[batch], y[batch])
+    res = train(
+        model, theta0, X, y, lr=0.2, epochs=1, batch_size=16, max_updates=1,
+        rng=np.random.default_rng(99),
+    )
+    np.testing.assert_array_equal(res.theta, theta0 - 0.2 * g)
+    assert (res.status, res.updates) == ("budget", 1)
+
+
+class _Recorder(MLP):
+    """An MLP that remembers the training rows each update saw."""
+
+    def __init__(self, *args, batch_size, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.batch_size = batch_size
+        self.seen = []
+
+    def _evaluate(self, theta, X, t, **kwargs):
+        if kwargs.get("grad", True) and X.shape[0] <= self.batch_size:
+            self.seen.append(X[:, 0].copy())
+        return super()._evaluate(theta, X, t, **kwargs)
+
+
+@pytest.mark.parametrize(("batch_size", "updates_per_epoch"), [(16, 10), (1, 160), (160, 1)])
+def test_train_epoch_visits_every_sample_once(moons, rng, batch_size, updates_per_epoch):
+    X, y = moons.X_train, moons.y_train  # N = 160
+    model = _Recorder(moons.sizes([4]), batch_size=batch_size)
+    res = train(
+        model, model.init(rng), X, y, lr=0.01, epochs=2, batch_size=batch_size,
+        rng=np.random.default_rng(1),
+    )
+    assert res.updates == 2 * updates_per_epoch
+    np.testing.assert_array_equal(res.history["updates"], [0, updates_per_epoch, res.updates])
+    for epoch in range(2):
+        rows = model.seen[epoch * updates_per_epoch : (epoch + 1) * updates_per_epoch]
+        assert [len(r) for r in rows] == [batch_size] * updates_per_epoch
+        np.testing.assert_array_equal(np.sort(np.concatenate(rows)), np.sort(X[:, 0]))
+    if batch_size < len(X):  # a new random partition each epoch
+        assert not np.array_equal(model.seen[0], model.seen[updates_per_epoch])
+
+
+@pytest.mark.parametrize(("drop_last", "updates", "sizes"), [(False, 11, [10] * 10 + [3]),
+                                                             (True, 10, [10] * 10)])
+def test_train_last_smaller_batch(drop_last, updates, sizes, rng):
+    X = rng.normal(size=(103, 2))
+    y = rng.integers(0, 2, 103)
+    model = _Recorder([2, 3, 2], batch_size=10)
+    res = train(model, model.init(rng), X, y, lr=0.1, epochs=1, batch_size=10, rng=rng,
+                drop_last=drop_last)
+    assert res.updates == updates
+    assert [len(r) for r in model.seen] == sizes
+
+
+def test_train_gd_on_linear_regression_reaches_least_squares(linreg):
+    model, X, y, lam_max, solution = linreg
+    res = train(model, np.zeros(model.n_params), X, y, lr=0.9 * 2 / lam_max, epochs=5000)
+    assert res.status == "converged"
+    np.testing.assert_allclose(res.theta, solution, rtol=1e-10, atol=1e-12)
+
+
+def test_train_gd_on_linear_regression_diverges_above_two_over_lambda_max(linreg):
+    model, X, y, lam_max, _ = linreg
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = train(model, np.zeros(model.n_params), X, y, lr=1.1 * 2 / lam_max, epochs=5000)
+    assert res.status == "diverged"
+    assert res.epochs < 200
+
+
+def test_train_overflow_is_diverged_without_warnings(moons, rng):
+    model = MLP(moons.sizes([8]), "relu", "mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = train(model, model.init(rng), moons.X_train, moons.y_train,
+                    lr=1e3, epochs=1000, diverge_factor=1e300, batch_size=8, rng=rng)
+    assert res.status == "diverged"
+    assert "not finite" in res.message or "became" in res.message
+
+
+def test_train_tiny_lr_stalls(moons, rng):
+    model = MLP(moons.sizes([8]))
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=1e-6, epochs=1000,
+                stall_window=5)
+    assert res.status == "stalled"
+    assert res.epochs == 5
+
+
+def test_train_callback_stops_and_sees_each_epoch(moons, rng):
+    model = MLP(moons.sizes([8]))
+    seen = []
+
+    def cb(rec):
+        seen.append(rec.epoch)
+        return rec.epoch == 3
+
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.1, epochs=50,
+                callback=cb)
+    assert (res.status, res.epochs, seen) == ("stopped", 3, [1, 2, 3])
+
+
+def test_train_update_budget(moons, rng):
+    model = MLP(moons.sizes([4]))
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.1, epochs=50,
+                batch_size=16, max_updates=25, rng=rng)
+    assert (res.status, res.updates, res.epochs) == ("budget", 25, 3)
+
+
+def test_train_history_is_exact_full_set_loss(moons, rng):
+    model = MLP(moons.sizes([8]))
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.3, epochs=4,
+                batch_size=32, rng=rng, X_val=moons.X_val, y_val=moons.y_val)
+    h = res.history
+    assert h["loss"][-1] == model.loss(res.theta, moons.X_train, moons.y_train)
+    assert h["val_loss"][-1] == model.loss(res.theta, moons.X_val, moons.y_val)
+    assert h["accuracy"][-1] == model.accuracy(res.theta, moons.X_train, moons.y_train)
+    _, g = model.loss_and_grad(res.theta, moons.X_train, moons.y_train)
+    assert h["grad_norm"][-1] == pytest.approx(np.linalg.norm(g), rel=1e-12)
+    np.testing.assert_array_equal(h["epoch"], np.arange(5))
+    assert res.final.epoch == 4 and res.status in STATUSES
+
+
+def test_train_records_scheduled_lr(moons, rng):
+    model = MLP(moons.sizes([4]))
+    sched = InverseTime(tau=5.0)
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.5, epochs=3,
+                batch_size=40, rng=rng, schedule=sched)
+    # 4 updates per epoch; the record holds ε of the epoch's last update
+    np.testing.assert_allclose(res.history["lr"], [0.5, sched(3, 0.5), sched(7, 0.5),
+                                                   sched(11, 0.5)], rtol=1e-15)
+
+
+def test_train_same_seed_is_bit_identical(moons):
+    model = MLP(moons.sizes([16]))
+
+    def run(seed):
+        rng = np.random.default_rng(seed)
+        return train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.2, epochs=5,
+                     batch_size=8, rng=rng)
+
+    with threadpool_limits(1):
+        a, b, c = run(5), run(5), run(6)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(a.history["loss"], b.history["loss"])
+    assert not np.array_equal(a.theta, c.theta)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr": 0.0}, "lr=0.0 must be a finite number > 0"),
+        ({"lr": -1.0}, "lr=-1.0 must be"),
+        ({"lr": float("nan")}, "lr=nan must be"),
+        ({"batch_size": 0}, r"batch_size=0 must be in \[1, 160\]"),
+        ({"batch_size": 161}, r"batch_size=161 must be in \[1, 160\]"),
+        ({"epochs": 0}, "epochs=0 must be >= 1"),
+        ({"schedule": "warmup"}, "schedule 'warmup' is unknown; known: constant"),
+        ({"batch_size": 10, "rng": None}, "batch_size=10 < N=160 needs rng"),
+        ({"diverge_factor": 0.5}, "diverge_factor=0.5"),
+    ],
+)
+def test_train_rejects_bad_input(moons, kwargs, match):
+    model = MLP(moons.sizes([4]))
+    args = {"lr": 0.1, "epochs": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        train(model, model.init(np.random.default_rng(0)), moons.X_train, moons.y_train, **args)
+
+
+def test_train_rejects_nan_data(moons):
+    model = MLP(moons.sizes([4]))
+    X = moons.X_train.copy()
+    X[3, 1] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        train(model, model.init(np.random.default_rng(0)), X, moons.y_train, lr=0.1, epochs=1)
