@@ -41,7 +41,9 @@ def _tanh(z: np.ndarray) -> None:
 
 def _dtanh(h: np.ndarray, delta: np.ndarray) -> None:
     # f'(z) = 1 − tanh(z)² = 1 − h²
-    delta *= 1.0 - h * h
+    d = h * h
+    np.subtract(1.0, d, out=d)
+    delta *= d
 
 
 def _relu(z: np.ndarray) -> None:
@@ -63,7 +65,9 @@ def _sigmoid(z: np.ndarray) -> None:
 
 def _dsigmoid(h: np.ndarray, delta: np.ndarray) -> None:
     # f'(z) = σ(z)(1 − σ(z)) = h(1 − h)
-    delta *= h * (1.0 - h)
+    d = 1.0 - h
+    d *= h
+    delta *= d
 
 
 def _identity(z: np.ndarray) -> None:

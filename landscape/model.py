@@ -16,6 +16,9 @@ from landscape.activations import get_activation
 from landscape.losses import get_loss
 from landscape.params import Layout
 
+BLOCK_BYTES = 1 << 18
+"""Target size of one block's widest activation array (see :meth:`MLP._evaluate`)."""
+
 
 class MLP:
     """A fully connected network on a flat parameter vector.
@@ -185,20 +188,24 @@ class MLP:
         return t
 
     # -------------------------------------------------------------- compute
-    def _hidden(self, theta: np.ndarray, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    def _hidden(
+        self, theta: np.ndarray, X: np.ndarray, layers: list | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         """Forward pass; returns the inputs of every layer and the output pre-activation z."""
-        layers = self.layout.unravel(theta)
+        if layers is None:
+            layers = self.layout.unravel(theta)
         f = self.activation.forward
         hs = [X]
         h = X
+        stacked = theta.ndim == 2
         for W, b in layers[:-1]:
             h = h @ W
-            h += b[..., None, :]
+            h += b[:, None, :] if stacked else b
             f(h)
             hs.append(h)
         W, b = layers[-1]
         z = h @ W
-        z += b[..., None, :]
+        z += b[:, None, :] if stacked else b
         return hs, z
 
     def _evaluate(
@@ -210,7 +217,10 @@ class MLP:
         grad: bool = True,
         out: np.ndarray | None = None,
         accuracy: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        value: bool = True,
+        scale: float = 1.0,
+        views: tuple[list, list] | None = None,
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """Unchecked E, ∇E and accuracy on already validated inputs; the trainers' hot path.
 
         Parameters
@@ -225,31 +235,96 @@ class MLP:
             Buffer that receives the gradient (no new θ-sized allocation).
         accuracy : bool
             Also return the fraction of correctly classified samples (cross-entropy only).
+        value : bool
+            Compute E; with ``value=False`` only the gradient is computed and E is None.
+        scale : float
+            Return scale · ∇E (the trainers pass ε: the step of eq (3) at no extra cost).
+        views : (list, list), optional
+            ``(layout.unravel(theta), layout.unravel(out))`` computed once by a caller that
+            evaluates the same buffers many times.
 
         Returns
         -------
-        E : ndarray of shape () or (K,)
+        E : ndarray of shape () or (K,), or None
         grad : ndarray of theta's shape, or None
+            scale · ∇E.
         accuracy : ndarray of shape () or (K,), or None
+
+        Notes
+        -----
+        Large N is evaluated in row blocks whose widest activation array holds about
+        ``BLOCK_BYTES``: the temporaries then stay in the CPU's L2 cache, which on a machine
+        with low memory bandwidth is ~1.5x faster than one pass over all rows.
         """
-        hs, z = self._hidden(theta, X)
+        n = X.shape[0]
+        width = max(self.sizes) * (theta.shape[0] if theta.ndim == 2 else 1)
+        block = max(16, BLOCK_BYTES // (8 * width))
+        if n > block + block // 2:
+            return self._evaluate_blocks(
+                theta, X, t, block, grad=grad, out=out, accuracy=accuracy, value=value,
+                scale=scale, views=views,
+            )
+        layers, dlayers = views if views is not None else (self.layout.unravel(theta), None)
+        hs, z = self._hidden(theta, X, layers)
         acc = (z.argmax(axis=-1) == t).mean(axis=-1) if accuracy else None
-        E, delta = self.loss_fn.value_and_delta(z, t, grad)
+        E, delta = self.loss_fn.value_and_delta(z, t, grad, value, scale)
         if not grad:
             return E, None, acc
         g = np.empty_like(theta) if out is None else out
-        dlayers = self.layout.unravel(g)
-        layers = self.layout.unravel(theta)
+        if dlayers is None:
+            dlayers = self.layout.unravel(g)
         back = self.activation.backward
+        ones = np.ones(X.shape[0])
         for layer in range(self.layout.n_layers - 1, -1, -1):
             h_prev = hs[layer]
             gW, gb = dlayers[layer]
             np.matmul(h_prev.swapaxes(-1, -2), delta, out=gW)
-            delta.sum(axis=-2, out=gb)
+            np.matmul(ones, delta, out=gb)  # Σ_n δ_n via BLAS, cheaper than delta.sum(-2)
             if layer:
                 delta = delta @ layers[layer][0].swapaxes(-1, -2)
                 back(h_prev, delta)
         return E, g, acc
+
+    def _evaluate_blocks(
+        self,
+        theta: np.ndarray,
+        X: np.ndarray,
+        t: np.ndarray,
+        block: int,
+        *,
+        grad: bool,
+        out: np.ndarray | None,
+        accuracy: bool,
+        value: bool,
+        scale: float,
+        views: tuple[list, list] | None,
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """:meth:`_evaluate` as a weighted sum over row blocks of about ``block`` rows."""
+        n = X.shape[0]
+        n_blocks = -(-n // block)
+        bounds = np.linspace(0, n, n_blocks + 1).round().astype(int)
+        layers = views[0] if views is not None else self.layout.unravel(theta)
+        g = None
+        if grad:
+            g = np.zeros_like(theta) if out is None else out
+            g[...] = 0.0
+            part = np.empty_like(theta)
+            part_views = (layers, self.layout.unravel(part))
+        E_sum = acc_sum = None
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            w = (hi - lo) / n  # E and ∇E are means: each block counts by its share of rows
+            E, gb, acc = self._evaluate(
+                theta, X[lo:hi], t[lo:hi], grad=grad, out=part if grad else None,
+                accuracy=accuracy, value=value, scale=scale * w,
+                views=part_views if grad else (layers, None),
+            )
+            if grad:
+                g += gb
+            if value:
+                E_sum = E * w if E_sum is None else E_sum + E * w
+            if accuracy:
+                acc_sum = acc * w if acc_sum is None else acc_sum + acc * w
+        return E_sum, g, acc_sum
 
     def forward(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Compute the network's output y(x; θ).

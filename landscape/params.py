@@ -37,6 +37,14 @@ class Layout:
         if any(s < 1 for s in sizes):
             raise ValueError(f"sizes={list(self.sizes)}: every layer width must be >= 1")
         object.__setattr__(self, "sizes", sizes)
+        # (start of W, start of b, end of b, d_in, d_out) per layer, computed once: unravel is
+        # called on every update, so it must not recompute offsets.
+        blocks = []
+        pos = 0
+        for d_in, d_out in zip(sizes[:-1], sizes[1:], strict=True):
+            blocks.append((pos, pos + d_in * d_out, pos + d_in * d_out + d_out, d_in, d_out))
+            pos = blocks[-1][2]
+        object.__setattr__(self, "_blocks", tuple(blocks))
 
     @property
     def n_layers(self) -> int:
@@ -46,19 +54,12 @@ class Layout:
     @property
     def offsets(self) -> tuple[tuple[int, int, int], ...]:
         """Per layer (start of W_l, start of b_l, end of b_l) in θ."""
-        out = []
-        pos = 0
-        for d_in, d_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
-            w0 = pos
-            b0 = w0 + d_in * d_out
-            pos = b0 + d_out
-            out.append((w0, b0, pos))
-        return tuple(out)
+        return tuple(blk[:3] for blk in self._blocks)
 
     @property
     def n_params(self) -> int:
         """Number D of parameters (the seed's θ_1 … θ_D)."""
-        return self.offsets[-1][2]
+        return self._blocks[-1][2]
 
     def weight_slice(self, layer: int) -> slice:
         """Slice of θ holding W_layer (layer counted from 0)."""
@@ -83,15 +84,16 @@ class Layout:
             W of shape (d_{l-1}, d_l) or (K, d_{l-1}, d_l), b of shape (d_l,) or (K, d_l);
             all views sharing memory with ``theta``.
         """
+        if theta.ndim == 1:
+            return [
+                (theta[w0:b0].reshape(d_in, d_out), theta[b0:b1])
+                for w0, b0, b1, d_in, d_out in self._blocks
+            ]
         lead = theta.shape[:-1]
-        views = []
-        for (w0, b0, b1), d_in, d_out in zip(
-            self.offsets, self.sizes[:-1], self.sizes[1:], strict=True
-        ):
-            W = theta[..., w0:b0].reshape(*lead, d_in, d_out)
-            b = theta[..., b0:b1]
-            views.append((W, b))
-        return views
+        return [
+            (theta[..., w0:b0].reshape(*lead, d_in, d_out), theta[..., b0:b1])
+            for w0, b0, b1, d_in, d_out in self._blocks
+        ]
 
     def ravel(self, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """Inverse of :meth:`unravel`: pack (W_l, b_l) pairs into a new flat θ.

@@ -147,6 +147,7 @@ def train(
     stall_window: int | None = None,
     stall_tol: float = 1e-3,
     drop_last: bool = False,
+    eval_every: int = 1,
     callback: Callable[[EpochRecord], bool | None] | None = None,
 ) -> TrainResult:
     """Train ``model`` from θ⁽⁰⁾ by batch, mini-batch or online gradient descent.
@@ -178,7 +179,8 @@ def train(
     max_updates : int, optional
         Update budget; training stops with ``budget`` when it is reached.
     atol, rtol : float
-        ``converged`` when, over one epoch, max_i |Δθ_i| ≤ atol + rtol · max_i |θ_i|. The
+        ``converged`` when, since the previous evaluation (one epoch by default),
+        max_i |Δθ_i| ≤ atol + rtol · max_i |θ_i|. The
         defaults (0 and 8 float64 epsilons) mean θ no longer changes within machine precision
         (seed 1.1): at a minimum the rounding error of ∇E keeps θ cycling by an ulp or two of
         its largest entries, so "exactly unchanged" alone would never be reached.
@@ -196,6 +198,11 @@ def train(
         samples. By default it is used, with its loss averaged over its own size (eq 7), so an
         epoch still visits every sample once; True skips it, and its samples wait for the next
         epoch's new partition.
+    eval_every : int
+        Evaluate the whole training set (a history row, the stopping rules and the callback)
+        every ``eval_every`` epochs and after the last one. 1 (the default) records every
+        epoch; larger values trade the history's resolution for speed in mini-batch training,
+        where the evaluation costs about as much as an epoch's updates.
     callback : callable, optional
         ``callback(record)`` after every epoch; returning True stops training with status
         ``stopped`` (unless another rule ended it at the same epoch).
@@ -210,7 +217,7 @@ def train(
     loss over the mini-batch B⁽ᵗ⁾. At the start of every epoch the training set is split anew
     into random mini-batches by one permutation drawn from ``rng`` (seed 1.4). Stopping rules
     are checked at the end of each epoch, in the order diverged, converged, stalled, callback,
-    budget; a non-finite mini-batch loss ends training with ``diverged`` at once.
+    budget; a non-finite mini-batch gradient ends training with ``diverged`` at once.
     """
     theta = model.check_theta(theta0)
     if theta.ndim != 1:
@@ -230,6 +237,7 @@ def train(
     _check_count("batch_size", batch_size, low=1, high=n)
     _check_count("max_updates", max_updates, low=1)
     _check_count("stall_window", stall_window, low=1)
+    _check_count("eval_every", eval_every, low=1)
     for name, value in (("atol", atol), ("rtol", rtol), ("gtol", gtol), ("stall_tol", stall_tol)):
         _check_number(name, value, low=0.0, inclusive=True)
     _check_number("diverge_factor", diverge_factor, low=1.0, inclusive=False)
@@ -246,17 +254,22 @@ def train(
     budget_updates = max_updates if max_updates is not None else math.inf
     grad_buf = np.empty_like(theta)
     theta_prev = np.empty_like(theta)
+    views = (model.layout.unravel(theta), model.layout.unravel(grad_buf))
     rows: list[tuple] = []
     nan = math.nan
 
     def evaluate() -> tuple[float, float, float]:
         """Full-training-set E, ‖∇E‖ and accuracy at the current θ (gradient in grad_buf)."""
-        E, g, acc = model._evaluate(theta, X, t_train, out=grad_buf, accuracy=classify)
+        E, g, acc = model._evaluate(
+            theta, X, t_train, out=grad_buf, accuracy=classify, views=views
+        )
         return float(E), float(np.sqrt(g @ g)), (float(acc) if classify else nan)
 
     def record(epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
         if has_val:
-            Ev, _, accv = model._evaluate(theta, X_val, t_val, grad=False, accuracy=classify)
+            Ev, _, accv = model._evaluate(
+                theta, X_val, t_val, grad=False, accuracy=classify, views=views
+            )
             Ev, accv = float(Ev), (float(accv) if classify else nan)
         else:
             Ev, accv = nan, nan
@@ -274,12 +287,14 @@ def train(
         if not math.isfinite(E0):
             status, message = "diverged", "E(θ⁽⁰⁾) is not finite"
             epochs = 0
+        theta_prev[...] = theta
         for epoch in range(1, epochs + 1):
-            theta_prev[...] = theta
             n_up = min(n_batches, budget_updates - updates)
             lrs = np.atleast_1d(sched(np.arange(updates, updates + n_up), lr))
             if full_batch:
-                # grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
+                if epoch > 1 and (epoch - 1) % eval_every:
+                    model._evaluate(theta, X, t_train, out=grad_buf, value=False, views=views)
+                # else grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
                 grad_buf *= lrs[0]
                 theta -= grad_buf
             else:
@@ -287,14 +302,21 @@ def train(
                 Xp, tp = X[perm], t_train[perm]
                 for i in range(n_up):
                     sl = slice(i * B, (i + 1) * B)
-                    Eb, g, _ = model._evaluate(theta, Xp[sl], tp[sl], out=grad_buf)
-                    if not math.isfinite(Eb):
+                    # The mini-batch loss value is not needed: only ∇E⁽ᵗ⁾ enters eq (8), and a
+                    # non-finite ‖ε∇E⁽ᵗ⁾‖² flags divergence just as well.
+                    _, step, _ = model._evaluate(
+                        theta, Xp[sl], tp[sl], out=grad_buf, value=False, scale=lrs[i],
+                        views=views,
+                    )  # step = ε_t ∇E⁽ᵗ⁾(θ)
+                    if not math.isfinite(step @ step):
                         status = "diverged"
-                        message = f"a mini-batch loss became {float(Eb)} at update {updates + i}"
+                        message = f"a mini-batch gradient became non-finite at update {updates + i}"
                         break
-                    g *= lrs[i]
-                    theta -= g
+                    theta -= step
             updates += n_up if status != "diverged" else i
+            if status != "diverged" and epoch % eval_every and epoch < epochs:
+                if updates < budget_updates:
+                    continue
             E, gnorm, acc = evaluate()
             rec = record(epoch, updates, E, gnorm, float(lrs[-1]), acc)
             if status == "diverged":
@@ -311,11 +333,14 @@ def train(
                 status = "converged"
                 message = f"θ stopped changing at epoch {epoch} (atol={atol:g}, rtol={rtol:g})"
                 break
+            theta_prev[...] = theta
             if gnorm <= gtol:
                 status, message = "converged", f"‖∇E‖={gnorm:.3g} <= gtol={gtol:g}"
                 break
             if stall_window is not None and epoch >= stall_window:
-                E_old = rows[epoch - stall_window][2]
+                # rows hold epochs 0, k, 2k, … (k = eval_every): the last one at least
+                # stall_window epochs back
+                E_old = rows[(epoch - stall_window) // eval_every][2]
                 if E_old - E <= stall_tol * abs(E_old):
                     status = "stalled"
                     message = (
