@@ -1,0 +1,318 @@
+"""From a validated spec to an Optuna objective: data, model, θ⁽⁰⁾, suggestions, training.
+
+This is the only layer below the CLI that knows Optuna. A diverging trial is PRUNED (not
+FAILED) with user attr ``status = "diverged"``: Optuna's samplers ignore failed trials, so TPE
+would keep proposing the diverging region, whereas pruned trials rank below every complete one
+and steer it away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from landscape.data import Dataset, load_dataset
+from landscape.model import MLP
+from landscape.spec import Param, Spec, SpecError, pow2_choices, validate_with_data
+from landscape.train import EpochRecord, TrainResult, train
+
+HISTORY_POINTS = 200
+"""At most this many history rows are stored per trial (evenly thinned), to keep storage small."""
+
+# Stream identifiers inside np.random.default_rng([seed, STREAM, …]): one independent stream
+# per purpose, all from the study's one seed.
+_DATA_STREAM, _TRAIN_STREAM, _SAMPLER_STREAM, _ANALYSIS_STREAM = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A spec with its data loaded and validated against them.
+
+    Attributes
+    ----------
+    spec : Spec
+    data : Dataset
+    """
+
+    spec: Spec
+    data: Dataset
+
+    @property
+    def n_train(self) -> int:
+        """N, the training set size."""
+        return self.data.n_train
+
+
+def prepare(spec: Spec) -> Problem:
+    """Load the spec's data (seeded) and run the checks that need it.
+
+    Raises
+    ------
+    SpecError
+        Bad data options, or batch sizes outside [1, N].
+    """
+    rng = np.random.default_rng([spec.study.seed, _DATA_STREAM])
+    try:
+        data = load_dataset(
+            spec.data.name, rng=rng, val_fraction=spec.data.val_fraction, **spec.data.options
+        )
+    except ValueError as exc:
+        raise SpecError(f"data: {exc}") from None
+    validate_with_data(spec, data.n_train)
+    make_sampler(spec, 0)
+    make_pruner(spec)
+    return Problem(spec=spec, data=data)
+
+
+def sampler_seed(seed: int, n_before: int, worker: int = 0) -> int:
+    """Seed of the sampler of an invocation that finds ``n_before`` trials already stored.
+
+    Deriving it from the number of earlier trials makes a resumed study draw new parameters
+    instead of replaying the first run's proposals.
+    """
+    ss = np.random.SeedSequence([seed, _SAMPLER_STREAM, n_before, worker])
+    return int(ss.generate_state(1)[0])
+
+
+def make_sampler(spec: Spec, seed: int) -> optuna.samplers.BaseSampler:
+    """Build the spec's sampler, seeded."""
+    name, opts = spec.sampler.name, dict(spec.sampler.options)
+    cls = {
+        "tpe": optuna.samplers.TPESampler,
+        "random": optuna.samplers.RandomSampler,
+        "qmc": optuna.samplers.QMCSampler,
+    }[name]
+    try:
+        return cls(seed=seed, **opts)
+    except TypeError as exc:
+        raise SpecError(f"sampler.options {opts} do not fit the {name} sampler: {exc}") from None
+
+
+def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
+    """Build the spec's pruner."""
+    name, opts = spec.pruner.name, dict(spec.pruner.options)
+    cls = {
+        "median": optuna.pruners.MedianPruner,
+        "percentile": optuna.pruners.PercentilePruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "none": optuna.pruners.NopPruner,
+    }[name]
+    try:
+        return cls(**opts)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"pruner.options {opts} do not fit the {name} pruner: {exc}") from None
+
+
+# ----------------------------------------------------------------------- suggestions
+def distribution(p: Param, n_train: int) -> optuna.distributions.BaseDistribution:
+    """Return the Optuna distribution of a searched parameter."""
+    if p.type == "float":
+        return optuna.distributions.FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+    if p.type == "int":
+        step = 1 if p.step is None else int(p.step)
+        return optuna.distributions.IntDistribution(int(p.low), int(p.high), log=p.log, step=step)
+    if p.type == "pow2":
+        high = n_train if p.high in (None, "N") else int(p.high)
+        return optuna.distributions.CategoricalDistribution(pow2_choices(int(p.low or 1), high))
+    return optuna.distributions.CategoricalDistribution(list(p.choices))
+
+
+def suggest(trial: optuna.Trial, spec: Spec, n_train: int) -> dict[str, Any]:
+    """Suggest every searched parameter whose ``when`` conditions hold, in spec order."""
+    values: dict[str, Any] = {}
+    for p in spec.search:
+        if any(values.get(k, _MISSING) != v for k, v in p.when.items()):
+            continue
+        d = distribution(p, n_train)
+        if isinstance(d, optuna.distributions.FloatDistribution):
+            values[p.name] = trial.suggest_float(p.name, d.low, d.high, log=d.log, step=d.step)
+        elif isinstance(d, optuna.distributions.IntDistribution):
+            values[p.name] = trial.suggest_int(p.name, d.low, d.high, step=d.step, log=d.log)
+        else:
+            values[p.name] = trial.suggest_categorical(p.name, d.choices)
+    return values
+
+
+_MISSING = object()
+
+
+def apply_params(spec: Spec, values: dict[str, Any]) -> Spec:
+    """Return the spec with each searched parameter's value written to its target field."""
+    by_name = {p.name: p for p in spec.search}
+    for name, value in values.items():
+        spec = _set_path(spec, by_name[name].target.split("."), value)
+    return spec
+
+
+def _set_path(obj: Any, parts: list[str], value: Any) -> Any:
+    head = parts[0]
+    if dataclasses.is_dataclass(obj):
+        child = getattr(obj, head)
+        new = value if len(parts) == 1 else _set_path(child, parts[1:], value)
+        if isinstance(new, list):
+            new = tuple(new)
+        return dataclasses.replace(obj, **{head: new})
+    if isinstance(obj, dict):
+        new = dict(obj)
+        new[head] = value if len(parts) == 1 else _set_path(obj.get(head, {}), parts[1:], value)
+        return new
+    raise SpecError(f"cannot set {'.'.join(parts)} on {type(obj).__name__}")
+
+
+# -------------------------------------------------------------------------- training
+def trial_rng(spec: Spec, number: int) -> np.random.Generator:
+    """Return the generator of θ⁽⁰⁾ and the mini-batch shuffles of trial ``number``."""
+    if spec.study.vary_init:
+        return np.random.default_rng([spec.study.seed, _TRAIN_STREAM, number])
+    return np.random.default_rng([spec.study.seed, _TRAIN_STREAM])
+
+
+def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, np.ndarray]:
+    """Build the (trial's) model and draw its θ⁽⁰⁾, the first draw from ``rng``."""
+    m = spec.model
+    model = MLP(problem.data.sizes(list(m.hidden)), m.activation, m.loss)
+    return model, model.init(rng, scheme=m.init, scale=m.init_scale)
+
+
+def run_training(
+    problem: Problem,
+    spec: Spec,
+    rng: np.random.Generator,
+    callback: Callable[[EpochRecord], bool | None] | None = None,
+) -> tuple[MLP, TrainResult]:
+    """Build the model and train it as the (trial's) spec says."""
+    data = problem.data
+    t = spec.trainer
+    model, theta0 = build(problem, spec, rng)
+    batch = {"gd": None, "online": 1, "minibatch": t.batch_size}[t.method]
+    if batch is not None and batch >= data.n_train:
+        batch = None  # a batch of all N samples is batch learning: no shuffle needed
+    try:
+        res = train(
+            model, theta0, data.X_train, data.y_train,
+            lr=t.lr, epochs=t.epochs, batch_size=batch, rng=rng,
+            schedule=t.schedule, schedule_params=dict(t.schedule_params),
+            X_val=data.X_val, y_val=data.y_val, max_updates=t.max_updates,
+            atol=t.atol, rtol=t.rtol, gtol=t.gtol, diverge_factor=t.diverge_factor,
+            stall_window=t.stall_window, stall_tol=t.stall_tol, drop_last=t.drop_last,
+            eval_every=t.eval_every, callback=callback,
+        )
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return model, res
+
+
+def metric_value(metric: str, rec: EpochRecord) -> float:
+    """Read the spec's metric off one history row."""
+    return {
+        "val_loss": rec.val_loss,
+        "train_loss": rec.loss,
+        "val_accuracy": rec.val_accuracy,
+        "accuracy": rec.accuracy,
+    }[metric]
+
+
+def _finite_or_none(x: float) -> float | None:
+    # JSON has no NaN/inf; optuna-dashboard's browser side would choke on them.
+    return float(x) if math.isfinite(x) else None
+
+
+def _history_attr(res: TrainResult) -> dict[str, list]:
+    h = res.history
+    n = len(h["epoch"])
+    keep = np.unique(np.linspace(0, n - 1, min(n, HISTORY_POINTS)).round().astype(int))
+    out: dict[str, list] = {}
+    for key in ("epoch", "updates", "loss", "val_loss", "accuracy", "val_accuracy", "lr"):
+        col = h[key][keep]
+        out[key] = [int(v) for v in col] if col.dtype.kind == "i" else [
+            _finite_or_none(v) for v in col
+        ]
+    return out
+
+
+def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
+    """Build the Optuna objective of a prepared problem.
+
+    Each trial suggests the searched parameters, trains, reports the metric every
+    ``study.report_every`` epochs (pruning through the trainer's callback) and records user
+    attrs that make it readable in optuna-dashboard without this package.
+    """
+    spec = problem.spec
+    metric = spec.study.metric
+    every = spec.study.report_every
+
+    def objective(trial: optuna.Trial) -> float:
+        start = time.perf_counter()
+        values = suggest(trial, spec, problem.n_train)
+        tspec = apply_params(spec, values)
+        rng = trial_rng(spec, trial.number)
+
+        def report(rec: EpochRecord) -> bool:
+            if rec.epoch % every:
+                return False
+            v = metric_value(metric, rec)
+            if math.isfinite(v):
+                trial.report(v, rec.epoch)
+            return trial.should_prune()
+
+        _, res = run_training(problem, tspec, rng, callback=report)
+        final = res.final
+        value = metric_value(metric, final)
+        status = res.status
+        if status == "stopped":
+            status = "pruned"
+        elif not math.isfinite(value):
+            status = "diverged"
+        attrs = {
+            "status": status,
+            "message": res.message,
+            "epochs": res.epochs,
+            "updates": res.updates,
+            "train_loss": _finite_or_none(final.loss),
+            "val_loss": _finite_or_none(final.val_loss),
+            "accuracy": _finite_or_none(final.accuracy),
+            "val_accuracy": _finite_or_none(final.val_accuracy),
+            "grad_norm": _finite_or_none(final.grad_norm),
+            "lr": tspec.trainer.lr,
+            "batch_size": tspec.trainer.batch_size if tspec.trainer.method == "minibatch" else (
+                1 if tspec.trainer.method == "online" else problem.n_train
+            ),
+            "schedule": tspec.trainer.schedule,
+            "train_seconds": res.seconds,
+            "wall_time": time.perf_counter() - start,
+            "seed": spec.study.seed,
+            "init_stream": [spec.study.seed, _TRAIN_STREAM]
+            + ([trial.number] if spec.study.vary_init else []),
+            "history": _history_attr(res),
+        }
+        for key, val in attrs.items():
+            trial.set_user_attr(key, val)
+        if status == "diverged":
+            # A NaN as the last intermediate value ranks the trial last among pruned ones
+            # at its step in TPE's split.
+            trial.report(float("nan"), max(res.epochs, 1))
+            raise optuna.TrialPruned(res.message)
+        if status == "pruned":
+            raise optuna.TrialPruned(res.message)
+        return float(value)
+
+    return objective
+
+
+def retrain(problem: Problem, params: dict[str, Any], number: int) -> tuple[MLP, TrainResult]:
+    """Train trial ``number`` again with its parameters (bit-identical for a sequential run)."""
+    spec = apply_params(problem.spec, params)
+    return run_training(problem, spec, trial_rng(problem.spec, number))
+
+
+def analysis_rng(spec: Spec) -> np.random.Generator:
+    """Return the generator for post-study analysis (e.g. the Lanczos start vector)."""
+    return np.random.default_rng([spec.study.seed, _ANALYSIS_STREAM])

@@ -1,0 +1,596 @@
+"""Study specs: TOML files parsed into frozen dataclasses and validated before anything runs.
+
+A spec names the data, the model, the trainer, the search space, the sampler and pruner, and
+the metric. ``--set key=value`` overrides any field by its dotted path (``data.name``,
+``trainer.epochs``, ``search.lr.high``). Every error is a :class:`SpecError` whose message is
+one line naming the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from landscape.activations import ACTIVATIONS
+from landscape.data import DATASETS, dataset_options
+from landscape.losses import LOSSES
+from landscape.params import INIT_SCHEMES
+from landscape.schedules import SCHEDULES, make_schedule
+
+
+class SpecError(ValueError):
+    """A spec, or an override of it, is invalid; the message is one line."""
+
+
+METHODS = ("gd", "minibatch", "online")
+METRICS = {  # metric: natural direction
+    "val_loss": "minimize",
+    "train_loss": "minimize",
+    "val_accuracy": "maximize",
+    "accuracy": "maximize",
+}
+SAMPLERS = ("tpe", "random", "qmc")
+PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
+PARAM_TYPES = ("float", "int", "categorical", "pow2")
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """How the study runs.
+
+    Attributes
+    ----------
+    n_trials : int
+        Trials one invocation adds, >= 1.
+    timeout : float or None
+        Seconds after which no new trial starts.
+    seed : int
+        Root of every random choice (data, θ⁽⁰⁾, shuffles, sampler).
+    metric : str
+        The value a trial returns: one of :data:`METRICS`.
+    direction : str or None
+        "minimize" or "maximize"; None takes the metric's natural direction.
+    report_every : int
+        Epochs between ``trial.report`` / ``should_prune`` (each costs a storage round trip).
+    vary_init : bool
+        False: every trial starts from the same θ⁽⁰⁾ and shuffles (common random numbers, so
+        trials differ only in their parameters). True: θ⁽⁰⁾ and shuffles drawn per trial.
+    """
+
+    n_trials: int = 40
+    timeout: float | None = None
+    seed: int = 0
+    metric: str = "val_loss"
+    direction: str | None = None
+    report_every: int = 1
+    vary_init: bool = False
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Dataset by name, with generator options (see :func:`landscape.data.load_dataset`)."""
+
+    name: str = "moons"
+    val_fraction: float | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Hidden widths, activation, loss and initialisation of the MLP."""
+
+    hidden: tuple[int, ...] = (16,)
+    activation: str = "tanh"
+    loss: str = "cross_entropy"
+    init: str | None = None
+    init_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainerSection:
+    """Arguments of :func:`landscape.train.train`.
+
+    ``method`` gd is batch learning (eq 3), minibatch uses ``batch_size`` (eqs 7–8), online is
+    batch size 1.
+    """
+
+    method: str = "gd"
+    epochs: int = 100
+    batch_size: int | None = None
+    lr: float = 0.1
+    schedule: str = "constant"
+    schedule_params: dict = field(default_factory=dict)
+    max_updates: int | None = None
+    gtol: float = 0.0
+    atol: float = 0.0
+    rtol: float = 8 * 2.220446049250313e-16
+    diverge_factor: float = 10.0
+    stall_window: int | None = None
+    stall_tol: float = 1e-3
+    drop_last: bool = False
+    eval_every: int = 1
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched parameter.
+
+    Attributes
+    ----------
+    name : str
+        The Optuna parameter name.
+    target : str
+        Dotted path of the spec field it sets, e.g. ``trainer.lr``.
+    type : {"float", "int", "categorical", "pow2"}
+        ``pow2``: the powers of two from ``low`` up to ``high`` (default N, the training set
+        size), with N itself added when it is not a power of two.
+    low, high : float or None
+    log : bool
+    step : float or None
+    choices : tuple or None
+    when : dict
+        Only suggested when other parameters have these values, e.g. ``{schedule = "step"}``.
+    """
+
+    name: str
+    target: str
+    type: str = "float"
+    low: float | None = None
+    high: float | str | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple | None = None
+    when: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A sampler or pruner by name with keyword options."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole study spec."""
+
+    name: str
+    description: str = ""
+    study: StudySection = field(default_factory=StudySection)
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    trainer: TrainerSection = field(default_factory=TrainerSection)
+    search: tuple[Param, ...] = ()
+    sampler: Component = field(default_factory=lambda: Component("tpe"))
+    pruner: Component = field(default_factory=lambda: Component("median"))
+
+    @property
+    def direction(self) -> str:
+        """The study direction: explicit, or the metric's natural one."""
+        return self.study.direction or METRICS[self.study.metric]
+
+    def to_dict(self) -> dict:
+        """Return the resolved spec as plain data (JSON-able; tuples become lists)."""
+        return _plain(dataclasses.asdict(self))
+
+    def search_space(self) -> list[dict]:
+        """Return the search space as plain data, for comparing a resumed study with its spec."""
+        return _plain([dataclasses.asdict(p) for p in self.search])
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- discovery
+def spec_dirs() -> list[Path | Any]:
+    """Where spec names are looked up: ./studies, then the specs shipped in the package."""
+    dirs: list[Path | Any] = [Path.cwd() / "studies"]
+    try:
+        dirs.append(resources.files("landscape.studies"))
+    except ModuleNotFoundError:  # pragma: no cover - a source tree that was never installed
+        pass
+    return dirs
+
+
+def known_specs() -> list[str]:
+    """Names of the specs that can be run by name."""
+    names: set[str] = set()
+    for d in spec_dirs():
+        try:
+            names.update(p.name[:-5] for p in d.iterdir() if p.name.endswith(".toml"))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return sorted(names)
+
+
+def find_spec(name: str) -> tuple[str, str]:
+    """Resolve a spec name or path to (spec name, TOML text).
+
+    Raises
+    ------
+    SpecError
+        If no such spec exists; the message lists the known names.
+    """
+    path = Path(name)
+    if name.endswith(".toml") or path.is_file():
+        if not path.is_file():
+            raise SpecError(f"spec file {name!r} does not exist")
+        return path.stem, path.read_text(encoding="utf-8")
+    for d in spec_dirs():
+        candidate = d / f"{name}.toml"
+        if candidate.is_file():
+            return name, candidate.read_text(encoding="utf-8")
+    raise SpecError(f"spec {name!r} is unknown; known: {', '.join(known_specs()) or 'none'}")
+
+
+# ------------------------------------------------------------------------ conversion
+_SECTIONS = {
+    "study": StudySection,
+    "data": DataSection,
+    "model": ModelSection,
+    "trainer": TrainerSection,
+    "sampler": Component,
+    "pruner": Component,
+}
+
+
+def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
+    """Check value against a (simple) type hint; return (ok, value coerced)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arm in typing.get_args(hint):
+            ok, v = _type_ok(value, arm)
+            if ok:
+                return True, v
+        return False, value
+    if hint is type(None):
+        return value is None, value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if hint is str:
+        return isinstance(value, str), value
+    if hint is dict or origin is dict:
+        return isinstance(value, dict), value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False, value
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            out = []
+            for v in value:
+                ok, cv = _type_ok(v, args[0])
+                if not ok:
+                    return False, value
+                out.append(cv)
+            return True, tuple(out)
+        return True, tuple(value)
+    return True, value
+
+
+def _describe(hint: Any) -> str:
+    text = str(hint).replace("typing.", "").replace("NoneType", "None")
+    return text.replace("<class '", "").replace("'>", "")
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where} must be a table, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise SpecError(f"{where}.{key} is not a spec field; allowed: {', '.join(names)}")
+        ok, coerced = _type_ok(value, hints[key])
+        if not ok:
+            raise SpecError(
+                f"{where}.{key}={value!r} has the wrong type; expected {_describe(hints[key])}"
+            )
+        kwargs[key] = coerced
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+
+
+def parse_spec(name: str, text: str, overrides: list[str] | tuple[str, ...] = ()) -> Spec:
+    """Parse TOML text into a :class:`Spec`, apply ``key=value`` overrides and validate it.
+
+    Parameters
+    ----------
+    name : str
+        The spec's name (its file stem).
+    text : str
+        TOML.
+    overrides : list of str
+        ``dotted.path=value`` strings; the value is read as TOML, or as a bare string.
+
+    Returns
+    -------
+    Spec
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"spec {name!r} is not valid TOML: {exc}") from None
+    for item in overrides:
+        _apply_override(raw, item)
+    allowed = ["description", *_SECTIONS, "search"]
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(f"{key!r} is not a spec section; allowed: {', '.join(allowed)}")
+    kwargs: dict[str, Any] = {"name": name}
+    if "description" in raw:
+        if not isinstance(raw["description"], str):
+            raise SpecError(f"description={raw['description']!r} must be a string")
+        kwargs["description"] = raw["description"]
+    for key, cls in _SECTIONS.items():
+        if key in raw:
+            kwargs[key] = _build(cls, raw[key], key)
+    search = raw.get("search", {})
+    if not isinstance(search, dict):
+        raise SpecError("search must be a table of parameters, e.g. [search.lr]")
+    params = []
+    for pname, praw in search.items():
+        praw = dict(praw) if isinstance(praw, dict) else praw
+        if isinstance(praw, dict):
+            praw.setdefault("name", pname)
+        params.append(_build(Param, praw, f"search.{pname}"))
+    kwargs["search"] = tuple(params)
+    spec = Spec(**kwargs)
+    validate_static(spec)
+    return spec
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SpecError(f"--set {item!r} must look like key=value, e.g. data.name=digits")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word such as digits
+    parts = key.split(".")
+    top = parts[0]
+    if top not in {"description", *_SECTIONS, "search"}:
+        raise SpecError(
+            f"--set {key}: {top!r} is not a spec section; allowed: description, "
+            f"{', '.join(_SECTIONS)}, search"
+        )
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            if top == "search" and i == 1:
+                raise SpecError(f"--set {key}: no searched parameter {part!r}")
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SpecError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a table")
+        node = child
+    leaf = parts[-1]
+    _check_override_key(parts, key)
+    node[leaf] = value
+
+
+def _check_override_key(parts: list[str], key: str) -> None:
+    """Reject unknown fields early, so a typo is named as such rather than ignored."""
+    top = parts[0]
+    if top == "description":
+        if len(parts) != 1:
+            raise SpecError(f"--set {key}: description has no fields")
+        return
+    if top == "search":
+        if len(parts) != 3:
+            raise SpecError(f"--set {key}: use search.NAME.FIELD, e.g. search.lr.high=10")
+        cls: type = Param
+    else:
+        cls = _SECTIONS[top]
+        if len(parts) < 2:
+            first = dataclasses.fields(cls)[0].name
+            raise SpecError(f"--set {key}: name a field, e.g. {top}.{first}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    fld = parts[-1] if top == "search" else parts[1]
+    if fld not in names:
+        raise SpecError(
+            f"--set {key}: {fld!r} is not a field of {top}; allowed: {', '.join(names)}"
+        )
+    if top != "search" and len(parts) > 2 and fld not in ("options", "schedule_params"):
+        raise SpecError(f"--set {key}: {top}.{fld} has no sub-fields")
+
+
+# ------------------------------------------------------------------------ validation
+def _one_of(where: str, value: Any, allowed: tuple | list) -> None:
+    if value not in allowed:
+        raise SpecError(f"{where}={value!r} is unknown; allowed: {', '.join(map(str, allowed))}")
+
+
+def _positive_int(where: str, value: int | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or value < 1:
+        raise SpecError(f"{where}={value!r} must be an integer >= 1")
+
+
+def validate_static(spec: Spec) -> None:
+    """Check what needs no data: names, ranges and types (raises :class:`SpecError`)."""
+    st = spec.study
+    _positive_int("study.n_trials", st.n_trials)
+    _positive_int("study.report_every", st.report_every)
+    if st.timeout is not None and not st.timeout > 0:
+        raise SpecError(f"study.timeout={st.timeout!r} must be > 0 seconds")
+    if st.seed < 0:
+        raise SpecError(f"study.seed={st.seed!r} must be >= 0")
+    _one_of("study.metric", st.metric, tuple(METRICS))
+    if st.direction is not None:
+        _one_of("study.direction", st.direction, ("minimize", "maximize"))
+    _one_of("data.name", spec.data.name, DATASETS)
+    allowed_opts = dataset_options(spec.data.name)
+    for key in spec.data.options:
+        if key not in allowed_opts:
+            raise SpecError(
+                f"data.options.{key} is not an option of dataset {spec.data.name!r}; allowed: "
+                f"{', '.join(allowed_opts) or 'none'}"
+            )
+    vf = spec.data.val_fraction
+    if vf is not None and not 0.0 <= vf < 1.0:
+        raise SpecError(f"data.val_fraction={vf!r} must lie in [0, 1)")
+    if st.metric.startswith("val_") and (vf == 0.0 or (vf is None and spec.data.name == "xor")):
+        raise SpecError(
+            f"study.metric={st.metric!r} needs validation data; set data.val_fraction > 0"
+        )
+    m = spec.model
+    for h in m.hidden:
+        _positive_int("model.hidden[]", h)
+    _one_of("model.activation", m.activation, tuple(ACTIVATIONS))
+    _one_of("model.loss", m.loss, tuple(LOSSES))
+    if m.init is not None:
+        _one_of("model.init", m.init, INIT_SCHEMES)
+    if not (math.isfinite(m.init_scale) and m.init_scale > 0):
+        raise SpecError(f"model.init_scale={m.init_scale!r} must be a finite number > 0")
+    if "accuracy" in st.metric and m.loss != "cross_entropy":
+        raise SpecError(f"study.metric={st.metric!r} needs model.loss='cross_entropy'")
+    t = spec.trainer
+    _one_of("trainer.method", t.method, METHODS)
+    _positive_int("trainer.epochs", t.epochs)
+    _positive_int("trainer.batch_size", t.batch_size, allow_none=True)
+    _positive_int("trainer.max_updates", t.max_updates, allow_none=True)
+    _positive_int("trainer.stall_window", t.stall_window, allow_none=True)
+    _positive_int("trainer.eval_every", t.eval_every)
+    if spec.study.report_every % spec.trainer.eval_every:
+        raise SpecError(
+            f"study.report_every={spec.study.report_every} must be a multiple of "
+            f"trainer.eval_every={spec.trainer.eval_every} (reports need an evaluated epoch)"
+        )
+    if not (math.isfinite(t.lr) and t.lr > 0):
+        raise SpecError(f"trainer.lr={t.lr!r} must be a finite number > 0")
+    for fname in ("gtol", "atol", "rtol", "stall_tol"):
+        v = getattr(t, fname)
+        if not (math.isfinite(v) and v >= 0):
+            raise SpecError(f"trainer.{fname}={v!r} must be a finite number >= 0")
+    if not t.diverge_factor > 1:
+        raise SpecError(f"trainer.diverge_factor={t.diverge_factor!r} must be > 1")
+    _one_of("trainer.schedule", t.schedule, tuple(SCHEDULES))
+    try:
+        make_schedule(t.schedule, **t.schedule_params)
+    except ValueError as exc:
+        raise SpecError(f"trainer.schedule_params: {exc}") from None
+    _one_of("sampler.name", spec.sampler.name, SAMPLERS)
+    _one_of("pruner.name", spec.pruner.name, PRUNERS)
+    names = [p.name for p in spec.search]
+    for p in spec.search:
+        _validate_param(spec, p, names)
+
+
+_SEARCHABLE = {f"trainer.{f.name}" for f in dataclasses.fields(TrainerSection)} | {
+    f"model.{f.name}" for f in dataclasses.fields(ModelSection)
+}
+
+
+def _validate_param(spec: Spec, p: Param, names: list[str]) -> None:
+    where = f"search.{p.name}"
+    _one_of(f"{where}.type", p.type, PARAM_TYPES)
+    target_ok = p.target in _SEARCHABLE or p.target.startswith(
+        ("trainer.schedule_params.", "data.options.")
+    )
+    if not target_ok:
+        raise SpecError(
+            f"{where}.target={p.target!r} is not searchable; use trainer.FIELD, model.FIELD, "
+            "trainer.schedule_params.NAME or data.options.NAME"
+        )
+    for key in p.when:
+        if key not in names or key == p.name:
+            raise SpecError(f"{where}.when names {key!r}, which is not another searched parameter")
+    if p.type == "categorical":
+        if not p.choices:
+            raise SpecError(f"{where}.choices must list at least one value")
+        if p.target == "trainer.schedule":
+            for c in p.choices:
+                _one_of(f"{where}.choices[]", c, tuple(SCHEDULES))
+        return
+    if p.type == "pow2":
+        low = 1 if p.low is None else p.low
+        if int(low) != low or low < 1:
+            raise SpecError(f"{where}.low={p.low!r} must be an integer >= 1")
+        if p.high is not None and p.high != "N" and (int(p.high) != p.high or p.high < low):
+            raise SpecError(f"{where}.high={p.high!r} must be 'N' or an integer >= low={low}")
+        return
+    if p.low is None or p.high is None:
+        raise SpecError(f"{where} needs low and high")
+    if isinstance(p.high, str):
+        raise SpecError(f"{where}.high={p.high!r} must be a number")
+    if not (math.isfinite(p.low) and math.isfinite(p.high)):
+        raise SpecError(f"{where}: low={p.low!r} and high={p.high!r} must be finite")
+    if p.low > p.high:
+        raise SpecError(f"{where}: low={p.low!r} > high={p.high!r}; low must be <= high")
+    if p.log and p.low <= 0:
+        raise SpecError(f"{where}.low={p.low!r} must be > 0 on a log scale")
+    if p.type == "int" and (int(p.low) != p.low or int(p.high) != p.high):
+        raise SpecError(f"{where}: an int parameter needs integer low and high")
+    if p.log and p.step is not None:
+        raise SpecError(f"{where}: step cannot be combined with log = true")
+    if p.target == "trainer.lr" and p.low <= 0:
+        raise SpecError(f"{where}.low={p.low!r}: a learning rate must be > 0")
+
+
+def pow2_choices(low: int, high: int) -> list[int]:
+    """Powers of two from ``low`` up to ``high``, plus ``high`` itself (the full batch)."""
+    out = []
+    b = 1
+    while b <= high:
+        if b >= low:
+            out.append(b)
+        b *= 2
+    if not out or out[-1] != high:
+        out.append(high)
+    return out
+
+
+def validate_with_data(spec: Spec, n_train: int) -> None:
+    """Check what needs the training set size N: batch sizes must lie in [1, N]."""
+    t = spec.trainer
+    if t.batch_size is not None and t.batch_size > n_train:
+        raise SpecError(f"trainer.batch_size={t.batch_size} is outside [1, N={n_train}]")
+    if t.method == "minibatch" and t.batch_size is None and not any(
+        p.target == "trainer.batch_size" for p in spec.search
+    ):
+        raise SpecError("trainer.method='minibatch' needs trainer.batch_size or a search over it")
+    for p in spec.search:
+        if p.target != "trainer.batch_size":
+            continue
+        where = f"search.{p.name}"
+        if p.type == "pow2":
+            high = n_train if p.high in (None, "N") else int(p.high)
+            if high > n_train or (p.low or 1) > n_train:
+                raise SpecError(f"{where}: batch sizes up to {high} are outside [1, N={n_train}]")
+        elif p.type == "categorical":
+            for c in p.choices or ():
+                if not (isinstance(c, int) and 1 <= c <= n_train):
+                    raise SpecError(
+                        f"{where}.choices: batch size {c!r} is outside [1, N={n_train}]"
+                    )
+        elif p.low < 1 or p.high > n_train:
+            raise SpecError(
+                f"{where}: batch sizes [{p.low:g}, {p.high:g}] are outside [1, N={n_train}]"
+            )
+        if t.method != "minibatch":
+            raise SpecError(f"{where} searches the batch size: set trainer.method='minibatch'")

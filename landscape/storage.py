@@ -1,0 +1,253 @@
+"""Optuna storages by URL: checked without writing, then opened.
+
+Accepted forms: an SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://…``), a
+bare ``*.db`` / ``*.sqlite`` path (SQLite), a path ending in ``.log`` or ``journal:PATH``
+(Optuna's journal file backend). :func:`check_storage` finds every problem a user can cause
+(missing or read-only folder, a file that is not a database or not Optuna's, a missing
+database driver) before anything is created, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
+SQLITE_HEADER = b"SQLite format 3\x00"
+OPTUNA_TABLES = {"studies", "trials", "alembic_version"}
+_DRIVERS = {  # SQLAlchemy dialect+driver: importable module
+    "postgresql": "psycopg2",
+    "postgresql+psycopg2": "psycopg2",
+    "postgresql+psycopg": "psycopg",
+    "postgresql+pg8000": "pg8000",
+    "mysql": "MySQLdb",
+    "mysql+pymysql": "pymysql",
+    "mysql+mysqldb": "MySQLdb",
+}
+
+
+class StorageError(ValueError):
+    """The storage URL cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class StorageTarget:
+    """A resolved storage.
+
+    Attributes
+    ----------
+    url : str
+        What Optuna is given (SQLAlchemy URL, or the journal file path for ``journal``).
+    kind : {"sqlite", "journal", "rdb"}
+    path : Path or None
+        The file for sqlite and journal storages.
+    """
+
+    url: str
+    kind: str
+    path: Path | None
+
+    @property
+    def display(self) -> str:
+        """The URL with any password replaced by ***, safe to print or store."""
+        return redact(self.url if self.kind != "journal" else f"journal:{self.path}")
+
+    def exists(self) -> bool:
+        """Whether the storage file is already there (always True for server databases)."""
+        if self.path is None:
+            return self.kind == "rdb"
+        return self.path.exists() and self.path.stat().st_size > 0
+
+
+def redact(url: str) -> str:
+    """Hide the password of a URL: ``postgresql://u:secret@h/db`` → ``postgresql://u:***@h/db``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    cred, at, host = rest.rpartition("@")
+    if ":" in cred:
+        user = cred.split(":", 1)[0]
+        cred = f"{user}:***"
+    return f"{scheme}://{cred}{at}{host}"
+
+
+def resolve(url: str | None) -> StorageTarget:
+    """Classify a storage URL or path (no file system access beyond path arithmetic)."""
+    if url is None or url == "":
+        url = DEFAULT_STORAGE
+    if url.startswith("journal:"):
+        return StorageTarget(url, "journal", Path(url[len("journal:") :]))
+    if "://" not in url:
+        if url.endswith(".log"):
+            return StorageTarget(url, "journal", Path(url))
+        if url.endswith((".db", ".sqlite", ".sqlite3")):
+            return StorageTarget(f"sqlite:///{url}", "sqlite", Path(url))
+        raise StorageError(
+            f"storage {url!r} is not a URL; use sqlite:///PATH.db, a PATH.db, PATH.log or "
+            "journal:PATH for a journal file, or postgresql+psycopg://USER@HOST/DB"
+        )
+    scheme = url.split("://", 1)[0]
+    if scheme == "sqlite":
+        db = url[len("sqlite://") :]
+        if db in ("", "/", "/:memory:"):
+            return StorageTarget(url, "sqlite", None)
+        return StorageTarget(url, "sqlite", Path(db[1:] if db.startswith("/") else db))
+    return StorageTarget(url, "rdb", None)
+
+
+def check_storage(target: StorageTarget) -> None:
+    """Find every problem with the storage without writing anything.
+
+    Raises
+    ------
+    StorageError
+        With a one-line message naming the bad value.
+    """
+    shown = target.display
+    if target.kind == "rdb":
+        scheme = target.url.split("://", 1)[0]
+        module = _DRIVERS.get(scheme)
+        if module is not None and importlib.util.find_spec(module) is None:
+            hint = (
+                "install it with pip install 'landscape[postgres]' and use postgresql+psycopg://"
+                if scheme.startswith("postgresql")
+                else f"install the {module} package"
+            )
+            raise StorageError(
+                f"storage {shown} needs the {module} driver, which is missing; {hint}"
+            )
+        return
+    if target.path is None:
+        return
+    path = target.path
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise StorageError(f"storage {shown}: folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise StorageError(f"storage {shown}: {str(parent)!r} is not a folder")
+    if path.exists():
+        if not path.is_file():
+            raise StorageError(f"storage {shown}: {str(path)!r} is not a file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise StorageError(f"storage {shown}: {str(path)!r} is not readable and writable")
+        if path.stat().st_size > 0:
+            if target.kind == "sqlite":
+                _check_sqlite_file(path, shown)
+            else:
+                _check_journal_file(path, shown)
+        return
+    _probe_writable(path, shown)
+
+
+def _probe_writable(path: Path, shown: str) -> None:
+    # os.access says yes to root everywhere, even where creating the file fails (/proc, /sys,
+    # read-only mounts); only trying tells. The probe file is removed at once.
+    if not os.access(path.parent, os.W_OK):
+        raise StorageError(f"storage {shown}: folder {str(path.parent)!r} is not writable")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except OSError as exc:
+        raise StorageError(
+            f"storage {shown}: cannot create {str(path)!r} ({exc.strerror})"
+        ) from None
+    os.close(fd)
+    path.unlink()
+
+
+def _check_sqlite_file(path: Path, shown: str) -> None:
+    with open(path, "rb") as fh:
+        header = fh.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise StorageError(f"storage {shown}: {str(path)!r} is not an SQLite database")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            ok = con.execute("PRAGMA quick_check").fetchone()[0]
+            rows = con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {r[0] for r in rows}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"storage {shown}: {str(path)!r} is corrupt ({exc})") from None
+    if ok != "ok":
+        raise StorageError(f"storage {shown}: {str(path)!r} is corrupt (quick_check: {ok})")
+    if tables and not OPTUNA_TABLES <= tables:
+        shown_tables = ", ".join(sorted(tables)[:5])
+        raise StorageError(
+            f"storage {shown}: {str(path)!r} is an SQLite database but not an Optuna storage "
+            f"(tables: {shown_tables}); name a new file or an Optuna database"
+        )
+
+
+def _check_journal_file(path: Path, shown: str) -> None:
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        json.loads(first)
+    except ValueError:
+        raise StorageError(
+            f"storage {shown}: {str(path)!r} is not an Optuna journal file"
+        ) from None
+
+
+def open_storage(target: StorageTarget) -> optuna.storages.BaseStorage:
+    """Create or open the storage (call :func:`check_storage` first).
+
+    SQLite files are put in write-ahead-log mode with ``synchronous=NORMAL``: readers do not
+    block the writer, and a commit costs about half as much, which matters because every
+    ``trial.report`` is a commit. A 30-second busy timeout lets several workers share a file.
+    """
+    try:
+        if target.kind == "journal":
+            from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+            return JournalStorage(JournalFileBackend(str(target.path)))
+        if target.kind == "sqlite" and target.path is not None:
+            con = sqlite3.connect(target.path, timeout=30)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+            finally:
+                con.close()
+            storage = optuna.storages.RDBStorage(
+                target.url, engine_kwargs={"connect_args": {"timeout": 30}}
+            )
+            _sqlite_pragmas(storage)
+            return storage
+        return optuna.storages.RDBStorage(target.url)
+    except Exception as exc:  # the driver's or SQLAlchemy's own error types
+        msg = _one_line(exc, target.url)
+        raise StorageError(f"storage {target.display} cannot be opened: {msg}") from None
+
+
+def _sqlite_pragmas(storage: optuna.storages.RDBStorage) -> None:
+    import sqlalchemy
+
+    def on_connect(dbapi_connection, _record) -> None:
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", on_connect)
+    storage.engine.dispose()  # reconnect, so every pooled connection gets the pragma
+
+
+def _one_line(exc: BaseException, url: str) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    secret = password(url)
+    return line.replace(secret, "***") if secret else line
+
+
+def password(url: str) -> str | None:
+    """Return the password in a URL's credentials, if any."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    cred = rest.rpartition("@")[0]
+    return cred.split(":", 1)[1] if ":" in cred else None

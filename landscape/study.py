@@ -1,0 +1,402 @@
+"""Command line: ``python -m landscape.study NAME`` runs a study spec; ``list`` shows a storage.
+
+Exit codes: 0 on success, 2 on bad input (one line on stderr naming the bad value; nothing is
+written), 1 on an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import optuna
+
+from landscape.hessian import largest_eigenvalue
+from landscape.objectives import (
+    Problem,
+    analysis_rng,
+    build,
+    make_objective,
+    make_pruner,
+    make_sampler,
+    prepare,
+    retrain,
+    sampler_seed,
+    trial_rng,
+)
+from landscape.spec import Spec, SpecError, find_spec, known_specs, parse_spec
+from landscape.storage import (
+    DEFAULT_STORAGE,
+    StorageError,
+    StorageTarget,
+    check_storage,
+    open_storage,
+    resolve,
+)
+from landscape.summary import Summary, TrialRecord, format_summary, summarize
+
+log = logging.getLogger("landscape")
+PROG = "python -m landscape.study"
+COMMANDS = ("list",)
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        raise UsageError(message)
+
+
+def _fail(message: str) -> int:
+    print(f"landscape: error: {message}", file=sys.stderr)
+    return 2
+
+
+# ------------------------------------------------------------------------ parsers
+def _top_help() -> str:
+    specs = ", ".join(known_specs()) or "none found"
+    return (
+        f"usage: {PROG} NAME [options]     run the study spec NAME\n"
+        f"       {PROG} list [options]     list the studies in a storage\n\n"
+        "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
+        f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
+        "TOML file. Every command has --help.\n"
+        f"Default storage: {DEFAULT_STORAGE} (look at it with: optuna-dashboard "
+        f"{DEFAULT_STORAGE})\n"
+    )
+
+
+def _run_parser() -> _Parser:
+    p = _Parser(
+        prog=f"{PROG} NAME",
+        description="Run the study spec NAME: Optuna trials of the spec's trainer, then a "
+        "summary of which learning rates diverged, stalled or converged.",
+    )
+    p.add_argument("name", metavar="NAME", help=f"spec name ({', '.join(known_specs())}) or path")
+    _storage_option(p)
+    p.add_argument("--study-name", help="name of the study in the storage (default: NAME)")
+    p.add_argument("--n-trials", type=int, help="trials to add (default: the spec's)")
+    p.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
+    p.add_argument("--seed", type=int, help="root seed of every random choice (default: spec's)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a spec field, e.g. --set data.name=digits --set trainer.epochs=50",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _storage_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--storage", metavar="URL",
+        help=f"Optuna storage URL, a .db path or a .log journal (default: {DEFAULT_STORAGE})",
+    )
+
+
+def _list_parser() -> _Parser:
+    p = _Parser(prog=f"{PROG} list", description="List the studies in a storage.")
+    _storage_option(p)
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    return p
+
+
+# ------------------------------------------------------------------------ helpers
+def _target(url: str | None) -> StorageTarget:
+    target = resolve(url)
+    if url is None and target.path is not None and not target.path.parent.exists():
+        return target  # the default folder is created on demand, after every check passed
+    check_storage(target)
+    return target
+
+
+def _ensure_default_folder(target: StorageTarget) -> None:
+    if target.path is not None and not target.path.parent.exists():
+        target.path.parent.mkdir(parents=True)
+
+
+def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec) -> int:
+    """Compare a stored study with the spec; return its number of trials (0 if new)."""
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    directions = [d.name.lower() for d in storage.get_study_directions(study_id)]
+    if directions != [spec.direction]:
+        raise SpecError(
+            f"study {name!r} exists with direction {directions[0]}, the spec says "
+            f"{spec.direction}; use another --study-name"
+        )
+    attrs = storage.get_study_user_attrs(study_id)
+    stored = attrs.get("search_space")
+    if stored is not None and stored != spec.search_space():
+        raise SpecError(
+            f"study {name!r} exists with another search space "
+            f"({', '.join(p['name'] for p in stored)}); use another --study-name"
+        )
+    return len(storage.get_all_trials(study_id, deepcopy=False))
+
+
+def _records(study: optuna.Study) -> list[TrialRecord]:
+    recs = []
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    for t in study.get_trials(deepcopy=False, states=states):
+        status = t.user_attrs.get("status")
+        lr = t.user_attrs.get("lr", t.params.get("lr"))
+        if status is None or lr is None:
+            continue  # a trial ended from outside (e.g. a killed worker) has no record
+        value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
+        recs.append(TrialRecord(t.number, float(lr), status, value, dict(t.params)))
+    return recs
+
+
+def _curvature(
+    problem: Problem, study: optuna.Study, summary: Summary
+) -> tuple[float | None, float | None]:
+    """λ_max at the best solution and at the common θ⁽⁰⁾, for constant-ε full-batch studies."""
+    spec = problem.spec
+    t = spec.trainer
+    searched = {p.target for p in spec.search}
+    if t.method != "gd" or summary.best is None:
+        return None, None
+    if t.schedule != "constant" or "trainer.schedule" in searched:
+        return None, None
+    d = problem.data
+    best = summary.best
+    model, res = retrain(problem, best.params, best.number)
+    lam = largest_eigenvalue(model, res.theta, d.X_train, d.y_train, rng=analysis_rng(spec))
+    study.set_user_attr("lambda_max", {"trial": best.number, "value": lam})
+    lam0 = None
+    if not spec.study.vary_init and not any(p.target.startswith("model.") for p in spec.search):
+        model0, theta0 = build(problem, spec, trial_rng(spec, 0))
+        lam0 = largest_eigenvalue(model0, theta0, d.X_train, d.y_train, rng=analysis_rng(spec))
+        study.set_user_attr("lambda_max_init", lam0)
+    return lam, lam0
+
+
+def _worker(job: dict[str, Any]) -> None:
+    """One worker process of ``--jobs``: load the study and run its share of trials."""
+    from threadpoolctl import threadpool_limits
+
+    _quiet_optuna()
+    spec = parse_spec(job["spec_name"], job["text"], job["overrides"])
+    problem = prepare(spec)
+    storage = open_storage(resolve(job["storage"]))
+    study = optuna.load_study(
+        study_name=job["study_name"], storage=storage,
+        sampler=make_sampler(spec, sampler_seed(spec.study.seed, job["n_before"], job["worker"])),
+        pruner=make_pruner(spec),
+    )
+    with threadpool_limits(job["threads"]):
+        study.optimize(make_objective(problem), n_trials=job["n_trials"],
+                       timeout=spec.study.timeout)
+
+
+def _quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _progress(total: int, disable: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="trial", file=sys.stderr, disable=True if disable else None,
+                dynamic_ncols=True)
+
+
+# ----------------------------------------------------------------------- commands
+def cmd_run(argv: Sequence[str]) -> int:
+    """Run a study spec (see ``--help``)."""
+    args = _run_parser().parse_args(argv)
+    try:
+        if args.jobs < 1:
+            raise UsageError(f"--jobs={args.jobs} must be >= 1")
+        spec_name, text = find_spec(args.name)
+        overrides = list(args.set)
+        for flag, key in (("n_trials", "n_trials"), ("timeout", "timeout"), ("seed", "seed")):
+            value = getattr(args, flag)
+            if value is not None:
+                overrides.append(f"study.{key}={value!r}")
+        spec = parse_spec(spec_name, text, overrides)
+        problem = prepare(spec)
+        target = _target(args.storage)
+        study_name = args.study_name or spec.name
+        if not study_name.strip():
+            raise UsageError(f"--study-name={args.study_name!r} must not be empty")
+        storage = None
+        n_before = 0
+        if target.exists():
+            storage = open_storage(target)
+            n_before = _check_existing(storage, study_name, spec)
+    except (SpecError, StorageError, UsageError) as exc:
+        return _fail(str(exc))
+
+    _ensure_default_folder(target)
+    if storage is None:
+        storage = open_storage(target)
+    seed = spec.study.seed
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction=spec.direction,
+        sampler=make_sampler(spec, sampler_seed(seed, n_before)), pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
+    if n_before == 0:
+        study.set_user_attr("spec_name", spec.name)
+        study.set_user_attr("spec", spec.to_dict())
+        study.set_user_attr("search_space", spec.search_space())
+        study.set_user_attr("n_train", problem.n_train)
+        from landscape import __version__
+
+        study.set_user_attr("landscape_version", __version__)
+    n_trials = spec.study.n_trials
+    start = time.perf_counter()
+    bar = _progress(n_trials, args.no_progress)
+    if args.jobs == 1:
+        def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            bar.update(1)
+            bar.set_postfix_str(f"last: {trial.user_attrs.get('status', trial.state.name)}")
+
+        study.optimize(make_objective(problem), n_trials=n_trials, timeout=spec.study.timeout,
+                       callbacks=[tick])
+    else:
+        _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study)
+    bar.close()
+    wall = time.perf_counter() - start
+    recs = _records(study)
+    summary = summarize(recs, spec.direction)
+    lam, lam0 = _curvature(problem, study, summary)
+    if lam is not None:
+        summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0)
+    n_now = len(study.get_trials(deepcopy=False))
+    if args.json:
+        out = {
+            "study": study_name,
+            "spec": spec.name,
+            "storage": target.display,
+            "metric": spec.study.metric,
+            "direction": spec.direction,
+            "trials_added": n_now - n_before,
+            "trials_total": n_now,
+            "wall_seconds": wall,
+            "summary": summary.to_dict(),
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        header = (
+            f"study {study_name!r} in {target.display}: {n_now - n_before} trials added "
+            f"({n_now} in all) in {wall:.1f} s"
+        )
+        print(format_summary(summary, spec.study.metric, header))
+        print(f"look at it: optuna-dashboard {target.display}")
+    return 0
+
+
+def _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study):
+    jobs = args.jobs
+    spec_n = parse_spec(spec_name, text, overrides).study.n_trials
+    shares = [spec_n // jobs + (1 if i < spec_n % jobs else 0) for i in range(jobs)]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for i, share in enumerate(shares):
+        if share == 0:
+            continue
+        job = {
+            "spec_name": spec_name, "text": text, "overrides": overrides,
+            "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
+            "study_name": study_name, "n_trials": share, "n_before": n_before, "worker": i,
+            "threads": threads,
+        }
+        proc = ctx.Process(target=_worker, args=(job,), daemon=False)
+        proc.start()
+        procs.append(proc)
+    done = 0
+    while any(p.is_alive() for p in procs):
+        time.sleep(0.5)
+        finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+        bar.update(max(0, finished - n_before - done))
+        done = max(done, finished - n_before)
+    for p in procs:
+        p.join()
+    bad = [p.exitcode for p in procs if p.exitcode != 0]
+    if bad:
+        raise RuntimeError(f"{len(bad)} worker(s) failed with exit codes {bad}")
+
+
+def cmd_list(argv: Sequence[str]) -> int:
+    """List the studies in a storage (see ``--help``)."""
+    args = _list_parser().parse_args(argv)
+    try:
+        target = resolve(args.storage)
+        if target.path is not None and not target.exists():
+            summaries = []
+        else:
+            check_storage(target)
+            summaries = optuna.get_all_study_summaries(open_storage(target),
+                                                       include_best_trial=True)
+    except (StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    rows = []
+    for s in summaries:
+        rows.append({
+            "study": s.study_name,
+            "direction": s.direction.name.lower(),
+            "trials": s.n_trials,
+            "best_value": s.best_trial.value if s.best_trial else None,
+            "best_params": s.best_trial.params if s.best_trial else None,
+            "spec": s.user_attrs.get("spec_name"),
+            "started": s.datetime_start.isoformat(timespec="seconds") if s.datetime_start else None,
+        })
+    if args.json:
+        print(json.dumps({"storage": target.display, "studies": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"no studies in {target.display}")
+        return 0
+    print(f"studies in {target.display}:")
+    width = max(len(r["study"]) for r in rows)
+    for r in rows:
+        best = "—" if r["best_value"] is None else f"{r['best_value']:.6g}"
+        params = "" if not r["best_params"] else "  " + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in r["best_params"].items()
+        )
+        print(f"  {r['study']:{width}s}  {r['trials']:4d} trials  best {r['direction'][:3]} "
+              f"{best}{params}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m landscape.study`` and the ``landscape`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="landscape: %(message)s")
+    _quiet_optuna()
+    if not argv:
+        print(_top_help(), file=sys.stderr, end="")
+        return 2
+    if argv[0] in ("-h", "--help"):
+        print(_top_help(), end="")
+        return 0
+    try:
+        if argv[0] == "list":
+            return cmd_list(argv[1:])
+        return cmd_run(argv)
+    except UsageError as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The end-of-study summary: which ε ranges diverged, stalled, ran out of budget or converged.
+
+Computed from plain trial records (no Optuna objects), so it can be tested alone and reused by
+the reports. The seed's claims (1.1) become visible here: too large an ε diverges, too small
+an ε barely moves, a well-sized ε trains.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+STATUS_MEANING = {
+    "diverged": "too large: the loss blew up",
+    "stalled": "too small: the loss barely moved",
+    "budget": "still improving when the epoch budget ran out",
+    "converged": "converged",
+    "pruned": "stopped early by the pruner (worse than the median trial)",
+}
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """What the summary needs of one finished trial.
+
+    Attributes
+    ----------
+    number : int
+    lr : float
+        ε (ε_0 under a schedule).
+    status : str
+        converged, diverged, stalled, budget or pruned.
+    value : float or None
+        The objective value (None for pruned trials).
+    params : dict
+    """
+
+    number: int
+    lr: float
+    status: str
+    value: float | None
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A run of trials, consecutive in ε, that ended with the same status."""
+
+    status: str
+    lr_low: float
+    lr_high: float
+    count: int
+
+    @property
+    def meaning(self) -> str:
+        """Plain-words reading of the status."""
+        return STATUS_MEANING.get(self.status, self.status)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts, ε regimes, the best trial and the stability limits.
+
+    Attributes
+    ----------
+    n_trials : int
+        Finished trials (complete or pruned).
+    status_counts : dict of str to int
+    regimes : list of Regime
+        Sorted by ε.
+    best : TrialRecord or None
+    largest_stable_lr : float or None
+        The largest ε of a trial that did not diverge.
+    smallest_diverged_lr : float or None
+        The smallest ε of a trial that diverged.
+    lambda_max : float or None
+        Largest Hessian eigenvalue at the best solution (full-batch studies).
+    lambda_max_init : float or None
+        Largest Hessian eigenvalue at the common θ⁽⁰⁾ (when every trial starts there): where
+        gradient descent diverges at once, this is the curvature it meets.
+    """
+
+    n_trials: int
+    status_counts: dict[str, int]
+    regimes: list[Regime]
+    best: TrialRecord | None
+    largest_stable_lr: float | None
+    smallest_diverged_lr: float | None
+    lambda_max: float | None = None
+    lambda_max_init: float | None = None
+
+    @property
+    def stability_limit(self) -> float | None:
+        """2/λ_max: above it, gradient descent cannot settle into the best minimum."""
+        return _two_over(self.lambda_max)
+
+    @property
+    def stability_limit_init(self) -> float | None:
+        """2/λ_max at θ⁽⁰⁾: above it, the first steps already overshoot along the top direction."""
+        return _two_over(self.lambda_max_init)
+
+    def to_dict(self) -> dict:
+        """Plain data for ``--json``."""
+        out = asdict(self)
+        out["stability_limit"] = self.stability_limit
+        out["stability_limit_init"] = self.stability_limit_init
+        for r, reg in zip(out["regimes"], self.regimes, strict=True):
+            r["meaning"] = reg.meaning
+        return out
+
+
+def _two_over(lam: float | None) -> float | None:
+    return 2.0 / lam if lam is not None and lam > 0 else None
+
+
+def summarize(
+    records: Iterable[TrialRecord],
+    direction: str,
+    lambda_max: float | None = None,
+    lambda_max_init: float | None = None,
+) -> Summary:
+    """Build the :class:`Summary` of a study's finished trials.
+
+    Parameters
+    ----------
+    records : iterable of TrialRecord
+    direction : {"minimize", "maximize"}
+    lambda_max, lambda_max_init : float, optional
+        λ_max at the best solution and at the common θ⁽⁰⁾, when they were computed.
+    """
+    recs = sorted(records, key=lambda r: (r.lr, r.number))
+    counts: dict[str, int] = {}
+    for r in recs:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    regimes: list[Regime] = []
+    for r in recs:
+        if regimes and regimes[-1].status == r.status:
+            last = regimes[-1]
+            regimes[-1] = Regime(r.status, last.lr_low, r.lr, last.count + 1)
+        else:
+            regimes.append(Regime(r.status, r.lr, r.lr, 1))
+    scored = [r for r in recs if r.value is not None and math.isfinite(r.value)]
+    sign = 1.0 if direction == "minimize" else -1.0
+    best = min(scored, key=lambda r: (sign * r.value, r.number)) if scored else None
+    stable = [r.lr for r in recs if r.status != "diverged"]
+    diverged = [r.lr for r in recs if r.status == "diverged"]
+    return Summary(
+        n_trials=len(recs),
+        status_counts=counts,
+        regimes=regimes,
+        best=best,
+        largest_stable_lr=max(stable) if stable else None,
+        smallest_diverged_lr=min(diverged) if diverged else None,
+        lambda_max=lambda_max,
+        lambda_max_init=lambda_max_init,
+    )
+
+
+def format_summary(summary: Summary, metric: str, header: str = "") -> str:
+    """Format the summary as text for the terminal."""
+    lines = [header] if header else []
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
+    lines.append(f"{summary.n_trials} finished trials: {counts or 'none'}")
+    if summary.regimes:
+        lines.append("ε regimes, by increasing ε:")
+        for reg in summary.regimes:
+            span = (
+                f"{reg.lr_low:9.3g}" + " " * 12
+                if reg.lr_low == reg.lr_high
+                else f"{reg.lr_low:9.3g} … {reg.lr_high:<8.3g}"
+            )
+            lines.append(f"  ε {span} {reg.status:9s} ({reg.count:2d})  {reg.meaning}")
+    if summary.best is not None:
+        b = summary.best
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in b.params.items())
+        lines.append(f"best: trial {b.number}, {metric}={b.value:.6g} at ε={b.lr:.4g} ({params})")
+    if summary.smallest_diverged_lr is not None:
+        lines.append(
+            "observed divergence boundary: largest stable ε "
+            f"{_fmt(summary.largest_stable_lr)}, smallest diverged ε "
+            f"{summary.smallest_diverged_lr:.4g}"
+        )
+    if summary.stability_limit is not None:
+        lines.append(
+            f"stability limit of full-batch GD at the best solution: 2/λ_max = "
+            f"{summary.stability_limit:.4g} (λ_max = {summary.lambda_max:.4g})"
+        )
+    if summary.stability_limit_init is not None:
+        lines.append(
+            f"stability limit at the common start θ⁽⁰⁾: 2/λ_max = "
+            f"{summary.stability_limit_init:.4g} (λ_max = {summary.lambda_max_init:.4g})"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "none" if v is None else str(v)

@@ -1,0 +1,233 @@
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import optuna
+import pytest
+
+from landscape.study import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = [
+    "--set", "data.name=moons", "--set", "data.options.n_samples=120",
+    "--set", "model.hidden=[4]", "--set", "trainer.epochs=30", "--set", "study.report_every=10",
+    "--no-progress",
+]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_cli_runs_lr_search_into_default_sqlite(workdir, capsys):
+    assert main(["lr_search", "--n-trials", "4", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "study 'lr_search' in sqlite:///studies/landscape.db: 4 trials added" in out
+    assert "ε regimes, by increasing ε:" in out and "best: trial" in out
+    assert "optuna-dashboard sqlite:///studies/landscape.db" in out
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
+    assert len(study.trials) == 4
+    assert study.user_attrs["spec"]["data"]["name"] == "moons"
+    assert study.user_attrs["search_space"][0]["name"] == "lr"
+    assert all("status" in t.user_attrs for t in study.trials)
+
+
+def test_cli_json_summary(workdir, capsys):
+    assert main(["lr_search", "--n-trials", "3", "--json", *FAST]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["trials_added"] == 3 and out["metric"] == "val_loss"
+    s = out["summary"]
+    assert s["n_trials"] == 3 and s["best"]["lr"] > 0
+    assert s["lambda_max"] > 0 and s["stability_limit"] == pytest.approx(2 / s["lambda_max"])
+    assert s["lambda_max_init"] > 0
+
+
+def test_cli_resume_adds_new_trials(workdir, capsys):
+    args = ["lr_search", "--n-trials", "3", "--storage", "r.db", *FAST]
+    assert main(args) == 0
+    assert main(args) == 0
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///r.db")
+    lrs = [t.params["lr"] for t in study.trials]
+    assert len(lrs) == 6 and len(set(lrs)) == 6
+    assert "3 trials added (6 in all)" in capsys.readouterr().out
+
+
+def test_cli_same_seed_from_scratch_is_identical(workdir, capsys):
+    def run(db):
+        assert main(["lr_search", "--n-trials", "5", "--storage", db, "--seed", "3", *FAST,
+                     "--set", "trainer.eval_every=1"]) == 0
+        st = optuna.load_study(study_name="lr_search", storage=f"sqlite:///{db}")
+        return [(t.params, t.value, t.state, t.user_attrs["status"]) for t in st.trials]
+
+    env = {"OPENBLAS_NUM_THREADS": "1"}
+    os.environ.update(env)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        assert run("a.db") == run("b.db")
+
+
+def test_cli_list(workdir, capsys):
+    assert main(["list"]) == 0
+    assert "no studies in sqlite:///studies/landscape.db" in capsys.readouterr().out
+    assert not (workdir / "studies").exists()
+    main(["lr_search", "--n-trials", "2", *FAST])
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    assert "lr_search" in capsys.readouterr().out
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["studies"]
+    assert rows[0]["study"] == "lr_search" and rows[0]["trials"] == 2
+
+
+def test_cli_journal_storage(workdir, capsys):
+    assert main(["lr_search", "--n-trials", "2", "--storage", "j.log", *FAST]) == 0
+    assert (workdir / "j.log").stat().st_size > 0
+    assert "journal:j.log" in capsys.readouterr().out
+
+
+def test_cli_jobs_split_trials_between_processes(workdir, capsys):
+    assert main(["lr_search", "--n-trials", "4", "--jobs", "2", "--storage", "w.db", *FAST]) == 0
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///w.db")
+    assert len(study.trials) == 4
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+
+
+def _prepare_not_optuna(folder):
+    con = sqlite3.connect(folder / "other.db")
+    con.execute("CREATE TABLE measurements (x REAL)")
+    con.commit()
+    con.close()
+
+
+def _prepare_existing(folder):
+    assert main(["lr_search", "--n-trials", "1", "--storage", "s.db", *FAST]) == 0
+
+
+BAD = [
+    (["no_such_spec"], None, "spec 'no_such_spec' is unknown; known: batch_search, lr_search"),
+    (["lr_search", "--set", "data.name=mnist"], None,
+     "data.name='mnist' is unknown; allowed: moons"),
+    (["lr_search", "--set", "search.lr.low=0"], None, "search.lr.low=0.0 must be > 0 on a log"),
+    (["lr_search", "--set", "search.lr.low=5", "--set", "search.lr.high=1"], None,
+     "low=5.0 > high=1.0"),
+    (["batch_search", "--set", "search.batch_size.high=100000"], None,
+     r"batch sizes up to 100000 are outside [1, N="),
+    (["lr_search", "--n-trials", "0"], None, "study.n_trials=0 must be an integer >= 1"),
+    (["lr_search", "--n-trials", "x"], None, "argument --n-trials: invalid int value: 'x'"),
+    (["lr_search", "--jobs", "0"], None, "--jobs=0 must be >= 1"),
+    (["lr_search", "--set", "trainer.epochz=3"], None, "'epochz' is not a field of trainer"),
+    (["lr_search", "--set", "trainer.epochs=many"], None,
+     "trainer.epochs='many' has the wrong type; expected int"),
+    (["lr_search", "--storage", "sqlite:///missing/dir/x.db"], None,
+     "folder 'missing/dir' does not exist"),
+    (["lr_search", "--storage", "/sys/landscape.db"], None, "cannot create '/sys/landscape.db'"),
+    (["lr_search", "--storage", "notes.db"], lambda f: (f / "notes.db").write_text("hello"),
+     "'notes.db' is not an SQLite database"),
+    (["lr_search", "--storage", "corrupt.db"],
+     lambda f: (f / "corrupt.db").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000),
+     "'corrupt.db' is corrupt"),
+    (["lr_search", "--storage", "other.db"], _prepare_not_optuna,
+     "'other.db' is an SQLite database but not an Optuna storage"),
+    (["lr_search", "--storage", "postgresql://u:pw@127.0.0.1/db"], None,
+     "storage postgresql://u:***@127.0.0.1/db needs the psycopg2 driver"),
+    (["lr_search", "--storage", "s.db", "--set", "study.metric=val_accuracy"], _prepare_existing,
+     "study 'lr_search' exists with direction minimize, the spec says maximize"),
+    (["lr_search", "--storage", "s.db", "--set", "search.lr.high=10"], _prepare_existing,
+     "study 'lr_search' exists with another search space"),
+    (["lr_search", "--storage", "nowhere"], None, "storage 'nowhere' is not a URL"),
+]
+
+
+@pytest.mark.parametrize(("argv", "prepare", "message"), BAD,
+                         ids=[m[:40] for _, _, m in BAD])
+def test_cli_bad_input_exits_2_in_one_line_and_writes_nothing(
+    workdir, capsys, argv, prepare, message
+):
+    if prepare is not None:
+        prepare(workdir)
+        capsys.readouterr()
+    before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    # the case's own arguments come last, so they win over the fast defaults
+    code = main([argv[0], *FAST, "--n-trials", "1", *argv[1:]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("landscape: error: ")
+    assert message in err, err
+    after = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    assert after == before
+    if prepare is _prepare_not_optuna:
+        con = sqlite3.connect(workdir / "other.db")
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        con.close()
+        assert tables == {"measurements"}
+
+
+def test_cli_password_never_printed(workdir, capsys):
+    code = main(["lr_search", "--storage", "postgresql://alice:s3cret@127.0.0.1:1/db", *FAST])
+    captured = capsys.readouterr()
+    assert code == 2 and "s3cret" not in captured.err + captured.out
+
+
+def test_cli_help_everywhere(capsys):
+    assert main(["--help"]) == 0
+    assert "lr_search" in capsys.readouterr().out
+    for argv in (["lr_search", "--help"], ["list", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+        assert "--storage" in capsys.readouterr().out
+
+
+def test_cli_real_process_exit_codes(tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "landscape.study", "lr_search", "--n-trials",
+                          "-1"], cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "landscape: error: study.n_trials=-1 must be an integer >= 1"
+    assert list(tmp_path.iterdir()) == []
+    ok = subprocess.run([sys.executable, "-m", "landscape.study", "--help"], cwd=tmp_path,
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "lr_search" in ok.stdout
+
+
+def test_cli_specs_ship_in_a_non_editable_wheel(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for folder in ("landscape", "studies"):
+        shutil.copytree(ROOT / folder, src / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.db*", "*.log"))
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(wheels)], check=True,
+                   capture_output=True)
+    (wheel,) = wheels.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "landscape/studies/lr_search.toml" in names
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(target), str(wheel)], check=True, capture_output=True)
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    code = (
+        "import landscape, landscape.spec as s; print(landscape.__file__); "
+        "print(s.find_spec('lr_search')[0], s.known_specs())"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=empty, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(target)}, check=True)
+    where, found = run.stdout.splitlines()
+    assert where.startswith(str(target))
+    assert found.startswith("lr_search") and "schedule_search" in found

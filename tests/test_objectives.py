@@ -1,0 +1,120 @@
+import math
+
+import numpy as np
+import optuna
+import pytest
+from threadpoolctl import threadpool_limits
+
+from landscape.objectives import (
+    apply_params,
+    make_objective,
+    make_sampler,
+    prepare,
+    retrain,
+    sampler_seed,
+    suggest,
+)
+from landscape.spec import find_spec, parse_spec
+
+TINY = [
+    "data.name=moons", "data.options.n_samples=120", "model.hidden=[4]", "trainer.epochs=30",
+    "study.report_every=10",
+]
+
+
+def _spec(name="lr_search", extra=()):
+    return parse_spec(*find_spec(name), [*TINY, *extra])
+
+
+def _study(spec, seed=None):
+    problem = prepare(spec)
+    seed = spec.study.seed if seed is None else seed
+    study = optuna.create_study(direction=spec.direction, sampler=make_sampler(spec, seed))
+    return problem, study
+
+
+def test_objective_suggests_only_the_chosen_schedules_parameters():
+    spec = parse_spec(*find_spec("schedule_search"), TINY)
+    problem, study = _study(spec)
+    seen = set()
+    for _ in range(30):
+        trial = study.ask()
+        values = suggest(trial, spec, problem.n_train)
+        kind = values["schedule"]
+        extra = {k.split(".")[0] for k in values if "." in k}
+        assert extra <= {kind}
+        seen.add(kind)
+        study.tell(trial, 0.0)
+        tspec = apply_params(spec, values)
+        assert tspec.trainer.schedule == kind
+        assert set(tspec.trainer.schedule_params) == {k.split(".")[1] for k in values if "." in k}
+    assert len(seen) >= 4
+
+
+def test_objective_records_readable_user_attrs():
+    spec = _spec()
+    problem, study = _study(spec)
+    study.enqueue_trial({"lr": 0.5})
+    study.optimize(make_objective(problem), n_trials=1)
+    t = study.trials[0]
+    assert t.state == optuna.trial.TrialState.COMPLETE
+    a = t.user_attrs
+    assert a["status"] in {"converged", "budget", "stalled"}
+    assert a["epochs"] == 30 and a["updates"] == 30 and a["lr"] == 0.5
+    assert t.value == pytest.approx(a["val_loss"])
+    assert 0.0 <= a["val_accuracy"] <= 1.0 and a["wall_time"] > 0 and a["seed"] == 0
+    assert a["history"]["epoch"][-1] == 30 and len(a["history"]["loss"]) == 31
+    assert sorted(t.intermediate_values) == [10, 20, 30]
+
+
+def test_objective_diverging_trial_is_pruned_not_failed():
+    spec = _spec()
+    problem, study = _study(spec)
+    study.enqueue_trial({"lr": 90.0})
+    study.optimize(make_objective(problem), n_trials=1)
+    t = study.trials[0]
+    assert t.state == optuna.trial.TrialState.PRUNED
+    assert t.user_attrs["status"] == "diverged"
+    assert "exceeds" in t.user_attrs["message"] or "finite" in t.user_attrs["message"]
+    last = t.intermediate_values[max(t.intermediate_values)]
+    assert math.isnan(last)
+    assert t.user_attrs["val_loss"] is None or math.isfinite(t.user_attrs["val_loss"])
+
+
+def test_objective_same_seed_same_study():
+    spec = _spec()
+
+    def run():
+        problem, study = _study(spec)
+        study.optimize(make_objective(problem), n_trials=6)
+        return [(t.params, t.value, t.state) for t in study.trials]
+
+    with threadpool_limits(1):
+        assert run() == run()
+
+
+def test_objective_resumed_sampler_seed_differs():
+    assert sampler_seed(0, 0) != sampler_seed(0, 40)
+    assert sampler_seed(0, 40) == sampler_seed(0, 40)
+    assert sampler_seed(0, 40, worker=1) != sampler_seed(0, 40, worker=0)
+
+
+def test_objective_retrain_reproduces_a_trial():
+    spec = _spec()
+    problem, study = _study(spec)
+    study.optimize(make_objective(problem), n_trials=3)
+    best = study.best_trial
+    with threadpool_limits(1):
+        _, res = retrain(problem, best.params, best.number)
+    assert res.final.val_loss == pytest.approx(best.value, rel=1e-12)
+
+
+def test_objective_batch_search_pow2_space():
+    spec = parse_spec(*find_spec("batch_search"), TINY)
+    problem, study = _study(spec)
+    trial = study.ask()
+    values = suggest(trial, spec, problem.n_train)
+    dist = trial.distributions["batch_size"]
+    assert dist.choices == (1, 2, 4, 8, 16, 32, 64, 96)  # N = 96 training samples
+    assert values["batch_size"] in dist.choices
+    assert np.isfinite(values["lr"])

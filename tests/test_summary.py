@@ -1,0 +1,57 @@
+import math
+
+import pytest
+
+from landscape.summary import TrialRecord, format_summary, summarize
+
+
+def _recs():
+    rows = [  # (number, lr, status, value)
+        (0, 1e-5, "stalled", 2.3), (1, 3e-5, "stalled", 2.29), (2, 1e-3, "budget", 1.1),
+        (3, 0.1, "converged", 0.2), (4, 0.3, "converged", 0.15), (5, 0.5, "pruned", None),
+        (6, 2.0, "converged", 0.18), (7, 30.0, "diverged", None), (8, 90.0, "diverged", None),
+    ]
+    return [TrialRecord(n, lr, s, v, {"lr": lr}) for n, lr, s, v in rows]
+
+
+def test_summary_groups_runs_of_equal_status_by_lr():
+    s = summarize(reversed(_recs()), "minimize")
+    got = [(r.status, r.lr_low, r.lr_high, r.count) for r in s.regimes]
+    assert got == [
+        ("stalled", 1e-5, 3e-5, 2), ("budget", 1e-3, 1e-3, 1), ("converged", 0.1, 0.3, 2),
+        ("pruned", 0.5, 0.5, 1), ("converged", 2.0, 2.0, 1), ("diverged", 30.0, 90.0, 2),
+    ]
+    assert s.status_counts == {"stalled": 2, "budget": 1, "converged": 3, "pruned": 1,
+                               "diverged": 2}
+    assert s.n_trials == 9
+
+
+def test_summary_best_and_boundary():
+    s = summarize(_recs(), "minimize", lambda_max=4.0, lambda_max_init=8.0)
+    assert (s.best.number, s.best.value) == (4, 0.15)
+    assert (s.largest_stable_lr, s.smallest_diverged_lr) == (2.0, 30.0)
+    assert s.stability_limit == 0.5 and s.stability_limit_init == 0.25
+    assert summarize(_recs(), "maximize").best.number == 0
+
+
+def test_summary_to_dict_and_text():
+    s = summarize(_recs(), "minimize", lambda_max=4.0)
+    d = s.to_dict()
+    assert d["stability_limit"] == 0.5 and d["stability_limit_init"] is None
+    assert d["regimes"][0]["meaning"].startswith("too small")
+    text = format_summary(s, "val_loss", "header")
+    assert "best: trial 4, val_loss=0.15 at ε=0.3" in text
+    assert "largest stable ε 2, smallest diverged ε 30" in text
+    assert "2/λ_max = 0.5" in text
+
+
+def test_summary_of_nothing():
+    s = summarize([], "minimize")
+    assert s.best is None and s.regimes == [] and s.stability_limit is None
+    assert "0 finished trials: none" in format_summary(s, "val_loss")
+
+
+@pytest.mark.parametrize("lam", [None, 0.0, -1.0])
+def test_summary_no_stability_limit_without_positive_curvature(lam):
+    assert summarize(_recs(), "minimize", lambda_max=lam).stability_limit is None
+    assert not math.isnan(summarize(_recs(), "minimize").largest_stable_lr)
