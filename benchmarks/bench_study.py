@@ -41,7 +41,7 @@ def trials(folder: Path, name: str) -> list[optuna.trial.FrozenTrial]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=3, help="seeds for the divergence measurement")
+    ap.add_argument("--seeds", type=int, default=5, help="seeds for the divergence measurement")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:

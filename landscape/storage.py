@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,14 @@ import optuna
 
 DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
-OPTUNA_TABLES = {"studies", "trials", "alembic_version"}
+OPTUNA_TABLES = {
+    "studies", "study_directions", "study_user_attributes", "study_system_attributes",
+    "trials", "trial_params", "trial_values", "trial_intermediate_values",
+    "trial_user_attributes", "trial_system_attributes", "trial_heartbeats", "version_info",
+    "alembic_version",
+}
+"""Optuna's RDB schema. A file holding only these is Optuna's, possibly still being created by
+another worker; a file with any other table is someone else's and is left alone."""
 _DRIVERS = {  # SQLAlchemy dialect+driver: importable module
     "postgresql": "psycopg2",
     "postgresql+psycopg2": "psycopg2",
@@ -177,11 +185,12 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
         raise StorageError(f"storage {shown}: {str(path)!r} is corrupt ({exc})") from None
     if ok != "ok":
         raise StorageError(f"storage {shown}: {str(path)!r} is corrupt (quick_check: {ok})")
-    if tables and not OPTUNA_TABLES <= tables:
-        shown_tables = ", ".join(sorted(tables)[:5])
+    foreign = tables - OPTUNA_TABLES
+    if foreign:
+        shown_tables = ", ".join(sorted(foreign)[:5])
         raise StorageError(
             f"storage {shown}: {str(path)!r} is an SQLite database but not an Optuna storage "
-            f"(tables: {shown_tables}); name a new file or an Optuna database"
+            f"(it has tables {shown_tables}); name a new file or an Optuna database"
         )
 
 
@@ -196,13 +205,26 @@ def _check_journal_file(path: Path, shown: str) -> None:
         ) from None
 
 
-def open_storage(target: StorageTarget) -> optuna.storages.BaseStorage:
+def open_storage(target: StorageTarget, attempts: int = 4) -> optuna.storages.BaseStorage:
     """Create or open the storage (call :func:`check_storage` first).
 
     SQLite files are put in write-ahead-log mode with ``synchronous=NORMAL``: readers do not
     block the writer, and a commit costs about half as much, which matters because every
     ``trial.report`` is a commit. A 30-second busy timeout lets several workers share a file.
+    Workers that create the same new database at once race on Optuna's schema (one of them
+    fails on a unique constraint); the loser retries after a pause and finds it complete.
     """
+    for attempt in range(attempts):
+        try:
+            return _open(target)
+        except StorageError:
+            if attempt == attempts - 1 or target.kind == "journal":
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _open(target: StorageTarget) -> optuna.storages.BaseStorage:
     try:
         if target.kind == "journal":
             from optuna.storages.journal import JournalFileBackend, JournalStorage

@@ -231,3 +231,16 @@ def test_cli_specs_ship_in_a_non_editable_wheel(tmp_path):
     where, found = run.stdout.splitlines()
     assert where.startswith(str(target))
     assert found.startswith("lr_search") and "schedule_search" in found
+
+
+def test_cli_two_processes_create_one_new_sqlite_file_at_once(tmp_path):
+    args = [sys.executable, "-m", "landscape.study", "lr_search", "--storage", "both.db",
+            "--n-trials", "1", *FAST]
+    procs = [subprocess.Popen([*args, "--study-name", name], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("first", "second")]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    names = sorted(s.study_name for s in optuna.get_all_study_summaries(
+        f"sqlite:///{tmp_path / 'both.db'}"))
+    assert names == ["first", "second"]
