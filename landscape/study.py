@@ -276,10 +276,11 @@ def cmd_run(argv: Sequence[str]) -> int:
     bar.close()
     wall = time.perf_counter() - start
     recs = _records(study)
-    summary = summarize(recs, spec.direction)
+    by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
+    summary = summarize(recs, spec.direction, by=by)
     lam, lam0 = _curvature(problem, study, summary)
     if lam is not None:
-        summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0)
+        summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by)
     n_now = len(study.get_trials(deepcopy=False))
     if args.json:
         out = {

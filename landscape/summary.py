@@ -59,6 +59,30 @@ class Regime:
 
 
 @dataclass(frozen=True)
+class Group:
+    """The trials that share one value of a categorical parameter (a batch size, a schedule).
+
+    Attributes
+    ----------
+    param : str
+    value : object
+    count : int
+    status_counts : dict of str to int
+    best : TrialRecord or None
+    largest_stable_lr, smallest_diverged_lr : float or None
+        The divergence boundary within the group.
+    """
+
+    param: str
+    value: object
+    count: int
+    status_counts: dict[str, int]
+    best: TrialRecord | None
+    largest_stable_lr: float | None
+    smallest_diverged_lr: float | None
+
+
+@dataclass(frozen=True)
 class Summary:
     """Counts, ε regimes, the best trial and the stability limits.
 
@@ -79,6 +103,8 @@ class Summary:
     lambda_max_init : float or None
         Largest Hessian eigenvalue at the common θ⁽⁰⁾ (when every trial starts there): where
         gradient descent diverges at once, this is the curvature it meets.
+    groups : list of Group
+        Per value of each categorical parameter named in ``summarize(by=…)``.
     """
 
     n_trials: int
@@ -89,6 +115,7 @@ class Summary:
     smallest_diverged_lr: float | None
     lambda_max: float | None = None
     lambda_max_init: float | None = None
+    groups: list[Group] = field(default_factory=list)
 
     @property
     def stability_limit(self) -> float | None:
@@ -114,11 +141,35 @@ def _two_over(lam: float | None) -> float | None:
     return 2.0 / lam if lam is not None and lam > 0 else None
 
 
+def _best(recs: list[TrialRecord], direction: str) -> TrialRecord | None:
+    scored = [r for r in recs if r.value is not None and math.isfinite(r.value)]
+    sign = 1.0 if direction == "minimize" else -1.0
+    return min(scored, key=lambda r: (sign * r.value, r.number)) if scored else None
+
+
+def _counts(recs: list[TrialRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in recs:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts
+
+
+def _boundary(recs: list[TrialRecord]) -> tuple[float | None, float | None]:
+    stable = [r.lr for r in recs if r.status != "diverged"]
+    diverged = [r.lr for r in recs if r.status == "diverged"]
+    return (max(stable) if stable else None), (min(diverged) if diverged else None)
+
+
+def _sort_key(value: object) -> tuple:
+    return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
+
+
 def summarize(
     records: Iterable[TrialRecord],
     direction: str,
     lambda_max: float | None = None,
     lambda_max_init: float | None = None,
+    by: Iterable[str] = (),
 ) -> Summary:
     """Build the :class:`Summary` of a study's finished trials.
 
@@ -128,11 +179,10 @@ def summarize(
     direction : {"minimize", "maximize"}
     lambda_max, lambda_max_init : float, optional
         λ_max at the best solution and at the common θ⁽⁰⁾, when they were computed.
+    by : iterable of str
+        Categorical parameters to break the trials down by (e.g. batch_size, schedule).
     """
     recs = sorted(records, key=lambda r: (r.lr, r.number))
-    counts: dict[str, int] = {}
-    for r in recs:
-        counts[r.status] = counts.get(r.status, 0) + 1
     regimes: list[Regime] = []
     for r in recs:
         if regimes and regimes[-1].status == r.status:
@@ -140,20 +190,26 @@ def summarize(
             regimes[-1] = Regime(r.status, last.lr_low, r.lr, last.count + 1)
         else:
             regimes.append(Regime(r.status, r.lr, r.lr, 1))
-    scored = [r for r in recs if r.value is not None and math.isfinite(r.value)]
-    sign = 1.0 if direction == "minimize" else -1.0
-    best = min(scored, key=lambda r: (sign * r.value, r.number)) if scored else None
-    stable = [r.lr for r in recs if r.status != "diverged"]
-    diverged = [r.lr for r in recs if r.status == "diverged"]
+    groups = []
+    for param in by:
+        values = sorted({r.params[param] for r in recs if param in r.params}, key=_sort_key)
+        for value in values:
+            sub = [r for r in recs if r.params.get(param) == value]
+            stable, diverged = _boundary(sub)
+            groups.append(
+                Group(param, value, len(sub), _counts(sub), _best(sub, direction), stable, diverged)
+            )
+    stable, diverged = _boundary(recs)
     return Summary(
         n_trials=len(recs),
-        status_counts=counts,
+        status_counts=_counts(recs),
         regimes=regimes,
-        best=best,
-        largest_stable_lr=max(stable) if stable else None,
-        smallest_diverged_lr=min(diverged) if diverged else None,
+        best=_best(recs, direction),
+        largest_stable_lr=stable,
+        smallest_diverged_lr=diverged,
         lambda_max=lambda_max,
         lambda_max_init=lambda_max_init,
+        groups=groups,
     )
 
 
@@ -162,7 +218,7 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
     lines = [header] if header else []
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     lines.append(f"{summary.n_trials} finished trials: {counts or 'none'}")
-    if summary.regimes:
+    if summary.regimes and not summary.groups:
         lines.append("ε regimes, by increasing ε:")
         for reg in summary.regimes:
             span = (
@@ -171,11 +227,28 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
                 else f"{reg.lr_low:9.3g} … {reg.lr_high:<8.3g}"
             )
             lines.append(f"  ε {span} {reg.status:9s} ({reg.count:2d})  {reg.meaning}")
+    params = list(dict.fromkeys(g.param for g in summary.groups))
+    for param in params:
+        rows = [g for g in summary.groups if g.param == param]
+        lines.append(f"by {param}:")
+        width = max(len(str(g.value)) for g in rows)
+        for g in rows:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(g.status_counts.items()))
+            best = (
+                f"best {metric}={g.best.value:.5g} at ε={g.best.lr:.3g}" if g.best else "no best"
+            )
+            boundary = (
+                f"; diverged from ε={g.smallest_diverged_lr:.3g}"
+                if g.smallest_diverged_lr is not None
+                else ""
+            )
+            lines.append(f"  {str(g.value):>{width}s}: {g.count:2d} trials ({counts}); {best}"
+                         f"{boundary}")
     if summary.best is not None:
         b = summary.best
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in b.params.items())
         lines.append(f"best: trial {b.number}, {metric}={b.value:.6g} at ε={b.lr:.4g} ({params})")
-    if summary.smallest_diverged_lr is not None:
+    if summary.smallest_diverged_lr is not None and not summary.groups:
         lines.append(
             "observed divergence boundary: largest stable ε "
             f"{_fmt(summary.largest_stable_lr)}, smallest diverged ε "

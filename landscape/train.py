@@ -217,7 +217,9 @@ def train(
     loss over the mini-batch B⁽ᵗ⁾. At the start of every epoch the training set is split anew
     into random mini-batches by one permutation drawn from ``rng`` (seed 1.4). Stopping rules
     are checked at the end of each epoch, in the order diverged, converged, stalled, callback,
-    budget; a non-finite mini-batch gradient ends training with ``diverged`` at once.
+    budget; a non-finite mini-batch gradient ends training with ``diverged`` at once. A schedule
+    that has decayed to ε = 0 (cosine or linear with a final ratio of 0) ends training with
+    ``budget``: θ can no longer change, but that is not convergence.
     """
     theta = model.check_theta(theta0)
     if theta.ndim != 1:
@@ -327,6 +329,12 @@ def train(
             if E > diverge_factor * E0:
                 status = "diverged"
                 message = f"E={E:.6g} exceeds {diverge_factor:g} × E(θ⁽⁰⁾)={E0:.6g}"
+                break
+            if sched(updates, lr) == 0.0:
+                # The next step would be ε = 0 (schedules do not rise again): θ would stand
+                # still because ε does, not because ∇E vanished, which is no convergence.
+                status = "budget"
+                message = f"the schedule reached ε = 0 at update {updates}: θ can no longer change"
                 break
             theta_prev -= theta
             if np.abs(theta_prev).max() <= atol + rtol * np.abs(theta).max():

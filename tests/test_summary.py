@@ -55,3 +55,18 @@ def test_summary_of_nothing():
 def test_summary_no_stability_limit_without_positive_curvature(lam):
     assert summarize(_recs(), "minimize", lambda_max=lam).stability_limit is None
     assert not math.isnan(summarize(_recs(), "minimize").largest_stable_lr)
+
+
+def test_summary_breaks_down_by_a_categorical_parameter():
+    rows = [(0, 0.1, 1, "converged", 0.3), (1, 5.0, 1, "diverged", None),
+            (2, 0.5, 32, "budget", 0.2), (3, 50.0, 32, "diverged", None),
+            (4, 2.0, 32, "converged", 0.1), (5, 0.01, 4, "stalled", 0.9)]
+    recs = [TrialRecord(n, lr, s, v, {"lr": lr, "batch_size": b}) for n, lr, b, s, v in rows]
+    s = summarize(recs, "minimize", by=["batch_size"])
+    got = [(g.value, g.count, g.best.number if g.best else None, g.largest_stable_lr,
+            g.smallest_diverged_lr) for g in s.groups]
+    assert got == [(1, 2, 0, 0.1, 5.0), (4, 1, 5, 0.01, None), (32, 3, 4, 2.0, 50.0)]
+    text = format_summary(s, "val_loss")
+    assert "by batch_size:" in text and "ε regimes" not in text
+    assert " 1:  2 trials (converged 1, diverged 1); best val_loss=0.3 at ε=0.1; diverged from" \
+        " ε=5" in text

@@ -238,3 +238,12 @@ def test_train_eval_every_full_batch_matches_every_epoch(linreg):
     b = train(model, np.zeros(model.n_params), X, y, lr=1.0 / lam_max, epochs=10, eval_every=4)
     np.testing.assert_array_equal(a.theta, b.theta)
     np.testing.assert_array_equal(b.history["epoch"], [0, 4, 8, 10])
+
+
+def test_train_schedule_at_zero_is_not_convergence(moons, rng):
+    model = MLP(moons.sizes([4]))
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.5, epochs=50,
+                schedule="cosine", schedule_params={"period": 5, "final_ratio": 0.0})
+    assert res.status == "budget"
+    assert "reached ε = 0" in res.message
+    assert res.epochs == 5
