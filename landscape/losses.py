@@ -79,7 +79,7 @@ def cross_entropy(
     ----------
     z : ndarray of shape (..., N, K)
         Logits; y_k = softmax(z)_k. Overwritten.
-    t : ndarray of shape (N,)
+    t : ndarray of shape (N,), or (S, N) for per-start mini-batches
         Integer class labels in [0, K); t_nk of eq (6) is their one-hot code.
     need_delta : bool
         Also return dE/dz = (softmax(z) − onehot(t)) / N.
@@ -106,9 +106,13 @@ def cross_entropy(
     # z_{n, t_n} through one flat index per sample: much cheaper than z[..., rows, t]
     flat = z.reshape(-1) if z.ndim == 2 else z.reshape(*z.shape[:-2], n * k)
     picked = _row_starts(n, k) + t
+    if t.ndim == 2:  # labels differ per start (independent mini-batches): index row by row
+        where: tuple = (np.arange(t.shape[0])[:, None], picked)
+    else:
+        where = (..., picked)
     E = None
     if need_value:
-        E = -flat[..., picked].sum(axis=-1)
+        E = -flat[where].sum(axis=-1)
     np.exp(z, out=z)
     s = z @ np.ones(k)  # row sums through BLAS: cheaper than z.sum(axis=-1) on small rows
     if need_value:
@@ -119,7 +123,7 @@ def cross_entropy(
     s *= n / scale
     np.reciprocal(s, out=s)
     z *= s[..., None]  # scale · softmax(z) / N
-    flat[..., picked] -= scale / n
+    flat[where] -= scale / n
     return E, z
 
 

@@ -226,9 +226,9 @@ class MLP:
         Parameters
         ----------
         theta : ndarray of shape (D,) or (K, D)
-        X : ndarray of shape (N, d_0)
+        X : ndarray of shape (N, d_0), or (K, N, d_0): a different batch per start
         t : ndarray
-            Targets from :meth:`targets`.
+            Targets from :meth:`targets` (with a leading K axis when X has one).
         grad : bool
             Compute ∇E by backpropagation.
         out : ndarray of theta's shape, optional
@@ -256,10 +256,10 @@ class MLP:
         ``BLOCK_BYTES``: the temporaries then stay in the CPU's L2 cache, which on a machine
         with low memory bandwidth is ~1.5x faster than one pass over all rows.
         """
-        n = X.shape[0]
+        n = X.shape[-2]
         width = max(self.sizes) * (theta.shape[0] if theta.ndim == 2 else 1)
         block = max(16, BLOCK_BYTES // (8 * width))
-        if n > block + block // 2:
+        if X.ndim == 2 and n > block + block // 2:
             return self._evaluate_blocks(
                 theta, X, t, block, grad=grad, out=out, accuracy=accuracy, value=value,
                 scale=scale, views=views,
@@ -274,7 +274,7 @@ class MLP:
         if dlayers is None:
             dlayers = self.layout.unravel(g)
         back = self.activation.backward
-        ones = np.ones(X.shape[0])
+        ones = np.ones(n)
         for layer in range(self.layout.n_layers - 1, -1, -1):
             h_prev = hs[layer]
             gW, gb = dlayers[layer]
