@@ -17,7 +17,6 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from landscape.model import MLP
 
-
 _STEP = 1e-30  # complex step; any tiny value works, no cancellation occurs
 
 

@@ -118,6 +118,55 @@ class TrainerSection:
     eval_every: int = 1
 
 
+ANALYSES = ("minima", "symmetry")
+
+
+@dataclass(frozen=True)
+class AnalysisSection:
+    """A landscape analysis instead of a search (seed 1.2).
+
+    Attributes
+    ----------
+    kind : {"minima", "symmetry"}
+        ``minima``: train ``n_starts`` random θ⁽⁰⁾ at once, polish the end points, classify
+        them by their Hessian and count the distinct minima before and after symmetry
+        reduction. ``symmetry``: verify the unit-swap symmetry on one network.
+    n_starts : int
+        Random starts (minima).
+    chunk : int
+        Starts per trial: the unit of work one worker takes at a time (minima).
+    polish_gtol : float
+        ‖∇E‖ an end point is polished to (minima).
+    polish_iter : int
+        L-BFGS iteration budget of the polishing (minima).
+    tol, loss_tol : float
+        Relative clustering tolerances on θ and E (minima).
+    rel_tol : float
+        Hessian flatness tolerance relative to its largest eigenvalue (minima).
+    max_pairs : int
+        Pair swaps tried before sampling them (symmetry).
+    n_random : int
+        Random group elements for the gradient check (symmetry).
+    gd_steps : int
+        Gradient-descent steps of the equivariance check (symmetry).
+    trained : bool
+        Verify on the network after training (else on θ⁽⁰⁾) (symmetry).
+    """
+
+    kind: str = "minima"
+    n_starts: int = 128
+    chunk: int = 32
+    polish_gtol: float = 1e-8
+    polish_iter: int = 3000
+    tol: float = 1e-5
+    loss_tol: float = 1e-9
+    rel_tol: float = 1e-7
+    max_pairs: int = 500
+    n_random: int = 20
+    gd_steps: int = 200
+    trained: bool = True
+
+
 @dataclass(frozen=True)
 class Param:
     """One searched parameter.
@@ -171,6 +220,7 @@ class Spec:
     search: tuple[Param, ...] = ()
     sampler: Component = field(default_factory=lambda: Component("tpe"))
     pruner: Component = field(default_factory=lambda: Component("median"))
+    analysis: AnalysisSection | None = None
 
     @property
     def direction(self) -> str:
@@ -244,6 +294,7 @@ _SECTIONS = {
     "trainer": TrainerSection,
     "sampler": Component,
     "pruner": Component,
+    "analysis": AnalysisSection,
 }
 
 
@@ -499,6 +550,19 @@ def validate_static(spec: Spec) -> None:
     names = [p.name for p in spec.search]
     for p in spec.search:
         _validate_param(spec, p, names)
+    a = spec.analysis
+    if a is not None:
+        _one_of("analysis.kind", a.kind, ANALYSES)
+        for fname in ("n_starts", "chunk", "polish_iter", "max_pairs", "n_random", "gd_steps"):
+            _positive_int(f"analysis.{fname}", getattr(a, fname))
+        for fname in ("polish_gtol", "tol", "loss_tol", "rel_tol"):
+            v = getattr(a, fname)
+            if not (math.isfinite(v) and v > 0):
+                raise SpecError(f"analysis.{fname}={v!r} must be a finite number > 0")
+        if spec.search:
+            raise SpecError(
+                f"an analysis spec ({a.kind}) searches nothing; remove its [search] tables"
+            )
 
 
 _SEARCHABLE = {f"trainer.{f.name}" for f in dataclasses.fields(TrainerSection)} | {

@@ -73,6 +73,22 @@ class StorageTarget:
         return self.path.exists() and self.path.stat().st_size > 0
 
 
+def artifact_dir(target: StorageTarget, explicit: str | None = None) -> Path:
+    """Where artifacts go: ``explicit``, else ``artifacts/`` beside the storage file."""
+    if explicit:
+        path = Path(explicit)
+        if not path.parent.exists() and str(path.parent) not in ("", "."):
+            raise StorageError(
+                f"--artifacts {explicit!r}: folder {str(path.parent)!r} does not exist"
+            )
+        if path.exists() and not path.is_dir():
+            raise StorageError(f"--artifacts {explicit!r} is not a folder")
+        return path
+    if target.path is not None:
+        return target.path.parent / "artifacts"
+    return Path("artifacts")
+
+
 def redact(url: str) -> str:
     """Hide the password of a URL: ``postgresql://u:secret@h/db`` → ``postgresql://u:***@h/db``."""
     scheme, sep, rest = url.partition("://")

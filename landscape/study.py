@@ -7,6 +7,7 @@ written), 1 on an unexpected error.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -17,9 +18,22 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import numpy as np
 import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
 
+from landscape.experiments import (
+    drain_queue,
+    enqueue_missing,
+    finalize_minima,
+    minima_objective,
+    n_chunks,
+    report_dict,
+    run_symmetry,
+)
 from landscape.hessian import largest_eigenvalue
+from landscape.minima import format_minima
 from landscape.objectives import (
     Problem,
     analysis_rng,
@@ -37,11 +51,13 @@ from landscape.storage import (
     DEFAULT_STORAGE,
     StorageError,
     StorageTarget,
+    artifact_dir,
     check_storage,
     open_storage,
     resolve,
 )
 from landscape.summary import Summary, TrialRecord, format_summary, summarize
+from landscape.symmetry import format_symmetry, group_counts
 
 log = logging.getLogger("landscape")
 PROG = "python -m landscape.study"
@@ -97,6 +113,8 @@ def _run_parser() -> _Parser:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--artifacts", metavar="DIR",
+                   help="folder of the artifact store (default: artifacts/ beside the storage)")
     return p
 
 
@@ -134,13 +152,23 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec)
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
         return 0
+    attrs = storage.get_study_user_attrs(study_id)
+    if spec.analysis is not None and "spec" in attrs:
+        now = spec.to_dict()
+        keys = ("data", "model", "trainer", "analysis")
+        if any(attrs["spec"].get(k) != now[k] for k in keys) or (
+            attrs["spec"]["study"]["seed"] != now["study"]["seed"]
+        ):
+            raise SpecError(
+                f"study {name!r} exists with another {spec.analysis.kind} setup (data, model, "
+                "trainer, analysis or seed differ); use another --study-name"
+            )
     directions = [d.name.lower() for d in storage.get_study_directions(study_id)]
     if directions != [spec.direction]:
         raise SpecError(
             f"study {name!r} exists with direction {directions[0]}, the spec says "
             f"{spec.direction}; use another --study-name"
         )
-    attrs = storage.get_study_user_attrs(study_id)
     stored = attrs.get("search_space")
     if stored is not None and stored != spec.search_space():
         raise SpecError(
@@ -195,6 +223,12 @@ def _worker(job: dict[str, Any]) -> None:
     spec = parse_spec(job["spec_name"], job["text"], job["overrides"])
     problem = prepare(spec)
     storage = open_storage(resolve(job["storage"]))
+    if spec.analysis is not None:
+        study = optuna.load_study(study_name=job["study_name"], storage=storage)
+        store = FileSystemArtifactStore(job["artifacts"])
+        with threadpool_limits(job["threads"]):
+            drain_queue(study, minima_objective(problem, store))
+        return
     study = optuna.load_study(
         study_name=job["study_name"], storage=storage,
         sampler=make_sampler(spec, sampler_seed(spec.study.seed, job["n_before"], job["worker"])),
@@ -236,6 +270,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         study_name = args.study_name or spec.name
         if not study_name.strip():
             raise UsageError(f"--study-name={args.study_name!r} must not be empty")
+        artifacts = artifact_dir(target, args.artifacts)
         storage = None
         n_before = 0
         if target.exists():
@@ -243,6 +278,11 @@ def cmd_run(argv: Sequence[str]) -> int:
             n_before = _check_existing(storage, study_name, spec)
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
+    if spec.analysis is not None:
+        _ensure_default_folder(target)
+        storage = storage or open_storage(target)
+        return _run_analysis(args, spec, problem, target, storage, study_name, n_before,
+                             artifacts, text, overrides)
 
     _ensure_default_folder(target)
     if storage is None:
@@ -305,9 +345,11 @@ def cmd_run(argv: Sequence[str]) -> int:
     return 0
 
 
-def _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study):
+def _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study,
+                 spec_n=None, artifacts=None):
     jobs = args.jobs
-    spec_n = parse_spec(spec_name, text, overrides).study.n_trials
+    if spec_n is None:
+        spec_n = parse_spec(spec_name, text, overrides).study.n_trials
     shares = [spec_n // jobs + (1 if i < spec_n % jobs else 0) for i in range(jobs)]
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
@@ -319,7 +361,7 @@ def _run_workers(args, spec_name, text, overrides, target, study_name, n_before,
             "spec_name": spec_name, "text": text, "overrides": overrides,
             "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
             "study_name": study_name, "n_trials": share, "n_before": n_before, "worker": i,
-            "threads": threads,
+            "threads": threads, "artifacts": str(artifacts) if artifacts else None,
         }
         proc = ctx.Process(target=_worker, args=(job,), daemon=False)
         proc.start()
@@ -335,6 +377,73 @@ def _run_workers(args, spec_name, text, overrides, target, study_name, n_before,
     bad = [p.exitcode for p in procs if p.exitcode != 0]
     if bad:
         raise RuntimeError(f"{len(bad)} worker(s) failed with exit codes {bad}")
+
+
+def _run_analysis(args, spec, problem, target, storage, study_name, n_before, artifacts,
+                  text, overrides) -> int:
+    """Run a minima or symmetry spec (see landscape.experiments)."""
+    kind = spec.analysis.kind
+    artifacts.mkdir(parents=True, exist_ok=True)
+    store = FileSystemArtifactStore(str(artifacts))
+    study = optuna.create_study(
+        storage=storage, study_name=study_name, direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=sampler_seed(spec.study.seed, n_before)),
+        pruner=optuna.pruners.NopPruner(), load_if_exists=True,
+    )
+    if n_before == 0:
+        study.set_user_attr("spec_name", spec.name)
+        study.set_user_attr("spec", spec.to_dict())
+        study.set_user_attr("search_space", spec.search_space())
+        study.set_user_attr("analysis", kind)
+        from landscape import __version__
+
+        study.set_user_attr("landscape_version", __version__)
+    start = time.perf_counter()
+    if kind == "symmetry":
+        check = run_symmetry(problem, study, store)
+        if args.json:
+            out = dataclasses.asdict(check)
+            out["counts"] = {k: str(v) for k, v in out["counts"].items()}
+            print(json.dumps({"study": study_name, "storage": target.display, "kind": kind,
+                              "passed": check.passed(), "check": out}, indent=2))
+        else:
+            print(f"study {study_name!r} in {target.display}: symmetry verified in "
+                  f"{time.perf_counter() - start:.1f} s")
+            print(format_symmetry(check))
+            print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
+        return 0
+    total = n_chunks(problem)
+    missing = enqueue_missing(study, total)
+    bar = _progress(len(missing), args.no_progress)
+    if args.jobs == 1:
+        drain_queue(study, minima_objective(problem, store), callback=lambda s, t: bar.update(1))
+    else:
+        _run_workers(args, spec.name, text, overrides, target, study_name,
+                     len(study.get_trials(deepcopy=False)) - len(missing), bar, study,
+                     spec_n=len(missing), artifacts=artifacts)
+    bar.close()
+    report = finalize_minima(problem, study, store)
+    wall = time.perf_counter() - start
+    done = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+               if "chunk" in t.params)
+    model, _ = build(problem, spec, np.random.default_rng(0))
+    counts = group_counts(model.layout, model.activation.odd)
+    if args.json:
+        print(json.dumps({
+            "study": study_name, "storage": target.display, "kind": kind, "chunks": total,
+            "chunks_complete": done, "wall_seconds": wall,
+            "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
+            "report": report_dict(report) if report else None,
+        }, indent=2))
+        return 0
+    print(f"study {study_name!r} in {target.display}: {len(missing)} of {total} chunks run "
+          f"here in {wall:.1f} s")
+    if report is None:
+        print(f"{done} of {total} chunks complete; other workers (or a rerun) finish the rest")
+    else:
+        print(format_minima(report, counts))
+    print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
+    return 0
 
 
 def cmd_list(argv: Sequence[str]) -> int:

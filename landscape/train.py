@@ -377,3 +377,215 @@ def train(
         message=message,
         seconds=seconds,
     )
+
+
+@dataclass(frozen=True)
+class ManyResult:
+    """Outcome of :func:`train_many`, one row per start.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (K, D)
+        Final θ of every start.
+    status : ndarray of str, shape (K,)
+        converged, diverged or budget.
+    loss : ndarray of shape (K,)
+        E(θ) on the whole training set at the end.
+    grad_norm : ndarray of shape (K,)
+        ‖∇E(θ)‖ at the end.
+    epochs : ndarray of int, shape (K,)
+        Epochs each start ran.
+    seconds : float
+    """
+
+    theta: np.ndarray
+    status: np.ndarray
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    epochs: np.ndarray
+    seconds: float
+
+
+MANY_CHUNK_BYTES = 1 << 22
+"""Default working-set size of one chunk of starts in :func:`train_many` (see its Notes)."""
+
+
+def train_many(
+    model: MLP,
+    theta0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int | None = None,
+    rng: np.random.Generator | None = None,
+    schedule: Schedule | str | None = None,
+    schedule_params: dict | None = None,
+    atol: float = 0.0,
+    rtol: float = 8 * float(np.finfo(np.float64).eps),
+    gtol: float = 0.0,
+    diverge_factor: float = 10.0,
+    check_every: int = 10,
+    chunk: int | None = None,
+) -> ManyResult:
+    """Train K starts at once, as one vectorised (K, D) computation per chunk of starts.
+
+    Parameters
+    ----------
+    model : MLP
+    theta0 : ndarray of shape (K, D)
+        The starts θ⁽⁰⁾; not modified.
+    X, y : training data, as for :func:`train`
+    lr, epochs, batch_size, schedule, schedule_params, atol, rtol, gtol, diverge_factor
+        As for :func:`train`; every start uses the same values.
+    rng : numpy.random.Generator or None
+        Required for mini-batches: each start gets its own random partition every epoch.
+    check_every : int
+        Full-batch gradient descent checks convergence every this many steps (divergence is
+        checked every step). Mini-batch training checks both at the end of each epoch.
+    chunk : int or None
+        Starts trained together; None sizes chunks so one activation array stays near
+        ``MANY_CHUNK_BYTES``.
+
+    Returns
+    -------
+    ManyResult
+
+    Notes
+    -----
+    Starts that converge or diverge leave the active set, so the remaining ones cost less.
+    Memory is bounded by the chunk, not by K: the working set of a chunk is a few arrays of
+    chunk × N × max(d_l) floats, sized to stay in cache (this machine's memory bandwidth is
+    low). The same ``rng`` and chunk size give bit-identical results.
+    """
+    thetas = model.check_theta(theta0)
+    if thetas.ndim != 2:
+        raise ValueError(
+            f"theta0 has shape {thetas.shape}; train_many takes starts of shape (K, D)"
+        )
+    X = model.check_inputs(X)
+    t_train = model.targets(y, X.shape[0])
+    n = X.shape[0]
+    lr = _check_number("lr", lr, low=0.0, inclusive=False)
+    _check_count("epochs", epochs, low=1)
+    _check_count("batch_size", batch_size, low=1, high=n)
+    _check_count("check_every", check_every, low=1)
+    _check_count("chunk", chunk, low=1)
+    _check_number("diverge_factor", diverge_factor, low=1.0, inclusive=False)
+    sched = _resolve_schedule(schedule, schedule_params)
+    B = n if batch_size is None else int(batch_size)
+    if B < n and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"batch_size={B} < N={n} needs rng, a numpy.random.Generator")
+    K = thetas.shape[0]
+    if chunk is None:
+        chunk = max(1, MANY_CHUNK_BYTES // (8 * n * max(model.sizes)))
+    out_theta = thetas.copy()
+    out_status = np.full(K, "budget", dtype="<U9")
+    out_loss = np.empty(K)
+    out_gnorm = np.empty(K)
+    out_epochs = np.full(K, epochs, dtype=np.int64)
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for lo in range(0, K, chunk):
+            ids = np.arange(lo, min(K, lo + chunk))
+            _train_chunk(
+                model, out_theta, ids, X, t_train, B, rng, lr, epochs, sched, atol, rtol, gtol,
+                diverge_factor, check_every, out_status, out_loss, out_gnorm, out_epochs,
+            )
+    return ManyResult(
+        theta=out_theta, status=out_status, loss=out_loss, grad_norm=out_gnorm,
+        epochs=out_epochs, seconds=time.perf_counter() - start,
+    )
+
+
+def _train_chunk(
+    model, out_theta, ids, X, t, B, rng, lr, epochs, sched, atol, rtol, gtol, factor,
+    check_every, out_status, out_loss, out_gnorm, out_epochs,
+) -> None:
+    """Train the starts ``ids`` of ``out_theta`` in place (see :func:`train_many`)."""
+    n = X.shape[0]
+    theta = out_theta[ids].copy()
+    active = ids.copy()
+    grad = np.empty_like(theta)
+    full_batch = B == n
+    n_batches = -(-n // B)
+    E0 = None
+    updates = 0
+
+    def retire(mask: np.ndarray, status: str, epoch: int, E: np.ndarray, gn: np.ndarray):
+        nonlocal theta, active, grad, E0
+        done = active[mask]
+        out_theta[done] = theta[mask]
+        out_status[done] = status
+        out_loss[done] = E[mask]
+        out_gnorm[done] = gn[mask]
+        out_epochs[done] = epoch
+        keep = ~mask
+        theta, active, E0 = theta[keep], active[keep], E0[keep]
+        grad = grad[: len(active)]
+
+    for epoch in range(1, epochs + 1):
+        if not len(active):
+            return
+        if full_batch:
+            lr_t = float(sched(updates, lr))
+            E, step, _ = model._evaluate(theta, X, t, out=grad, scale=lr_t)
+            if E0 is None:
+                E0 = E.copy()
+            bad = ~np.isfinite(E) | (E > factor * E0)
+            if bad.any():
+                retire(bad, "diverged", epoch - 1, E, np.full(len(E), np.nan))
+                step = grad
+                if not len(active):
+                    return
+                E = E[~bad]
+            theta -= step
+            updates += 1
+            if epoch % check_every and epoch < epochs:
+                continue
+            size = np.abs(step).max(axis=1)
+            gn = np.sqrt(np.einsum("kd,kd->k", step, step)) / lr_t
+            done = (size <= atol + rtol * np.abs(theta).max(axis=1)) | (gn <= gtol)
+            if sched(updates, lr) == 0.0:
+                done[:] = False
+            if done.any():
+                Eg, g, _ = model._evaluate(theta[done], X, t)
+                gnd = np.sqrt(np.einsum("kd,kd->k", g, g))
+                Efull = np.full(len(active), np.nan)
+                gfull = np.full(len(active), np.nan)
+                Efull[done], gfull[done] = Eg, gnd
+                retire(done, "converged", epoch, Efull, gfull)
+        else:
+            if E0 is None:
+                E0, _, _ = model._evaluate(theta, X, t, grad=False)
+            m = len(active)
+            perms = rng.permuted(np.broadcast_to(np.arange(n), (m, n)), axis=1)
+            Xp, tp = X[perms], t[perms]
+            lrs = np.atleast_1d(sched(np.arange(updates, updates + n_batches), lr))
+            for i in range(n_batches):
+                sl = slice(i * B, (i + 1) * B)
+                _, step, _ = model._evaluate(
+                    theta, Xp[:, sl], tp[:, sl], out=grad, value=False, scale=float(lrs[i])
+                )
+                theta -= step
+            updates += n_batches
+            # SGD's iterate never stops moving at a fixed ε: only ‖∇E‖ ≤ gtol ends a start
+            E, g, _ = model._evaluate(theta, X, t, out=grad)
+            gn = np.sqrt(np.einsum("kd,kd->k", g, g))
+            bad = ~np.isfinite(E) | (E > factor * E0) | ~np.isfinite(gn)
+            if bad.any():
+                retire(bad, "diverged", epoch, E, gn)
+                E, gn = E[~bad], gn[~bad]
+            if len(active):
+                done = gn <= gtol
+                if done.any():
+                    retire(done, "converged", epoch, E, gn)
+    if len(active):
+        E, g, _ = model._evaluate(theta, X, t, out=grad)
+        gn = np.sqrt(np.einsum("kd,kd->k", g, g))
+        bad = ~np.isfinite(E) | (E > factor * E0)
+        out_theta[active] = theta
+        out_status[active] = np.where(bad, "diverged", "budget")
+        out_loss[active] = E
+        out_gnorm[active] = gn

@@ -7,6 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -244,3 +245,49 @@ def test_cli_two_processes_create_one_new_sqlite_file_at_once(tmp_path):
     names = sorted(s.study_name for s in optuna.get_all_study_summaries(
         f"sqlite:///{tmp_path / 'both.db'}"))
     assert names == ["first", "second"]
+
+
+MINIMA_FAST = [
+    "--set", "analysis.n_starts=8", "--set", "analysis.chunk=4", "--set", "trainer.epochs=300",
+    "--set", "data.options.n_samples=80", "--no-progress",
+]
+
+
+def test_cli_minima_stores_chunks_as_artifacts_and_reports(workdir, capsys):
+    assert main(["minima", *MINIMA_FAST, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["chunks"], out["chunks_complete"]) == (2, 2)
+    rep = out["report"]
+    assert rep["n_starts"] == 8 and rep["distinct_points"] >= rep["distinct_minima"] >= 1
+    assert out["group_counts"]["with_signs"] == "384"
+    study = optuna.load_study(study_name="minima", storage="sqlite:///studies/landscape.db")
+    assert study.user_attrs["minima"]["n_starts"] == 8
+    arts = list((workdir / "studies" / "artifacts").iterdir())
+    assert len(arts) == 3  # two chunks and the analysis
+    for path in arts:
+        with np.load(path, allow_pickle=False) as z:
+            assert "theta" in z.files
+    # a rerun finds every chunk done: nothing is trained again, the report is the same
+    assert main(["minima", *MINIMA_FAST, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["report"]["distinct_minima"] == rep["distinct_minima"]
+    assert len([t for t in study.trials if "chunk" in t.params]) == 2
+
+
+def test_cli_minima_refuses_a_changed_setup(workdir, capsys):
+    assert main(["minima", *MINIMA_FAST]) == 0
+    capsys.readouterr()
+    assert main(["minima", *MINIMA_FAST, "--set", "trainer.lr=0.1"]) == 2
+    assert "exists with another minima setup" in capsys.readouterr().err
+
+
+def test_cli_symmetry(workdir, capsys):
+    args = ["symmetry", "--set", "trainer.epochs=50", "--set", "analysis.gd_steps=20", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] is True
+    check = out["check"]
+    assert check["transpositions_tested"] == check["transpositions_total"] == 240
+    assert check["counts"]["transpositions"] == "14400"
+    study = optuna.load_study(study_name="symmetry", storage="sqlite:///studies/landscape.db")
+    assert study.trials[0].user_attrs["output_deviation"] < 1e-12

@@ -16,6 +16,7 @@ EXPECTED = {  # name: (task, d_0, d_L, N total)
     "digits": ("classification", 64, 10, 1797),
     "diabetes": ("regression", 10, 1, 442),
     "xor": ("classification", 2, 2, 4),
+    "teacher": ("regression", 2, 1, 200),
 }
 
 

@@ -247,3 +247,82 @@ def test_train_schedule_at_zero_is_not_convergence(moons, rng):
     assert res.status == "budget"
     assert "reached ε = 0" in res.message
     assert res.epochs == 5
+
+
+# ------------------------------------------------------------------ train_many
+@pytest.fixture(scope="module")
+def xor():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    return MLP([2, 2, 1], "tanh", "mse"), X, np.array([0.0, 1.0, 1.0, 0.0])
+
+
+def test_train_many_equals_looping_the_single_start_trainer(xor):
+    from landscape.train import train_many
+
+    model, X, y = xor
+    starts = model.init(np.random.default_rng(4), k=12, scheme="normal")
+    with threadpool_limits(1):
+        many = train_many(model, starts, X, y, lr=0.5, epochs=400, check_every=1)
+        for k in range(12):
+            one = train(model, starts[k], X, y, lr=0.5, epochs=400)
+            assert many.status[k] == one.status
+            assert many.epochs[k] == one.epochs
+            np.testing.assert_allclose(many.theta[k], one.theta, rtol=0, atol=1e-13)
+            assert many.loss[k] == pytest.approx(one.final.loss, rel=1e-9, abs=1e-25)
+
+
+def test_train_many_chunking_changes_nothing_for_gd(moons):
+    from landscape.train import train_many
+
+    model = MLP(moons.sizes([6]))
+    starts = model.init(np.random.default_rng(0), k=10)
+    with threadpool_limits(1):
+        a = train_many(model, starts, moons.X_train, moons.y_train, lr=0.5, epochs=50, chunk=3)
+        b = train_many(model, starts, moons.X_train, moons.y_train, lr=0.5, epochs=50, chunk=10)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(a.status, b.status)
+
+
+def test_train_many_minibatch_shuffles_each_start_independently(moons):
+    from landscape.train import train_many
+
+    model = MLP(moons.sizes([6]))
+    start = model.init(np.random.default_rng(0))
+    same = np.stack([start, start])  # two identical starts
+    with threadpool_limits(1):
+        r = train_many(model, same, moons.X_train, moons.y_train, lr=0.3, epochs=3,
+                       batch_size=16, rng=np.random.default_rng(1))
+        r2 = train_many(model, same, moons.X_train, moons.y_train, lr=0.3, epochs=3,
+                        batch_size=16, rng=np.random.default_rng(1))
+    assert not np.array_equal(r.theta[0], r.theta[1])  # different partitions
+    np.testing.assert_array_equal(r.theta, r2.theta)  # same rng, same result
+    assert (r.status == "budget").all() and (r.epochs == 3).all()
+
+
+def test_train_many_marks_diverged_starts(xor):
+    from landscape.train import train_many
+
+    model, X, y = xor
+    starts = model.init(np.random.default_rng(0), k=4)
+    starts[1] *= 50.0  # saturated units: huge outgoing weights, steep loss
+    r = train_many(model, starts, X, y, lr=40.0, epochs=100)
+    assert "diverged" in set(r.status)
+
+
+def test_train_many_memory_stays_flat_beyond_one_chunk(xor):
+    import tracemalloc
+
+    from landscape.train import train_many
+
+    model, X, y = xor
+
+    def peak(k):
+        starts = model.init(np.random.default_rng(0), k=k)
+        tracemalloc.start()
+        train_many(model, starts, X, y, lr=0.5, epochs=20, chunk=256)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top - 3 * starts.nbytes  # the (K, D) results themselves must grow with K
+
+    small, large = peak(512), peak(8192)
+    assert large < 1.5 * small

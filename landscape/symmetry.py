@@ -1,0 +1,431 @@
+"""The hidden-unit symmetries of an MLP on a flat θ (seed 1.2).
+
+Swapping two units j, k of hidden layer l — their incoming weights (columns of W_l), biases
+(entries of b_l) and outgoing weights (rows of W_{l+1}) together — leaves the network's output
+unchanged. For an odd activation (tanh) flipping the sign of all three for one unit does too.
+
+A symmetry is stored as a :class:`Transform`: ``θ' = sign ⊙ θ[index]``, one integer index array
+and one ±1 array over θ, so it applies to a (K, D) population at once, composes by indexing
+and inverts by ``argsort``. Which entries of θ a unit owns is one table (:func:`unit_slots`),
+the single place that knows the layout of the symmetry (as in git-re-basin's weight matching).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from landscape.params import Layout
+
+
+@dataclass(frozen=True)
+class Transform:
+    """θ ↦ sign ⊙ θ[index].
+
+    Attributes
+    ----------
+    index : ndarray of int, shape (D,)
+    sign : ndarray of float, shape (D,), entries ±1
+    """
+
+    index: np.ndarray
+    sign: np.ndarray
+
+    @classmethod
+    def identity(cls, n_params: int) -> Transform:
+        """Return the transform that changes nothing."""
+        return cls(np.arange(n_params), np.ones(n_params))
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        """Apply to θ of shape (D,) or (K, D)."""
+        return theta[..., self.index] * self.sign
+
+    def then(self, other: Transform) -> Transform:
+        """Compose: first ``self``, then ``other``."""
+        return Transform(self.index[other.index], other.sign * self.sign[other.index])
+
+    def inverse(self) -> Transform:
+        """Return the transform that undoes this one."""
+        inv = np.argsort(self.index)
+        return Transform(inv, self.sign[inv])
+
+    def is_identity(self) -> bool:
+        """Tell whether θ is left unchanged."""
+        unmoved = np.array_equal(self.index, np.arange(self.index.size))
+        return bool(unmoved and (self.sign == 1).all())
+
+
+def unit_slots(layout: Layout, layer: int) -> np.ndarray:
+    """List the θ indices owned by each unit of hidden layer ``layer`` (0 = first hidden layer).
+
+    Returns
+    -------
+    ndarray of int, shape (d_l, d_{l-1} + 1 + d_{l+1})
+        Row j: unit j's incoming weights (column j of W_l), its bias b_l[j] and its outgoing
+        weights (row j of W_{l+1}). Permuting rows of this table permutes units; negating a
+        row's entries flips a unit's sign.
+    """
+    if not 0 <= layer < layout.n_layers - 1:
+        raise ValueError(
+            f"layer={layer} is not a hidden layer; this network has hidden layers "
+            f"0 … {layout.n_layers - 2}"
+        )
+    d_in, d, d_out = layout.sizes[layer], layout.sizes[layer + 1], layout.sizes[layer + 2]
+    w0, b0, _ = layout.offsets[layer]
+    w1, _, _ = layout.offsets[layer + 1]
+    units = np.arange(d)
+    incoming = w0 + np.arange(d_in)[None, :] * d + units[:, None]  # W_l[i, j], row-major
+    bias = (b0 + units)[:, None]
+    outgoing = w1 + units[:, None] * d_out + np.arange(d_out)[None, :]  # W_{l+1}[j, k]
+    return np.hstack([incoming, bias, outgoing])
+
+
+def unit_transform(
+    layout: Layout,
+    perms: dict[int, np.ndarray] | None = None,
+    flips: dict[int, np.ndarray] | None = None,
+) -> Transform:
+    """Build the θ transform of unit permutations and sign flips per hidden layer.
+
+    Parameters
+    ----------
+    layout : Layout
+    perms : dict of layer to ndarray of int, shape (d_l,)
+        New unit j is old unit perms[layer][j].
+    flips : dict of layer to ndarray of bool, shape (d_l,)
+        Units (after permuting) whose sign is flipped.
+
+    Returns
+    -------
+    Transform
+
+    Notes
+    -----
+    W_{l+1} is owned by two tables (its rows by layer l, its columns by layer l+1), so each
+    layer's transform is built alone and the layers' transforms are composed.
+    """
+    total = Transform.identity(layout.n_params)
+    for layer in range(layout.n_layers - 1):
+        perm = None if not perms or layer not in perms else np.asarray(perms[layer])
+        flip = None if not flips or layer not in flips else np.asarray(flips[layer], dtype=bool)
+        if perm is None and flip is None:
+            continue
+        slots = unit_slots(layout, layer)
+        index = np.arange(layout.n_params)
+        sign = np.ones(layout.n_params)
+        if perm is not None:
+            if sorted(perm.tolist()) != list(range(slots.shape[0])):
+                raise ValueError(f"perms[{layer}]={perm.tolist()} is not a permutation")
+            index[slots] = slots[perm]
+        if flip is not None:
+            sign[slots[flip]] = -1.0
+        total = total.then(Transform(index, sign))
+    return total
+
+
+def transposition(layout: Layout, layer: int, j: int, k: int) -> Transform:
+    """Swap units j and k of hidden layer ``layer`` (the seed's elementary symmetry)."""
+    perm = np.arange(layout.sizes[layer + 1])
+    perm[[j, k]] = perm[[k, j]]
+    return unit_transform(layout, perms={layer: perm})
+
+
+def random_transform(
+    layout: Layout, rng: np.random.Generator, *, signs: bool = False
+) -> Transform:
+    """Draw a uniformly random element of the symmetry group (with sign flips if ``signs``)."""
+    hidden = range(layout.n_layers - 1)
+    perms = {h: rng.permutation(layout.sizes[h + 1]) for h in hidden}
+    flips = (
+        {h: rng.random(layout.sizes[h + 1]) < 0.5 for h in hidden}
+        if signs
+        else None
+    )
+    return unit_transform(layout, perms, flips)
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """How many symmetric copies a minimum has.
+
+    Attributes
+    ----------
+    transpositions : int
+        The seed's count ∏_l C(d_l, 2): the pair swaps, one layer at a time.
+    permutations : int
+        The true size of the unit-permutation group, ∏_l d_l!.
+    with_signs : int or None
+        With the sign flips of an odd activation: ∏_l d_l! · 2^{d_l}; None otherwise.
+    """
+
+    transpositions: int
+    permutations: int
+    with_signs: int | None
+
+
+def group_counts(layout: Layout, odd: bool) -> GroupCounts:
+    """Count the symmetries of the hidden layers of ``layout``."""
+    hidden = layout.sizes[1:-1]
+    return GroupCounts(
+        transpositions=math.prod(math.comb(d, 2) for d in hidden),
+        permutations=math.prod(math.factorial(d) for d in hidden),
+        with_signs=math.prod(math.factorial(d) * 2**d for d in hidden) if odd else None,
+    )
+
+
+# ---------------------------------------------------------------- canonical form
+def canonicalize(layout: Layout, theta: np.ndarray, odd: bool) -> tuple[np.ndarray, Transform]:
+    """Return a canonical representative of θ's orbit under unit permutations (and sign flips).
+
+    Layer by layer from the input: for an odd activation each unit is first flipped so that its
+    bias is ≥ 0 (or its first non-zero incoming weight, when the bias is 0); then the units are
+    sorted lexicographically by (bias, incoming weights). Sorting layer l reorders the rows of
+    W_{l+1}, i.e. the incoming weights of layer l+1, before that layer is sorted.
+
+    Parameters
+    ----------
+    layout : Layout
+    theta : ndarray of shape (D,)
+    odd : bool
+        Include the sign flips (tanh, identity).
+
+    Returns
+    -------
+    canonical : ndarray of shape (D,)
+    transform : Transform
+        ``transform(theta) == canonical``.
+
+    Notes
+    -----
+    Exact ties (two units with identical bias and incoming weights) leave the order to the
+    sort's stability; such units are interchangeable anyway. Near-ties make the canonical form
+    sensitive to rounding, which is why :func:`align` is what clusters minima.
+    """
+    total = Transform.identity(layout.n_params)
+    current = np.array(theta, dtype=np.float64)
+    for layer in range(layout.n_layers - 1):
+        slots = unit_slots(layout, layer)
+        d_in = layout.sizes[layer]
+        if odd:
+            keyvals = np.hstack([current[slots[:, d_in : d_in + 1]], current[slots[:, :d_in]]])
+            first = np.argmax(keyvals != 0.0, axis=1)
+            lead = keyvals[np.arange(len(keyvals)), first]
+            flip = lead < 0
+            t = unit_transform(layout, flips={layer: flip})
+            current = t(current)
+            total = total.then(t)
+        keys = np.hstack([current[slots[:, d_in : d_in + 1]], current[slots[:, :d_in]]])
+        order = np.lexsort(keys.T[::-1])
+        t = unit_transform(layout, perms={layer: order})
+        current = t(current)
+        total = total.then(t)
+    return current, total
+
+
+def align(
+    layout: Layout, theta: np.ndarray, reference: np.ndarray, odd: bool
+) -> tuple[np.ndarray, Transform]:
+    """Permute (and flip) the units of θ to be as close as possible to ``reference``.
+
+    Layer by layer from the input, the assignment of θ's units to the reference's units
+    minimises Σ ‖incoming weights + bias‖² differences (given the already aligned previous
+    layer), solved exactly by ``scipy.optimize.linear_sum_assignment``; with an odd activation
+    each pairing may also flip the sign, whichever is closer (weight matching, Ainsworth et al.
+    2023).
+
+    Parameters
+    ----------
+    layout : Layout
+    theta, reference : ndarray of shape (D,)
+    odd : bool
+
+    Returns
+    -------
+    aligned : ndarray of shape (D,)
+    transform : Transform
+        ``transform(theta) == aligned``.
+    """
+    total = Transform.identity(layout.n_params)
+    current = np.array(theta, dtype=np.float64)
+    for layer in range(layout.n_layers - 1):
+        slots = unit_slots(layout, layer)
+        d_in = layout.sizes[layer]
+        ours = current[slots[:, : d_in + 1]]  # incoming + bias, (d, d_in + 1)
+        ref = reference[slots[:, : d_in + 1]]
+        # cost[i, j]: θ's unit j placed at reference unit i
+        cost = ((ref[:, None, :] - ours[None, :, :]) ** 2).sum(-1)
+        flipped = None
+        if odd:
+            cost_flip = ((ref[:, None, :] + ours[None, :, :]) ** 2).sum(-1)
+            flipped = cost_flip < cost
+            cost = np.minimum(cost, cost_flip)
+        rows, cols = linear_sum_assignment(cost)
+        perm = cols[np.argsort(rows)]
+        flips = flipped[np.arange(len(perm)), perm] if odd else None
+        t = unit_transform(layout, perms={layer: perm},
+                           flips={layer: flips} if flips is not None else None)
+        current = t(current)
+        total = total.then(t)
+    return current, total
+
+
+# ------------------------------------------------------------------ verification
+@dataclass(frozen=True)
+class SymmetryCheck:
+    """Largest deviations seen when the symmetry is applied.
+
+    Attributes
+    ----------
+    transpositions_tested : int
+        Pair swaps tried (all of them, or a random sample of ``max_pairs``).
+    transpositions_total : int
+        Σ_l C(d_l, 2): how many pair swaps exist, one layer at a time.
+    sampled : bool
+        True when only a random sample of the swaps was tried.
+    output_deviation : float
+        max |y(x; πθ) − y(x; θ)| over the swaps tried and the data.
+    loss_deviation : float
+        max |E(πθ) − E(θ)|.
+    sign_flips_tested : int
+        Single-unit sign flips tried (odd activations only).
+    sign_output_deviation : float or None
+    gradient_deviation : float
+        max |∇E(πθ) − π∇E(θ)| over random group elements π.
+    gd_deviation : float
+        max |GD(πθ⁽⁰⁾) − π GD(θ⁽⁰⁾)| after ``gd_steps`` full-batch steps.
+    gd_steps : int
+    counts : GroupCounts
+    """
+
+    transpositions_tested: int
+    transpositions_total: int
+    sampled: bool
+    output_deviation: float
+    loss_deviation: float
+    sign_flips_tested: int
+    sign_output_deviation: float | None
+    gradient_deviation: float
+    gd_deviation: float
+    gd_steps: int
+    counts: GroupCounts
+
+    def passed(self, tol: float = 1e-10) -> bool:
+        """All deviations within ``tol`` (relative to the scale of the compared values)."""
+        devs = [self.output_deviation, self.loss_deviation, self.gradient_deviation,
+                self.gd_deviation]
+        if self.sign_output_deviation is not None:
+            devs.append(self.sign_output_deviation)
+        return all(d <= tol for d in devs)
+
+
+def verify_symmetry(
+    model,
+    theta: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    max_pairs: int = 500,
+    n_random: int = 20,
+    gd_steps: int = 200,
+    lr: float = 0.1,
+) -> SymmetryCheck:
+    """Verify the unit-swap symmetry of the seed (1.2) numerically on a network.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+        A random or trained network.
+    X, y : data to evaluate outputs and losses on
+    rng : numpy.random.Generator
+        Samples the pair swaps (beyond ``max_pairs``) and the random group elements.
+    max_pairs : int
+        Try every transposition when there are at most this many, else this many at random.
+    n_random : int
+        Random group elements for the gradient check.
+    gd_steps, lr : int, float
+        Full-batch gradient descent run from θ and from πθ for the equivariance check.
+
+    Returns
+    -------
+    SymmetryCheck
+        Deviations are absolute; the outputs are probabilities or standardised targets, so
+        float64 rounding puts them near 1e-16.
+    """
+    from landscape.train import train
+
+    layout = model.layout
+    odd = model.activation.odd
+    X = model.check_inputs(X)
+    pairs = [(layer, j, k)
+             for layer in range(layout.n_layers - 1)
+             for j in range(layout.sizes[layer + 1])
+             for k in range(j + 1, layout.sizes[layer + 1])]
+    total = len(pairs)
+    sampled = total > max_pairs
+    if sampled:
+        pick = rng.choice(total, size=max_pairs, replace=False)
+        pairs = [pairs[i] for i in sorted(pick)]
+    base_out = model.forward(theta, X)
+    base_loss = model.loss(theta, X, y)
+    out_dev = loss_dev = 0.0
+    if pairs:
+        perms = np.stack([transposition(layout, *p)(theta) for p in pairs])
+        out_dev = float(np.abs(model.forward(perms, X) - base_out).max())
+        loss_dev = float(np.abs(model.loss(perms, X, y) - base_loss).max())
+    flips_tested, sign_dev = 0, None
+    if odd:
+        flipped = []
+        for layer in range(layout.n_layers - 1):
+            for j in range(layout.sizes[layer + 1]):
+                mask = np.zeros(layout.sizes[layer + 1], dtype=bool)
+                mask[j] = True
+                flipped.append(unit_transform(layout, flips={layer: mask})(theta))
+        flips_tested = len(flipped)
+        sign_dev = float(np.abs(model.forward(np.stack(flipped), X) - base_out).max()) \
+            if flipped else 0.0
+    _, g = model.loss_and_grad(theta, X, y)
+    grad_dev = 0.0
+    transforms = [random_transform(layout, rng, signs=odd) for _ in range(n_random)]
+    if transforms:
+        moved = np.stack([T(theta) for T in transforms])
+        _, G = model.loss_and_grad(moved, X, y)
+        grad_dev = float(max(np.abs(G[i] - T(g)).max() for i, T in enumerate(transforms)))
+    T = transforms[0] if transforms else Transform.identity(layout.n_params)
+    a = train(model, theta, X, y, lr=lr, epochs=gd_steps)
+    b = train(model, T(theta), X, y, lr=lr, epochs=gd_steps)
+    gd_dev = float(np.abs(b.theta - T(a.theta)).max())
+    return SymmetryCheck(
+        transpositions_tested=len(pairs), transpositions_total=total, sampled=sampled,
+        output_deviation=out_dev, loss_deviation=loss_dev, sign_flips_tested=flips_tested,
+        sign_output_deviation=sign_dev, gradient_deviation=grad_dev, gd_deviation=gd_dev,
+        gd_steps=min(a.epochs, b.epochs), counts=group_counts(layout, odd),
+    )
+
+
+def format_symmetry(check: SymmetryCheck) -> str:
+    """Format a :class:`SymmetryCheck` as text for the terminal."""
+    c = check.counts
+    swaps = (f"{check.transpositions_tested} of {check.transpositions_total} pair swaps "
+             + ("(a random sample)" if check.sampled else "(all of them)"))
+    lines = [
+        f"swapping units leaves the network unchanged: {swaps}; largest output change "
+        f"{check.output_deviation:.3g}, loss change {check.loss_deviation:.3g}",
+    ]
+    if check.sign_output_deviation is not None:
+        lines.append(f"flipping a unit's sign (odd activation): {check.sign_flips_tested} units; "
+                     f"largest output change {check.sign_output_deviation:.3g}")
+    lines += [
+        f"the gradient is equivariant, ∇E(πθ) = π∇E(θ): largest deviation "
+        f"{check.gradient_deviation:.3g}",
+        f"gradient descent is equivariant, GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾) after {check.gd_steps} steps: "
+        f"largest deviation {check.gd_deviation:.3g}",
+        f"copies of every minimum: the seed's ∏ C(d_l, 2) = {c.transpositions}; the true "
+        f"unit-permutation group ∏ d_l! = {c.permutations}"
+        + (f"; with the sign flips ∏ d_l!·2^d_l = {c.with_signs}" if c.with_signs else ""),
+    ]
+    return "\n".join(lines)
