@@ -535,10 +535,12 @@ def _train_chunk(
                 E0 = E.copy()
             bad = ~np.isfinite(E) | (E > factor * E0)
             if bad.any():
+                kept_step = step[~bad]  # the survivors' steps, before the buffer shrinks
                 retire(bad, "diverged", epoch - 1, E, np.full(len(E), np.nan))
-                step = grad
                 if not len(active):
                     return
+                grad[...] = kept_step
+                step = grad
                 E = E[~bad]
             theta -= step
             updates += 1

@@ -319,10 +319,27 @@ def test_train_many_memory_stays_flat_beyond_one_chunk(xor):
     def peak(k):
         starts = model.init(np.random.default_rng(0), k=k)
         tracemalloc.start()
-        train_many(model, starts, X, y, lr=0.5, epochs=20, chunk=256)
+        r = train_many(model, starts, X, y, lr=0.5, epochs=20, chunk=256)
         _, top = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        return top - 3 * starts.nbytes  # the (K, D) results themselves must grow with K
+        results = sum(a.nbytes for a in (r.theta, r.status, r.loss, r.grad_norm, r.epochs))
+        return top - results  # the results themselves must grow with K
 
     small, large = peak(512), peak(8192)
     assert large < 1.5 * small
+
+
+def test_train_many_survivors_keep_their_own_steps_when_others_diverge(xor):
+    from landscape.train import train_many
+
+    model, X, y = xor
+    starts = model.init(np.random.default_rng(0), k=200, scheme="normal")
+    with threadpool_limits(1):
+        many = train_many(model, starts, X, y, lr=1.0, epochs=300, check_every=1)
+        loop = [train(model, th, X, y, lr=1.0, epochs=300) for th in starts]
+    statuses = [r.status for r in loop]
+    assert 20 < statuses.count("diverged") < 180  # a mix: 51 of 200 diverge at ε = 1
+    assert list(many.status) == statuses
+    for k, r in enumerate(loop):
+        if r.status != "diverged":
+            np.testing.assert_allclose(many.theta[k], r.theta, rtol=0, atol=1e-12)
