@@ -17,6 +17,7 @@ import dataclasses
 import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,17 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 from optuna.trial import TrialState
 
+from landscape.geometry import (
+    aligned_path,
+    filter_normalized_direction,
+    hessian_directions,
+    slice_1d,
+    slice_2d,
+)
 from landscape.hessian import hessian
-from landscape.minima import MinimaReport, analyse_points, polish
+from landscape.minima import MinimaReport, analyse_points, classify, polish
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
+from landscape.spec import parse_method
 from landscape.symmetry import SymmetryCheck, group_counts, verify_symmetry
 from landscape.train import train, train_many
 
@@ -36,9 +45,15 @@ ANALYSIS = "minima.npz"
 _START_STREAM, _SHUFFLE_STREAM = 10, 11
 
 
+UNIT_PARAM = {"minima": "chunk", "escape": "method"}
+"""The trial parameter that names a queued unit of work, per analysis kind."""
+
+
 def n_chunks(problem: Problem) -> int:
-    """Count the chunks the starts are split into."""
+    """Count the units of work: chunks of starts (minima) or training methods (escape)."""
     a = problem.spec.analysis
+    if a.kind == "escape":
+        return len(a.methods)
     return -(-a.n_starts // a.chunk)
 
 
@@ -58,7 +73,7 @@ def start_thetas(problem: Problem, ids: np.ndarray) -> tuple[Any, np.ndarray]:
 
 
 def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
-    """Train, polish and classify the starts of one chunk.
+    """Train, polish and classify the starts of one chunk (minima).
 
     Returns
     -------
@@ -67,17 +82,31 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
         training, polished), ``status`` (M,) of str, ``train_loss`` (M,), ``loss`` (M,),
         ``grad_norm`` (M,), ``converged`` (M,) of bool, ``eigenvalues`` (M, D).
     """
+    a, t = problem.spec.analysis, problem.spec.trainer
+    ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
+    batch = {"gd": None, "online": 1, "minibatch": t.batch_size}[t.method]
+    return _train_and_polish(problem, ids, batch, stream=chunk)
+
+
+def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
+    """Train every start by escape method ``index`` and polish the end points (escape)."""
+    a = problem.spec.analysis
+    batch = parse_method(a.methods[index])
+    return _train_and_polish(problem, np.arange(a.n_starts), batch, stream=1000 + index)
+
+
+def _train_and_polish(
+    problem: Problem, ids: np.ndarray, batch: int | None, stream: int
+) -> dict[str, np.ndarray]:
     spec = problem.spec
     a, t = spec.analysis, spec.trainer
     d = problem.data
-    ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
     model, theta0 = start_thetas(problem, ids)
-    batch = {"gd": None, "online": 1, "minibatch": t.batch_size}[t.method]
     if batch is not None and batch >= d.n_train:
         batch = None
     res = train_many(
         model, theta0, d.X_train, d.y_train, lr=t.lr, epochs=t.epochs, batch_size=batch,
-        rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, chunk]),
+        rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, stream]),
         schedule=t.schedule, schedule_params=dict(t.schedule_params), atol=t.atol,
         rtol=t.rtol, gtol=t.gtol, diverge_factor=t.diverge_factor,
     )
@@ -106,26 +135,31 @@ def _counts(values: np.ndarray) -> dict[str, int]:
 
 
 def minima_objective(problem: Problem, store: FileSystemArtifactStore):
-    """Build the objective of a minima study's chunk trials."""
+    """Build the objective of the queued unit trials of a minima or escape study."""
     total = n_chunks(problem)
+    kind = problem.spec.analysis.kind
+    param = UNIT_PARAM[kind]
+    run = run_chunk if kind == "minima" else run_method
 
     def objective(trial: optuna.Trial) -> float:
         start = time.perf_counter()
-        chunk = trial.suggest_int("chunk", 0, total - 1)
+        unit = trial.suggest_int(param, 0, total - 1)
         states = (TrialState.COMPLETE, TrialState.RUNNING)
-        if any(t.params.get("chunk") == chunk and t.number != trial.number
+        if any(t.params.get(param) == unit and t.number != trial.number
                for t in trial.study.get_trials(deepcopy=False, states=states)):
-            # Not from the queue: another worker took the last chunk between our look at the
-            # queue and our ask, and the sampler proposed a chunk that is taken.
+            # Not from the queue: another worker took the last unit between our look at the
+            # queue and our ask, and the sampler proposed a unit that is taken.
             trial.set_user_attr("status", "idle")
-            raise optuna.TrialPruned(f"chunk {chunk} is taken; no chunk left in the queue")
-        arrays = run_chunk(problem, chunk)
+            raise optuna.TrialPruned(f"{param} {unit} is taken; nothing left in the queue")
+        arrays = run(problem, unit)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / POINTS
             np.savez(path, **arrays)
             upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
         finite = arrays["loss"][np.isfinite(arrays["loss"])]
         trial.set_user_attr("status", "done")
+        if kind == "escape":
+            trial.set_user_attr("method", problem.spec.analysis.methods[unit])
         trial.set_user_attr("starts", [int(arrays["start"][0]), int(arrays["start"][-1])])
         trial.set_user_attr("training", _counts(arrays["status"]))
         trial.set_user_attr("polished_converged", int(arrays["converged"].sum()))
@@ -135,18 +169,18 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
     return objective
 
 
-def enqueue_missing(study: optuna.Study, total: int) -> list[int]:
-    """Enqueue one trial per chunk that is neither complete, queued nor running."""
+def enqueue_missing(study: optuna.Study, total: int, param: str = "chunk") -> list[int]:
+    """Enqueue one trial per unit that is neither complete, queued nor running."""
     taken = set()
     for t in study.get_trials(deepcopy=False,
                               states=(TrialState.COMPLETE, TrialState.WAITING,
                                       TrialState.RUNNING)):
-        chunk = t.params.get("chunk", t.system_attrs.get("fixed_params", {}).get("chunk"))
-        if chunk is not None:
-            taken.add(int(chunk))
+        unit = t.params.get(param, t.system_attrs.get("fixed_params", {}).get(param))
+        if unit is not None:
+            taken.add(int(unit))
     missing = [c for c in range(total) if c not in taken]
     for c in missing:
-        study.enqueue_trial({"chunk": c}, skip_if_exists=False)
+        study.enqueue_trial({param: c}, skip_if_exists=False)
     return missing
 
 
@@ -159,24 +193,32 @@ def drain_queue(study: optuna.Study, objective, callback=None) -> int:
     return done
 
 
-def collect(study: optuna.Study, store: FileSystemArtifactStore, total: int):
-    """Load every chunk's points from the artifacts, ordered by start; None if chunks miss."""
-    by_chunk: dict[int, optuna.trial.FrozenTrial] = {}
+def _load_units(study: optuna.Study, store: FileSystemArtifactStore, total: int, param: str):
+    """Each unit's arrays from its artifact, in unit order; None while units are missing."""
+    by_unit: dict[int, optuna.trial.FrozenTrial] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if "chunk" in t.params:
-            by_chunk[int(t.params["chunk"])] = t
-    if len(by_chunk) < total:
+        if param in t.params:
+            by_unit[int(t.params[param])] = t
+    if len(by_unit) < total:
         return None
     parts = []
     with tempfile.TemporaryDirectory() as tmp:
         for c in range(total):
-            meta = optuna.artifacts.get_all_artifact_meta(by_chunk[c], storage=study._storage)
+            meta = optuna.artifacts.get_all_artifact_meta(by_unit[c], storage=study._storage)
             meta = [m for m in meta if m.filename == POINTS][-1]
-            path = Path(tmp) / f"chunk{c}.npz"
+            path = Path(tmp) / f"unit{c}.npz"
             download_artifact(artifact_store=store, file_path=str(path),
                               artifact_id=meta.artifact_id)
             with np.load(path, allow_pickle=False) as z:
                 parts.append({k: z[k] for k in z.files})
+    return parts
+
+
+def collect(study: optuna.Study, store: FileSystemArtifactStore, total: int):
+    """Load every chunk's points from the artifacts, ordered by start; None if chunks miss."""
+    parts = _load_units(study, store, total, "chunk")
+    if parts is None:
+        return None
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -188,7 +230,7 @@ def report_dict(report: MinimaReport) -> dict:
     return _jsonable(out)
 
 
-def _jsonable(obj: Any) -> Any:
+def _jsonable(obj: Any) -> Any:  # noqa: D103 - shared by the CLI
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -258,3 +300,209 @@ def run_symmetry(
                 check.gd_deviation)
     study.tell(trial, worst)
     return check
+
+
+# ------------------------------------------------------------------------- escape
+@dataclass(frozen=True)
+class MethodOutcome:
+    """How one training method's runs ended (escape).
+
+    Attributes
+    ----------
+    method : str
+    batch_size : int
+    loss_quantiles : dict of str to float
+        Final training loss (before polishing) at the 0, 10, 50, 90 and 100th percentiles.
+    kinds : dict of str to int
+        What the polished end points are.
+    high_loss_share : float
+        Share of runs whose polished end point is a critical point (minimum or saddle) with
+        a training loss above the threshold: the "undesirable critical points" of seed 1.3.
+    reached_global_share : float
+        Share of runs whose polished end point is a minimum at or below the threshold.
+    distinct_minima : int
+        Distinct minima reached, modulo the hidden-unit symmetry.
+    """
+
+    method: str
+    batch_size: int
+    loss_quantiles: dict[str, float]
+    kinds: dict[str, int]
+    high_loss_share: float
+    reached_global_share: float
+    distinct_minima: int
+
+
+@dataclass(frozen=True)
+class EscapeReport:
+    """The escape experiment: every method from the same starts, for the same epochs."""
+
+    n_starts: int
+    epochs: int
+    loss_threshold: float
+    methods: list[MethodOutcome]
+
+    @property
+    def claim_holds(self) -> bool | None:
+        """Tell whether a mini-batch method ends at bad critical points less often than GD."""
+        gd = [m for m in self.methods if m.method == "gd"]
+        others = [m for m in self.methods if m.method != "gd"]
+        if not gd or not others or all(m.high_loss_share == 0 for m in self.methods):
+            return None  # nothing to compare: no method, or no bad critical point at all
+        return min(m.high_loss_share for m in others) < gd[0].high_loss_share
+
+
+def finalize_escape(
+    problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
+) -> EscapeReport | None:
+    """Compare the methods once every method's trial is complete (None until then)."""
+    spec = problem.spec
+    a = spec.analysis
+    parts = _load_units(study, store, len(a.methods), "method")
+    if parts is None:
+        return None
+    model, _ = build(problem, spec, np.random.default_rng(0))
+    data = (problem.data.X_train, problem.data.y_train)
+    outcomes = []
+    for method, p in zip(a.methods, parts, strict=True):
+        rep = analyse_points(model, p["theta"], p["loss"], p["converged"], p["eigenvalues"],
+                             p["status"], tol=a.tol, loss_tol=a.loss_tol, rel_tol=a.rel_tol,
+                             data=data)
+        kinds = [classify(e, converged=bool(c), rel_tol=a.rel_tol).kind
+                 for e, c in zip(p["eigenvalues"], p["converged"], strict=True)]
+        critical = np.isin(kinds, ["minimum", "saddle"])
+        high = critical & (p["loss"] > a.loss_threshold)
+        low = (np.array(kinds) == "minimum") & (p["loss"] <= a.loss_threshold)
+        finite = p["train_loss"][np.isfinite(p["train_loss"])]
+        q = np.percentile(finite, [0, 10, 50, 90, 100]) if finite.size else [np.nan] * 5
+        batch = parse_method(method)
+        outcomes.append(MethodOutcome(
+            method=method, batch_size=problem.n_train if batch is None else batch,
+            loss_quantiles={k: float(v) for k, v in zip(("min", "p10", "median", "p90", "max"),
+                                                           q, strict=True)},
+            kinds=_counts(np.array(kinds)), high_loss_share=float(high.mean()),
+            reached_global_share=float(low.mean()), distinct_minima=rep.distinct_minima,
+        ))
+    report = EscapeReport(a.n_starts, spec.trainer.epochs, a.loss_threshold, outcomes)
+    out = _jsonable(dataclasses.asdict(report))
+    out["claim_holds"] = report.claim_holds
+    study.set_user_attr("escape", out)
+    return report
+
+
+def format_escape(report: EscapeReport) -> str:
+    """Format an :class:`EscapeReport` as text for the terminal."""
+    lines = [
+        f"{report.n_starts} starts, {report.epochs} epochs each method; a bad critical point is "
+        f"a minimum or saddle with E > {report.loss_threshold:g}",
+        f"  {'method':14s} {'B':>5s} {'median E':>10s} {'bad crit.':>9s} {'low min.':>9s} "
+        f"{'minima':>6s}  end points",
+    ]
+    for m in report.methods:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.kinds.items()))
+        lines.append(
+            f"  {m.method:14s} {m.batch_size:5d} {m.loss_quantiles['median']:10.3g} "
+            f"{m.high_loss_share:9.1%} {m.reached_global_share:9.1%} {m.distinct_minima:6d}  "
+            f"{kinds}"
+        )
+    verdict = {True: "holds here: a mini-batch method ends at bad critical points less often "
+               "than batch gradient descent",
+               False: "does not hold here: no mini-batch method ends at bad critical points "
+               "less often than batch gradient descent",
+               None: "cannot be judged here: it needs gd and another method, and at least one "
+               "run ending at a bad critical point"}
+    lines.append("seed 1.3's claim " + verdict[report.claim_holds])
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class GeometryReport:
+    """Two minima, the paths between them and slices around the first."""
+
+    losses: tuple[float, float]
+    converged: tuple[bool, bool]
+    barrier_raw: float
+    barrier_aligned: float
+    val_barrier_raw: float | None
+    val_barrier_aligned: float | None
+    distance_raw: float
+    distance_aligned: float
+    hessian_top: tuple[float, ...]
+
+
+def run_geometry(
+    problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
+) -> GeometryReport:
+    """Compute paths and slices in one trial of ``study``; store the arrays as an artifact."""
+    spec = problem.spec
+    a, t = spec.analysis, spec.trainer
+    d = problem.data
+    X, y = d.X_train, d.y_train
+    trial = study.ask()
+    start = time.perf_counter()
+    model, theta0 = start_thetas(problem, np.arange(2))
+    ends = []
+    for th in theta0:
+        res = train(model, th, X, y, lr=t.lr, epochs=t.epochs, gtol=t.gtol,
+                    diverge_factor=t.diverge_factor)
+        ends.append(polish(model, res.theta, X, y, gtol=a.polish_gtol, max_iter=a.polish_iter))
+    pa, pb = ends
+    paths = aligned_path(model, pa.theta, pb.theta, X, y, points=a.path_points,
+                         X_val=d.X_val, y_val=d.y_val)
+    rng = analysis_rng(spec)
+    d1 = filter_normalized_direction(model, pa.theta, rng)
+    d2 = filter_normalized_direction(model, pa.theta, rng)
+    lam, V = hessian_directions(model, pa.theta, X, y, k=2)
+    n2 = a.slice_points // 2 + 1
+    n2 += 1 - n2 % 2  # odd, so the minimum is the centre
+    s_rand = slice_1d(model, pa.theta, d1, X, y, radius=a.slice_radius, points=a.slice_points)
+    s_hess = slice_1d(model, pa.theta, V[0], X, y, radius=a.slice_radius, points=a.slice_points)
+    p_rand = slice_2d(model, pa.theta, d1, d2, X, y, radius=a.slice_radius, points=n2)
+    p_hess = slice_2d(model, pa.theta, V[0], V[1], X, y, radius=a.slice_radius, points=n2)
+    arrays = {
+        "theta_a": pa.theta, "theta_b": pb.theta, "theta_b_aligned": paths.theta_b_aligned,
+        "alpha": paths.raw.alpha, "path_raw": paths.raw.train_loss,
+        "path_aligned": paths.aligned.train_loss,
+        "slice_s": s_rand.s, "slice_random": s_rand.loss, "slice_hessian": s_hess.loss,
+        "plane_s": p_rand.s, "plane_random": p_rand.loss, "plane_hessian": p_hess.loss,
+        "hessian_top": lam, "direction_random": np.stack([d1, d2]), "direction_hessian": V,
+    }
+    if paths.raw.val_loss is not None:
+        arrays["path_raw_val"] = paths.raw.val_loss
+        arrays["path_aligned_val"] = paths.aligned.val_loss
+    report = GeometryReport(
+        losses=(pa.loss, pb.loss), converged=(pa.converged, pb.converged),
+        barrier_raw=paths.raw.barrier, barrier_aligned=paths.aligned.barrier,
+        val_barrier_raw=paths.raw.val_barrier, val_barrier_aligned=paths.aligned.val_barrier,
+        distance_raw=paths.distance_raw, distance_aligned=paths.distance_aligned,
+        hessian_top=tuple(float(v) for v in lam),
+    )
+    for key, value in _jsonable(dataclasses.asdict(report)).items():
+        trial.set_user_attr(key, value)
+    trial.set_user_attr("wall_time", time.perf_counter() - start)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "geometry.npz"
+        np.savez(path, **arrays)
+        upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
+    study.tell(trial, report.barrier_aligned)
+    return report
+
+
+def format_geometry(r: GeometryReport) -> str:
+    """Format a :class:`GeometryReport` as text for the terminal."""
+    lines = [
+        f"two minima: E = {r.losses[0]:.6g} and {r.losses[1]:.6g} "
+        f"(polished: {r.converged[0]}, {r.converged[1]})",
+        f"straight path between them: barrier {r.barrier_raw:.4g} (distance {r.distance_raw:.4g})",
+        f"after aligning the hidden units: barrier {r.barrier_aligned:.4g} "
+        f"(distance {r.distance_aligned:.4g})",
+    ]
+    if r.val_barrier_raw is not None:
+        lines.append(f"validation loss barrier: {r.val_barrier_raw:.4g} raw, "
+                     f"{r.val_barrier_aligned:.4g} aligned")
+    lines.append("Hessian's top eigenvalues at the first minimum: "
+                 + ", ".join(f"{v:.4g}" for v in r.hessian_top))
+    lines.append("slices (1-D and 2-D, filter-normalised random and Hessian directions) are in "
+                 "the trial's artifact geometry.npz")
+    return "\n".join(lines)

@@ -118,7 +118,7 @@ class TrainerSection:
     eval_every: int = 1
 
 
-ANALYSES = ("minima", "symmetry")
+ANALYSES = ("minima", "symmetry", "geometry", "escape")
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,16 @@ class AnalysisSection:
 
     Attributes
     ----------
-    kind : {"minima", "symmetry"}
+    kind : {"minima", "symmetry", "geometry", "escape"}
         ``minima``: train ``n_starts`` random θ⁽⁰⁾ at once, polish the end points, classify
         them by their Hessian and count the distinct minima before and after symmetry
-        reduction. ``symmetry``: verify the unit-swap symmetry on one network.
+        reduction. ``symmetry``: verify the unit-swap symmetry on one network. ``geometry``:
+        two minima from two starts, the paths between them before and after aligning their
+        units, and slices of the loss around the first. ``escape``: the same starts trained by
+        each of ``methods`` for the same number of epochs, compared on how often they end at
+        a high-loss critical point (seed 1.3).
     n_starts : int
-        Random starts (minima).
+        Random starts (minima, escape).
     chunk : int
         Starts per trial: the unit of work one worker takes at a time (minima).
     polish_gtol : float
@@ -151,6 +155,18 @@ class AnalysisSection:
         Gradient-descent steps of the equivariance check (symmetry).
     trained : bool
         Verify on the network after training (else on θ⁽⁰⁾) (symmetry).
+    methods : tuple of str
+        ``gd``, ``online`` or ``minibatch:B`` (escape).
+    loss_threshold : float
+        A critical point above this training loss counts as a bad one (escape).
+    path_points : int
+        Points on each interpolation path (geometry).
+    slice_radius : float
+        Half-width of the slices, in units of the (filter-normalised or unit) direction
+        (geometry).
+    slice_points : int
+        Odd grid size of the 1-D slices; the 2-D slices use ``slice_points // 2 + 1`` per
+        axis, kept odd (geometry).
     """
 
     kind: str = "minima"
@@ -165,6 +181,25 @@ class AnalysisSection:
     n_random: int = 20
     gd_steps: int = 200
     trained: bool = True
+    methods: tuple[str, ...] = ("gd", "minibatch:64", "minibatch:8", "online")
+    loss_threshold: float = 1e-3
+    path_points: int = 41
+    slice_radius: float = 1.0
+    slice_points: int = 41
+
+
+def parse_method(method: str) -> int | None:
+    """Batch size of an escape method: None for gd, 1 for online, B for ``minibatch:B``."""
+    if method == "gd":
+        return None
+    if method == "online":
+        return 1
+    kind, _, size = method.partition(":")
+    if kind == "minibatch" and size.isdigit() and int(size) >= 1:
+        return int(size)
+    raise SpecError(
+        f"analysis.methods: {method!r} is unknown; allowed: gd, online, minibatch:B (B >= 1)"
+    )
 
 
 @dataclass(frozen=True)
@@ -553,9 +588,19 @@ def validate_static(spec: Spec) -> None:
     a = spec.analysis
     if a is not None:
         _one_of("analysis.kind", a.kind, ANALYSES)
-        for fname in ("n_starts", "chunk", "polish_iter", "max_pairs", "n_random", "gd_steps"):
+        for fname in ("n_starts", "chunk", "polish_iter", "max_pairs", "n_random", "gd_steps",
+                      "path_points"):
             _positive_int(f"analysis.{fname}", getattr(a, fname))
-        for fname in ("polish_gtol", "tol", "loss_tol", "rel_tol"):
+        if a.path_points < 2:
+            raise SpecError(f"analysis.path_points={a.path_points} must be >= 2")
+        if a.slice_points < 3 or a.slice_points % 2 == 0:
+            raise SpecError(f"analysis.slice_points={a.slice_points} must be odd and >= 3")
+        if not a.methods:
+            raise SpecError("analysis.methods must list at least one method")
+        for method in a.methods:
+            parse_method(method)
+        for fname in ("polish_gtol", "tol", "loss_tol", "rel_tol", "loss_threshold",
+                      "slice_radius"):
             v = getattr(a, fname)
             if not (math.isfinite(v) and v > 0):
                 raise SpecError(f"analysis.{fname}={v!r} must be a finite number > 0")
@@ -632,6 +677,11 @@ def pow2_choices(low: int, high: int) -> list[int]:
 def validate_with_data(spec: Spec, n_train: int) -> None:
     """Check what needs the training set size N: batch sizes must lie in [1, N]."""
     t = spec.trainer
+    if spec.analysis is not None and spec.analysis.kind == "escape":
+        for method in spec.analysis.methods:
+            b = parse_method(method)
+            if b is not None and b > n_train:
+                raise SpecError(f"analysis.methods: {method!r} is outside [1, N={n_train}]")
     if t.batch_size is not None and t.batch_size > n_train:
         raise SpecError(f"trainer.batch_size={t.batch_size} is outside [1, N={n_train}]")
     if t.method == "minibatch" and t.batch_size is None and not any(

@@ -24,12 +24,18 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
 from landscape.experiments import (
+    UNIT_PARAM,
+    _jsonable,
     drain_queue,
     enqueue_missing,
+    finalize_escape,
     finalize_minima,
+    format_escape,
+    format_geometry,
     minima_objective,
     n_chunks,
     report_dict,
+    run_geometry,
     run_symmetry,
 )
 from landscape.hessian import largest_eigenvalue
@@ -412,8 +418,21 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
             print(format_symmetry(check))
             print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
         return 0
+    if kind == "geometry":
+        geo = run_geometry(problem, study, store)
+        if args.json:
+            out = {"study": study_name, "storage": target.display, "kind": kind,
+                   "report": _jsonable(dataclasses.asdict(geo))}
+            print(json.dumps(out, indent=2))
+        else:
+            print(f"study {study_name!r} in {target.display}: geometry in "
+                  f"{time.perf_counter() - start:.1f} s")
+            print(format_geometry(geo))
+            print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
+        return 0
     total = n_chunks(problem)
-    missing = enqueue_missing(study, total)
+    param = UNIT_PARAM[kind]
+    missing = enqueue_missing(study, total, param)
     bar = _progress(len(missing), args.no_progress)
     if args.jobs == 1:
         drain_queue(study, minima_objective(problem, store), callback=lambda s, t: bar.update(1))
@@ -422,10 +441,26 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
                      len(study.get_trials(deepcopy=False)) - len(missing), bar, study,
                      spec_n=len(missing), artifacts=artifacts)
     bar.close()
-    report = finalize_minima(problem, study, store)
     wall = time.perf_counter() - start
     done = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-               if "chunk" in t.params)
+               if param in t.params)
+    unit_name = "chunks" if kind == "minima" else "methods"
+    if kind == "escape":
+        esc = finalize_escape(problem, study, store)
+        if args.json:
+            out = {"study": study_name, "storage": target.display, "kind": kind,
+                   "methods_complete": done, "wall_seconds": wall,
+                   "report": study.user_attrs.get("escape") if esc else None}
+            print(json.dumps(out, indent=2))
+            return 0
+        print(f"study {study_name!r} in {target.display}: {len(missing)} of {total} methods run "
+              f"here in {wall:.1f} s")
+        print(format_escape(esc) if esc else
+              f"{done} of {total} methods complete; other workers (or a rerun) finish the rest")
+        print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
+        return 0
+    report = finalize_minima(problem, study, store)
+    wall = time.perf_counter() - start
     model, _ = build(problem, spec, np.random.default_rng(0))
     counts = group_counts(model.layout, model.activation.odd)
     if args.json:
@@ -436,10 +471,11 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
             "report": report_dict(report) if report else None,
         }, indent=2))
         return 0
-    print(f"study {study_name!r} in {target.display}: {len(missing)} of {total} chunks run "
-          f"here in {wall:.1f} s")
+    print(f"study {study_name!r} in {target.display}: {len(missing)} of {total} {unit_name} "
+          f"run here in {wall:.1f} s")
     if report is None:
-        print(f"{done} of {total} chunks complete; other workers (or a rerun) finish the rest")
+        print(f"{done} of {total} {unit_name} complete; other workers (or a rerun) finish the "
+              "rest")
     else:
         print(format_minima(report, counts))
     print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")

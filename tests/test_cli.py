@@ -291,3 +291,46 @@ def test_cli_symmetry(workdir, capsys):
     assert check["counts"]["transpositions"] == "14400"
     study = optuna.load_study(study_name="symmetry", storage="sqlite:///studies/landscape.db")
     assert study.trials[0].user_attrs["output_deviation"] < 1e-12
+
+
+ESCAPE_FAST = [
+    "--set", "analysis.n_starts=4", "--set", "trainer.epochs=20",
+    "--set", "data.options.n_samples=60", "--set", 'analysis.methods=["gd", "minibatch:8"]',
+    "--set", "analysis.polish_iter=200", "--no-progress", "--json",
+]
+
+
+def test_cli_escape_same_seed_same_numbers(workdir, capsys):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        assert main(["escape", *ESCAPE_FAST, "--storage", "a.db"]) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert main(["escape", *ESCAPE_FAST, "--storage", "b.db"]) == 0
+        second = json.loads(capsys.readouterr().out)
+    assert first["report"] == second["report"]
+    methods = first["report"]["methods"]
+    assert [m["method"] for m in methods] == ["gd", "minibatch:8"]
+    assert [m["batch_size"] for m in methods] == [48, 8]
+    assert sum(methods[0]["kinds"].values()) == 4
+
+
+def test_cli_escape_rejects_bad_methods(workdir, capsys):
+    assert main(["escape", "--set", 'analysis.methods=["sgd"]', "--no-progress"]) == 2
+    assert "analysis.methods: 'sgd' is unknown; allowed: gd, online, minibatch:B" in \
+        capsys.readouterr().err
+    assert main(["escape", "--set", 'analysis.methods=["minibatch:999"]']) == 2
+    assert "outside [1, N=200]" in capsys.readouterr().err
+
+
+def test_cli_geometry(workdir, capsys):
+    args = ["geometry", "--set", "trainer.epochs=300", "--set", "analysis.path_points=11",
+            "--set", "analysis.slice_points=9", "--json"]
+    assert main(args) == 0
+    rep = json.loads(capsys.readouterr().out)["report"]
+    assert rep["distance_aligned"] <= rep["distance_raw"] + 1e-12
+    assert len(rep["hessian_top"]) == 2
+    arts = list((workdir / "studies" / "artifacts").iterdir())
+    with np.load(arts[0], allow_pickle=False) as z:
+        assert z["path_raw"].shape == (11,) and z["plane_random"].shape == (5, 5)
+        assert z["slice_random"][4] == z["path_raw"][0]  # both are E(θ_a) exactly

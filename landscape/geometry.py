@@ -1,0 +1,242 @@
+"""The geometry of the loss surface: paths between minima and slices around one (seed 1.2–1.3).
+
+Everything here returns plain arrays in dataclasses; figures are drawn elsewhere.
+
+- :func:`interpolate`: E along the straight line θ(α) = (1 − α) θ_a + α θ_b, and its barrier;
+  :func:`aligned_path` does the same after permuting θ_b's hidden units to match θ_a's
+  (weight matching, Git Re-Basin / Entezari et al. 2021), so a user sees how much of a barrier
+  is only the unit-swap symmetry.
+- :func:`filter_normalized_direction`, :func:`slice_1d`, :func:`slice_2d`: E around a minimum
+  along random directions scaled unit by unit to the minimum's own weights (Li et al. 2018),
+  or along the Hessian's top eigenvectors (:func:`hessian_directions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from landscape.hessian import hessian
+from landscape.model import MLP
+from landscape.symmetry import align
+
+
+@dataclass(frozen=True)
+class Path:
+    """The loss along a straight path.
+
+    Attributes
+    ----------
+    alpha : ndarray of shape (P,)
+        Positions on the path, 0 and 1 included.
+    train_loss : ndarray of shape (P,)
+    val_loss : ndarray of shape (P,) or None
+    barrier : float
+        max_α [E(θ(α)) − ((1 − α) E(θ_a) + α E(θ_b))] on the training loss: the rise above the
+        straight line between the end losses (Entezari et al. 2021). When both ends have the
+        same loss it is the maximum minus the mean of the end losses; for a convex E it is ≤ 0.
+    val_barrier : float or None
+        The same on the validation loss.
+    """
+
+    alpha: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray | None
+    barrier: float
+    val_barrier: float | None
+
+
+def _barrier(alpha: np.ndarray, loss: np.ndarray) -> float:
+    line = (1.0 - alpha) * loss[0] + alpha * loss[-1]
+    return float(np.max(loss - line))
+
+
+def path_grid(points: int) -> np.ndarray:
+    """Return ``points`` positions α from 0 to 1, both ends exact."""
+    if points < 2:
+        raise ValueError(f"points={points} must be >= 2")
+    return np.arange(points) / (points - 1)
+
+
+def interpolate(
+    model: MLP,
+    theta_a: np.ndarray,
+    theta_b: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    points: int = 41,
+    X_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+) -> Path:
+    """Compute the loss along θ(α) = (1 − α) θ_a + α θ_b.
+
+    Parameters
+    ----------
+    model : MLP
+    theta_a, theta_b : ndarray of shape (D,)
+    X, y : training data
+    points : int
+        Grid size, >= 2; α = 0 and α = 1 are on it exactly.
+    X_val, y_val : validation data, optional
+
+    Returns
+    -------
+    Path
+        Its end values are E(θ_a) and E(θ_b) to the last bit: every point is evaluated like a
+        single θ (the same code path as ``model.loss``), and θ(0) = θ_a, θ(1) = θ_b exactly.
+    """
+    alpha = path_grid(points)
+    thetas = (1.0 - alpha)[:, None] * theta_a + alpha[:, None] * theta_b
+    train = np.array([model.loss(th, X, y) for th in thetas])
+    val = None
+    if X_val is not None and len(X_val):
+        val = np.array([model.loss(th, X_val, y_val) for th in thetas])
+    return Path(alpha, train, val, _barrier(alpha, train),
+                _barrier(alpha, val) if val is not None else None)
+
+
+@dataclass(frozen=True)
+class AlignedPaths:
+    """The straight path between two minima before and after aligning their hidden units."""
+
+    raw: Path
+    aligned: Path
+    theta_b_aligned: np.ndarray
+    distance_raw: float
+    distance_aligned: float
+
+
+def aligned_path(
+    model: MLP,
+    theta_a: np.ndarray,
+    theta_b: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    **kwargs,
+) -> AlignedPaths:
+    """Interpolate θ_a → θ_b as they are and after aligning θ_b's units to θ_a's.
+
+    ``kwargs`` go to :func:`interpolate`. The aligned θ_b computes the same function as θ_b
+    (it is a symmetric copy), so both paths end at the same losses.
+    """
+    b_aligned, _ = align(model.layout, theta_b, theta_a, model.activation.odd)
+    return AlignedPaths(
+        raw=interpolate(model, theta_a, theta_b, X, y, **kwargs),
+        aligned=interpolate(model, theta_a, b_aligned, X, y, **kwargs),
+        theta_b_aligned=b_aligned,
+        distance_raw=float(np.linalg.norm(theta_b - theta_a)),
+        distance_aligned=float(np.linalg.norm(b_aligned - theta_a)),
+    )
+
+
+# ----------------------------------------------------------------------- slices
+def filter_normalized_direction(
+    model: MLP, theta: np.ndarray, rng: np.random.Generator, *, ignore_biases: bool = True
+) -> np.ndarray:
+    """Draw a random direction scaled unit by unit to θ's own weights (Li et al. 2018).
+
+    For every unit (a column of W_l: the unit's incoming weights, its "filter") the Gaussian
+    direction's column is rescaled to the norm of θ's column, so a step of 1 along it changes
+    every unit in proportion to its own size; this makes slices of networks with different
+    weight scales comparable.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+    rng : numpy.random.Generator
+    ignore_biases : bool
+        Set the biases' part of the direction to 0 (Li et al.'s choice); else bias b_l[j] is
+        treated as one more incoming weight of unit j.
+
+    Returns
+    -------
+    ndarray of shape (D,)
+    """
+    d = rng.standard_normal(theta.shape[-1])
+    for (W, b), (dW, db) in zip(model.layout.unravel(theta), model.layout.unravel(d),
+                                strict=True):
+        if ignore_biases:
+            db[...] = 0.0
+            own = np.linalg.norm(W, axis=0)
+            dW *= own / np.linalg.norm(dW, axis=0)
+        else:
+            own = np.sqrt((W**2).sum(axis=0) + b**2)
+            mine = np.sqrt((dW**2).sum(axis=0) + db**2)
+            dW *= own / mine
+            db *= own / mine
+    return d
+
+
+def hessian_directions(
+    model: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, k: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the top ``k`` eigenvalues and unit eigenvectors of the exact Hessian at θ.
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (k,)
+        Largest first.
+    directions : ndarray of shape (k, D)
+    """
+    lam, V = np.linalg.eigh(hessian(model, theta, X, y))
+    order = np.argsort(lam)[::-1][:k]
+    return lam[order], V[:, order].T.copy()
+
+
+def slice_grid(radius: float, points: int) -> np.ndarray:
+    """Build a symmetric grid on [−radius, radius] with exactly 0 at its centre (``points`` odd)."""
+    if points < 3 or points % 2 == 0:
+        raise ValueError(f"points={points} must be odd and >= 3, so the centre is on the grid")
+    half = points // 2
+    return radius * np.arange(-half, half + 1) / half
+
+
+@dataclass(frozen=True)
+class Slice1D:
+    """E(θ* + s·d) on a grid of s."""
+
+    s: np.ndarray
+    loss: np.ndarray
+
+
+@dataclass(frozen=True)
+class Slice2D:
+    """E(θ* + s·d1 + t·d2) on a grid; ``loss[i, j]`` is at (s[i], t[j])."""
+
+    s: np.ndarray
+    t: np.ndarray
+    loss: np.ndarray
+
+
+def _losses(model: MLP, thetas: np.ndarray, X, y, chunk: int = 256) -> np.ndarray:
+    out = np.empty(len(thetas))
+    for lo in range(0, len(thetas), chunk):
+        out[lo : lo + chunk] = model.loss(thetas[lo : lo + chunk], X, y)
+    return out
+
+
+def slice_1d(
+    model: MLP, theta: np.ndarray, direction: np.ndarray, X, y, *, radius: float = 1.0,
+    points: int = 41,
+) -> Slice1D:
+    """Compute the loss along one direction through θ; the grid's centre is θ itself."""
+    s = slice_grid(radius, points)
+    thetas = theta + s[:, None] * direction
+    loss = _losses(model, thetas, X, y)
+    loss[points // 2] = model.loss(theta, X, y)  # the centre is θ exactly, as a single θ
+    return Slice1D(s, loss)
+
+
+def slice_2d(
+    model: MLP, theta: np.ndarray, d1: np.ndarray, d2: np.ndarray, X, y, *,
+    radius: float = 1.0, points: int = 31,
+) -> Slice2D:
+    """Compute the loss on the plane spanned by two directions through θ (evaluated in chunks)."""
+    s = slice_grid(radius, points)
+    thetas = theta + s[:, None, None] * d1 + s[None, :, None] * d2
+    loss = _losses(model, thetas.reshape(-1, theta.shape[-1]), X, y).reshape(points, points)
+    loss[points // 2, points // 2] = model.loss(theta, X, y)
+    return Slice2D(s, s.copy(), loss)
