@@ -117,7 +117,7 @@ def _prepare_existing(folder):
 
 
 BAD = [
-    (["no_such_spec"], None, "spec 'no_such_spec' is unknown; known: batch_search, lr_search"),
+    (["no_such_spec"], None, "spec 'no_such_spec' is unknown; known: batch_search, escape"),
     (["lr_search", "--set", "data.name=mnist"], None,
      "data.name='mnist' is unknown; allowed: moons"),
     (["lr_search", "--set", "search.lr.low=0"], None, "search.lr.low=0.0 must be > 0 on a log"),
