@@ -158,7 +158,8 @@ class AnalysisSection:
     methods : tuple of str
         ``gd``, ``online`` or ``minibatch:B`` (escape).
     loss_threshold : float
-        A critical point above this training loss counts as a bad one (escape).
+        A critical point whose training loss exceeds the best minimum found (by any method)
+        by more than this counts as a bad one (escape).
     path_points : int
         Points on each interpolation path (geometry).
     slice_radius : float
