@@ -21,6 +21,7 @@ import optuna
 from landscape.data import Dataset, load_dataset
 from landscape.model import MLP
 from landscape.spec import Param, Spec, SpecError, pow2_choices, validate_with_data
+from landscape.summary import TrialRecord
 from landscape.train import EpochRecord, TrainResult, train
 
 HISTORY_POINTS = 200
@@ -305,6 +306,20 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
         return float(value)
 
     return objective
+
+
+def trial_records(study: optuna.Study) -> list[TrialRecord]:
+    """The finished trials of a search study as plain records for the summary."""
+    recs = []
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    for t in study.get_trials(deepcopy=False, states=states):
+        status = t.user_attrs.get("status")
+        lr = t.user_attrs.get("lr", t.params.get("lr"))
+        if status is None or lr is None:
+            continue  # a trial ended from outside (e.g. a killed worker) has no record
+        value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
+        recs.append(TrialRecord(t.number, float(lr), status, value, dict(t.params)))
+    return recs
 
 
 def retrain(problem: Problem, params: dict[str, Any], number: int) -> tuple[MLP, TrainResult]:

@@ -16,6 +16,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -50,6 +51,7 @@ from landscape.objectives import (
     prepare,
     retrain,
     sampler_seed,
+    trial_records,
     trial_rng,
 )
 from landscape.spec import Spec, SpecError, find_spec, known_specs, parse_spec
@@ -62,12 +64,12 @@ from landscape.storage import (
     open_storage,
     resolve,
 )
-from landscape.summary import Summary, TrialRecord, format_summary, summarize
+from landscape.summary import Summary, format_summary, summarize
 from landscape.symmetry import format_symmetry, group_counts
 
 log = logging.getLogger("landscape")
 PROG = "python -m landscape.study"
-COMMANDS = ("list",)
+COMMANDS = ("list", "report", "dashboard")
 
 
 class UsageError(Exception):
@@ -90,8 +92,10 @@ def _fail(message: str) -> int:
 def _top_help() -> str:
     specs = ", ".join(known_specs()) or "none found"
     return (
-        f"usage: {PROG} NAME [options]     run the study spec NAME\n"
-        f"       {PROG} list [options]     list the studies in a storage\n\n"
+        f"usage: {PROG} NAME [options]         run the study spec NAME\n"
+        f"       {PROG} list [options]         list the studies in a storage\n"
+        f"       {PROG} report STUDY [options] write reports/STUDY/index.html from storage\n"
+        f"       {PROG} dashboard [options]    open optuna-dashboard on the storage\n\n"
         "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
         f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
         "TOML file. Every command has --help.\n"
@@ -119,8 +123,38 @@ def _run_parser() -> _Parser:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _artifacts_option(p)
+    p.add_argument("--no-report", action="store_true",
+                   help="do not write reports/NAME/index.html at the end")
+    return p
+
+
+def _artifacts_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--artifacts", metavar="DIR",
                    help="folder of the artifact store (default: artifacts/ beside the storage)")
+
+
+def _report_parser() -> _Parser:
+    p = _Parser(prog=f"{PROG} report",
+                description="Write reports/STUDY/index.html and its PNGs from a stored study "
+                "(nothing is retrained), and show them in optuna-dashboard as the study's note.")
+    p.add_argument("study", metavar="STUDY", help="study name in the storage")
+    _storage_option(p)
+    _artifacts_option(p)
+    p.add_argument("--out", default="reports", metavar="DIR",
+                   help="folder the report goes in (default: reports)")
+    p.add_argument("--no-publish", action="store_true",
+                   help="do not upload the figures and note to the storage")
+    return p
+
+
+def _dashboard_parser() -> _Parser:
+    p = _Parser(prog=f"{PROG} dashboard",
+                description="Start optuna-dashboard on the storage and its artifact folder, "
+                "bound to 127.0.0.1.")
+    _storage_option(p)
+    _artifacts_option(p)
+    p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     return p
 
 
@@ -182,19 +216,6 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec)
             f"({', '.join(p['name'] for p in stored)}); use another --study-name"
         )
     return len(storage.get_all_trials(study_id, deepcopy=False))
-
-
-def _records(study: optuna.Study) -> list[TrialRecord]:
-    recs = []
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    for t in study.get_trials(deepcopy=False, states=states):
-        status = t.user_attrs.get("status")
-        lr = t.user_attrs.get("lr", t.params.get("lr"))
-        if status is None or lr is None:
-            continue  # a trial ended from outside (e.g. a killed worker) has no record
-        value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
-        recs.append(TrialRecord(t.number, float(lr), status, value, dict(t.params)))
-    return recs
 
 
 def _curvature(
@@ -321,13 +342,14 @@ def cmd_run(argv: Sequence[str]) -> int:
         _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study)
     bar.close()
     wall = time.perf_counter() - start
-    recs = _records(study)
+    recs = trial_records(study)
     by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
     summary = summarize(recs, spec.direction, by=by)
     lam, lam0 = _curvature(problem, study, summary)
     if lam is not None:
         summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by)
     n_now = len(study.get_trials(deepcopy=False))
+    report = _finish_report(args, storage, study_name, target, artifacts)
     if args.json:
         out = {
             "study": study_name,
@@ -339,6 +361,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             "trials_total": n_now,
             "wall_seconds": wall,
             "summary": summary.to_dict(),
+            "report": report,
         }
         print(json.dumps(out, indent=2))
     else:
@@ -347,7 +370,9 @@ def cmd_run(argv: Sequence[str]) -> int:
             f"({n_now} in all) in {wall:.1f} s"
         )
         print(format_summary(summary, spec.study.metric, header))
-        print(f"look at it: optuna-dashboard {target.display}")
+        if report:
+            print(f"report: {report}")
+        print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
     return 0
 
 
@@ -405,31 +430,30 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
 
         study.set_user_attr("landscape_version", __version__)
     start = time.perf_counter()
+    def done(lines: list[str], payload: dict) -> int:
+        report = _finish_report(args, storage, study_name, target, artifacts)
+        if args.json:
+            print(json.dumps({"study": study_name, "storage": target.display, "kind": kind,
+                              **payload, "report": report}, indent=2))
+            return 0
+        print("\n".join(line for line in lines if line))
+        if report:
+            print(f"report: {report}")
+        print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
+        return 0
+
     if kind == "symmetry":
         check = run_symmetry(problem, study, store)
-        if args.json:
-            out = dataclasses.asdict(check)
-            out["counts"] = {k: str(v) for k, v in out["counts"].items()}
-            print(json.dumps({"study": study_name, "storage": target.display, "kind": kind,
-                              "passed": check.passed(), "check": out}, indent=2))
-        else:
-            print(f"study {study_name!r} in {target.display}: symmetry verified in "
-                  f"{time.perf_counter() - start:.1f} s")
-            print(format_symmetry(check))
-            print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
-        return 0
+        out = dataclasses.asdict(check)
+        out["counts"] = {k: str(v) for k, v in out["counts"].items()}
+        return done([f"study {study_name!r} in {target.display}: symmetry verified in "
+                     f"{time.perf_counter() - start:.1f} s", format_symmetry(check)],
+                    {"passed": check.passed(), "check": out})
     if kind == "geometry":
         geo = run_geometry(problem, study, store)
-        if args.json:
-            out = {"study": study_name, "storage": target.display, "kind": kind,
-                   "report": _jsonable(dataclasses.asdict(geo))}
-            print(json.dumps(out, indent=2))
-        else:
-            print(f"study {study_name!r} in {target.display}: geometry in "
-                  f"{time.perf_counter() - start:.1f} s")
-            print(format_geometry(geo))
-            print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
-        return 0
+        return done([f"study {study_name!r} in {target.display}: geometry in "
+                     f"{time.perf_counter() - start:.1f} s", format_geometry(geo)],
+                    {"geometry": _jsonable(dataclasses.asdict(geo))})
     total = n_chunks(problem)
     param = UNIT_PARAM[kind]
     missing = enqueue_missing(study, total, param)
@@ -442,43 +466,97 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
                      spec_n=len(missing), artifacts=artifacts)
     bar.close()
     wall = time.perf_counter() - start
-    done = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-               if param in t.params)
+    n_done = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                 if param in t.params)
     unit_name = "chunks" if kind == "minima" else "methods"
+    header = (f"study {study_name!r} in {target.display}: {len(missing)} of {total} "
+              f"{unit_name} run here in {wall:.1f} s")
+    pending = (f"{n_done} of {total} {unit_name} complete; other workers (or a rerun) finish "
+               "the rest")
     if kind == "escape":
         esc = finalize_escape(problem, study, store)
-        if args.json:
-            out = {"study": study_name, "storage": target.display, "kind": kind,
-                   "methods_complete": done, "wall_seconds": wall,
-                   "report": study.user_attrs.get("escape") if esc else None}
-            print(json.dumps(out, indent=2))
-            return 0
-        print(f"study {study_name!r} in {target.display}: {len(missing)} of {total} methods run "
-              f"here in {wall:.1f} s")
-        print(format_escape(esc) if esc else
-              f"{done} of {total} methods complete; other workers (or a rerun) finish the rest")
-        print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
-        return 0
+        return done([header, format_escape(esc) if esc else pending],
+                    {"methods_complete": n_done, "wall_seconds": wall,
+                     "escape": study.user_attrs.get("escape") if esc else None})
     report = finalize_minima(problem, study, store)
     wall = time.perf_counter() - start
     model, _ = build(problem, spec, np.random.default_rng(0))
     counts = group_counts(model.layout, model.activation.odd)
-    if args.json:
-        print(json.dumps({
-            "study": study_name, "storage": target.display, "kind": kind, "chunks": total,
-            "chunks_complete": done, "wall_seconds": wall,
-            "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
-            "report": report_dict(report) if report else None,
-        }, indent=2))
-        return 0
-    print(f"study {study_name!r} in {target.display}: {len(missing)} of {total} {unit_name} "
-          f"run here in {wall:.1f} s")
-    if report is None:
-        print(f"{done} of {total} {unit_name} complete; other workers (or a rerun) finish the "
-              "rest")
-    else:
-        print(format_minima(report, counts))
-    print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
+    return done([header, format_minima(report, counts) if report else pending], {
+        "chunks": total, "chunks_complete": n_done, "wall_seconds": wall,
+        "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
+        "minima": report_dict(report) if report else None,
+    })
+
+
+def _finish_report(args, storage, study_name, target, artifacts) -> str | None:
+    """Write the study's report at the end of a run; return its path (None with --no-report)."""
+    if getattr(args, "no_report", False):
+        return None
+    from landscape.report import write_report
+
+    artifacts.mkdir(parents=True, exist_ok=True)
+    path = write_report(storage, study_name, "reports", FileSystemArtifactStore(str(artifacts)),
+                        storage_display=target.display)
+    return str(path)
+
+
+def _existing_study(url: str | None, name: str) -> tuple[StorageTarget, Any]:
+    target = resolve(url)
+    if target.path is not None and not target.exists():
+        raise StorageError(f"storage {target.display} does not exist")
+    check_storage(target)
+    storage = open_storage(target)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    if name not in names:
+        raise UsageError(f"study {name!r} is not in {target.display}; known: "
+                         f"{', '.join(names) or 'none'}")
+    return target, storage
+
+
+def cmd_report(argv: Sequence[str]) -> int:
+    """Write a stored study's report (see ``--help``)."""
+    args = _report_parser().parse_args(argv)
+    try:
+        target, storage = _existing_study(args.storage, args.study)
+        artifacts = artifact_dir(target, args.artifacts)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out!r} is not a folder")
+    except (StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    from landscape.report import write_report
+
+    store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
+    path = write_report(storage, args.study, out, store, storage_display=target.display,
+                        publish=not args.no_publish and store is not None)
+    print(path)
+    return 0
+
+
+def cmd_dashboard(argv: Sequence[str]) -> int:
+    """Start optuna-dashboard on a storage (see ``--help``)."""
+    args = _dashboard_parser().parse_args(argv)
+    try:
+        import optuna_dashboard
+    except ImportError:
+        return _fail("optuna-dashboard is not installed; pip install 'landscape[dashboard]'")
+    try:
+        if not 1 <= args.port <= 65535:
+            raise UsageError(f"--port={args.port} must lie in [1, 65535]")
+        target = resolve(args.storage)
+        if target.path is not None and not target.exists():
+            raise StorageError(f"storage {target.display} does not exist")
+        check_storage(target)
+        artifacts = artifact_dir(target, args.artifacts)
+        storage = open_storage(target)
+    except (StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    print(f"optuna-dashboard on {target.display}, artifacts in {artifacts}: "
+          f"http://127.0.0.1:{args.port}/", file=sys.stderr)
+    optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port,
+                                artifact_store=FileSystemArtifactStore(str(artifacts)))
     return 0
 
 
@@ -537,8 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_top_help(), end="")
         return 0
     try:
-        if argv[0] == "list":
-            return cmd_list(argv[1:])
+        command = {"list": cmd_list, "report": cmd_report, "dashboard": cmd_dashboard}
+        if argv[0] in command:
+            return command[argv[0]](argv[1:])
         return cmd_run(argv)
     except UsageError as exc:
         return _fail(str(exc))

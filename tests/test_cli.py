@@ -257,12 +257,13 @@ def test_cli_minima_stores_chunks_as_artifacts_and_reports(workdir, capsys):
     assert main(["minima", *MINIMA_FAST, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["chunks"], out["chunks_complete"]) == (2, 2)
-    rep = out["report"]
+    rep = out["minima"]
     assert rep["n_starts"] == 8 and rep["distinct_points"] >= rep["distinct_minima"] >= 1
     assert out["group_counts"]["with_signs"] == "384"
     study = optuna.load_study(study_name="minima", storage="sqlite:///studies/landscape.db")
     assert study.user_attrs["minima"]["n_starts"] == 8
-    arts = list((workdir / "studies" / "artifacts").iterdir())
+    arts = [p for p in (workdir / "studies" / "artifacts").iterdir()
+            if p.read_bytes()[:2] == b"PK"]  # npz files; the PNGs are the report's
     assert len(arts) == 3  # two chunks and the analysis
     for path in arts:
         with np.load(path, allow_pickle=False) as z:
@@ -270,7 +271,7 @@ def test_cli_minima_stores_chunks_as_artifacts_and_reports(workdir, capsys):
     # a rerun finds every chunk done: nothing is trained again, the report is the same
     assert main(["minima", *MINIMA_FAST, "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["report"]["distinct_minima"] == rep["distinct_minima"]
+    assert again["minima"]["distinct_minima"] == rep["distinct_minima"]
     assert len([t for t in study.trials if "chunk" in t.params]) == 2
 
 
@@ -308,8 +309,8 @@ def test_cli_escape_same_seed_same_numbers(workdir, capsys):
         first = json.loads(capsys.readouterr().out)
         assert main(["escape", *ESCAPE_FAST, "--storage", "b.db"]) == 0
         second = json.loads(capsys.readouterr().out)
-    assert first["report"] == second["report"]
-    methods = first["report"]["methods"]
+    assert first["escape"] == second["escape"]
+    methods = first["escape"]["methods"]
     assert [m["method"] for m in methods] == ["gd", "minibatch:8"]
     assert [m["batch_size"] for m in methods] == [48, 8]
     assert sum(methods[0]["kinds"].values()) == 4
@@ -327,10 +328,11 @@ def test_cli_geometry(workdir, capsys):
     args = ["geometry", "--set", "trainer.epochs=300", "--set", "analysis.path_points=11",
             "--set", "analysis.slice_points=9", "--json"]
     assert main(args) == 0
-    rep = json.loads(capsys.readouterr().out)["report"]
+    rep = json.loads(capsys.readouterr().out)["geometry"]
     assert rep["distance_aligned"] <= rep["distance_raw"] + 1e-12
     assert len(rep["hessian_top"]) == 2
-    arts = list((workdir / "studies" / "artifacts").iterdir())
+    arts = [p for p in (workdir / "studies" / "artifacts").iterdir()
+            if p.read_bytes()[:2] == b"PK"]  # the npz; the others are the report's PNGs
     with np.load(arts[0], allow_pickle=False) as z:
         assert z["path_raw"].shape == (11,) and z["plane_random"].shape == (5, 5)
         assert z["slice_random"][4] == z["path_raw"][0]  # both are E(θ_a) exactly

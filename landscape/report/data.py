@@ -1,0 +1,245 @@
+"""Figure data, computed from a stored study alone (no retraining).
+
+Each function returns plain NamedTuples of arrays, tested on their own; drawing is in
+:mod:`landscape.report.figures` (Optuna's visualisation pattern).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import optuna
+from optuna.artifacts import download_artifact, get_all_artifact_meta
+from optuna.trial import TrialState
+
+from landscape.schedules import make_schedule
+
+STATUS_ORDER = ("converged", "budget", "stalled", "pruned", "diverged")
+
+
+class LrPoints(NamedTuple):
+    """Final loss against ε, one point per finished trial."""
+
+    lr: np.ndarray
+    loss: np.ndarray
+    status: np.ndarray
+    metric: str
+    smallest_diverged: float | None
+    stability_limit: float | None
+    stability_limit_init: float | None
+
+
+class Curve(NamedTuple):
+    """One trial's learning curve."""
+
+    number: int
+    label: str
+    status: str
+    epoch: np.ndarray
+    updates: np.ndarray
+    loss: np.ndarray
+    val_loss: np.ndarray
+
+
+class BatchMap(NamedTuple):
+    """Final loss and status over (ε, batch size)."""
+
+    lr: np.ndarray
+    batch_size: np.ndarray
+    loss: np.ndarray
+    status: np.ndarray
+    n_train: int
+
+
+class ScheduleCurves(NamedTuple):
+    """The best trial of each schedule kind: its ε_t and its learning curve."""
+
+    kinds: list[str]
+    updates: list[np.ndarray]
+    lr: list[np.ndarray]
+    curves: list[Curve]
+
+
+def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Complete and pruned trials that carry a landscape status."""
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    return [t for t in study.get_trials(deepcopy=False, states=states)
+            if "status" in t.user_attrs and "history" in t.user_attrs]
+
+
+def _final_loss(t: optuna.trial.FrozenTrial, metric: str) -> float:
+    """The metric at the end of the trial; for pruned or diverged trials its last finite value."""
+    key = {"val_loss": "val_loss", "train_loss": "loss", "val_accuracy": "val_accuracy",
+           "accuracy": "accuracy"}[metric]
+    values = [v for v in t.user_attrs["history"].get(key, []) if v is not None]
+    return float(values[-1]) if values else math.nan
+
+
+def lr_points(study: optuna.Study) -> LrPoints:
+    """Final metric against ε for every finished trial, with the stability limits."""
+    spec = study.user_attrs.get("spec", {})
+    metric = spec.get("study", {}).get("metric", "val_loss")
+    trials = finished(study)
+    lr = np.array([t.user_attrs["lr"] for t in trials], dtype=float)
+    loss = np.array([_final_loss(t, metric) for t in trials])
+    status = np.array([t.user_attrs["status"] for t in trials], dtype=str)
+    diverged = lr[status == "diverged"]
+    lam = study.user_attrs.get("lambda_max", {}).get("value")
+    lam0 = study.user_attrs.get("lambda_max_init")
+    return LrPoints(
+        lr, loss, status, metric,
+        float(diverged.min()) if diverged.size else None,
+        2.0 / lam if lam and lam > 0 else None,
+        2.0 / lam0 if lam0 and lam0 > 0 else None,
+    )
+
+
+def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
+    h = t.user_attrs["history"]
+
+    def col(key: str) -> np.ndarray:
+        return np.array([math.nan if v is None else v for v in h.get(key, [])], dtype=float)
+
+    return Curve(t.number, label, t.user_attrs["status"], col("epoch"), col("updates"),
+                 col("loss"), col("val_loss"))
+
+
+def learning_curves(study: optuna.Study, n: int = 8) -> list[Curve]:
+    """Up to ``n`` trials spread evenly over ε (their quantiles), best trial included."""
+    trials = sorted(finished(study), key=lambda t: t.user_attrs["lr"])
+    if not trials:
+        return []
+    picks = sorted({int(round(i)) for i in np.linspace(0, len(trials) - 1, min(n, len(trials)))})
+    chosen = [trials[i] for i in picks]
+    try:
+        best = study.best_trial
+        if all(t.number != best.number for t in chosen) and "history" in best.user_attrs:
+            chosen[len(chosen) // 2] = best
+    except ValueError:
+        pass
+    chosen.sort(key=lambda t: t.user_attrs["lr"])
+    return [_curve(t, f"ε={t.user_attrs['lr']:.3g} (#{t.number})") for t in chosen]
+
+
+def batch_map(study: optuna.Study) -> BatchMap:
+    """Final metric and status over (ε, batch size)."""
+    spec = study.user_attrs.get("spec", {})
+    metric = spec.get("study", {}).get("metric", "val_loss")
+    trials = finished(study)
+    return BatchMap(
+        np.array([t.user_attrs["lr"] for t in trials], dtype=float),
+        np.array([t.user_attrs["batch_size"] for t in trials], dtype=float),
+        np.array([_final_loss(t, metric) for t in trials]),
+        np.array([t.user_attrs["status"] for t in trials], dtype=str),
+        int(study.user_attrs.get("n_train", 0)),
+    )
+
+
+def schedule_curves(study: optuna.Study) -> ScheduleCurves:
+    """For each schedule kind, its best trial's ε_t over its updates and its learning curve."""
+    spec = study.user_attrs.get("spec", {})
+    direction = study.direction
+    best: dict[str, optuna.trial.FrozenTrial] = {}
+    for t in finished(study):
+        if t.state != TrialState.COMPLETE:
+            continue
+        kind = t.params.get("schedule", t.user_attrs.get("schedule", "constant"))
+        cur = best.get(kind)
+        better = cur is None or (
+            t.value < cur.value if direction == optuna.study.StudyDirection.MINIMIZE
+            else t.value > cur.value
+        )
+        if better:
+            best[kind] = t
+    kinds, ups, lrs, curves = [], [], [], []
+    for kind in sorted(best):
+        t = best[kind]
+        params = {k.split(".", 1)[1]: v for k, v in t.params.items()
+                  if k.startswith(kind + ".")}
+        base = spec.get("trainer", {}).get("schedule_params", {}) if kind == spec.get(
+            "trainer", {}).get("schedule") else {}
+        sched = make_schedule(kind, **{**base, **params})
+        n = max(1, int(t.user_attrs.get("updates", 1)))
+        u = np.arange(n + 1)
+        kinds.append(kind)
+        ups.append(u)
+        lrs.append(np.asarray(sched(u, t.user_attrs["lr"]), dtype=float))
+        curves.append(_curve(t, f"{kind}, ε0={t.user_attrs['lr']:.3g}"))
+    return ScheduleCurves(kinds, ups, lrs, curves)
+
+
+def artifact_arrays(
+    study: optuna.Study, store, filename: str, trial: optuna.trial.FrozenTrial | None = None
+) -> dict[str, np.ndarray] | None:
+    """The newest artifact ``filename`` of the study (or trial), loaded without pickle."""
+    owner = trial if trial is not None else study
+    metas = [m for m in get_all_artifact_meta(owner, storage=study._storage)
+             if m.filename == filename]
+    if not metas:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        download_artifact(artifact_store=store, file_path=str(path),
+                          artifact_id=metas[-1].artifact_id)
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+
+class MinimaData(NamedTuple):
+    """Per minimum (sorted by loss): loss, basin share, copies met, Hessian spectrum."""
+
+    loss: np.ndarray
+    share: np.ndarray
+    copies: np.ndarray
+    spectra: list[np.ndarray]
+    counts: dict[str, float]
+
+
+def minima_data(study: optuna.Study, store) -> MinimaData | None:
+    """The minima analysis of a study, with each minimum's spectrum from the artifact."""
+    rep = study.user_attrs.get("minima")
+    if rep is None:
+        return None
+    arrays = artifact_arrays(study, store, "minima.npz")
+    spectra = []
+    for m in rep["minima"]:
+        spectra.append(arrays["eigenvalues"][m["index"]] if arrays is not None
+                       else np.zeros(0))
+    return MinimaData(
+        np.array([m["loss"] for m in rep["minima"]], dtype=float),
+        np.array([m["basin_share"] for m in rep["minima"]], dtype=float),
+        np.array([m["copies_met"] for m in rep["minima"]], dtype=float),
+        spectra,
+        {"starts": rep["n_starts"], "distinct points": rep["distinct_points"],
+         "modulo symmetry": rep["distinct_minima"], "loss levels": rep["loss_levels"],
+         "Chao1 estimate": rep["chao1"]["estimate"]},
+    )
+
+
+class EscapeData(NamedTuple):
+    """Final training losses per escape method (before polishing)."""
+
+    methods: list[str]
+    losses: list[np.ndarray]
+    polished: list[np.ndarray]
+
+
+def escape_data(study: optuna.Study, store) -> EscapeData | None:
+    """Final losses of every escape method's runs, from each method's artifact."""
+    spec = study.user_attrs.get("spec", {})
+    methods = spec.get("analysis", {}).get("methods", [])
+    by_method = {int(t.params["method"]): t for t in
+                 study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                 if "method" in t.params}
+    if len(by_method) < len(methods) or not methods:
+        return None
+    losses, polished = [], []
+    for i in range(len(methods)):
+        arr = artifact_arrays(study, store, "points.npz", by_method[i])
+        losses.append(arr["train_loss"])
+        polished.append(arr["loss"])
+    return EscapeData(list(methods), losses, polished)

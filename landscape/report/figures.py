@@ -1,0 +1,256 @@
+"""Drawing: each function takes the data of :mod:`landscape.report.data` and returns a Figure.
+
+matplotlib's Agg backend, 150 dpi, labelled axes with units, and the Okabe–Ito palette, which
+stays distinguishable for the common colour-vision deficiencies.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from landscape.report.data import (  # noqa: E402
+    STATUS_ORDER,
+    BatchMap,
+    Curve,
+    EscapeData,
+    LrPoints,
+    MinimaData,
+    ScheduleCurves,
+)
+
+DPI = 150
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
+             "#000000"]
+STATUS_COLOURS = {"converged": "#009E73", "budget": "#0072B2", "stalled": "#E69F00",
+                  "pruned": "#999999", "diverged": "#D55E00"}
+STATUS_MARKERS = {"converged": "o", "budget": "s", "stalled": "v", "pruned": "x",
+                  "diverged": "^"}
+
+
+def _new(width: float = 6.4, height: float = 4.0, ncols: int = 1) -> tuple[Figure, np.ndarray]:
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), dpi=DPI, squeeze=False)
+    return fig, axes[0]
+
+
+def loss_vs_lr(p: LrPoints) -> Figure:
+    """Final loss against ε, coloured by status, with the divergence boundary and 2/λ_max."""
+    fig, (ax,) = _new()
+    shown = np.where(np.isfinite(p.loss), p.loss, np.nan)
+    for status in STATUS_ORDER:
+        sel = p.status == status
+        if sel.any():
+            y = shown[sel]
+            ax.scatter(p.lr[sel], np.where(np.isfinite(y), y, np.nanmax(shown) if np.isfinite(
+                shown).any() else 1.0), c=STATUS_COLOURS[status], marker=STATUS_MARKERS[status],
+                label=f"{status} ({sel.sum()})", s=28)
+    ax.set_xscale("log")
+    if np.nanmin(shown) > 0:
+        ax.set_yscale("log")
+    ymin, ymax = ax.get_ylim()
+    if p.smallest_diverged is not None:
+        ax.axvline(p.smallest_diverged, color="#D55E00", ls="--", lw=1,
+                   label=f"smallest diverged ε = {p.smallest_diverged:.3g}")
+    if p.stability_limit is not None:
+        ax.axvline(p.stability_limit, color="#000000", ls=":", lw=1.2,
+                   label=f"2/λ_max at best = {p.stability_limit:.3g}")
+    if p.stability_limit_init is not None:
+        ax.axvline(p.stability_limit_init, color="#CC79A7", ls="-.", lw=1.2,
+                   label=f"2/λ_max at θ⁽⁰⁾ = {p.stability_limit_init:.3g}")
+    ax.set_ylim(ymin, ymax)
+    ax.set_xlabel("learning rate ε (log scale)")
+    ax.set_ylabel(f"final {p.metric.replace('_', ' ')} (nats or ½·squared error)")
+    ax.set_title("Too large an ε diverges, too small an ε barely moves")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
+    """Training loss of a selection of trials against epochs or updates."""
+    fig, (ax,) = _new()
+    for i, c in enumerate(curves):
+        xs = c.epoch if x == "epoch" else c.updates
+        ok = np.isfinite(c.loss) & (c.loss > 0)
+        ax.plot(xs[ok], c.loss[ok], color=OKABE_ITO[i % len(OKABE_ITO)], lw=1.3,
+                label=f"{c.label}: {c.status}")
+    ax.set_yscale("log")
+    if x == "updates":
+        ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("epoch" if x == "epoch" else "update count t (symlog scale)")
+    ax.set_ylabel("training loss E(θ) (log scale)")
+    ax.set_title(f"Learning curves against {'epochs' if x == 'epoch' else 'updates'}")
+    ax.legend(fontsize=6.5, loc="best")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def batch_map(b: BatchMap) -> Figure:
+    """ε × batch size: final loss as colour (left) and status (right)."""
+    fig, (ax1, ax2) = _new(11.0, 4.2, 2)
+    finite = np.isfinite(b.loss)
+    sc = ax1.scatter(b.lr[finite], b.batch_size[finite], c=np.log10(b.loss[finite]),
+                     cmap="cividis", s=40)
+    ax1.scatter(b.lr[~finite], b.batch_size[~finite], marker="x", c="#D55E00", s=30,
+                label="no finite loss")
+    fig.colorbar(sc, ax=ax1, label="log10 final loss")
+    for status in STATUS_ORDER:
+        sel = b.status == status
+        if sel.any():
+            ax2.scatter(b.lr[sel], b.batch_size[sel], c=STATUS_COLOURS[status],
+                        marker=STATUS_MARKERS[status], label=f"{status} ({sel.sum()})", s=34)
+    for ax, title in ((ax1, "final loss"), (ax2, "how each trial ended")):
+        ax.set_xscale("log")
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel("learning rate ε (log scale)")
+        ax.set_ylabel(f"batch size |B| (log2; 1 = online, {b.n_train} = batch)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def schedules(s: ScheduleCurves) -> Figure:
+    """Each schedule kind's best ε_t (left) beside the learning curve it gave (right)."""
+    fig, (ax1, ax2) = _new(11.0, 4.2, 2)
+    for i, kind in enumerate(s.kinds):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        ax1.plot(s.updates[i], s.lr[i], color=colour, label=kind, lw=1.4)
+        c = s.curves[i]
+        ok = np.isfinite(c.loss) & (c.loss > 0)
+        ax2.plot(c.updates[ok], c.loss[ok], color=colour, label=c.label, lw=1.4)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("update count t")
+    ax1.set_ylabel("learning rate ε_t (log scale)")
+    ax1.set_title("Schedules (the best trial of each kind)")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("update count t")
+    ax2.set_ylabel("training loss E(θ) (log scale)")
+    ax2.set_title("Learning curves they gave")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def minima_overview(m: MinimaData, top: int = 20) -> Figure:
+    """Basin share and loss per minimum, and the counts before and after symmetry reduction."""
+    fig, (ax1, ax2, ax3) = _new(13.0, 4.0, 3)
+    k = min(top, len(m.loss))
+    idx = np.arange(k)
+    ax1.bar(idx, m.share[:k] * 100, color="#0072B2")
+    ax1.set_xlabel(f"minimum, by increasing loss (first {k})")
+    ax1.set_ylabel("basin share (% of starts)")
+    ax1.set_title("Basin share per minimum")
+    ax2.semilogy(idx, np.maximum(m.loss[:k], 1e-300), "o", color="#D55E00")
+    ax2.set_xlabel(f"minimum, by increasing loss (first {k})")
+    ax2.set_ylabel("training loss E (log scale)")
+    ax2.set_title("Loss per minimum")
+    names = list(m.counts)
+    ax3.bar(range(len(names)), [m.counts[n] for n in names], color=OKABE_ITO[: len(names)])
+    ax3.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=7)
+    ax3.set_ylabel("count")
+    ax3.set_title("Before and after the symmetry")
+    for ax in (ax1, ax2, ax3):
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def hessian_spectra(m: MinimaData, top: int = 20) -> Figure:
+    """Hessian eigenvalues of each minimum's representative (symlog scale)."""
+    fig, (ax,) = _new(7.0, 4.0)
+    for i, lam in enumerate(m.spectra[:top]):
+        if lam.size:
+            ax.plot(np.full(lam.size, i), lam, "_", color="#0072B2", ms=10, mew=1.5)
+    ax.set_yscale("symlog", linthresh=1e-8)
+    ax.axhline(0.0, color="#000000", lw=0.8)
+    ax.set_xlabel("minimum, by increasing loss")
+    ax.set_ylabel("Hessian eigenvalue λ (symlog, linear below 1e-8)")
+    ax.set_title("Hessian spectra: flat directions sit at 0")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def paths(arrays: dict[str, np.ndarray]) -> Figure:
+    """The loss along the straight path between two minima, before and after alignment."""
+    fig, (ax,) = _new()
+    a = arrays["alpha"]
+    ax.plot(a, arrays["path_raw"], color="#D55E00", label="train, as they are")
+    ax.plot(a, arrays["path_aligned"], color="#0072B2", label="train, units aligned")
+    if "path_raw_val" in arrays:
+        ax.plot(a, arrays["path_raw_val"], color="#D55E00", ls="--", label="validation, raw")
+        ax.plot(a, arrays["path_aligned_val"], color="#0072B2", ls="--",
+                label="validation, aligned")
+    ax.set_xlabel("position on the path α (θ = (1 − α)·θ_a + α·θ_b)")
+    ax.set_ylabel("loss E (½·squared error or nats)")
+    ax.set_title("How much of the barrier is only the unit-swap symmetry")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def slices(arrays: dict[str, np.ndarray]) -> Figure:
+    """1-D slices (left) and 2-D contours along random and Hessian directions."""
+    fig, (ax1, ax2, ax3) = _new(14.0, 4.0, 3)
+    s = arrays["slice_s"]
+    ax1.plot(s, arrays["slice_random"], color="#0072B2", label="filter-normalised random")
+    ax1.plot(s, arrays["slice_hessian"], color="#D55E00", label="top Hessian eigenvector")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("step s along the direction")
+    ax1.set_ylabel("loss E(θ* + s·d) (log scale)")
+    ax1.set_title("1-D slices through the minimum")
+    ax1.legend(fontsize=7)
+    p = arrays["plane_s"]
+    for ax, key, title in ((ax2, "plane_random", "random directions"),
+                           (ax3, "plane_hessian", "top two Hessian eigenvectors")):
+        z = np.log10(np.maximum(arrays[key], 1e-300))
+        # The centre of a zero-loss minimum (1e-16) would swamp the colour scale: take the
+        # levels from the rest of the grid and let the centre fall below them.
+        c = len(p) // 2
+        rest = np.delete(z.ravel(), c * len(p) + c)
+        levels = np.linspace(rest.min(), rest.max(), 21)
+        cs = ax.contourf(p, p, z.T, levels=levels, cmap="cividis", extend="min")
+        fig.colorbar(cs, ax=ax, label="log10 loss")
+        ax.plot(0, 0, "+", color="#ffffff", ms=10)
+        ax.set_xlabel("step s along d1")
+        ax.set_ylabel("step t along d2")
+        ax.set_title(f"2-D slice: {title}")
+    fig.tight_layout()
+    return fig
+
+
+def escape(e: EscapeData) -> Figure:
+    """Final training losses of every method, before polishing (left) and after (right)."""
+    fig, (ax1, ax2) = _new(11.0, 4.2, 2)
+    for ax, values, title in ((ax1, e.losses, "at the end of training"),
+                              (ax2, e.polished, "at the critical point below it")):
+        data = [np.maximum(v[np.isfinite(v)], 1e-300) for v in values]
+        ax.boxplot(data, tick_labels=e.methods, showfliers=False)
+        for i, v in enumerate(data):
+            ax.plot(np.full(v.size, i + 1) + 0.08 * np.linspace(-1, 1, v.size), v, ".",
+                    color=OKABE_ITO[i % len(OKABE_ITO)], alpha=0.7)
+        ax.set_yscale("log")
+        ax.set_xlabel("training method (same starts, same epochs)")
+        ax.set_ylabel("training loss E (log scale)")
+        ax.set_title(f"Final losses {title}")
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, path) -> None:
+    """Write ``fig`` as PNG at the report's resolution and free it."""
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)

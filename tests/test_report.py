@@ -1,0 +1,193 @@
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import urllib.request
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import numpy as np
+import optuna
+import pytest
+from optuna.artifacts import FileSystemArtifactStore
+
+from landscape.report import data, safe_dirname, write_report
+from landscape.report.page import FigureEntry, Table, markdown_note, render
+from landscape.study import main
+
+FAST = [
+    "--set", "data.name=moons", "--set", "data.options.n_samples=120",
+    "--set", "model.hidden=[4]", "--set", "trainer.epochs=30", "--set", "study.report_every=10",
+    "--no-progress",
+]
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A folder holding one stored study of every kind, each with its report."""
+    folder = tmp_path_factory.mktemp("stored")
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        runs = [
+            ["lr_search", "--n-trials", "6", *FAST],
+            ["batch_search", "--n-trials", "6", *FAST],
+            ["schedule_search", "--n-trials", "8", *FAST],
+            ["minima", "--set", "analysis.n_starts=6", "--set", "analysis.chunk=3",
+             "--set", "trainer.epochs=300", "--set", "data.options.n_samples=80",
+             "--no-progress"],
+            ["symmetry", "--set", "trainer.epochs=30", "--set", "analysis.gd_steps=10"],
+            ["geometry", "--set", "trainer.epochs=200", "--set", "analysis.slice_points=9"],
+            ["escape", "--set", "analysis.n_starts=3", "--set", "trainer.epochs=10",
+             "--set", "data.options.n_samples=60", "--set", 'analysis.methods=["gd", "online"]',
+             "--set", "analysis.polish_iter=100", "--no-progress"],
+        ]
+        for argv in runs:
+            assert main(argv) == 0, argv
+    finally:
+        os.chdir(cwd)
+    return folder
+
+
+STORAGE = "sqlite:///{}/studies/landscape.db"
+KINDS = {"lr_search": ["loss_vs_lr.png", "curves_epochs.png", "curves_updates.png",
+                       "history.png"],
+         "batch_search": ["batch_map.png", "loss_vs_lr.png"],
+         "schedule_search": ["schedules.png"],
+         "minima": ["minima.png", "spectra.png"],
+         "symmetry": [],
+         "geometry": ["paths.png", "slices.png"],
+         "escape": ["escape.png"]}
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_report_written_for_every_kind_with_its_figures(stored, name):
+    index = stored / "reports" / name / "index.html"
+    page = index.read_text()
+    for png in KINDS[name]:
+        assert (index.parent / png).stat().st_size > 5000
+        assert f'src="{png}"' in page
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert (index.parent / src).is_file()
+    assert "http://" not in page and "https://" not in page  # works offline
+    assert "<h2>Spec</h2>" in page
+
+
+def test_report_command_rewrites_from_storage_alone(stored, capsys, monkeypatch):
+    monkeypatch.chdir(stored)
+    out = stored / "again"
+    assert main(["report", "lr_search", "--out", str(out), "--no-publish"]) == 0
+    assert capsys.readouterr().out.strip() == str(out / "lr_search" / "index.html")
+    assert (out / "lr_search" / "loss_vs_lr.png").is_file()
+    assert main(["report", "nope"]) == 2
+    assert "study 'nope' is not in sqlite:///studies/landscape.db; known:" in \
+        capsys.readouterr().err
+
+
+def test_report_data_matches_the_trials(stored):
+    study = optuna.load_study(study_name="lr_search", storage=STORAGE.format(stored))
+    pts = data.lr_points(study)
+    trials = data.finished(study)
+    assert len(pts.lr) == len(trials) == 6
+    by_number = {t.number: t for t in trials}
+    t0 = trials[0]
+    assert pts.lr[0] == t0.user_attrs["lr"] and pts.status[0] == t0.user_attrs["status"]
+    if t0.state == optuna.trial.TrialState.COMPLETE:
+        assert pts.loss[0] == pytest.approx(t0.value)
+    lam = study.user_attrs["lambda_max"]["value"]
+    assert pts.stability_limit == pytest.approx(2 / lam)
+    curves = data.learning_curves(study, n=3)
+    assert 1 <= len(curves) <= 3
+    c = curves[0]
+    h = by_number[c.number].user_attrs["history"]
+    assert c.epoch.tolist() == h["epoch"]
+
+
+def test_report_page_escapes_user_strings():
+    evil = '<script>alert("x")</script>'
+    page = render(study_name=evil, kind="search", description=evil, storage=evil,
+                  summary=[(evil, evil)], tables=[Table(evil, [evil], [[evil]])],
+                  figures=[FigureEntry('a".png', evil, evil)], spec={"data": {"name": evil}})
+    assert evil not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert 'src="a&quot;.png"' in page
+    assert safe_dirname("../x y/<z>") == "_x_y__z_"
+
+
+def test_report_markdown_note():
+    note = markdown_note("s", [("best ε", 0.123456789), ("a|b", "c")], [("fig", "/artifacts/1/ab")])
+    assert "| best ε | 0.123457 |" in note and "| a\\|b | c |" in note
+    assert "![fig](/artifacts/1/ab)" in note
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.parametrize("name", ["lr_search", "minima", "geometry"])
+def test_report_renders_in_headless_chromium(stored, tmp_path, name):
+    exe = _chromium()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI; .ci/run installs Debian's chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    index = stored / "reports" / name / "index.html"
+    run = subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=5000", "--dump-dom", index.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    body = re.search(r"<body([^>]*)>", run.stdout)
+    assert body is not None, run.stderr[-2000:]
+    images = int(re.search(r'data-images="(\d+)"', body.group(1)).group(1))
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', body.group(1)).group(1))
+    assert images == loaded >= 2
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
+    from optuna_dashboard import wsgi
+
+    storage = optuna.storages.RDBStorage(STORAGE.format(stored))
+    app = wsgi(storage, artifact_store=FileSystemArtifactStore(str(stored / "studies" /
+                                                                   "artifacts")))
+    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        def get(path):
+            with urllib.request.urlopen(base + path, timeout=30) as r:
+                return r.status, r.read()
+
+        _, body = get("/api/studies")
+        studies = {s["study_name"]: s["study_id"]
+                   for s in json.loads(body)["study_summaries"]}
+        assert {"lr_search", "minima", "escape"} <= set(studies)
+        _, body = get(f"/api/studies/{studies['lr_search']}")
+        detail = json.loads(body)
+        trial = detail["trials"][0]
+        attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
+        assert {"status", "lr", "epochs", "updates", "val_loss", "wall_time", "seed"} <= set(attrs)
+        assert any(t["intermediate_values"] for t in detail["trials"])
+        note = detail["note"]["body"]
+        assert "landscape report: lr_search" in note and "Final loss against" in note
+        pngs = [a for a in detail["artifacts"] if a["filename"].endswith(".png")]
+        assert pngs, detail["artifacts"]
+        url = re.search(r"\((/artifacts/\d+/[0-9a-f-]+)\)", note).group(1)
+        status, png = get(url)
+        assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert np.isfinite(1.0)
