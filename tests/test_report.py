@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import threading
 import urllib.request
-from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import numpy as np
@@ -13,7 +12,7 @@ import optuna
 import pytest
 from optuna.artifacts import FileSystemArtifactStore
 
-from landscape.report import data, safe_dirname, write_report
+from landscape.report import data, safe_dirname
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.study import main
 
