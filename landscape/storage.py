@@ -221,7 +221,10 @@ def _check_journal_file(path: Path, shown: str) -> None:
         ) from None
 
 
-def open_storage(target: StorageTarget, attempts: int = 4) -> optuna.storages.BaseStorage:
+def open_storage(
+    target: StorageTarget, attempts: int = 4, heartbeat: int | None = None,
+    grace: int | None = None,
+) -> optuna.storages.BaseStorage:
     """Create or open the storage (call :func:`check_storage` first).
 
     SQLite files are put in write-ahead-log mode with ``synchronous=NORMAL``: readers do not
@@ -229,10 +232,16 @@ def open_storage(target: StorageTarget, attempts: int = 4) -> optuna.storages.Ba
     ``trial.report`` is a commit. A 30-second busy timeout lets several workers share a file.
     Workers that create the same new database at once race on Optuna's schema (one of them
     fails on a unique constraint); the loser retries after a pause and finds it complete.
+
+    With ``heartbeat`` (seconds) on SQLite and server databases, every running trial records a
+    heartbeat; a trial whose worker died stops beating and, ``grace`` seconds later (default
+    3 × heartbeat), the next worker to start a trial marks it FAIL and enqueues a copy with the
+    same parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``). Journal files have no
+    heartbeat: see :func:`fail_stale_running`.
     """
     for attempt in range(attempts):
         try:
-            return _open(target)
+            return _open(target, heartbeat, grace)
         except StorageError:
             if attempt == attempts - 1 or target.kind == "journal":
                 raise
@@ -240,7 +249,15 @@ def open_storage(target: StorageTarget, attempts: int = 4) -> optuna.storages.Ba
     raise AssertionError("unreachable")
 
 
-def _open(target: StorageTarget) -> optuna.storages.BaseStorage:
+def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
+    beat: dict = {}
+    if heartbeat:
+        beat = {
+            "heartbeat_interval": int(heartbeat),
+            "grace_period": int(grace or 3 * heartbeat),
+            "heartbeat_stale_trial_callback":
+                optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+        }
     try:
         if target.kind == "journal":
             from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -253,11 +270,11 @@ def _open(target: StorageTarget) -> optuna.storages.BaseStorage:
             finally:
                 con.close()
             storage = optuna.storages.RDBStorage(
-                target.url, engine_kwargs={"connect_args": {"timeout": 30}}
+                target.url, engine_kwargs={"connect_args": {"timeout": 30}}, **beat
             )
             _sqlite_pragmas(storage)
             return storage
-        return optuna.storages.RDBStorage(target.url)
+        return optuna.storages.RDBStorage(target.url, **beat)
     except Exception as exc:  # the driver's or SQLAlchemy's own error types
         msg = _one_line(exc, target.url)
         raise StorageError(f"storage {target.display} cannot be opened: {msg}") from None
@@ -289,3 +306,77 @@ def password(url: str) -> str | None:
         return None
     cred = rest.rpartition("@")[0]
     return cred.split(":", 1)[1] if ":" in cred else None
+
+
+# -------------------------------------------------------------------- fault repair
+def torn_tail(path: Path) -> int | None:
+    """Byte offset where a journal's torn last line starts, or None when the file is whole.
+
+    A worker killed while appending leaves a last line without its newline (or not JSON).
+    Optuna skips such a line while it is last, but once anything is appended after it the
+    journal can no longer be read: it must be cut before more is written.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return None
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data.endswith(b"\n"):
+        last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+        try:
+            json.loads(data[last_start:])
+            return None
+        except ValueError:
+            return last_start
+    return data.rfind(b"\n") + 1
+
+
+def truncate_torn_tail(path: Path) -> int:
+    """Cut a journal's torn last line; return the number of bytes removed (0 if whole)."""
+    start = torn_tail(path)
+    if start is None:
+        return 0
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.truncate(start)
+    return size - start
+
+
+def fail_stale_running(
+    storage: optuna.storages.BaseStorage, grace: float, study_names: list[str] | None = None
+) -> list[tuple[str, int]]:
+    """Mark RUNNING trials older than ``grace`` seconds FAIL and enqueue a copy of each.
+
+    For storages without a heartbeat (journal files), or on demand (``repair``). A copy is
+    enqueued with the same parameters for search studies; analysis studies re-enqueue their
+    missing units themselves. Only safe when no live worker runs a trial longer than ``grace``.
+
+    Returns
+    -------
+    list of (study name, trial number)
+        The trials marked FAIL.
+    """
+    from datetime import datetime, timedelta
+
+    from optuna.trial import TrialState
+
+    cutoff = datetime.now() - timedelta(seconds=grace)
+    failed = []
+    for summary in optuna.get_all_study_summaries(storage):
+        if study_names is not None and summary.study_name not in study_names:
+            continue
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.datetime_start is not None and t.datetime_start > cutoff:
+                continue
+            try:
+                # attrs first: a finished trial can no longer be written to
+                storage.set_trial_user_attr(t._trial_id, "status", "failed: worker gone")
+                if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue  # it finished meanwhile: its worker was alive after all
+            failed.append((summary.study_name, t.number))
+            if "analysis" not in study.user_attrs and t.params:
+                study.enqueue_trial(t.params, user_attrs={"retried_from": t.number})
+    return failed

@@ -12,6 +12,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import warnings
@@ -61,15 +62,35 @@ from landscape.storage import (
     StorageTarget,
     artifact_dir,
     check_storage,
+    fail_stale_running,
     open_storage,
     resolve,
+    torn_tail,
+    truncate_torn_tail,
 )
 from landscape.summary import Summary, format_summary, summarize
 from landscape.symmetry import format_symmetry, group_counts
 
 log = logging.getLogger("landscape")
 PROG = "python -m landscape.study"
-COMMANDS = ("list", "report", "dashboard")
+COMMANDS = ("list", "report", "dashboard", "repair")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT: Optuna marks the running trial FAIL and re-raises this."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, _frame) -> None:
+    raise Interrupted(signum)
+
+
+def _install_signal_handlers() -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _on_signal)
 
 
 class UsageError(Exception):
@@ -95,7 +116,8 @@ def _top_help() -> str:
         f"usage: {PROG} NAME [options]         run the study spec NAME\n"
         f"       {PROG} list [options]         list the studies in a storage\n"
         f"       {PROG} report STUDY [options] write reports/STUDY/index.html from storage\n"
-        f"       {PROG} dashboard [options]    open optuna-dashboard on the storage\n\n"
+        f"       {PROG} dashboard [options]    open optuna-dashboard on the storage\n"
+        f"       {PROG} repair [options]       fail trials of dead workers, mend a journal\n\n"
         "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
         f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
         "TOML file. Every command has --help.\n"
@@ -117,6 +139,14 @@ def _run_parser() -> _Parser:
     p.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
     p.add_argument("--seed", type=int, help="root seed of every random choice (default: spec's)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")
+    p.add_argument("--total", type=int, metavar="N",
+                   help="run until the study has N finished trials (resume after a crash)")
+    p.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
+                   help="trial heartbeat on SQLite/PostgreSQL, 0 = off (default: 10); a dead "
+                   "worker's trial is failed after the grace period and re-run")
+    p.add_argument("--grace", type=float, metavar="SECONDS",
+                   help="age after which a silent RUNNING trial counts as dead (default: "
+                   "3 × heartbeat; for journal files, which have no heartbeat, 600)")
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a spec field, e.g. --set data.name=digits --set trainer.epochs=50",
@@ -145,6 +175,17 @@ def _report_parser() -> _Parser:
                    help="folder the report goes in (default: reports)")
     p.add_argument("--no-publish", action="store_true",
                    help="do not upload the figures and note to the storage")
+    return p
+
+
+def _repair_parser() -> _Parser:
+    p = _Parser(prog=f"{PROG} repair",
+                description="With no worker running: cut a journal file's torn last line, mark "
+                "RUNNING trials older than the grace period FAIL (and enqueue copies), and check "
+                "an SQLite file's integrity.")
+    _storage_option(p)
+    p.add_argument("--grace", type=float, default=0.0, metavar="SECONDS",
+                   help="only trials running longer than this (default: 0, every one)")
     return p
 
 
@@ -244,12 +285,21 @@ def _curvature(
 
 def _worker(job: dict[str, Any]) -> None:
     """One worker process of ``--jobs``: load the study and run its share of trials."""
+    try:
+        _work(job)
+    except Interrupted as exc:  # its running trial is FAIL already (Optuna's handling)
+        sys.exit(128 + exc.signum)
+
+
+def _work(job: dict[str, Any]) -> None:
     from threadpoolctl import threadpool_limits
 
     _quiet_optuna()
     spec = parse_spec(job["spec_name"], job["text"], job["overrides"])
     problem = prepare(spec)
-    storage = open_storage(resolve(job["storage"]))
+    _install_signal_handlers()
+    storage = open_storage(resolve(job["storage"]), heartbeat=job.get("heartbeat"),
+                           grace=job.get("grace"))
     if spec.analysis is not None:
         study = optuna.load_study(study_name=job["study_name"], storage=storage)
         store = FileSystemArtifactStore(job["artifacts"])
@@ -269,6 +319,8 @@ def _worker(job: dict[str, Any]) -> None:
 def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # The one-trial analyses (symmetry, geometry) use ask/tell; their trial needs no heartbeat.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 def _progress(total: int, disable: bool):
@@ -285,6 +337,12 @@ def cmd_run(argv: Sequence[str]) -> int:
     try:
         if args.jobs < 1:
             raise UsageError(f"--jobs={args.jobs} must be >= 1")
+        if args.total is not None and args.total < 1:
+            raise UsageError(f"--total={args.total} must be >= 1")
+        if args.heartbeat < 0:
+            raise UsageError(f"--heartbeat={args.heartbeat} must be >= 0 (0 turns it off)")
+        if args.grace is not None and not args.grace > 0:
+            raise UsageError(f"--grace={args.grace} must be > 0 seconds")
         spec_name, text = find_spec(args.name)
         overrides = list(args.set)
         for flag, key in (("n_trials", "n_trials"), ("timeout", "timeout"), ("seed", "seed")):
@@ -300,20 +358,31 @@ def cmd_run(argv: Sequence[str]) -> int:
         artifacts = artifact_dir(target, args.artifacts)
         storage = None
         n_before = 0
+        beat = _beat(args, target)
+        if target.kind == "journal" and target.exists() and torn_tail(target.path) is not None:
+            raise StorageError(
+                f"journal {target.display} ends with a torn line (a worker died while writing); "
+                f"with no worker running: {PROG} repair --storage {target.display}"
+            )
         if target.exists():
-            storage = open_storage(target)
+            storage = open_storage(target, **beat)
             n_before = _check_existing(storage, study_name, spec)
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
+    if target.kind == "journal" and storage is not None:
+        grace = args.grace if args.grace is not None else 600.0
+        for name, number in fail_stale_running(storage, grace, [study_name]):
+            print(f"landscape: trial {number} of {name!r} ran past the {grace:g} s grace period "
+                  "without finishing: marked FAIL", file=sys.stderr)
     if spec.analysis is not None:
         _ensure_default_folder(target)
-        storage = storage or open_storage(target)
+        storage = storage or open_storage(target, **beat)
         return _run_analysis(args, spec, problem, target, storage, study_name, n_before,
                              artifacts, text, overrides)
 
     _ensure_default_folder(target)
     if storage is None:
-        storage = open_storage(target)
+        storage = open_storage(target, **beat)
     seed = spec.study.seed
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction=spec.direction,
@@ -329,9 +398,15 @@ def cmd_run(argv: Sequence[str]) -> int:
 
         study.set_user_attr("landscape_version", __version__)
     n_trials = spec.study.n_trials
+    if args.total is not None:
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        n_trials = max(0, args.total - len(study.get_trials(deepcopy=False, states=states)))
     start = time.perf_counter()
     bar = _progress(n_trials, args.no_progress)
-    if args.jobs == 1:
+    dead = 0
+    if n_trials == 0:
+        pass
+    elif args.jobs == 1:
         def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             bar.update(1)
             bar.set_postfix_str(f"last: {trial.user_attrs.get('status', trial.state.name)}")
@@ -339,7 +414,8 @@ def cmd_run(argv: Sequence[str]) -> int:
         study.optimize(make_objective(problem), n_trials=n_trials, timeout=spec.study.timeout,
                        callbacks=[tick])
     else:
-        _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study)
+        dead = _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar,
+                            study, spec_n=n_trials)
     bar.close()
     wall = time.perf_counter() - start
     recs = trial_records(study)
@@ -373,7 +449,15 @@ def cmd_run(argv: Sequence[str]) -> int:
         if report:
             print(f"report: {report}")
         print(f"look at it: optuna-dashboard {target.display} --artifact-dir {artifacts}")
-    return 0
+    return 1 if dead else 0
+
+
+def _beat(args, target: StorageTarget) -> dict:
+    """Heartbeat settings for :func:`open_storage` (none for journal files)."""
+    if target.kind == "journal" or not args.heartbeat:
+        return {}
+    grace = int(round(args.grace)) if args.grace is not None else None
+    return {"heartbeat": args.heartbeat, "grace": grace}
 
 
 def _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study,
@@ -393,21 +477,34 @@ def _run_workers(args, spec_name, text, overrides, target, study_name, n_before,
             "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
             "study_name": study_name, "n_trials": share, "n_before": n_before, "worker": i,
             "threads": threads, "artifacts": str(artifacts) if artifacts else None,
+            **_beat(args, target),
         }
         proc = ctx.Process(target=_worker, args=(job,), daemon=False)
         proc.start()
         procs.append(proc)
     done = 0
-    while any(p.is_alive() for p in procs):
-        time.sleep(0.5)
-        finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
-        bar.update(max(0, finished - n_before - done))
-        done = max(done, finished - n_before)
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+            finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+            bar.update(max(0, finished - n_before - done))
+            done = max(done, finished - n_before)
+    except Interrupted:
+        for p in procs:  # pass the signal on: each worker fails its running trial and exits
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join()
+        raise
     for p in procs:
         p.join()
-    bad = [p.exitcode for p in procs if p.exitcode != 0]
-    if bad:
-        raise RuntimeError(f"{len(bad)} worker(s) failed with exit codes {bad}")
+    dead = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
+    for i, code in dead:
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        print(f"landscape: worker {i} died ({how}); its running trial is failed after the grace "
+              "period and re-run by the next run on this storage (or use --total N)",
+              file=sys.stderr)
+    return len(dead)
 
 
 def _run_analysis(args, spec, problem, target, storage, study_name, n_before, artifacts,
@@ -560,6 +657,41 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_repair(argv: Sequence[str]) -> int:
+    """Repair a storage after dead workers (see ``--help``)."""
+    args = _repair_parser().parse_args(argv)
+    try:
+        if args.grace < 0:
+            raise UsageError(f"--grace={args.grace} must be >= 0 seconds")
+        target = resolve(args.storage)
+        if target.path is not None and not target.exists():
+            raise StorageError(f"storage {target.display} does not exist")
+        if target.kind == "journal":
+            cut = truncate_torn_tail(target.path)
+            if cut:
+                print(f"cut a torn last line of {cut} bytes from {target.display}")
+        check_storage(target)
+        storage = open_storage(target)
+    except (StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    failed = fail_stale_running(storage, args.grace)
+    for name, number in failed:
+        print(f"study {name!r}: trial {number} was RUNNING: marked FAIL")
+    if target.kind == "sqlite" and target.path is not None:
+        import sqlite3
+
+        con = sqlite3.connect(target.path)
+        try:
+            result = con.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            con.close()
+        print(f"SQLite integrity_check: {result}")
+        if result != "ok":
+            return 1
+    print(f"{target.display}: {len(failed)} running trial(s) failed; storage readable")
+    return 0
+
+
 def cmd_list(argv: Sequence[str]) -> int:
     """List the studies in a storage (see ``--help``)."""
     args = _list_parser().parse_args(argv)
@@ -614,13 +746,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[0] in ("-h", "--help"):
         print(_top_help(), end="")
         return 0
+    _install_signal_handlers()
     try:
-        command = {"list": cmd_list, "report": cmd_report, "dashboard": cmd_dashboard}
+        command = {"list": cmd_list, "report": cmd_report, "dashboard": cmd_dashboard,
+                   "repair": cmd_repair}
         if argv[0] in command:
             return command[argv[0]](argv[1:])
         return cmd_run(argv)
     except UsageError as exc:
         return _fail(str(exc))
+    except Interrupted as exc:
+        print(f"landscape: interrupted by {exc}; the running trial is marked FAIL; rerun the "
+              "same command to resume", file=sys.stderr)
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -1,0 +1,201 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from landscape.study import main
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pg import pg_bin, postgres_cluster  # noqa: E402
+
+LONG = [  # trials of a few seconds each, none ending early
+    "--set", "data.name=moons", "--set", "data.options.n_samples=500",
+    "--set", "model.hidden=[16]", "--set", "trainer.epochs=20000",
+    "--set", "trainer.stall_window=100000", "--set", "study.report_every=500",
+    "--set", "search.lr.low=0.001", "--set", "search.lr.high=0.01",
+    "--set", "pruner.name=none", "--set", "pruner.options={}", "--no-progress", "--no-report",
+]
+QUICK = [
+    "--set", "data.name=moons", "--set", "data.options.n_samples=120",
+    "--set", "model.hidden=[4]", "--set", "trainer.epochs=30", "--set", "study.report_every=10",
+    "--no-progress", "--no-report",
+]
+CLI = [sys.executable, "-m", "landscape.study"]
+
+
+def _trials(url, name="lr_search"):
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def _wait_for(predicate, timeout=60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if predicate():
+                return
+        except (KeyError, optuna.exceptions.StorageInternalError, sqlite3.Error):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _running(url, n=1):
+    return sum(t.state == TrialState.RUNNING for t in _trials(url)) >= n
+
+
+@pytest.mark.parametrize(("sig", "code", "name"), [(signal.SIGTERM, 143, "SIGTERM"),
+                                                   (signal.SIGINT, 130, "SIGINT")])
+def test_signal_fails_the_running_trial_and_the_study_resumes(tmp_path, sig, code, name):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    proc = subprocess.Popen([*CLI, "lr_search", "--storage", url, "--n-trials", "20", *LONG],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    _wait_for(lambda: _running(url))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert err.strip().splitlines()[-1] == (
+        f"landscape: interrupted by {name}; the running trial is marked FAIL; rerun the same "
+        "command to resume")
+    states = [t.state for t in _trials(url)]
+    assert TrialState.RUNNING not in states and states[-1] == TrialState.FAIL
+    ok = subprocess.run([*CLI, "lr_search", "--storage", url, "--n-trials", "2", *LONG,
+                         "--set", "trainer.epochs=30"], cwd=tmp_path, capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert sum(t.state == TrialState.COMPLETE for t in _trials(url)) >= 2
+
+
+def _children(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_a_killed_worker_is_failed_by_heartbeat_and_rerun(tmp_path):
+    db = tmp_path / "k.db"
+    url = f"sqlite:///{db}"
+    beat = ["--heartbeat", "1", "--grace", "2"]
+    proc = subprocess.Popen([*CLI, "lr_search", "--storage", url, "--n-trials", "6", "--jobs",
+                             "3", *beat, *LONG], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: _running(url, 3), timeout=120)
+    workers = [p for p in _children(proc.pid)
+               if "resource_tracker" not in open(f"/proc/{p}/cmdline").read()]
+    running_before = {t.number for t in _trials(url) if t.state == TrialState.RUNNING}
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    assert "died (signal 9)" in err
+    # The killed trial is FAIL already if a surviving worker started a trial after the grace
+    # period (Optuna's heartbeat check runs then), else still RUNNING until the next run.
+    left = [t for t in _trials(url) if t.state in (TrialState.RUNNING, TrialState.FAIL)]
+    assert len(left) == 1 and left[0].number in running_before
+    time.sleep(3)  # past the grace period
+    resume = subprocess.run([*CLI, "lr_search", "--storage", url, "--total", "6", *beat, *LONG],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resume.returncode == 0, resume.stderr
+    trials = _trials(url)
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 6
+    dead = next(t for t in trials if t.number == left[0].number)
+    assert dead.state == TrialState.FAIL
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    assert retried[0].params == dead.params
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+
+
+def test_journal_torn_line_and_stale_trials_are_repaired(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    journal = tmp_path / "j.log"
+    assert main(["lr_search", "--storage", "j.log", "--n-trials", "2", *QUICK]) == 0
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal)))
+    study = optuna.load_study(study_name="lr_search", storage=storage)
+    stuck = study.ask({"lr": optuna.distributions.FloatDistribution(1e-5, 1e2, log=True)})
+    with open(journal, "ab") as fh:
+        fh.write(b'{"op_code": 5, "worker_id": "dead", "trial_id"')  # a worker died here
+    capsys.readouterr()
+    assert main(["lr_search", "--storage", "j.log", "--n-trials", "1", *QUICK]) == 2
+    assert "ends with a torn line" in capsys.readouterr().err
+    assert main(["repair", "--storage", "j.log"]) == 0
+    out = capsys.readouterr().out
+    assert "cut a torn last line of 46 bytes" in out
+    assert f"trial {stuck.number} was RUNNING: marked FAIL" in out
+    assert main(["lr_search", "--storage", "j.log", "--n-trials", "1", *QUICK]) == 0
+    trials = optuna.load_study(study_name="lr_search", storage=storage).get_trials()
+    by_number = {t.number: t for t in trials}
+    assert by_number[stuck.number].state == TrialState.FAIL
+    copy = [t for t in trials if t.user_attrs.get("retried_from") == stuck.number]
+    assert len(copy) == 1 and copy[0].state.is_finished()
+
+
+def test_journal_start_fails_trials_older_than_grace(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["lr_search", "--storage", "g.log", "--n-trials", "1", *QUICK]) == 0
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "g.log")))
+    study = optuna.load_study(study_name="lr_search", storage=storage)
+    stuck = study.ask()
+    time.sleep(1.2)
+    capsys.readouterr()
+    assert main(["lr_search", "--storage", "g.log", "--n-trials", "1", "--grace", "1",
+                 *QUICK]) == 0
+    assert f"trial {stuck.number} of 'lr_search' ran past the 1 s grace period" in \
+        capsys.readouterr().err
+
+
+def test_repair_reports_sqlite_integrity(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["lr_search", "--storage", "r.db", "--n-trials", "1", *QUICK]) == 0
+    capsys.readouterr()
+    assert main(["repair", "--storage", "r.db"]) == 0
+    assert "SQLite integrity_check: ok" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's server is missing in CI; .ci/run installs it")
+        pytest.skip("PostgreSQL's server binaries are not installed")
+    with postgres_cluster() as url:
+        yield url
+
+
+def test_postgres_four_workers_share_one_study(postgres_url, tmp_path):
+    n = 3
+    run = subprocess.run([*CLI, "lr_search", "--storage", postgres_url, "--n-trials",
+                          str(4 * n), "--jobs", "4", "--study-name", "shared", *QUICK],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    trials = _trials(postgres_url, "shared")
+    assert len(trials) == 4 * n
+    assert sorted(t.number for t in trials) == list(range(4 * n))
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert "s3cret" not in run.stdout + run.stderr
+    assert "postgres:***@127.0.0.1" in run.stdout
+
+
+def test_postgres_password_never_stored_or_reported(postgres_url, tmp_path, monkeypatch,
+                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["lr_search", "--storage", postgres_url, "--n-trials", "2",
+                 "--study-name", "secret-check", "--set", "data.name=moons",
+                 "--set", "trainer.epochs=20", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "s3cret" not in captured.out + captured.err
+    page = (tmp_path / "reports" / "secret-check" / "index.html").read_text()
+    assert "s3cret" not in page and "postgres:***@" in page
+    study = optuna.load_study(study_name="secret-check", storage=postgres_url)
+    blob = repr(study.user_attrs) + repr([t.user_attrs for t in study.trials])
+    assert "s3cret" not in blob
