@@ -35,7 +35,7 @@ from landscape.geometry import (
 )
 from landscape.hessian import hessian
 from landscape.minima import MinimaReport, analyse_points, classify, polish
-from landscape.objectives import Problem, analysis_rng, build, trial_rng
+from landscape.objectives import Problem, analysis_rng, batch_size_of, build, trial_rng
 from landscape.spec import parse_method
 from landscape.symmetry import SymmetryCheck, group_counts, verify_symmetry
 from landscape.train import train, train_many
@@ -84,7 +84,7 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
     """
     a, t = problem.spec.analysis, problem.spec.trainer
     ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
-    batch = {"gd": None, "online": 1, "minibatch": t.batch_size}[t.method]
+    batch = batch_size_of(t.method, t.batch_size, problem.n_train)
     return _train_and_polish(problem, ids, batch, stream=chunk)
 
 
@@ -103,7 +103,7 @@ def _train_and_polish(
     d = problem.data
     model, theta0 = start_thetas(problem, ids)
     if batch is not None and batch >= d.n_train:
-        batch = None
+        batch = None  # a batch of all N samples is batch learning: no shuffle needed
     res = train_many(
         model, theta0, d.X_train, d.y_train, lr=t.lr, epochs=t.epochs, batch_size=batch,
         rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, stream]),

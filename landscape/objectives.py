@@ -183,6 +183,12 @@ def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, 
     return model, model.init(rng, scheme=m.init, scale=m.init_scale)
 
 
+def batch_size_of(method: str, batch_size: int | None, n_train: int) -> int | None:
+    """The trainer's batch size: None (batch learning) for gd or a batch of all N samples."""
+    batch = {"gd": None, "online": 1, "minibatch": batch_size}[method]
+    return None if batch is not None and batch >= n_train else batch
+
+
 def run_training(
     problem: Problem,
     spec: Spec,
@@ -193,9 +199,7 @@ def run_training(
     data = problem.data
     t = spec.trainer
     model, theta0 = build(problem, spec, rng)
-    batch = {"gd": None, "online": 1, "minibatch": t.batch_size}[t.method]
-    if batch is not None and batch >= data.n_train:
-        batch = None  # a batch of all N samples is batch learning: no shuffle needed
+    batch = batch_size_of(t.method, t.batch_size, data.n_train)
     try:
         res = train(
             model, theta0, data.X_train, data.y_train,
