@@ -227,14 +227,15 @@ def report_dict(report: MinimaReport) -> dict:
     out = dataclasses.asdict(report)
     out.pop("point_class")
     out["chao1"]["complete"] = report.chao1.complete
-    return _jsonable(out)
+    return jsonable(out)
 
 
-def _jsonable(obj: Any) -> Any:  # noqa: D103 - shared by the CLI
+def jsonable(obj: Any) -> Any:
+    """Convert numpy scalars and non-finite floats (to None) for JSON, recursively."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -286,7 +287,7 @@ def run_symmetry(
     check = verify_symmetry(model, theta, d.X_train, d.y_train, rng=analysis_rng(spec),
                             max_pairs=a.max_pairs, n_random=a.n_random, gd_steps=a.gd_steps,
                             lr=t.lr)
-    attrs = _jsonable(dataclasses.asdict(check))
+    attrs = jsonable(dataclasses.asdict(check))
     attrs["counts"] = {k: str(v) for k, v in dataclasses.asdict(check.counts).items()}
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
@@ -394,7 +395,7 @@ def finalize_escape(
             reached_global_share=float(low.mean()), distinct_minima=rep.distinct_minima,
         ))
     report = EscapeReport(a.n_starts, spec.trainer.epochs, a.loss_threshold, best, outcomes)
-    out = _jsonable(dataclasses.asdict(report))
+    out = jsonable(dataclasses.asdict(report))
     out["claim_holds"] = report.claim_holds
     study.set_user_attr("escape", out)
     return report
@@ -489,7 +490,7 @@ def run_geometry(
         distance_raw=paths.distance_raw, distance_aligned=paths.distance_aligned,
         hessian_top=tuple(float(v) for v in lam),
     )
-    for key, value in _jsonable(dataclasses.asdict(report)).items():
+    for key, value in jsonable(dataclasses.asdict(report)).items():
         trial.set_user_attr(key, value)
     trial.set_user_attr("wall_time", time.perf_counter() - start)
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,13 +27,13 @@ from optuna.trial import TrialState
 
 from landscape.experiments import (
     UNIT_PARAM,
-    _jsonable,
     drain_queue,
     enqueue_missing,
     finalize_escape,
     finalize_minima,
     format_escape,
     format_geometry,
+    jsonable,
     minima_objective,
     n_chunks,
     report_dict,
@@ -71,7 +71,6 @@ from landscape.storage import (
 from landscape.summary import Summary, format_summary, summarize
 from landscape.symmetry import format_symmetry, group_counts
 
-log = logging.getLogger("landscape")
 PROG = "python -m landscape.study"
 COMMANDS = ("list", "report", "dashboard", "repair")
 
@@ -550,7 +549,7 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
         geo = run_geometry(problem, study, store)
         return done([f"study {study_name!r} in {target.display}: geometry in "
                      f"{time.perf_counter() - start:.1f} s", format_geometry(geo)],
-                    {"geometry": _jsonable(dataclasses.asdict(geo))})
+                    {"geometry": jsonable(dataclasses.asdict(geo))})
     total = n_chunks(problem)
     param = UNIT_PARAM[kind]
     missing = enqueue_missing(study, total, param)

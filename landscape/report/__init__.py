@@ -33,7 +33,7 @@ def _trial_records(study: optuna.Study):
     return trial_records(study)
 
 
-def _search_report(study, out, add):
+def _search_report(study, add):
     spec = study.user_attrs.get("spec", {})
     params = {p["name"] for p in study.user_attrs.get("search_space", [])}
     direction = "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else \
@@ -267,7 +267,7 @@ def write_report(
     elif kind == "escape":
         summary, tables = _escape_report(study, store, add)
     else:
-        summary, tables = _search_report(study, out, add)
+        summary, tables = _search_report(study, add)
     spec = study.user_attrs.get("spec", {})
     page = render(study_name=study_name, kind=kind, description=spec.get("description", ""),
                   storage=storage_display, summary=summary, tables=tables, figures=entries,
