@@ -40,7 +40,7 @@ def _new(width: float = 6.4, height: float = 4.0, ncols: int = 1) -> tuple[Figur
 
 def loss_vs_lr(p: LrPoints) -> Figure:
     """Final loss against ε, coloured by status, with the divergence boundary and 2/λ_max."""
-    fig, (ax,) = _new()
+    fig, (ax,) = _new(8.4, 4.0)
     shown = np.where(np.isfinite(p.loss), p.loss, np.nan)
     for status in STATUS_ORDER:
         sel = p.status == status
@@ -66,7 +66,7 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     ax.set_xlabel("learning rate ε (log scale)")
     ax.set_ylabel(f"final {p.metric.replace('_', ' ')} (nats or ½·squared error)")
     ax.set_title("Too large an ε diverges, too small an ε barely moves")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
@@ -74,7 +74,7 @@ def loss_vs_lr(p: LrPoints) -> Figure:
 
 def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     """Training loss of a selection of trials against epochs or updates."""
-    fig, (ax,) = _new()
+    fig, (ax,) = _new(8.4, 4.0)
     for i, c in enumerate(curves):
         xs = c.epoch if x == "epoch" else c.updates
         ok = np.isfinite(c.loss) & (c.loss > 0)
@@ -86,7 +86,7 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     ax.set_xlabel("epoch" if x == "epoch" else "update count t (symlog scale)")
     ax.set_ylabel("training loss E(θ) (log scale)")
     ax.set_title(f"Learning curves against {'epochs' if x == 'epoch' else 'updates'}")
-    ax.legend(fontsize=6.5, loc="best")
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
