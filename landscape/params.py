@@ -61,16 +61,6 @@ class Layout:
         """Number D of parameters (the seed's θ_1 … θ_D)."""
         return self._blocks[-1][2]
 
-    def weight_slice(self, layer: int) -> slice:
-        """Slice of θ holding W_layer (layer counted from 0)."""
-        w0, b0, _ = self.offsets[layer]
-        return slice(w0, b0)
-
-    def bias_slice(self, layer: int) -> slice:
-        """Slice of θ holding b_layer (layer counted from 0)."""
-        _, b0, b1 = self.offsets[layer]
-        return slice(b0, b1)
-
     def unravel(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Return views (W_l, b_l) into θ for every layer.
 
