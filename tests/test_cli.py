@@ -1,10 +1,8 @@
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -201,37 +199,6 @@ def test_cli_real_process_exit_codes(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "landscape.study", "--help"], cwd=tmp_path,
                         capture_output=True, text=True)
     assert ok.returncode == 0 and "lr_search" in ok.stdout
-
-
-def test_cli_specs_ship_in_a_non_editable_wheel(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    for folder in ("landscape", "studies"):
-        shutil.copytree(ROOT / folder, src / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.db*", "*.log"))
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps",
-                    "--no-build-isolation", "-q", "-w", str(wheels)], check=True,
-                   capture_output=True)
-    (wheel,) = wheels.glob("*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "landscape/studies/lr_search.toml" in names
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(target), str(wheel)], check=True, capture_output=True)
-    empty = tmp_path / "elsewhere"
-    empty.mkdir()
-    code = (
-        "import landscape, landscape.spec as s; print(landscape.__file__); "
-        "print(s.find_spec('lr_search')[0], s.known_specs())"
-    )
-    run = subprocess.run([sys.executable, "-c", code], cwd=empty, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(target)}, check=True)
-    where, found = run.stdout.splitlines()
-    assert where.startswith(str(target))
-    assert found.startswith("lr_search") and "schedule_search" in found
 
 
 def test_cli_two_processes_create_one_new_sqlite_file_at_once(tmp_path):
