@@ -9,13 +9,17 @@ database driver) before anything is created, so bad input leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
+import re
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
 
@@ -89,16 +93,66 @@ def artifact_dir(target: StorageTarget, explicit: str | None = None) -> Path:
     return Path("artifacts")
 
 
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature|sig$", re.I)
+"""Query keys whose values are credentials (password, passwd, sslpassword, api_key, token, …)."""
+
+
+def secrets(url: str) -> list[str]:
+    """Every credential in a URL: the password of ``user:password@`` and secret query values.
+
+    Parameters
+    ----------
+    url : str
+
+    Returns
+    -------
+    list of str
+        The secrets, longest first (so a message is masked without leaving a part of one).
+    """
+    parts = urlsplit(url)
+    found = []
+    if parts.netloc and "@" in parts.netloc:
+        cred = parts.netloc.rpartition("@")[0]
+        if ":" in cred:
+            found.append(cred.split(":", 1)[1])
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if value and _SECRET_KEY.search(key):
+            found.append(value)
+    found += [unquote(s) for s in found if unquote(s) != s]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
 def redact(url: str) -> str:
-    """Hide the password of a URL: ``postgresql://u:secret@h/db`` → ``postgresql://u:***@h/db``."""
+    """Hide every credential of a URL, safe to print or store.
+
+    ``postgresql://u:secret@h/db?sslpassword=x&application_name=a`` becomes
+    ``postgresql://u:***@h/db?sslpassword=***&application_name=a``; a URL without credentials
+    is returned unchanged.
+    """
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    cred, at, host = rest.rpartition("@")
-    if ":" in cred:
-        user = cred.split(":", 1)[0]
-        cred = f"{user}:***"
-    return f"{scheme}://{cred}{at}{host}"
+    rest, qmark, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        cred, _, host = netloc.rpartition("@")
+        if ":" in cred:
+            netloc = f"{cred.split(':', 1)[0]}:***@{host}"
+    if query:
+        fields = []
+        for field in query.split("&"):
+            key, eq, value = field.partition("=")
+            secret = eq and value and _SECRET_KEY.search(unquote(key))
+            fields.append(f"{key}=***" if secret else field)
+        query = "&".join(fields)
+    return f"{scheme}{sep}{netloc}{slash}{path}{qmark}{query}"
+
+
+def mask(text: str, url: str) -> str:
+    """Replace every credential of ``url`` found in ``text`` (e.g. a driver's error) by ***."""
+    for secret in secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def resolve(url: str | None) -> StorageTarget:
@@ -158,37 +212,54 @@ def check_storage(target: StorageTarget) -> None:
     if path.exists():
         if not path.is_file():
             raise StorageError(f"storage {shown}: {str(path)!r} is not a file")
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise StorageError(f"storage {shown}: {str(path)!r} is not readable and writable")
+        if not os.access(path, os.R_OK):
+            raise StorageError(f"storage {shown}: {str(path)!r} is not readable")
         if path.stat().st_size > 0:
             if target.kind == "sqlite":
-                _check_sqlite_file(path, shown)
+                _check_sqlite_header(path, shown)
             else:
                 _check_journal_file(path, shown)
-        return
-    _probe_writable(path, shown)
+    # Before the database is read: SQLite in WAL mode cannot even read a file whose folder is
+    # read-only (it creates the -shm index beside it), which it reports as a corrupt file.
+    _probe_folder(parent, shown)
+    if path.exists() and path.stat().st_size > 0 and target.kind == "sqlite":
+        _check_sqlite_file(path, shown)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StorageError(f"storage {shown}: {str(path)!r} is read-only")
 
 
-def _probe_writable(path: Path, shown: str) -> None:
-    # os.access says yes to root everywhere, even where creating the file fails (/proc, /sys,
-    # read-only mounts); only trying tells. The probe file is removed at once.
-    if not os.access(path.parent, os.W_OK):
-        raise StorageError(f"storage {shown}: folder {str(path.parent)!r} is not writable")
+def _probe_folder(folder: Path, shown: str) -> None:
+    """Create and remove a uniquely named file in ``folder``: only trying tells writability.
+
+    os.access says yes to root everywhere, even where creating a file fails (/proc, /sys,
+    read-only mounts). The probe has a name of its own, so it never collides with the storage
+    file another worker may be creating, and it is removed however the attempt ends.
+    """
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd, probe = tempfile.mkstemp(prefix=".landscape-probe-", dir=folder)
     except OSError as exc:
+        if exc.errno == errno.EROFS or not os.access(folder, os.W_OK):
+            raise StorageError(
+                f"storage {shown}: folder {str(folder)!r} is read-only; the storage needs a "
+                "writable folder (SQLite and journal files write beside themselves)"
+            ) from None
         raise StorageError(
-            f"storage {shown}: cannot create {str(path)!r} ({exc.strerror})"
+            f"storage {shown}: cannot create files in {str(folder)!r} ({exc.strerror})"
         ) from None
-    os.close(fd)
-    path.unlink()
+    try:
+        os.close(fd)
+    finally:
+        os.unlink(probe)
 
 
-def _check_sqlite_file(path: Path, shown: str) -> None:
+def _check_sqlite_header(path: Path, shown: str) -> None:
     with open(path, "rb") as fh:
         header = fh.read(len(SQLITE_HEADER))
     if header != SQLITE_HEADER:
         raise StorageError(f"storage {shown}: {str(path)!r} is not an SQLite database")
+
+
+def _check_sqlite_file(path: Path, shown: str) -> None:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -210,15 +281,39 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
         )
 
 
+def _journal_op(line: bytes) -> bool:
+    """Whether one line is an operation of Optuna's journal (a JSON object with an op code)."""
+    try:
+        op = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(op, dict) and isinstance(op.get("op_code"), int) and "worker_id" in op
+
+
 def _check_journal_file(path: Path, shown: str) -> None:
     with open(path, "rb") as fh:
         first = fh.readline()
-    try:
-        json.loads(first)
-    except ValueError:
+    if not _journal_op(first):
+        raise StorageError(f"storage {shown}: {str(path)!r} is not an Optuna journal file")
+
+
+def check_writable(target: StorageTarget) -> None:
+    """Refuse to write to a journal whose last line was torn by a dying writer.
+
+    Optuna skips a torn line while it is last, but anything appended after it makes the whole
+    journal unreadable; every command that writes calls this after :func:`check_storage`.
+
+    Raises
+    ------
+    StorageError
+        With the ``repair`` command to run.
+    """
+    if target.kind == "journal" and target.exists() and torn_tail(target.path) is not None:
         raise StorageError(
-            f"storage {shown}: {str(path)!r} is not an Optuna journal file"
-        ) from None
+            f"journal {target.display} ends with a torn line (a worker died while writing); "
+            "nothing was written to it; with no worker running: python -m landscape.study "
+            f"repair --storage {target.display}"
+        )
 
 
 def open_storage(
@@ -294,18 +389,7 @@ def _sqlite_pragmas(storage: optuna.storages.RDBStorage) -> None:
 
 def _one_line(exc: BaseException, url: str) -> str:
     text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    secret = password(url)
-    return line.replace(secret, "***") if secret else line
-
-
-def password(url: str) -> str | None:
-    """Return the password in a URL's credentials, if any."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return None
-    cred = rest.rpartition("@")[0]
-    return cred.split(":", 1)[1] if ":" in cred else None
+    return mask(text[0] if text else type(exc).__name__, url)
 
 
 # -------------------------------------------------------------------- fault repair
@@ -332,10 +416,25 @@ def torn_tail(path: Path) -> int | None:
 
 
 def truncate_torn_tail(path: Path) -> int:
-    """Cut a journal's torn last line; return the number of bytes removed (0 if whole)."""
+    """Cut a journal's torn last line; return the number of bytes removed (0 if whole).
+
+    Raises
+    ------
+    StorageError
+        If any line before the last is not a journal operation: then the file is not an Optuna
+        journal (or is damaged in the middle) and nothing is cut.
+    """
     start = torn_tail(path)
     if start is None:
         return 0
+    with open(path, "rb") as fh:
+        head = fh.read(start)
+    lines = head.splitlines()
+    if not lines or not all(_journal_op(line) for line in lines):
+        raise StorageError(
+            f"storage journal:{path}: {str(path)!r} is not an Optuna journal file (a line before "
+            "the last is not a journal operation); nothing was changed"
+        )
     size = path.stat().st_size
     with open(path, "r+b") as fh:
         fh.truncate(start)

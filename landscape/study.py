@@ -65,7 +65,7 @@ from landscape.storage import (
     fail_stale_running,
     open_storage,
     resolve,
-    torn_tail,
+    check_writable,
     truncate_torn_tail,
 )
 from landscape.summary import Summary, format_summary, summarize
@@ -172,8 +172,8 @@ def _report_parser() -> _Parser:
     _artifacts_option(p)
     p.add_argument("--out", default="reports", metavar="DIR",
                    help="folder the report goes in (default: reports)")
-    p.add_argument("--no-publish", action="store_true",
-                   help="do not upload the figures and note to the storage")
+    p.add_argument("--no-upload", "--no-publish", dest="no_upload", action="store_true",
+                   help="read the storage only: do not upload the figures and note to it")
     return p
 
 
@@ -358,11 +358,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         storage = None
         n_before = 0
         beat = _beat(args, target)
-        if target.kind == "journal" and target.exists() and torn_tail(target.path) is not None:
-            raise StorageError(
-                f"journal {target.display} ends with a torn line (a worker died while writing); "
-                f"with no worker running: {PROG} repair --storage {target.display}"
-            )
+        check_writable(target)
         if target.exists():
             storage = open_storage(target, **beat)
             n_before = _check_existing(storage, study_name, spec)
@@ -615,6 +611,12 @@ def cmd_report(argv: Sequence[str]) -> int:
     args = _report_parser().parse_args(argv)
     try:
         target, storage = _existing_study(args.storage, args.study)
+        if not args.no_upload:
+            try:
+                check_writable(target)
+            except StorageError as exc:
+                raise StorageError(f"{exc}; or write the report without uploading: "
+                                   f"{PROG} report {args.study} --no-upload") from None
         artifacts = artifact_dir(target, args.artifacts)
         out = Path(args.out)
         if out.exists() and not out.is_dir():
@@ -625,7 +627,7 @@ def cmd_report(argv: Sequence[str]) -> int:
 
     store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
     path = write_report(storage, args.study, out, store, storage_display=target.display,
-                        publish=not args.no_publish and store is not None)
+                        publish=not args.no_upload and store is not None)
     print(path)
     return 0
 
@@ -644,6 +646,7 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
         if target.path is not None and not target.exists():
             raise StorageError(f"storage {target.display} does not exist")
         check_storage(target)
+        check_writable(target)  # notes and artifact uploads from the browser write to it
         artifacts = artifact_dir(target, args.artifacts)
         storage = open_storage(target)
     except (StorageError, UsageError) as exc:
@@ -665,11 +668,12 @@ def cmd_repair(argv: Sequence[str]) -> int:
         target = resolve(args.storage)
         if target.path is not None and not target.exists():
             raise StorageError(f"storage {target.display} does not exist")
+        # Recognise the file as Optuna's before touching it: a text file is not a journal.
+        check_storage(target)
         if target.kind == "journal":
             cut = truncate_torn_tail(target.path)
             if cut:
                 print(f"cut a torn last line of {cut} bytes from {target.display}")
-        check_storage(target)
         storage = open_storage(target)
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
