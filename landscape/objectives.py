@@ -20,7 +20,14 @@ import optuna
 
 from landscape.data import Dataset, load_dataset
 from landscape.model import MLP
-from landscape.spec import Param, Spec, SpecError, pow2_choices, validate_with_data
+from landscape.spec import (
+    Param,
+    Spec,
+    SpecError,
+    pow2_choices,
+    validate_static,
+    validate_with_data,
+)
 from landscape.summary import TrialRecord
 from landscape.train import EpochRecord, TrainResult, train
 
@@ -67,9 +74,39 @@ def prepare(spec: Spec) -> Problem:
     except ValueError as exc:
         raise SpecError(f"data: {exc}") from None
     validate_with_data(spec, data.n_train)
+    validate_search(spec, data.n_train)
     make_sampler(spec, 0)
     make_pruner(spec)
     return Problem(spec=spec, data=data)
+
+
+def validate_search(spec: Spec, n_train: int) -> None:
+    """Check every searched parameter as a trial would use it, before anything is stored.
+
+    Each distribution is built as Optuna builds it (its own rules: step, log, bounds), and the
+    spec of a trial is validated at the ends of each range and at every choice, with the
+    parameters its ``when`` conditions need, so a value no trial could train with is refused
+    here rather than failing a trial.
+
+    Raises
+    ------
+    SpecError
+    """
+    for p in spec.search:
+        try:
+            d = distribution(p, n_train)
+        except ValueError as exc:
+            raise SpecError(f"search.{p.name}: {exc}") from None
+        if isinstance(d, optuna.distributions.CategoricalDistribution):
+            values = list(d.choices)
+        else:
+            values = [d.low, d.high]
+        for value in values:
+            trial_values = {**p.when, p.name: value}
+            try:
+                validate_static(dataclasses.replace(apply_params(spec, trial_values), search=()))
+            except SpecError as exc:
+                raise SpecError(f"search.{p.name}={value!r} makes a trial invalid: {exc}") from None
 
 
 def sampler_seed(seed: int, n_before: int, worker: int = 0) -> int:

@@ -314,12 +314,24 @@ def find_spec(name: str) -> tuple[str, str]:
     if name.endswith(".toml") or path.is_file():
         if not path.is_file():
             raise SpecError(f"spec file {name!r} does not exist")
-        return path.stem, path.read_text(encoding="utf-8")
+        return path.stem, _read_text(path, name)
     for d in spec_dirs():
         candidate = d / f"{name}.toml"
         if candidate.is_file():
-            return name, candidate.read_text(encoding="utf-8")
+            return name, _read_text(candidate, name)
     raise SpecError(f"spec {name!r} is unknown; known: {', '.join(known_specs()) or 'none'}")
+
+
+def _read_text(path: Any, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"spec file {name!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"offset {exc.start}); TOML files are UTF-8"
+        ) from None
+    except OSError as exc:
+        raise SpecError(f"spec file {name!r} cannot be read ({exc.strerror})") from None
 
 
 # ------------------------------------------------------------------------ conversion
@@ -373,6 +385,14 @@ def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
     return True, value
 
 
+def _check_finite(where: str, value: Any) -> None:
+    """TOML reads inf and nan as numbers; no field of a spec means anything by them."""
+    values = value if isinstance(value, tuple | list) else (value,)
+    for v in values:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SpecError(f"{where}={value!r} must be a finite number")
+
+
 def _describe(hint: Any) -> str:
     text = str(hint).replace("typing.", "").replace("NoneType", "None")
     return text.replace("<class '", "").replace("'>", "")
@@ -392,6 +412,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             raise SpecError(
                 f"{where}.{key}={value!r} has the wrong type; expected {_describe(hints[key])}"
             )
+        _check_finite(f"{where}.{key}", coerced)
         kwargs[key] = coerced
     try:
         return cls(**kwargs)
@@ -445,19 +466,71 @@ def parse_spec(name: str, text: str, overrides: list[str] | tuple[str, ...] = ()
     kwargs["search"] = tuple(params)
     spec = Spec(**kwargs)
     validate_static(spec)
+    _refuse_fixing_searched(spec, overrides)
     return spec
 
 
-def _apply_override(raw: dict, item: str) -> None:
-    key, sep, text = item.partition("=")
-    key = key.strip()
+def _refuse_fixing_searched(spec: Spec, overrides: list[str] | tuple[str, ...]) -> None:
+    """A ``--set`` of a field the search sets would be silently overwritten by every trial."""
+    for item in overrides:
+        parts, text = override_key(item)
+        if parts[0] not in ("trainer", "model", "data"):
+            continue
+        path = ".".join(parts)
+        for p in spec.search:
+            if p.target == path or p.target.startswith(path + ".") or path.startswith(
+                p.target + "."
+            ):
+                name = f'"{p.name}"' if "." in p.name else p.name
+                fix = (f"--set search.{name}.choices=[{text}]" if p.type == "categorical" else
+                       f"--set search.{name}.low={text} --set search.{name}.high={text}")
+                raise SpecError(
+                    f"--set {path}={text}: {p.target} is searched (search.{p.name}) and every "
+                    f"trial would overwrite it; narrow the search instead: {fix}"
+                )
+
+
+def override_key(item: str) -> tuple[list[str], str]:
+    """Split ``--set KEY=VALUE`` into KEY's parts and the value text.
+
+    KEY is a TOML dotted key, so a name holding a dot is quoted:
+    ``search."linear.tau".low=100`` has the parts ``search``, ``linear.tau``, ``low``.
+    """
+    key, sep, text = _split_assignment(item)
     if not sep or not key:
         raise SpecError(f"--set {item!r} must look like key=value, e.g. data.name=digits")
+    try:
+        node = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        raise SpecError(
+            f"--set {item!r}: {key!r} is not a dotted key; quote a name that holds a dot, e.g. "
+            'search."linear.tau".low=100'
+        ) from None
+    parts = []
+    while isinstance(node, dict):
+        (part, node), = node.items()
+        parts.append(part)
+    return parts, text
+
+
+def _split_assignment(item: str) -> tuple[str, str, str]:
+    """Partition at the first ``=`` outside double quotes (a quoted name may hold one)."""
+    quoted = False
+    for i, ch in enumerate(item):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "=" and not quoted:
+            return item[:i].strip(), "=", item[i + 1 :]
+    return item.strip(), "", ""
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    parts, text = override_key(item)
+    key = ".".join(f'"{p}"' if "." in p else p for p in parts)
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()  # a bare word such as digits
-    parts = key.split(".")
     top = parts[0]
     if top not in {"description", *_SECTIONS, "search"}:
         raise SpecError(
@@ -469,7 +542,11 @@ def _apply_override(raw: dict, item: str) -> None:
         child = node.get(part)
         if child is None:
             if top == "search" and i == 1:
-                raise SpecError(f"--set {key}: no searched parameter {part!r}")
+                known = ", ".join(raw.get("search", {})) or "none"
+                raise SpecError(
+                    f"--set {key}: no searched parameter {part!r} (known: {known}); quote a "
+                    'NAME that holds a dot: search."linear.tau".low=100'
+                )
             child = node[part] = {}
         if not isinstance(child, dict):
             raise SpecError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a table")
@@ -488,7 +565,10 @@ def _check_override_key(parts: list[str], key: str) -> None:
         return
     if top == "search":
         if len(parts) != 3:
-            raise SpecError(f"--set {key}: use search.NAME.FIELD, e.g. search.lr.high=10")
+            raise SpecError(
+                f"--set {key}: use search.NAME.FIELD, e.g. search.lr.high=10; quote a NAME that "
+                'holds a dot: search."linear.tau".low=100'
+            )
         cls: type = Param
     else:
         cls = _SECTIONS[top]
@@ -627,6 +707,22 @@ def _validate_param(spec: Spec, p: Param, names: list[str]) -> None:
             f"{where}.target={p.target!r} is not searchable; use trainer.FIELD, model.FIELD, "
             "trainer.schedule_params.NAME or data.options.NAME"
         )
+    hint = _target_hint(p.target)
+    if hint is not None and p.type in ("float", "int", "pow2"):
+        sample = 0.5 if p.type == "float" else 1
+        if not _type_ok(sample, hint)[0] or (p.type == "float" and _is_int_only(hint)):
+            kind = _describe(hint)
+            raise SpecError(
+                f"{where}: a {p.type} search cannot set {p.target}, which holds {kind}"
+                + ('; use type = "int"' if p.type == "float" and "int" in kind else "")
+            )
+    if hint is not None and p.type == "categorical":
+        for c in p.choices or ():
+            if not _type_ok(c, hint)[0]:
+                raise SpecError(
+                    f"{where}.choices: {c!r} cannot be a value of {p.target}, which holds "
+                    f"{_describe(hint)}"
+                )
     for key in p.when:
         if key not in names or key == p.name:
             raise SpecError(f"{where}.when names {key!r}, which is not another searched parameter")
@@ -641,7 +737,9 @@ def _validate_param(spec: Spec, p: Param, names: list[str]) -> None:
         low = 1 if p.low is None else p.low
         if int(low) != low or low < 1:
             raise SpecError(f"{where}.low={p.low!r} must be an integer >= 1")
-        if p.high is not None and p.high != "N" and (int(p.high) != p.high or p.high < low):
+        bad_high = p.high != "N" if isinstance(p.high, str) else (
+            p.high is not None and (int(p.high) != p.high or p.high < low))
+        if bad_high:
             raise SpecError(f"{where}.high={p.high!r} must be 'N' or an integer >= low={low}")
         return
     if p.low is None or p.high is None:
@@ -658,8 +756,26 @@ def _validate_param(spec: Spec, p: Param, names: list[str]) -> None:
         raise SpecError(f"{where}: an int parameter needs integer low and high")
     if p.log and p.step is not None:
         raise SpecError(f"{where}: step cannot be combined with log = true")
+    if p.step is not None and not p.step > 0:
+        raise SpecError(f"{where}.step={p.step!r} must be > 0")
+    if p.type == "int" and p.step is not None and int(p.step) != p.step:
+        raise SpecError(f"{where}.step={p.step!r} must be an integer for an int parameter")
     if p.target == "trainer.lr" and p.low <= 0:
         raise SpecError(f"{where}.low={p.low!r}: a learning rate must be > 0")
+
+
+def _target_hint(target: str) -> Any:
+    """The type hint of a searched dataclass field (None for free-form dict entries)."""
+    section, _, name = target.partition(".")
+    cls = {"trainer": TrainerSection, "model": ModelSection}.get(section)
+    if cls is None or "." in name:
+        return None
+    return typing.get_type_hints(cls).get(name)
+
+
+def _is_int_only(hint: Any) -> bool:
+    arms = typing.get_args(hint) or (hint,)
+    return int in arms and float not in arms
 
 
 def pow2_choices(low: int, high: int) -> list[int]:

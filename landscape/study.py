@@ -10,9 +10,11 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -221,6 +223,22 @@ def _target(url: str | None) -> StorageTarget:
     return target
 
 
+MAX_STUDY_NAME = 512
+"""Optuna's RDB schema stores study names in a VARCHAR(512)."""
+
+
+def _check_study_name(name: str | None) -> None:
+    if name is None:
+        return
+    if not name.strip():
+        raise UsageError(f"--study-name={name!r} must not be empty")
+    if len(name) > MAX_STUDY_NAME:
+        raise UsageError(f"--study-name of {len(name)} characters is too long; at most "
+                         f"{MAX_STUDY_NAME} fit Optuna's storages")
+    if any(not ch.isprintable() for ch in name):
+        raise UsageError(f"--study-name={name!r} holds control characters; use printable ones")
+
+
 def _ensure_default_folder(target: StorageTarget) -> None:
     if target.path is not None and not target.path.parent.exists():
         target.path.parent.mkdir(parents=True)
@@ -340,8 +358,11 @@ def cmd_run(argv: Sequence[str]) -> int:
             raise UsageError(f"--total={args.total} must be >= 1")
         if args.heartbeat < 0:
             raise UsageError(f"--heartbeat={args.heartbeat} must be >= 0 (0 turns it off)")
-        if args.grace is not None and not args.grace > 0:
-            raise UsageError(f"--grace={args.grace} must be > 0 seconds")
+        if args.grace is not None and not (math.isfinite(args.grace) and args.grace > 0):
+            raise UsageError(f"--grace={args.grace} must be a finite number > 0 of seconds")
+        if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+            raise UsageError(f"--timeout={args.timeout} must be a finite number > 0 of seconds")
+        _check_study_name(args.study_name)
         spec_name, text = find_spec(args.name)
         overrides = list(args.set)
         for flag, key in (("n_trials", "n_trials"), ("timeout", "timeout"), ("seed", "seed")):
@@ -352,8 +373,6 @@ def cmd_run(argv: Sequence[str]) -> int:
         problem = prepare(spec)
         target = _target(args.storage)
         study_name = args.study_name or spec.name
-        if not study_name.strip():
-            raise UsageError(f"--study-name={args.study_name!r} must not be empty")
         artifacts = artifact_dir(target, args.artifacts)
         storage = None
         n_before = 0
@@ -642,6 +661,7 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     try:
         if not 1 <= args.port <= 65535:
             raise UsageError(f"--port={args.port} must lie in [1, 65535]")
+        _check_port_free(args.port)
         target = resolve(args.storage)
         if target.path is not None and not target.exists():
             raise StorageError(f"storage {target.display} does not exist")
@@ -659,12 +679,21 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     return 0
 
 
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UsageError(f"--port={port}: 127.0.0.1:{port} cannot be bound ({exc.strerror}); "
+                             "choose another port") from None
+
+
 def cmd_repair(argv: Sequence[str]) -> int:
     """Repair a storage after dead workers (see ``--help``)."""
     args = _repair_parser().parse_args(argv)
     try:
-        if args.grace < 0:
-            raise UsageError(f"--grace={args.grace} must be >= 0 seconds")
+        if not (math.isfinite(args.grace) and args.grace >= 0):
+            raise UsageError(f"--grace={args.grace} must be a finite number >= 0 of seconds")
         target = resolve(args.storage)
         if target.path is not None and not target.exists():
             raise StorageError(f"storage {target.display} does not exist")
@@ -753,11 +782,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = {"list": cmd_list, "report": cmd_report, "dashboard": cmd_dashboard,
                    "repair": cmd_repair}
-        if argv[0] in command:
-            return command[argv[0]](argv[1:])
-        return cmd_run(argv)
+        code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit
+        return code
     except UsageError as exc:
         return _fail(str(exc))
+    except BrokenPipeError:
+        # The reader went away (e.g. `list --json | head`): nothing is left to say, and
+        # Python's flush at exit must not raise again on the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Interrupted as exc:
         print(f"landscape: interrupted by {exc}; the running trial is marked FAIL; rerun the "
               "same command to resume", file=sys.stderr)

@@ -146,6 +146,32 @@ BAD = [
     (["lr_search", "--storage", "s.db", "--set", "search.lr.high=10"], _prepare_existing,
      "study 'lr_search' exists with another search space"),
     (["lr_search", "--storage", "nowhere"], None, "storage 'nowhere' is not a URL"),
+    (["latin1.toml"], lambda f: (f / "latin1.toml").write_bytes(b"description = 'caf\xe9'\n"),
+     "spec file 'latin1.toml' is not UTF-8 text (byte 0xe9 at offset 18)"),
+    (["batch_search", "--set", "search.batch_size.high=abc"], None,
+     "search.batch_size.high='abc' must be 'N' or an integer >= low=1"),
+    (["lr_search", "--grace", "inf"], None, "--grace=inf must be a finite number > 0"),
+    (["lr_search", "--grace", "nan"], None, "--grace=nan must be a finite number > 0"),
+    (["lr_search", "--timeout", "inf"], None, "--timeout=inf must be a finite number > 0"),
+    (["lr_search", "--set", "study.timeout=inf"], None, "study.timeout=inf must be a finite"),
+    (["lr_search", "--set", "search.lr.low=-inf"], None, "search.lr.low=-inf must be a finite"),
+    (["lr_search", "--study-name", "x" * 5000], None,
+     "--study-name of 5000 characters is too long; at most 512"),
+    (["lr_search", "--set", "search.lr.target=trainer.epochs"], None,
+     "search.lr: a float search cannot set trainer.epochs, which holds int; use type = \"int\""),
+    (["lr_search", "--set", "search.lr.log=false", "--set", "search.lr.step=0"], None,
+     "search.lr.step=0.0 must be > 0"),
+    (["lr_search", "--set", "search.lr.target=model.activation"], None,
+     "a float search cannot set model.activation, which holds str"),
+    (["schedule_search", "--set", 'search."step.gamma".high=3'], None,
+     "search.step.gamma=3.0 makes a trial invalid: trainer.schedule_params: gamma=3.0"),
+    (["lr_search", "--set", "trainer.lr=0.1"], None,
+     "--set trainer.lr=0.1: trainer.lr is searched (search.lr) and every trial would overwrite "
+     "it; narrow the search instead: --set search.lr.low=0.1 --set search.lr.high=0.1"),
+    (["batch_search", "--set", "trainer.batch_size=8"], None,
+     "trainer.batch_size is searched (search.batch_size)"),
+    (["schedule_search", "--set", "search.linear.tau.low=5"], None,
+     'quote a NAME that holds a dot: search."linear.tau".low=100'),
 ]
 
 
@@ -172,6 +198,41 @@ def test_cli_bad_input_exits_2_in_one_line_and_writes_nothing(
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         con.close()
         assert tables == {"measurements"}
+
+
+def test_cli_dotted_search_name_can_be_set_when_quoted(workdir, capsys):
+    assert main(["schedule_search", *FAST, "--n-trials", "2", "--set", "study.metric=train_loss",
+                 "--set", 'search."linear.tau".low=7', "--set", 'search."linear.tau".high=9',
+                 "--no-report", "--json"]) == 0
+    study = optuna.load_study(study_name="schedule_search",
+                              storage="sqlite:///studies/landscape.db")
+    space = {p["name"]: p for p in study.user_attrs["search_space"]}
+    assert (space["linear.tau"]["low"], space["linear.tau"]["high"]) == (7, 9)
+
+
+def test_cli_dashboard_busy_port_is_one_line(workdir, capsys):
+    import socket
+
+    assert main(["lr_search", *FAST, "--n-trials", "1", "--no-report"]) == 0
+    capsys.readouterr()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dashboard", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"landscape: error: --port={port}: 127.0.0.1:{port} cannot be bound "
+                   "(Address already in use); choose another port")
+
+
+def test_cli_closed_stdout_pipe_is_quiet(workdir):
+    assert main(["lr_search", *FAST, "--n-trials", "1", "--no-report"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "landscape.study", "list", "--json"],
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head` that has read enough
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert err == b"" and proc.returncode == 141
 
 
 def test_cli_password_never_printed(workdir, capsys):

@@ -49,8 +49,8 @@ def test_spec_overrides_reach_every_level():
 
 
 def test_spec_int_is_accepted_for_float_fields():
-    spec = _spec(overrides=["trainer.lr=1"])
-    assert spec.trainer.lr == 1.0 and isinstance(spec.trainer.lr, float)
+    spec = _spec(overrides=["trainer.gtol=1"])
+    assert spec.trainer.gtol == 1.0 and isinstance(spec.trainer.gtol, float)
 
 
 def test_spec_resolved_dict_round_trips_through_json():
@@ -115,15 +115,17 @@ def test_pow2_choices_run_from_online_to_batch():
 
 
 @pytest.mark.parametrize(
-    ("overrides", "match"),
+    ("name", "overrides", "match"),
     [
-        (["search.batch_size.high=5000"], r"batch sizes up to 5000 are outside \[1, N=1437\]"),
-        (["trainer.batch_size=2000"], r"trainer.batch_size=2000 is outside \[1, N=1437\]"),
-        (["trainer.method=gd"], "set trainer.method='minibatch'"),
+        ("batch_search", ["search.batch_size.high=5000"],
+         r"batch sizes up to 5000 are outside \[1, N=1437\]"),
+        ("lr_search", ["trainer.method=minibatch", "trainer.batch_size=2000"],
+         r"trainer.batch_size=2000 is outside \[1, N=1437\]"),
+        ("batch_search", ["trainer.method=gd"], "set trainer.method='minibatch'"),
     ],
 )
-def test_spec_batch_sizes_checked_against_n(overrides, match):
-    spec = _spec("batch_search", overrides)
+def test_spec_batch_sizes_checked_against_n(name, overrides, match):
+    spec = _spec(name, overrides)
     with pytest.raises(SpecError, match=match):
         validate_with_data(spec, 1437)
 
