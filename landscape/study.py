@@ -64,10 +64,10 @@ from landscape.storage import (
     StorageTarget,
     artifact_dir,
     check_storage,
+    check_writable,
     fail_stale_running,
     open_storage,
     resolve,
-    check_writable,
     truncate_torn_tail,
 )
 from landscape.summary import Summary, format_summary, summarize
