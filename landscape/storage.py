@@ -70,6 +70,13 @@ class StorageTarget:
         """The URL with any password replaced by ***, safe to print or store."""
         return redact(self.url if self.kind != "journal" else f"journal:{self.path}")
 
+    @property
+    def identity(self) -> str:
+        """What identifies the storage from any folder: a file's absolute path, or the URL."""
+        if self.path is not None:
+            return f"{self.kind}:{self.path.resolve()}"
+        return self.display
+
     def exists(self) -> bool:
         """Whether the storage file is already there (always True for server databases)."""
         if self.path is None:

@@ -27,6 +27,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
+from landscape import __version__
 from landscape.experiments import (
     UNIT_PARAM,
     drain_queue,
@@ -244,36 +245,77 @@ def _ensure_default_folder(target: StorageTarget) -> None:
         target.path.parent.mkdir(parents=True)
 
 
-def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec) -> int:
-    """Compare a stored study with the spec; return its number of trials (0 if new)."""
+MAY_CHANGE = frozenset({"name", "description", "study.n_trials", "study.timeout"})
+"""Spec fields a rerun may change on a stored study: how much to run, not what is run."""
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths of a resolved spec; searched parameters keyed by their name."""
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if k == "search" and not prefix and isinstance(v, list):
+                v = {p.get("name", str(i)): p for i, p in enumerate(v)}
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out or {prefix[:-1]: {}}
+    return {prefix[:-1]: d}
+
+
+def setup_differences(stored: dict, spec: Spec) -> list[str]:
+    """The fields, outside :data:`MAY_CHANGE`, in which ``spec`` differs from a stored spec.
+
+    Returns
+    -------
+    list of str
+        ``"data.name ('digits' → 'moons')"`` for each differing field, sorted.
+    """
+    old, new = _flat(stored), _flat(spec.to_dict())
+    missing = object()
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        if key in MAY_CHANGE:
+            continue
+        a, b = old.get(key, missing), new.get(key, missing)
+        if a != b:
+            show = [("unset" if v is missing else repr(v)) for v in (a, b)]
+            out.append(f"{key} ({show[0]} → {show[1]})")
+    return out
+
+
+def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
+                    shown: str) -> int:
+    """Compare a stored study with the spec; return its number of trials (0 if new).
+
+    Raises
+    ------
+    SpecError
+        If the stored study was made with another setup (naming the fields), or holds trials
+        but no spec (not made by landscape): adding trials would mix two experiments.
+    """
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
         return 0
     attrs = storage.get_study_user_attrs(study_id)
-    if spec.analysis is not None and "spec" in attrs:
-        now = spec.to_dict()
-        keys = ("data", "model", "trainer", "analysis")
-        if any(attrs["spec"].get(k) != now[k] for k in keys) or (
-            attrs["spec"]["study"]["seed"] != now["study"]["seed"]
-        ):
-            raise SpecError(
-                f"study {name!r} exists with another {spec.analysis.kind} setup (data, model, "
-                "trainer, analysis or seed differ); use another --study-name"
-            )
+    n_trials = len(storage.get_all_trials(study_id, deepcopy=False))
+    hint = "run with --study-name NEW for a new study"
+    stored = attrs.get("spec")
+    if stored is None:
+        if n_trials:  # (with no trial it is being created by another invocation right now)
+            raise SpecError(f"study {name!r} in {shown} holds {n_trials} trials but no landscape "
+                            f"spec, so its setup is unknown; {hint}")
+        return 0
+    diffs = setup_differences(stored, spec)
+    if diffs:
+        shown_diffs = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if
+                                              len(diffs) > 4 else "")
+        raise SpecError(f"study {name!r} in {shown} was made with another setup: {shown_diffs}; "
+                        f"{hint}, or rerun without the changes")
     directions = [d.name.lower() for d in storage.get_study_directions(study_id)]
     if directions != [spec.direction]:
-        raise SpecError(
-            f"study {name!r} exists with direction {directions[0]}, the spec says "
-            f"{spec.direction}; use another --study-name"
-        )
-    stored = attrs.get("search_space")
-    if stored is not None and stored != spec.search_space():
-        raise SpecError(
-            f"study {name!r} exists with another search space "
-            f"({', '.join(p['name'] for p in stored)}); use another --study-name"
-        )
-    return len(storage.get_all_trials(study_id, deepcopy=False))
+        raise SpecError(f"study {name!r} in {shown} has direction {directions[0]}, the spec says "
+                        f"{spec.direction}; {hint}")
+    return n_trials
 
 
 def _curvature(
@@ -298,6 +340,16 @@ def _curvature(
         lam0 = largest_eigenvalue(model0, theta0, d.X_train, d.y_train, rng=analysis_rng(spec))
         study.set_user_attr("lambda_max_init", lam0)
     return lam, lam0
+
+
+def _record_setup(study: optuna.Study, spec: Spec, **extra: Any) -> None:
+    """Store the resolved spec on a new study (a rerun was checked against it already)."""
+    if "spec" in study.user_attrs:
+        return
+    attrs = {"spec_name": spec.name, "spec": spec.to_dict(), "search_space": spec.search_space(),
+             **extra, "landscape_version": __version__}
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
 
 
 def _worker(job: dict[str, Any]) -> None:
@@ -380,7 +432,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         check_writable(target)
         if target.exists():
             storage = open_storage(target, **beat)
-            n_before = _check_existing(storage, study_name, spec)
+            n_before = _check_existing(storage, study_name, spec, target.display)
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
     if target.kind == "journal" and storage is not None:
@@ -403,14 +455,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         sampler=make_sampler(spec, sampler_seed(seed, n_before)), pruner=make_pruner(spec),
         load_if_exists=True,
     )
-    if n_before == 0:
-        study.set_user_attr("spec_name", spec.name)
-        study.set_user_attr("spec", spec.to_dict())
-        study.set_user_attr("search_space", spec.search_space())
-        study.set_user_attr("n_train", problem.n_train)
-        from landscape import __version__
-
-        study.set_user_attr("landscape_version", __version__)
+    _record_setup(study, spec, n_train=problem.n_train)
     n_trials = spec.study.n_trials
     if args.total is not None:
         states = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -532,14 +577,7 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
         sampler=optuna.samplers.RandomSampler(seed=sampler_seed(spec.study.seed, n_before)),
         pruner=optuna.pruners.NopPruner(), load_if_exists=True,
     )
-    if n_before == 0:
-        study.set_user_attr("spec_name", spec.name)
-        study.set_user_attr("spec", spec.to_dict())
-        study.set_user_attr("search_space", spec.search_space())
-        study.set_user_attr("analysis", kind)
-        from landscape import __version__
-
-        study.set_user_attr("landscape_version", __version__)
+    _record_setup(study, spec, analysis=kind)
     start = time.perf_counter()
     def done(lines: list[str], payload: dict) -> int:
         report = _finish_report(args, storage, study_name, target, artifacts)
@@ -608,7 +646,7 @@ def _finish_report(args, storage, study_name, target, artifacts) -> str | None:
 
     artifacts.mkdir(parents=True, exist_ok=True)
     path = write_report(storage, study_name, "reports", FileSystemArtifactStore(str(artifacts)),
-                        storage_display=target.display)
+                        storage_display=target.display, storage_id=target.identity)
     return str(path)
 
 
@@ -646,6 +684,7 @@ def cmd_report(argv: Sequence[str]) -> int:
 
     store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
     path = write_report(storage, args.study, out, store, storage_display=target.display,
+                        storage_id=target.identity,
                         publish=not args.no_upload and store is not None)
     print(path)
     return 0

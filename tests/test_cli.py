@@ -142,9 +142,9 @@ BAD = [
     (["lr_search", "--storage", "postgresql://u:pw@127.0.0.1/db"], None,
      "storage postgresql://u:***@127.0.0.1/db needs the psycopg2 driver"),
     (["lr_search", "--storage", "s.db", "--set", "study.metric=val_accuracy"], _prepare_existing,
-     "study 'lr_search' exists with direction minimize, the spec says maximize"),
+     "was made with another setup: study.metric ('val_loss' → 'val_accuracy')"),
     (["lr_search", "--storage", "s.db", "--set", "search.lr.high=10"], _prepare_existing,
-     "study 'lr_search' exists with another search space"),
+     "was made with another setup: search.lr.high (100.0 → 10.0)"),
     (["lr_search", "--storage", "nowhere"], None, "storage 'nowhere' is not a URL"),
     (["latin1.toml"], lambda f: (f / "latin1.toml").write_bytes(b"description = 'caf\xe9'\n"),
      "spec file 'latin1.toml' is not UTF-8 text (byte 0xe9 at offset 18)"),
@@ -307,7 +307,7 @@ def test_cli_minima_refuses_a_changed_setup(workdir, capsys):
     assert main(["minima", *MINIMA_FAST]) == 0
     capsys.readouterr()
     assert main(["minima", *MINIMA_FAST, "--set", "trainer.lr=0.1"]) == 2
-    assert "exists with another minima setup" in capsys.readouterr().err
+    assert "was made with another setup: trainer.lr (0.3 → 0.1)" in capsys.readouterr().err
 
 
 def test_cli_symmetry(workdir, capsys):
@@ -364,3 +364,63 @@ def test_cli_geometry(workdir, capsys):
     with np.load(arts[0], allow_pickle=False) as z:
         assert z["path_raw"].shape == (11,) and z["plane_random"].shape == (5, 5)
         assert z["slice_random"][4] == z["path_raw"][0]  # both are E(θ_a) exactly
+
+
+def test_cli_refuses_a_rerun_with_another_setup_naming_the_fields(workdir, capsys):
+    assert main(["lr_search", *FAST, "--n-trials", "1", "--no-report"]) == 0
+    before = (workdir / "studies" / "landscape.db").read_bytes()
+    capsys.readouterr()
+    code = main(["lr_search", *FAST, "--n-trials", "1", "--set", "data.name=circles",
+                 "--set", "trainer.epochs=20"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert ("study 'lr_search' in sqlite:///studies/landscape.db was made with another setup: "
+            "data.name ('moons' → 'circles'); trainer.epochs (30 → 20); run with --study-name NEW"
+            in err), err
+    assert (workdir / "studies" / "landscape.db").read_bytes() == before
+    assert main(["lr_search", *FAST, "--n-trials", "1", "--seed", "5"]) == 2
+    assert "study.seed (0 → 5)" in capsys.readouterr().err
+    # how much to run may change: n_trials and timeout
+    assert main(["lr_search", *FAST, "--n-trials", "2", "--timeout", "60", "--no-report"]) == 0
+    assert main(["lr_search", *FAST, "--n-trials", "1", "--set", "data.name=circles",
+                 "--study-name", "circles", "--no-report"]) == 0
+
+
+def test_cli_reports_of_colliding_names_get_their_own_folders(workdir, capsys):
+    paths = []
+    for name, db in (("a/b", "one.db"), ("a_b", "one.db"), ("a/b", "two.db")):
+        assert main(["lr_search", *FAST, "--n-trials", "1", "--study-name", name,
+                     "--storage", db]) == 0
+        out = capsys.readouterr().out
+        paths.append(next(line for line in out.splitlines()
+                          if line.startswith("report: ")).split(" ", 1)[1])
+    assert paths[0] == "reports/a_b/index.html"
+    assert len(set(paths)) == 3 and all(Path(p).is_file() for p in paths)
+    # stable: each study's report goes back to its own folder
+    for (name, db), path in zip((("a_b", "one.db"), ("a/b", "two.db"), ("a/b", "one.db")),
+                                (paths[1], paths[2], paths[0]), strict=True):
+        assert main(["report", name, "--storage", db]) == 0
+        assert capsys.readouterr().out.strip() == path
+    assert "a_b" in Path(paths[1]).read_text() and "two.db" in Path(paths[2]).read_text()
+
+
+def test_cli_report_replaces_its_figures_instead_of_piling_them_up(workdir, capsys):
+    from landscape.report import report_artifacts
+
+    assert main(["lr_search", *FAST, "--n-trials", "3"]) == 0
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
+    storage = study._storage
+    first = report_artifacts(storage, study)
+    attrs = storage.get_study_system_attrs(study._study_id)
+    n_attrs = sum(k.startswith("artifacts:") for k in attrs)
+    assert "loss_vs_lr.png" in first and n_attrs == len(first)
+    store_files = sorted((workdir / "studies" / "artifacts").iterdir())
+    for _ in range(2):
+        assert main(["report", "lr_search"]) == 0
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
+    assert report_artifacts(storage, study) == first
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    assert sum(k.startswith("artifacts:") for k in attrs) == n_attrs
+    assert sorted((workdir / "studies" / "artifacts").iterdir()) == store_files
+    png = (workdir / "studies" / "artifacts" / first["loss_vs_lr.png"]).read_bytes()
+    assert png == (workdir / "reports" / "lr_search" / "loss_vs_lr.png").read_bytes()

@@ -8,6 +8,8 @@ the study (``optuna_dashboard.save_note``), so optuna-dashboard shows the same r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import warnings
 from pathlib import Path
@@ -25,6 +27,47 @@ def safe_dirname(name: str) -> str:
     """A folder name for a study name: letters, digits, ``._-`` kept, the rest ``_``."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip(".") or "study"
     return cleaned[:100]
+
+
+OWNER_FILE = ".landscape-report.json"
+"""Written in every report folder: which study of which storage the report is of."""
+
+
+def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Path:
+    """The report folder of a study: its safe name, or that name and a hash when it is taken.
+
+    Study names ``a/b`` and ``a_b``, or one name in two storages, share a safe name. The first
+    study to write a report takes the plain folder; another finds the folder's owner file naming
+    someone else and takes ``NAME-<8 hex digits of sha256(storage, study)>``. Both stay where
+    they are on every later report.
+
+    Parameters
+    ----------
+    out_root : path
+    study_name : str
+    storage_id : str
+        What identifies the storage: a file's absolute path, or the URL without credentials.
+
+    Returns
+    -------
+    Path
+    """
+    root = Path(out_root)
+    owner = {"study": study_name, "storage": storage_id}
+    base = safe_dirname(study_name)
+    digest = hashlib.sha256(f"{storage_id}\0{study_name}".encode()).hexdigest()[:8]
+    for candidate in (root / base, root / f"{base}-{digest}"):
+        marker = candidate / OWNER_FILE
+        if not marker.is_file():
+            if not candidate.exists() or candidate.is_dir():
+                return candidate  # new, or a report written before owner files existed
+            continue
+        try:
+            if json.loads(marker.read_text(encoding="utf-8")) == owner:
+                return candidate
+        except (ValueError, OSError):
+            continue
+    return root / f"{base}-{digest}"
 
 
 def _trial_records(study: optuna.Study):
@@ -226,9 +269,12 @@ def write_report(
     store=None,
     *,
     storage_display: str = "",
+    storage_id: str = "",
     publish: bool = True,
 ) -> Path:
     """Write ``out_root/NAME/index.html`` and its PNGs from the stored study.
+
+    NAME is the study's folder from :func:`report_folder`.
 
     Parameters
     ----------
@@ -239,6 +285,9 @@ def write_report(
         Needed for the analyses' figures (their arrays are artifacts) and for ``publish``.
     storage_display : str
         The storage as shown on the page (passwords hidden).
+    storage_id : str
+        What identifies the storage, for the report's folder (see :func:`report_folder`);
+        default ``storage_display``.
     publish : bool
         Also upload the PNGs as study artifacts and save the summary as the study's note in
         optuna-dashboard (needs ``store``).
@@ -250,8 +299,11 @@ def write_report(
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
     kind = study.user_attrs.get("analysis", "search")
-    out = Path(out_root) / safe_dirname(study_name)
+    out = report_folder(out_root, study_name, storage_id or storage_display)
     out.mkdir(parents=True, exist_ok=True)
+    (out / OWNER_FILE).write_text(
+        json.dumps({"study": study_name, "storage": storage_id or storage_display}),
+        encoding="utf-8")
     entries: list[FigureEntry] = []
 
     def add(filename: str, fig, title: str, caption: str) -> None:
@@ -275,17 +327,46 @@ def write_report(
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     if publish and store is not None:
-        publish_note(study, store, summary, [(e.title, out / e.filename) for e in entries])
+        publish_note(storage, study, store, summary, [(e.title, out / e.filename) for e in entries])
     return index
 
 
-def publish_note(study: optuna.Study, store, summary, images) -> None:
-    """Upload the report's PNGs as study artifacts and save the dashboard note."""
+def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
+    """Upload the report's PNGs as study artifacts and save the dashboard note.
+
+    A figure uploaded by an earlier report of the study is overwritten in place (same artifact
+    id, so the note's links stay valid) instead of being uploaded again beside it.
+    """
     import optuna_dashboard
 
+    earlier = report_artifacts(storage, study)
     links = []
     for title, path in images:
-        artifact_id = upload_artifact(artifact_store=store, file_path=str(path),
-                                      study_or_trial=study, mimetype="image/png")
+        artifact_id = earlier.get(Path(path).name)
+        if artifact_id is None:
+            artifact_id = upload_artifact(artifact_store=store, file_path=str(path),
+                                          study_or_trial=study, mimetype="image/png")
+        else:
+            with open(path, "rb") as fh:
+                store.write(artifact_id, fh)
         links.append((title, f"/artifacts/{study._study_id}/{artifact_id}"))
     optuna_dashboard.save_note(study, markdown_note(study.study_name, summary, links))
+
+
+def report_artifacts(storage, study: optuna.Study) -> dict[str, str]:
+    """The study's PNG artifacts by file name (the first of each name), skipping deleted ones.
+
+    Read from the study's system attrs directly: optuna-dashboard marks an artifact deleted
+    from the browser with a null entry, which ``optuna.artifacts.get_all_artifact_meta``
+    cannot read.
+    """
+    storage = optuna.storages.get_storage(storage)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    found: dict[str, str] = {}
+    for key, value in storage.get_study_system_attrs(study_id).items():
+        if not key.startswith("artifacts:"):
+            continue
+        meta = json.loads(value) if isinstance(value, str) else value
+        if isinstance(meta, dict) and meta.get("mimetype") == "image/png":
+            found.setdefault(meta["filename"], meta["artifact_id"])
+    return found
