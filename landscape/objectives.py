@@ -75,7 +75,7 @@ def prepare(spec: Spec) -> Problem:
         raise SpecError(f"data: {exc}") from None
     validate_with_data(spec, data.n_train)
     validate_search(spec, data.n_train)
-    make_sampler(spec, 0)
+    make_sampler(spec)
     make_pruner(spec)
     return Problem(spec=spec, data=data)
 
@@ -109,26 +109,84 @@ def validate_search(spec: Spec, n_train: int) -> None:
                 raise SpecError(f"search.{p.name}={value!r} makes a trial invalid: {exc}") from None
 
 
-def sampler_seed(seed: int, n_before: int, worker: int = 0) -> int:
-    """Seed of the sampler of an invocation that finds ``n_before`` trials already stored.
-
-    Deriving it from the number of earlier trials makes a resumed study draw new parameters
-    instead of replaying the first run's proposals.
-    """
-    ss = np.random.SeedSequence([seed, _SAMPLER_STREAM, n_before, worker])
+def trial_sampler_seed(seed: int, number: int | None) -> int:
+    """Seed of the sampler's draws for trial ``number`` (None: the study's own sequence)."""
+    ss = np.random.SeedSequence([seed, _SAMPLER_STREAM, *([] if number is None else [number])])
     return int(ss.generate_state(1)[0])
 
 
-def make_sampler(spec: Spec, seed: int) -> optuna.samplers.BaseSampler:
-    """Build the spec's sampler, seeded."""
+class TrialSeededSampler(optuna.samplers.BaseSampler):
+    """A sampler whose random draws for each trial are seeded by the trial's number.
+
+    Optuna's storages hand out trial numbers atomically, so every trial of every worker and
+    every invocation on one study draws from its own stream: workers started at the same moment
+    see the same history but still propose different parameters. A study run by one invocation
+    is reproducible bit for bit (trial n sees the same history and the same stream), and a
+    resumed study continues with new streams instead of replaying the first run's proposals.
+
+    Parameters
+    ----------
+    factory : callable
+        ``factory(seed)`` builds the underlying sampler (TPE or random) with that seed.
+    seed : int
+        The study's root seed.
+    """
+
+    def __init__(self, factory: Callable[[int], optuna.samplers.BaseSampler], seed: int):
+        self._factory = factory
+        self._seed = seed
+        self._number: int | None = None
+        self._inner = factory(trial_sampler_seed(seed, None))
+
+    def _for(self, trial: optuna.trial.FrozenTrial) -> optuna.samplers.BaseSampler:
+        if trial.number != self._number:
+            # A sampler of its own per trial: TPE and random keep no state between trials
+            # beyond their generator (the history is read from the study each time).
+            self._inner = self._factory(trial_sampler_seed(self._seed, trial.number))
+            self._number = trial.number
+        return self._inner
+
+    def before_trial(self, study, trial):  # noqa: D102
+        self._for(trial).before_trial(study, trial)
+
+    def infer_relative_search_space(self, study, trial):  # noqa: D102
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):  # noqa: D102
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # noqa: D102
+        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):  # noqa: D102
+        self._for(trial).after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:  # noqa: D102
+        self._inner.reseed_rng()
+
+
+def make_sampler(spec: Spec, seed: int | None = None) -> optuna.samplers.BaseSampler:
+    """Build the spec's sampler from the root seed (default the spec's).
+
+    TPE and random sampling are seeded per trial (:class:`TrialSeededSampler`). The QMC
+    sampler keeps one scrambled sequence for the whole study: it takes the next point by a
+    sample index kept in the storage, so concurrent workers already get different points.
+    """
     name, opts = spec.sampler.name, dict(spec.sampler.options)
+    seed = spec.study.seed if seed is None else seed
     cls = {
         "tpe": optuna.samplers.TPESampler,
         "random": optuna.samplers.RandomSampler,
         "qmc": optuna.samplers.QMCSampler,
     }[name]
+
+    def factory(s: int) -> optuna.samplers.BaseSampler:
+        return cls(seed=s, **opts)
+
     try:
-        return cls(seed=seed, **opts)
+        if name == "qmc":
+            return factory(trial_sampler_seed(seed, None))
+        return TrialSeededSampler(factory, seed)
     except TypeError as exc:
         raise SpecError(f"sampler.options {opts} do not fit the {name} sampler: {exc}") from None
 

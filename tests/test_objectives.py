@@ -11,8 +11,8 @@ from landscape.objectives import (
     make_sampler,
     prepare,
     retrain,
-    sampler_seed,
     suggest,
+    trial_sampler_seed,
 )
 from landscape.spec import find_spec, parse_spec
 
@@ -93,10 +93,27 @@ def test_objective_same_seed_same_study():
         assert run() == run()
 
 
-def test_objective_resumed_sampler_seed_differs():
-    assert sampler_seed(0, 0) != sampler_seed(0, 40)
-    assert sampler_seed(0, 40) == sampler_seed(0, 40)
-    assert sampler_seed(0, 40, worker=1) != sampler_seed(0, 40, worker=0)
+@pytest.mark.parametrize("n_done", [0, 12])  # TPE's random start-up phase, then TPE proper
+def test_objective_concurrent_workers_propose_distinct_parameters(tmp_path, n_done):
+    spec = _spec()
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-5, 1e2, log=True)}
+    first = optuna.create_study(storage=url, study_name="c", sampler=make_sampler(spec))
+    for i in range(n_done):
+        first.add_trial(optuna.trial.create_trial(params={"lr": 10 ** (i / 3 - 3)},
+                                                  distributions=dist, value=float(i % 5)))
+    # four invocations that found the same history at the same moment (same root seed)
+    handles = [optuna.load_study(storage=url, study_name="c", sampler=make_sampler(spec))
+               for _ in range(4)]
+    asked = [h.ask(dist) for h in handles]
+    lrs = [t.params["lr"] for t in asked]
+    assert len(set(lrs)) == 4, lrs
+    assert sorted(t.number for t in asked) == list(range(n_done, n_done + 4))
+
+
+def test_objective_trial_sampler_seed_depends_on_seed_and_number():
+    assert trial_sampler_seed(0, 3) == trial_sampler_seed(0, 3)
+    assert len({trial_sampler_seed(s, n) for s in range(3) for n in range(50)}) == 150
 
 
 def test_objective_retrain_reproduces_a_trial():
