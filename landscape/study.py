@@ -54,7 +54,6 @@ from landscape.objectives import (
     make_sampler,
     prepare,
     retrain,
-    sampler_seed,
     trial_records,
     trial_rng,
 )
@@ -90,9 +89,76 @@ def _on_signal(signum, _frame) -> None:
     raise Interrupted(signum)
 
 
-def _install_signal_handlers() -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _on_signal)
+def _install_signal_handlers(sigint: bool = True) -> None:
+    signal.signal(signal.SIGTERM, _on_signal)
+    if sigint:
+        signal.signal(signal.SIGINT, _on_signal)
+
+
+class _InterruptedTrialFilter(logging.Filter):
+    """Drop Optuna's warnings about a trial that failed because of SIGTERM/SIGINT.
+
+    Optuna logs the failed trial with the traceback of the interruption (dozens of lines); the
+    CLI says it in one line of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._numbers: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        message = record.getMessage()
+        number = message.split(" ", 2)[1] if message.startswith("Trial ") else None
+        if record.exc_info and isinstance(record.exc_info[1], Interrupted):
+            self._numbers.add(number)
+            return False
+        return not (number in self._numbers and " failed with value " in message)
+
+
+def _configure_logging() -> None:
+    """One handler for landscape's and Optuna's records, which drops interrupted-trial noise."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    logging.basicConfig(level=logging.WARNING, format="landscape: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _InterruptedTrialFilter) for f in handler.filters):
+            handler.addFilter(_InterruptedTrialFilter())
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # The one-trial analyses (symmetry, geometry) use ask/tell; their trial needs no heartbeat.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
+    """``study.optimize`` that re-queues the trial a SIGTERM/SIGINT interrupted.
+
+    Optuna fails the running trial and re-raises :class:`Interrupted`; a copy of the trial with
+    the same parameters is then enqueued (user attr ``retried_from``), so the next run on the
+    study runs it again, as the heartbeat does for a worker that died.
+    """
+    current: dict[str, int] = {}
+
+    def tracked(trial: optuna.Trial) -> float:
+        current["number"] = trial.number
+        return objective(trial)
+
+    try:
+        study.optimize(tracked, **kwargs)
+    except Interrupted:
+        if "number" in current:
+            # A second signal must not cut the enqueue short; it is delivered right after.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                _requeue(study, current["number"])
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        raise
+
+
+def _requeue(study: optuna.Study, number: int) -> None:
+    (trial,) = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if trial.state == TrialState.FAIL and trial.params:
+        study.enqueue_trial(trial.params, user_attrs={"retried_from": number})
 
 
 class UsageError(Exception):
@@ -363,10 +429,12 @@ def _worker(job: dict[str, Any]) -> None:
 def _work(job: dict[str, Any]) -> None:
     from threadpoolctl import threadpool_limits
 
-    _quiet_optuna()
+    _configure_logging()
     spec = parse_spec(job["spec_name"], job["text"], job["overrides"])
     problem = prepare(spec)
-    _install_signal_handlers()
+    # SIGINT stays ignored (inherited from the parent, see _run_workers): Ctrl-C reaches the
+    # whole process group, and the parent alone decides, passing SIGTERM on to its workers.
+    _install_signal_handlers(sigint=False)
     storage = open_storage(resolve(job["storage"]), heartbeat=job.get("heartbeat"),
                            grace=job.get("grace"))
     if spec.analysis is not None:
@@ -377,19 +445,12 @@ def _work(job: dict[str, Any]) -> None:
         return
     study = optuna.load_study(
         study_name=job["study_name"], storage=storage,
-        sampler=make_sampler(spec, sampler_seed(spec.study.seed, job["n_before"], job["worker"])),
+        sampler=make_sampler(spec),
         pruner=make_pruner(spec),
     )
     with threadpool_limits(job["threads"]):
-        study.optimize(make_objective(problem), n_trials=job["n_trials"],
-                       timeout=spec.study.timeout)
-
-
-def _quiet_optuna() -> None:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # The one-trial analyses (symmetry, geometry) use ask/tell; their trial needs no heartbeat.
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        optimize(study, make_objective(problem), n_trials=job["n_trials"],
+                 timeout=spec.study.timeout)
 
 
 def _progress(total: int, disable: bool):
@@ -449,10 +510,9 @@ def cmd_run(argv: Sequence[str]) -> int:
     _ensure_default_folder(target)
     if storage is None:
         storage = open_storage(target, **beat)
-    seed = spec.study.seed
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction=spec.direction,
-        sampler=make_sampler(spec, sampler_seed(seed, n_before)), pruner=make_pruner(spec),
+        sampler=make_sampler(spec), pruner=make_pruner(spec),
         load_if_exists=True,
     )
     _record_setup(study, spec, n_train=problem.n_train)
@@ -470,8 +530,8 @@ def cmd_run(argv: Sequence[str]) -> int:
             bar.update(1)
             bar.set_postfix_str(f"last: {trial.user_attrs.get('status', trial.state.name)}")
 
-        study.optimize(make_objective(problem), n_trials=n_trials, timeout=spec.study.timeout,
-                       callbacks=[tick])
+        optimize(study, make_objective(problem), n_trials=n_trials, timeout=spec.study.timeout,
+                 callbacks=[tick])
     else:
         dead = _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar,
                             study, spec_n=n_trials)
@@ -539,7 +599,13 @@ def _run_workers(args, spec_name, text, overrides, target, study_name, n_before,
             **_beat(args, target),
         }
         proc = ctx.Process(target=_worker, args=(job,), daemon=False)
-        proc.start()
+        # Started with SIGINT ignored (kept across exec): a Ctrl-C during a worker's start-up
+        # must not print its traceback; the parent passes the interruption on as SIGTERM.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            proc.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         procs.append(proc)
     done = 0
     try:
@@ -574,7 +640,7 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
     store = FileSystemArtifactStore(str(artifacts))
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction="minimize",
-        sampler=optuna.samplers.RandomSampler(seed=sampler_seed(spec.study.seed, n_before)),
+        sampler=optuna.samplers.RandomSampler(seed=spec.study.seed),  # chunks are enqueued
         pruner=optuna.pruners.NopPruner(), load_if_exists=True,
     )
     _record_setup(study, spec, analysis=kind)
@@ -809,8 +875,7 @@ def cmd_list(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m landscape.study`` and the ``landscape`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="landscape: %(message)s")
-    _quiet_optuna()
+    _configure_logging()
     if not argv:
         print(_top_help(), file=sys.stderr, end="")
         return 2

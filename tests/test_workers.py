@@ -49,27 +49,58 @@ def _running(url, n=1, name="lr_search"):
     return sum(t.state == TrialState.RUNNING for t in _trials(url, name)) >= n
 
 
-@pytest.mark.parametrize(("sig", "code", "name"), [(signal.SIGTERM, 143, "SIGTERM"),
-                                                   (signal.SIGINT, 130, "SIGINT")])
-def test_signal_fails_the_running_trial_and_the_study_resumes(tmp_path, sig, code, name):
+MEDIUM = [*LONG, "--set", "trainer.epochs=3000"]  # trials of about 3 s
+
+
+@pytest.mark.parametrize(("sig", "code", "name", "jobs"), [(signal.SIGTERM, 143, "SIGTERM", 1),
+                                                           (signal.SIGINT, 130, "SIGINT", 2)])
+def test_signal_fails_the_running_trial_in_one_line_and_the_resume_reruns_it(
+    tmp_path, sig, code, name, jobs
+):
     url = f"sqlite:///{tmp_path / 's.db'}"
-    proc = subprocess.Popen([*CLI, "lr_search", "--storage", url, "--n-trials", "20", *LONG],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    _wait_for(lambda: _running(url))
-    proc.send_signal(sig)
+    proc = subprocess.Popen([*CLI, "lr_search", "--storage", url, "--n-trials", "20", "--jobs",
+                             str(jobs), *MEDIUM], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # (a trial interrupted before it suggested anything has nothing to re-run)
+    _wait_for(lambda: sum(t.state == TrialState.RUNNING and bool(t.params)
+                          for t in _trials(url)) >= jobs)
+    # as a terminal does: Ctrl-C reaches the whole process group, kill(1) only the process
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code
-    assert err.strip().splitlines()[-1] == (
+    assert err.strip().splitlines() == [
         f"landscape: interrupted by {name}; the running trial is marked FAIL; rerun the same "
-        "command to resume")
-    states = [t.state for t in _trials(url)]
-    assert TrialState.RUNNING not in states and states[-1] == TrialState.FAIL
-    ok = subprocess.run([*CLI, "lr_search", "--storage", url, "--n-trials", "2", *LONG,
-                         "--set", "trainer.epochs=30"], cwd=tmp_path, capture_output=True,
-                        text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert sum(t.state == TrialState.COMPLETE for t in _trials(url)) >= 2
+        "command to resume"]
+    trials = _trials(url)
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert TrialState.RUNNING not in [t.state for t in trials]
+    assert len(failed) == jobs
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    assert sorted(t.user_attrs["retried_from"] for t in waiting) == sorted(
+        t.number for t in failed)
+    # the resume runs the interrupted parameters first
+    resume = subprocess.run([*CLI, "lr_search", "--storage", url, "--n-trials", str(jobs),
+                             *MEDIUM, "--timeout", "600"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=600)
+    assert resume.returncode == 0, resume.stderr
+    for dead in failed:
+        (copy,) = [t for t in _trials(url) if t.user_attrs.get("retried_from") == dead.number]
+        assert copy.state == TrialState.COMPLETE and copy.params == dead.params
+
+
+def test_invocations_started_together_propose_distinct_parameters(tmp_path):
+    url = f"sqlite:///{tmp_path / 'same.db'}"
+    assert subprocess.run([*CLI, "lr_search", "--storage", url, "--n-trials", "1", *QUICK],
+                          cwd=tmp_path, capture_output=True).returncode == 0
+    # three invocations find the same single stored trial, then add 4 trials each
+    procs = [subprocess.Popen([*CLI, "lr_search", "--storage", url, "--n-trials", "4", *QUICK],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(3)]
+    for p in procs:
+        p.communicate(timeout=300)
+        assert p.returncode == 0
+    lrs = [t.params["lr"] for t in _trials(url)]
+    assert len(lrs) == 13 and len(set(lrs)) == 13
 
 
 def _children(pid):
