@@ -20,6 +20,7 @@ import numpy as np
 from landscape.hessian import hessian
 from landscape.model import MLP
 from landscape.symmetry import align
+from landscape.threads import one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def path_grid(points: int) -> np.ndarray:
     return np.arange(points) / (points - 1)
 
 
+@one_blas_thread
 def interpolate(
     model: MLP,
     theta_a: np.ndarray,
@@ -108,6 +110,7 @@ class AlignedPaths:
     distance_aligned: float
 
 
+@one_blas_thread
 def aligned_path(
     model: MLP,
     theta_a: np.ndarray,
@@ -170,6 +173,7 @@ def filter_normalized_direction(
     return d
 
 
+@one_blas_thread
 def hessian_directions(
     model: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, k: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -218,6 +222,7 @@ def _losses(model: MLP, thetas: np.ndarray, X, y, chunk: int = 256) -> np.ndarra
     return out
 
 
+@one_blas_thread
 def slice_1d(
     model: MLP, theta: np.ndarray, direction: np.ndarray, X, y, *, radius: float = 1.0,
     points: int = 41,
@@ -230,6 +235,7 @@ def slice_1d(
     return Slice1D(s, loss)
 
 
+@one_blas_thread
 def slice_2d(
     model: MLP, theta: np.ndarray, d1: np.ndarray, d2: np.ndarray, X, y, *,
     radius: float = 1.0, points: int = 31,

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from landscape.model import MLP
+from landscape.threads import one_blas_thread
 
 _STEP = 1e-30  # complex step; any tiny value works, no cancellation occurs
 
@@ -67,6 +68,7 @@ def _hessian_columns(
     return g.imag / _STEP
 
 
+@one_blas_thread
 def hessian(
     model: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, *, memory: int = 1 << 25
 ) -> np.ndarray:
@@ -99,6 +101,7 @@ def hessian(
     return 0.5 * (H + H.T)
 
 
+@one_blas_thread
 def largest_eigenvalue(
     model: MLP,
     theta: np.ndarray,

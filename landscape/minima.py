@@ -18,6 +18,7 @@ from scipy.optimize import minimize
 from landscape.hessian import hessian
 from landscape.model import MLP
 from landscape.symmetry import align
+from landscape.threads import one_blas_thread
 
 KINDS = ("minimum", "saddle", "maximum", "not converged")
 
@@ -45,6 +46,7 @@ class Polished:
     iterations: int
 
 
+@one_blas_thread
 def polish(
     model: MLP,
     theta: np.ndarray,
@@ -156,6 +158,7 @@ class Curvature:
     tol: float
 
 
+@one_blas_thread
 def classify(
     eigenvalues: np.ndarray, *, converged: bool = True, rel_tol: float = 1e-7,
     abs_tol: float = 1e-10,
@@ -397,6 +400,7 @@ def _counts(values) -> dict[str, int]:
     return out
 
 
+@one_blas_thread
 def analyse_points(
     model: MLP,
     thetas: np.ndarray,

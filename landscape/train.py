@@ -18,6 +18,7 @@ import numpy as np
 
 from landscape.model import MLP
 from landscape.schedules import Schedule, make_schedule
+from landscape.threads import model_flops, sized_blas_threads
 
 STATUSES = ("converged", "diverged", "stalled", "budget", "stopped")
 """Why training ended: θ stopped changing or ‖∇E‖ ≤ gtol; the loss became non-finite or grew
@@ -125,6 +126,7 @@ def _check_count(name: str, value: int | None, *, low: int, high: int | None = N
         raise ValueError(f"{name}={value!r} must be {allowed}")
 
 
+@sized_blas_threads(model_flops)
 def train(
     model: MLP,
     theta0: np.ndarray,
@@ -410,6 +412,7 @@ MANY_CHUNK_BYTES = 1 << 22
 """Default working-set size of one chunk of starts in :func:`train_many` (see its Notes)."""
 
 
+@sized_blas_threads(model_flops)
 def train_many(
     model: MLP,
     theta0: np.ndarray,
