@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import sqlite3
@@ -233,3 +234,38 @@ def test_postgres_password_never_stored_or_reported(postgres_url, tmp_path, monk
     study = optuna.load_study(study_name="secret-check", storage=postgres_url)
     blob = repr(study.user_attrs) + repr([t.user_attrs for t in study.trials])
     assert "s3cret" not in blob
+
+
+def test_postgres_long_study_name_is_refused_before_optuna_creates_its_schema(postgres_url,
+                                                                            tmp_path):
+    import psycopg
+
+    server = postgres_url.rsplit("/", 1)[0]
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as con:
+        con.execute("CREATE DATABASE fresh")
+    run = subprocess.run([*CLI, "lr_search", "--storage", f"{server}/fresh", "--study-name",
+                          "x" * 5000, *QUICK], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("landscape: error: --study-name of 5000 characters is too "
+                                  "long; at most 512 fit Optuna's storages")
+    with psycopg.connect(f"{plain}/fresh") as con:
+        tables = con.execute("SELECT table_name FROM information_schema.tables "
+                             "WHERE table_schema = 'public'").fetchall()
+    assert tables == []
+
+
+def test_postgres_password_in_the_query_is_masked_everywhere(postgres_url, tmp_path,
+                                                            monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    url = postgres_url.replace("postgres:s3cret@", "postgres@") + "?password=s3cret"
+    assert main(["lr_search", "--storage", url, "--n-trials", "2", "--study-name", "query-pw",
+                 "--json", *QUICK[:-1]]) == 0
+    captured = capsys.readouterr()
+    assert "s3cret" not in captured.out + captured.err
+    out = json.loads(captured.out)
+    assert out["storage"].endswith("/landscape?password=***")
+    page = (tmp_path / out["report"]).read_text()
+    assert "s3cret" not in page and "password=***" in page
+    study = optuna.load_study(study_name="query-pw", storage=url)
+    assert "s3cret" not in repr(study.user_attrs) + repr([t.user_attrs for t in study.trials])
