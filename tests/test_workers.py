@@ -51,6 +51,7 @@ def _running(url, n=1, name="lr_search"):
 
 
 MEDIUM = [*LONG, "--set", "trainer.epochs=3000"]  # trials of about 3 s
+KILLABLE = [*LONG, "--set", "trainer.epochs=8000"]  # three workers on two cores: about 12 s
 
 
 @pytest.mark.parametrize(("sig", "code", "name", "jobs"), [(signal.SIGTERM, 143, "SIGTERM", 1),
@@ -117,7 +118,7 @@ def test_a_killed_worker_is_failed_by_heartbeat_and_rerun(tmp_path, backend, req
     name = f"killed-{backend}"
     beat = ["--heartbeat", "1", "--grace", "2", "--study-name", name]
     proc = subprocess.Popen([*CLI, "lr_search", "--storage", url, "--n-trials", "6", "--jobs",
-                             "3", *beat, *LONG], cwd=tmp_path, stdout=subprocess.PIPE,
+                             "3", *beat, *KILLABLE], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: _running(url, 3, name), timeout=120)
     workers = [p for p in _children(proc.pid)
@@ -132,7 +133,8 @@ def test_a_killed_worker_is_failed_by_heartbeat_and_rerun(tmp_path, backend, req
     left = [t for t in _trials(url, name) if t.state in (TrialState.RUNNING, TrialState.FAIL)]
     assert len(left) == 1 and left[0].number in running_before
     time.sleep(3)  # past the grace period
-    resume = subprocess.run([*CLI, "lr_search", "--storage", url, "--total", "6", *beat, *LONG],
+    resume = subprocess.run([*CLI, "lr_search", "--storage", url, "--total", "6", *beat,
+                             *KILLABLE],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert resume.returncode == 0, resume.stderr
     trials = _trials(url, name)
