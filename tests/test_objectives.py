@@ -1,17 +1,18 @@
 import math
 
-import numpy as np
 import optuna
 import pytest
 from threadpoolctl import threadpool_limits
 
 from landscape.objectives import (
     apply_params,
+    build,
     make_objective,
     make_sampler,
     prepare,
     retrain,
     suggest,
+    trial_rng,
     trial_sampler_seed,
 )
 from landscape.spec import find_spec, parse_spec
@@ -78,7 +79,10 @@ def test_objective_diverging_trial_is_pruned_not_failed():
     assert "exceeds" in t.user_attrs["message"] or "finite" in t.user_attrs["message"]
     last = t.intermediate_values[max(t.intermediate_values)]
     assert math.isnan(last)
-    assert t.user_attrs["val_loss"] is None or math.isfinite(t.user_attrs["val_loss"])
+    # diverged: the last training loss is non-finite (stored as None) or above 10 × E(θ⁽⁰⁾)
+    model, theta0 = build(problem, spec, trial_rng(spec, 0))
+    e0 = model.loss(theta0, problem.data.X_train, problem.data.y_train)
+    assert t.user_attrs["train_loss"] is None or t.user_attrs["train_loss"] > 10 * e0
 
 
 def test_objective_same_seed_same_study():
@@ -134,4 +138,6 @@ def test_objective_batch_search_pow2_space():
     dist = trial.distributions["batch_size"]
     assert dist.choices == (1, 2, 4, 8, 16, 32, 64, 96)  # N = 96 training samples
     assert values["batch_size"] in dist.choices
-    assert np.isfinite(values["lr"])
+    lr = trial.distributions["lr"]
+    assert lr.log and (lr.low, lr.high) == (1e-4, 1e2)  # batch_search.toml
+    assert lr.low <= values["lr"] <= lr.high

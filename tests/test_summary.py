@@ -1,4 +1,3 @@
-import math
 
 import pytest
 
@@ -53,8 +52,9 @@ def test_summary_of_nothing():
 
 @pytest.mark.parametrize("lam", [None, 0.0, -1.0])
 def test_summary_no_stability_limit_without_positive_curvature(lam):
-    assert summarize(_recs(), "minimize", lambda_max=lam).stability_limit is None
-    assert not math.isnan(summarize(_recs(), "minimize").largest_stable_lr)
+    s = summarize(_recs(), "minimize", lambda_max=lam)
+    assert s.stability_limit is None and s.lambda_max == lam
+    assert (s.largest_stable_lr, s.smallest_diverged_lr) == (2.0, 30.0)  # the boundary stays
 
 
 def test_summary_breaks_down_by_a_categorical_parameter():
