@@ -35,7 +35,7 @@ from landscape.geometry import (
 )
 from landscape.hessian import hessian
 from landscape.minima import MinimaReport, analyse_points, classify, polish
-from landscape.objectives import Problem, analysis_rng, batch_size_of, build, trial_rng
+from landscape.objectives import Problem, analysis_rng, build, trial_rng
 from landscape.spec import parse_method
 from landscape.symmetry import SymmetryCheck, group_counts, verify_symmetry
 from landscape.train import train, train_many
@@ -84,8 +84,7 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
     """
     a, t = problem.spec.analysis, problem.spec.trainer
     ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
-    batch = batch_size_of(t.method, t.batch_size, problem.n_train)
-    return _train_and_polish(problem, ids, batch, stream=chunk)
+    return _train_and_polish(problem, ids, t.batch(problem.n_train), stream=chunk)
 
 
 def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
@@ -105,10 +104,9 @@ def _train_and_polish(
     if batch is not None and batch >= d.n_train:
         batch = None  # a batch of all N samples is batch learning: no shuffle needed
     res = train_many(
-        model, theta0, d.X_train, d.y_train, lr=t.lr, epochs=t.epochs, batch_size=batch,
+        model, theta0, d.X_train, d.y_train,
         rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, stream]),
-        schedule=t.schedule, schedule_params=dict(t.schedule_params), atol=t.atol,
-        rtol=t.rtol, gtol=t.gtol, diverge_factor=t.diverge_factor,
+        **{**t.many_kwargs(d.n_train), "batch_size": batch},
     )
     D = model.n_params
     out = {
@@ -278,11 +276,12 @@ def run_symmetry(
     d = problem.data
     trial = study.ask()
     start = time.perf_counter()
-    model, theta = build(problem, spec, trial_rng(spec, 0))
+    rng = trial_rng(spec, 0)
+    model, theta = build(problem, spec, rng)
     status = "untrained"
     if a.trained:
-        res = train(model, theta, d.X_train, d.y_train, lr=t.lr, epochs=t.epochs,
-                    gtol=t.gtol, diverge_factor=t.diverge_factor)
+        res = train(model, theta, d.X_train, d.y_train, rng=rng,
+                    **t.train_kwargs(d.n_train))
         theta, status = res.theta, res.status
     check = verify_symmetry(model, theta, d.X_train, d.y_train, rng=analysis_rng(spec),
                             max_pairs=a.max_pairs, n_random=a.n_random, gd_steps=a.gd_steps,
@@ -455,9 +454,9 @@ def run_geometry(
     start = time.perf_counter()
     model, theta0 = start_thetas(problem, np.arange(2))
     ends = []
-    for th in theta0:
-        res = train(model, th, X, y, lr=t.lr, epochs=t.epochs, gtol=t.gtol,
-                    diverge_factor=t.diverge_factor)
+    for k, th in enumerate(theta0):
+        res = train(model, th, X, y, rng=np.random.default_rng(
+            [spec.study.seed, _SHUFFLE_STREAM, 2000 + k]), **t.train_kwargs(d.n_train))
         ends.append(polish(model, res.theta, X, y, gtol=a.polish_gtol, max_iter=a.polish_iter))
     pa, pb = ends
     paths = aligned_path(model, pa.theta, pb.theta, X, y, points=a.path_points,

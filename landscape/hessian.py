@@ -54,7 +54,7 @@ def _hvp(model: MLP, theta: np.ndarray, X: np.ndarray, t: np.ndarray, v: np.ndar
     if norm == 0.0:
         return np.zeros_like(theta)
     z = theta + (1j * _STEP / norm) * v
-    _, g, _ = model._evaluate(z, X, t, value=False)
+    _, g, _ = model.evaluate(z, X, t, value=False)
     return g.imag * (norm / _STEP)
 
 
@@ -64,7 +64,7 @@ def _hessian_columns(
     """Columns ``cols`` of H, as one stacked complex evaluation; shape (len(cols), D)."""
     z = np.repeat(theta[None, :].astype(np.complex128), len(cols), axis=0)
     z[np.arange(len(cols)), cols] += 1j * _STEP
-    _, g, _ = model._evaluate(z, X, t, value=False)
+    _, g, _ = model.evaluate(z, X, t, value=False)
     return g.imag / _STEP
 
 

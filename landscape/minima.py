@@ -91,7 +91,7 @@ def polish(
 
     def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore"):
-            E, g, _ = model._evaluate(th, X, t)
+            E, g, _ = model.evaluate(th, X, t)
         return float(E), g.copy()
 
     iterations = 0
@@ -282,7 +282,7 @@ def cluster(
             if not same and data is not None and dist <= reach * scale:
                 path = (1.0 - alphas) * ref + alphas * cand
                 with np.errstate(over="ignore", invalid="ignore"):
-                    E_path, _, _ = model._evaluate(path, X, t, grad=False)
+                    E_path, _, _ = model.evaluate(path, X, t, grad=False)
                 same = bool((E_path <= max(losses[i], losses[r]) + slack).all())
             if same:
                 label = c

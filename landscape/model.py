@@ -17,7 +17,7 @@ from landscape.losses import get_loss
 from landscape.params import Layout
 
 BLOCK_BYTES = 1 << 18
-"""Target size of one block's widest activation array (see :meth:`MLP._evaluate`)."""
+"""Target size of one block's widest activation array (see :meth:`MLP.evaluate`)."""
 
 
 class MLP:
@@ -208,7 +208,7 @@ class MLP:
         z += b[:, None, :] if stacked else b
         return hs, z
 
-    def _evaluate(
+    def evaluate(
         self,
         theta: np.ndarray,
         X: np.ndarray,
@@ -221,7 +221,11 @@ class MLP:
         scale: float = 1.0,
         views: tuple[list, list] | None = None,
     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """Unchecked E, ∇E and accuracy on already validated inputs; the trainers' hot path.
+        """E, ∇E and accuracy on inputs already validated: the one evaluation everything uses.
+
+        The trainers' hot path, the polisher's objective and the analyses call this with
+        inputs checked once by :meth:`check_theta`, :meth:`check_inputs` and :meth:`targets`;
+        :meth:`loss` and :meth:`loss_and_grad` are the checked conveniences around it.
 
         Parameters
         ----------
@@ -299,7 +303,7 @@ class MLP:
         scale: float,
         views: tuple[list, list] | None,
     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """:meth:`_evaluate` as a weighted sum over row blocks of about ``block`` rows."""
+        """:meth:`evaluate` as a weighted sum over row blocks of about ``block`` rows."""
         n = X.shape[0]
         n_blocks = -(-n // block)
         bounds = np.linspace(0, n, n_blocks + 1).round().astype(int)
@@ -313,7 +317,7 @@ class MLP:
         E_sum = acc_sum = None
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             w = (hi - lo) / n  # E and ∇E are means: each block counts by its share of rows
-            E, gb, acc = self._evaluate(
+            E, gb, acc = self.evaluate(
                 theta, X[lo:hi], t[lo:hi], grad=grad, out=part if grad else None,
                 accuracy=accuracy, value=value, scale=scale * w,
                 views=part_views if grad else (layers, None),
@@ -372,7 +376,7 @@ class MLP:
         X = self.check_inputs(X)
         t = self.targets(y, X.shape[0])
         with np.errstate(over="ignore", invalid="ignore"):
-            E, _, _ = self._evaluate(theta, X, t, grad=False)
+            E, _, _ = self.evaluate(theta, X, t, grad=False)
         return float(E) if theta.ndim == 1 else E
 
     def loss_and_grad(
@@ -396,7 +400,7 @@ class MLP:
         X = self.check_inputs(X)
         t = self.targets(y, X.shape[0])
         with np.errstate(over="ignore", invalid="ignore"):
-            E, grad, _ = self._evaluate(theta, X, t)
+            E, grad, _ = self.evaluate(theta, X, t)
         return (float(E) if theta.ndim == 1 else E), grad
 
     def accuracy(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float | np.ndarray:

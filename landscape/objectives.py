@@ -75,9 +75,34 @@ def prepare(spec: Spec) -> Problem:
         raise SpecError(f"data: {exc}") from None
     validate_with_data(spec, data.n_train)
     validate_search(spec, data.n_train)
+    validate_trainer_use(spec, data.n_train)
     make_sampler(spec)
     make_pruner(spec)
     return Problem(spec=spec, data=data)
+
+
+def validate_trainer_use(spec: Spec, n_train: int) -> None:
+    """Refuse ``[trainer]`` fields the spec's kind of run would not use.
+
+    The multi-start analyses (minima, escape) train with :func:`landscape.train.train_many`,
+    which has no per-epoch history and no stall rule; escape trains by ``analysis.methods``.
+
+    Raises
+    ------
+    SpecError
+    """
+    a, t = spec.analysis, spec.trainer
+    if a is None or a.kind not in ("minima", "escape"):
+        return
+    try:
+        t.many_kwargs(n_train)
+    except ValueError as exc:
+        raise SpecError(f"{a.kind}: {exc}") from None
+    if a.kind == "escape" and (t.method != "gd" or t.batch_size is not None):
+        raise SpecError(
+            f"escape: trainer.method={t.method!r} / trainer.batch_size={t.batch_size!r} are not "
+            "used; escape trains by each of analysis.methods (gd, online, minibatch:B)"
+        )
 
 
 def validate_search(spec: Spec, n_train: int) -> None:
@@ -278,12 +303,6 @@ def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, 
     return model, model.init(rng, scheme=m.init, scale=m.init_scale)
 
 
-def batch_size_of(method: str, batch_size: int | None, n_train: int) -> int | None:
-    """The trainer's batch size: None (batch learning) for gd or a batch of all N samples."""
-    batch = {"gd": None, "online": 1, "minibatch": batch_size}[method]
-    return None if batch is not None and batch >= n_train else batch
-
-
 def run_training(
     problem: Problem,
     spec: Spec,
@@ -292,18 +311,11 @@ def run_training(
 ) -> tuple[MLP, TrainResult]:
     """Build the model and train it as the (trial's) spec says."""
     data = problem.data
-    t = spec.trainer
     model, theta0 = build(problem, spec, rng)
-    batch = batch_size_of(t.method, t.batch_size, data.n_train)
     try:
         res = train(
-            model, theta0, data.X_train, data.y_train,
-            lr=t.lr, epochs=t.epochs, batch_size=batch, rng=rng,
-            schedule=t.schedule, schedule_params=dict(t.schedule_params),
-            X_val=data.X_val, y_val=data.y_val, max_updates=t.max_updates,
-            atol=t.atol, rtol=t.rtol, gtol=t.gtol, diverge_factor=t.diverge_factor,
-            stall_window=t.stall_window, stall_tol=t.stall_tol, drop_last=t.drop_last,
-            eval_every=t.eval_every, callback=callback,
+            model, theta0, data.X_train, data.y_train, rng=rng, X_val=data.X_val,
+            y_val=data.y_val, callback=callback, **spec.trainer.train_kwargs(data.n_train),
         )
     except ValueError as exc:
         raise SpecError(str(exc)) from None
@@ -382,9 +394,7 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             "val_accuracy": _finite_or_none(final.val_accuracy),
             "grad_norm": _finite_or_none(final.grad_norm),
             "lr": tspec.trainer.lr,
-            "batch_size": tspec.trainer.batch_size if tspec.trainer.method == "minibatch" else (
-                1 if tspec.trainer.method == "online" else problem.n_train
-            ),
+            "batch_size": tspec.trainer.batch(problem.n_train) or problem.n_train,
             "schedule": tspec.trainer.schedule,
             "train_seconds": res.seconds,
             "wall_time": time.perf_counter() - start,

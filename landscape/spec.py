@@ -23,13 +23,13 @@ from landscape.data import DATASETS, dataset_options
 from landscape.losses import LOSSES
 from landscape.params import INIT_SCHEMES
 from landscape.schedules import SCHEDULES, make_schedule
+from landscape.train import METHODS, TrainConfig
 
 
 class SpecError(ValueError):
     """A spec, or an override of it, is invalid; the message is one line."""
 
 
-METHODS = ("gd", "minibatch", "online")
 METRICS = {  # metric: natural direction
     "val_loss": "minimize",
     "train_loss": "minimize",
@@ -93,29 +93,8 @@ class ModelSection:
     init_scale: float = 1.0
 
 
-@dataclass(frozen=True)
-class TrainerSection:
-    """Arguments of :func:`landscape.train.train`.
-
-    ``method`` gd is batch learning (eq 3), minibatch uses ``batch_size`` (eqs 7–8), online is
-    batch size 1.
-    """
-
-    method: str = "gd"
-    epochs: int = 100
-    batch_size: int | None = None
-    lr: float = 0.1
-    schedule: str = "constant"
-    schedule_params: dict = field(default_factory=dict)
-    max_updates: int | None = None
-    gtol: float = 0.0
-    atol: float = 0.0
-    rtol: float = 8 * 2.220446049250313e-16
-    diverge_factor: float = 10.0
-    stall_window: int | None = None
-    stall_tol: float = 1e-3
-    drop_last: bool = False
-    eval_every: int = 1
+TrainerSection = TrainConfig
+"""The ``[trainer]`` section is the trainers' own configuration (no second copy of defaults)."""
 
 
 ANALYSES = ("minima", "symmetry", "geometry", "escape")

@@ -94,6 +94,96 @@ class TrainResult:
         return EpochRecord(**{k: self.history[k][-1].item() for k in HISTORY_FIELDS})
 
 
+METHODS = ("gd", "minibatch", "online")
+"""Batch learning (eq 3), mini-batches of ``batch_size`` (eqs 7–8), online learning (|B| = 1)."""
+
+_MANY_UNSUPPORTED = {  # field: its default; train_many keeps no history and no stall rule
+    "max_updates": None, "stall_window": None, "stall_tol": 1e-3, "drop_last": False,
+    "eval_every": 1,
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of the trainers: the spec's ``[trainer]`` section is this class.
+
+    The study layer builds one from a spec and hands it to :func:`train` or
+    :func:`train_many` through :meth:`train_kwargs` / :meth:`many_kwargs`, so a field reaches
+    the trainer in one place or is refused there, never dropped on the way.
+
+    Attributes
+    ----------
+    method : {"gd", "minibatch", "online"}
+        See :data:`METHODS`.
+    epochs : int
+    batch_size : int or None
+        Mini-batch size for ``minibatch``.
+    lr : float
+        ε, or ε0 of a schedule.
+    schedule : str
+        A name of :data:`landscape.schedules.SCHEDULES`.
+    schedule_params : dict
+    max_updates, gtol, atol, rtol, diverge_factor, stall_window, stall_tol, drop_last, eval_every
+        The stopping rules and evaluation of :func:`train`, with its defaults.
+    """
+
+    method: str = "gd"
+    epochs: int = 100
+    batch_size: int | None = None
+    lr: float = 0.1
+    schedule: str = "constant"
+    schedule_params: dict = field(default_factory=dict)
+    max_updates: int | None = None
+    gtol: float = 0.0
+    atol: float = 0.0
+    rtol: float = 8 * float(np.finfo(np.float64).eps)
+    diverge_factor: float = 10.0
+    stall_window: int | None = None
+    stall_tol: float = 1e-3
+    drop_last: bool = False
+    eval_every: int = 1
+
+    def batch(self, n_train: int) -> int | None:
+        """The batch size :func:`train` takes: None (batch learning) for gd or a batch of N."""
+        if self.method not in METHODS:
+            raise ValueError(f"method={self.method!r} is unknown; allowed: {', '.join(METHODS)}")
+        b = {"gd": None, "online": 1, "minibatch": self.batch_size}[self.method]
+        if self.method == "minibatch" and b is None:
+            raise ValueError("method='minibatch' needs batch_size")
+        return None if b is not None and b >= n_train else b
+
+    def train_kwargs(self, n_train: int) -> dict:
+        """Keyword arguments of :func:`train` (all but data, θ⁽⁰⁾, rng and callback)."""
+        return {
+            "lr": self.lr, "epochs": self.epochs, "batch_size": self.batch(n_train),
+            "schedule": self.schedule, "schedule_params": dict(self.schedule_params),
+            "max_updates": self.max_updates, "atol": self.atol, "rtol": self.rtol,
+            "gtol": self.gtol, "diverge_factor": self.diverge_factor,
+            "stall_window": self.stall_window, "stall_tol": self.stall_tol,
+            "drop_last": self.drop_last, "eval_every": self.eval_every,
+        }
+
+    def many_kwargs(self, n_train: int) -> dict:
+        """Keyword arguments of :func:`train_many`.
+
+        Raises
+        ------
+        ValueError
+            For a field :func:`train_many` cannot honour (it keeps no per-epoch history and
+            has no stall rule), naming the field.
+        """
+        for name, default in _MANY_UNSUPPORTED.items():
+            if getattr(self, name) != default:
+                raise ValueError(
+                    f"trainer.{name}={getattr(self, name)!r} is not supported by the multi-start "
+                    f"trainer (no per-epoch history, no stall rule); leave it at {default!r}"
+                )
+        kwargs = self.train_kwargs(n_train)
+        for name in _MANY_UNSUPPORTED:
+            del kwargs[name]
+        return kwargs
+
+
 def _resolve_schedule(schedule: Schedule | str | None, params: dict | None) -> Schedule:
     if schedule is None:
         schedule = "constant"
@@ -264,14 +354,14 @@ def train(
 
     def evaluate() -> tuple[float, float, float]:
         """Full-training-set E, ‖∇E‖ and accuracy at the current θ (gradient in grad_buf)."""
-        E, g, acc = model._evaluate(
+        E, g, acc = model.evaluate(
             theta, X, t_train, out=grad_buf, accuracy=classify, views=views
         )
         return float(E), float(np.sqrt(g @ g)), (float(acc) if classify else nan)
 
     def record(epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
         if has_val:
-            Ev, _, accv = model._evaluate(
+            Ev, _, accv = model.evaluate(
                 theta, X_val, t_val, grad=False, accuracy=classify, views=views
             )
             Ev, accv = float(Ev), (float(accv) if classify else nan)
@@ -297,7 +387,7 @@ def train(
             lrs = np.atleast_1d(sched(np.arange(updates, updates + n_up), lr))
             if full_batch:
                 if epoch > 1 and (epoch - 1) % eval_every:
-                    model._evaluate(theta, X, t_train, out=grad_buf, value=False, views=views)
+                    model.evaluate(theta, X, t_train, out=grad_buf, value=False, views=views)
                 # else grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
                 grad_buf *= lrs[0]
                 theta -= grad_buf
@@ -308,7 +398,7 @@ def train(
                     sl = slice(i * B, (i + 1) * B)
                     # The mini-batch loss value is not needed: only ∇E⁽ᵗ⁾ enters eq (8), and a
                     # non-finite ‖ε∇E⁽ᵗ⁾‖² flags divergence just as well.
-                    _, step, _ = model._evaluate(
+                    _, step, _ = model.evaluate(
                         theta, Xp[sl], tp[sl], out=grad_buf, value=False, scale=lrs[i],
                         views=views,
                     )  # step = ε_t ∇E⁽ᵗ⁾(θ)
@@ -533,7 +623,7 @@ def _train_chunk(
             return
         if full_batch:
             lr_t = float(sched(updates, lr))
-            E, step, _ = model._evaluate(theta, X, t, out=grad, scale=lr_t)
+            E, step, _ = model.evaluate(theta, X, t, out=grad, scale=lr_t)
             if E0 is None:
                 E0 = E.copy()
             bad = ~np.isfinite(E) | (E > factor * E0)
@@ -555,7 +645,7 @@ def _train_chunk(
             if sched(updates, lr) == 0.0:
                 done[:] = False
             if done.any():
-                Eg, g, _ = model._evaluate(theta[done], X, t)
+                Eg, g, _ = model.evaluate(theta[done], X, t)
                 gnd = np.sqrt(np.einsum("kd,kd->k", g, g))
                 Efull = np.full(len(active), np.nan)
                 gfull = np.full(len(active), np.nan)
@@ -563,20 +653,20 @@ def _train_chunk(
                 retire(done, "converged", epoch, Efull, gfull)
         else:
             if E0 is None:
-                E0, _, _ = model._evaluate(theta, X, t, grad=False)
+                E0, _, _ = model.evaluate(theta, X, t, grad=False)
             m = len(active)
             perms = rng.permuted(np.broadcast_to(np.arange(n), (m, n)), axis=1)
             Xp, tp = X[perms], t[perms]
             lrs = np.atleast_1d(sched(np.arange(updates, updates + n_batches), lr))
             for i in range(n_batches):
                 sl = slice(i * B, (i + 1) * B)
-                _, step, _ = model._evaluate(
+                _, step, _ = model.evaluate(
                     theta, Xp[:, sl], tp[:, sl], out=grad, value=False, scale=float(lrs[i])
                 )
                 theta -= step
             updates += n_batches
             # SGD's iterate never stops moving at a fixed ε: only ‖∇E‖ ≤ gtol ends a start
-            E, g, _ = model._evaluate(theta, X, t, out=grad)
+            E, g, _ = model.evaluate(theta, X, t, out=grad)
             gn = np.sqrt(np.einsum("kd,kd->k", g, g))
             bad = ~np.isfinite(E) | (E > factor * E0) | ~np.isfinite(gn)
             if bad.any():
@@ -587,7 +677,7 @@ def _train_chunk(
                 if done.any():
                     retire(done, "converged", epoch, E, gn)
     if len(active):
-        E, g, _ = model._evaluate(theta, X, t, out=grad)
+        E, g, _ = model.evaluate(theta, X, t, out=grad)
         gn = np.sqrt(np.einsum("kd,kd->k", g, g))
         bad = ~np.isfinite(E) | (E > factor * E0)
         out_theta[active] = theta

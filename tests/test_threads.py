@@ -45,13 +45,13 @@ def test_threads_limit_never_raises_an_enclosing_limit():
 def test_threads_polish_runs_on_one_blas_thread(rng, monkeypatch):
     model, theta0, X, y = _problem(rng)
     seen = []
-    real = model._evaluate
+    real = model.evaluate
 
     def spy(*args, **kwargs):
         seen.append(_blas_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model, "_evaluate", spy)
+    monkeypatch.setattr(model, "evaluate", spy)
     with threadpool_limits(2, user_api="blas"):
         polish(model, theta0, X, y, max_iter=5, newton_steps=0)
     assert seen and set(seen) == {1}

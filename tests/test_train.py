@@ -59,10 +59,10 @@ class _Recorder(MLP):
         self.batch_size = batch_size
         self.seen = []
 
-    def _evaluate(self, theta, X, t, **kwargs):
+    def evaluate(self, theta, X, t, **kwargs):
         if kwargs.get("grad", True) and X.shape[0] <= self.batch_size:
             self.seen.append(X[:, 0].copy())
-        return super()._evaluate(theta, X, t, **kwargs)
+        return super().evaluate(theta, X, t, **kwargs)
 
 
 @pytest.mark.parametrize(("batch_size", "updates_per_epoch"), [(16, 10), (1, 160), (160, 1)])

@@ -1,0 +1,96 @@
+"""Every [trainer] field, set on every kind of spec, reaches the trainer or is refused."""
+
+import optuna
+import pytest
+
+from landscape import experiments, objectives
+from landscape.objectives import make_objective, prepare
+from landscape.spec import SpecError, find_spec, parse_spec
+from landscape.train import TrainConfig
+
+FIELDS = {  # field: (--set overrides, the trainer keyword and the value it must receive)
+    "method": (["trainer.method=online"], "batch_size", 1),
+    "epochs": (["trainer.epochs=7"], "epochs", 7),
+    "batch_size": (["trainer.method=minibatch", "trainer.batch_size=8"], "batch_size", 8),
+    "lr": (["trainer.lr=0.123"], "lr", 0.123),
+    "schedule": (["trainer.schedule=inverse_time", "trainer.schedule_params={tau=50}"],
+                 "schedule", "inverse_time"),
+    "schedule_params": (["trainer.schedule=inverse_time", "trainer.schedule_params={tau=50}"],
+                        "schedule_params", {"tau": 50}),
+    "max_updates": (["trainer.max_updates=5"], "max_updates", 5),
+    "gtol": (["trainer.gtol=0.001"], "gtol", 0.001),
+    "atol": (["trainer.atol=1e-9"], "atol", 1e-9),
+    "rtol": (["trainer.rtol=1e-9"], "rtol", 1e-9),
+    "diverge_factor": (["trainer.diverge_factor=5.0"], "diverge_factor", 5.0),
+    "stall_window": (["trainer.stall_window=3"], "stall_window", 3),
+    "stall_tol": (["trainer.stall_tol=0.05"], "stall_tol", 0.05),
+    "drop_last": (["trainer.drop_last=true"], "drop_last", True),
+    "eval_every": (["trainer.eval_every=2", "study.report_every=2"], "eval_every", 2),
+}
+REFUSED = {  # (spec, field): what the refusal says
+    ("lr_search", "lr"): "trainer.lr is searched (search.lr)",
+    **{("minima", f): f"trainer.{f}=" for f in ("max_updates", "stall_window", "stall_tol",
+                                                "drop_last", "eval_every")},
+    **{("escape", f): f"trainer.{f}=" for f in ("max_updates", "stall_window", "stall_tol",
+                                                "drop_last", "eval_every")},
+    ("escape", "method"): "escape trains by each of analysis.methods",
+    ("escape", "batch_size"): "escape trains by each of analysis.methods",
+}
+SMALL = {
+    "lr_search": ["data.name=moons", "data.options.n_samples=60"],
+    "minima": ["analysis.n_starts=2", "analysis.chunk=2", "data.options.n_samples=40"],
+    "escape": ["analysis.n_starts=2", "data.options.n_samples=40"],
+    "symmetry": ["data.options.n_samples=40"],
+    "geometry": ["data.options.n_samples=40"],
+}
+
+
+class Captured(Exception):
+    def __init__(self, kwargs):
+        super().__init__("captured")
+        self.kwargs = kwargs
+
+
+def _spy(*args, **kwargs):
+    raise Captured(kwargs)
+
+
+def _run_to_the_trainer(spec):
+    problem = prepare(spec)
+    kind = spec.analysis.kind if spec.analysis else "search"
+    study = optuna.create_study()
+    with pytest.raises(Captured) as info:
+        if kind == "search":
+            study.enqueue_trial({"lr": 0.01})  # the searched ε, fixed for the comparison
+            make_objective(problem)(study.ask())
+        elif kind == "minima":
+            experiments.run_chunk(problem, 0)
+        elif kind == "escape":
+            experiments.run_method(problem, 0)
+        elif kind == "symmetry":
+            experiments.run_symmetry(problem, study, store=None)
+        else:
+            experiments.run_geometry(problem, study, store=None)
+    return info.value.kwargs
+
+
+@pytest.mark.parametrize("field", list(FIELDS))
+@pytest.mark.parametrize("name", list(SMALL))
+def test_trainer_field_reaches_the_trainer_or_is_refused(monkeypatch, name, field):
+    for module in (objectives, experiments):
+        monkeypatch.setattr(module, "train", _spy, raising=False)
+    monkeypatch.setattr(experiments, "train_many", _spy)
+    overrides, keyword, value = FIELDS[field]
+    refusal = REFUSED.get((name, field))
+    if refusal is not None:
+        with pytest.raises(SpecError, match=refusal.replace("(", r"\(").replace(")", r"\)")):
+            prepare(parse_spec(*find_spec(name), [*SMALL[name], *overrides]))
+        return
+    spec = parse_spec(*find_spec(name), [*SMALL[name], *overrides])
+    kwargs = _run_to_the_trainer(spec)
+    assert kwargs[keyword] == value
+    # and nothing else of the section was lost: every other field at the spec's value
+    baseline = _run_to_the_trainer(parse_spec(*find_spec(name), SMALL[name]))
+    settings = set(TrainConfig().train_kwargs(10)) & set(kwargs)
+    changed = {k for k in settings if kwargs[k] != baseline[k]}
+    assert changed <= {keyword, "schedule", "schedule_params", "batch_size"}
