@@ -58,9 +58,11 @@ def main() -> None:
         best_loop = min(best_loop, t_loop * len(starts) / len(sample))
     agree = np.mean(res.status[: len(sample)] == np.array(statuses))
     counts = dict(zip(*np.unique(res.status, return_counts=True), strict=True))
-    print(f"1. XOR 2-2-1, 10,000 starts x 2,000 steps: train_many {best_many:.2f} s; loop "
-          f"{best_loop:.1f} s (scaled from {len(sample)} starts) -> {best_loop / best_many:.0f}x"
-          f"; statuses {counts}; agree with the loop on {agree:.0%} of the sampled starts")
+    print(
+        f"1. XOR 2-2-1, 10,000 starts x 2,000 steps: train_many {best_many:.2f} s; loop "
+        f"{best_loop:.1f} s (scaled from {len(sample)} starts) -> {best_loop / best_many:.0f}x"
+        f"; statuses {counts}; agree with the loop on {agree:.0%} of the sampled starts"
+    )
 
     ds = load_dataset("moons", rng=np.random.default_rng(0), n_samples=500)
     moons = MLP(ds.sizes([16]), "tanh", "cross_entropy")
@@ -69,8 +71,10 @@ def main() -> None:
     for _ in range(args.repeat):
         best_many = min(best_many, time_many(moons, starts, ds.X_train, ds.y_train, 300, 0.5)[0])
         best_loop = min(best_loop, time_loop(moons, starts, ds.X_train, ds.y_train, 300, 0.5)[0])
-    print(f"2. moons 2-16-2, N={ds.n_train}, 256 starts x 300 steps: train_many "
-          f"{best_many:.2f} s; loop {best_loop:.2f} s -> {best_loop / best_many:.2f}x")
+    print(
+        f"2. moons 2-16-2, N={ds.n_train}, 256 starts x 300 steps: train_many "
+        f"{best_many:.2f} s; loop {best_loop:.2f} s -> {best_loop / best_many:.2f}x"
+    )
 
     peaks = []
     for k in (256, 1024, 4096, 16384):
@@ -79,8 +83,9 @@ def main() -> None:
         res = train_many(xor, th, XOR_X, XOR_Y, lr=0.5, epochs=50, chunk=256)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        results = sum(a.nbytes for a in (res.theta, res.status, res.loss, res.grad_norm,
-                                          res.epochs))
+        results = sum(
+            a.nbytes for a in (res.theta, res.status, res.loss, res.grad_norm, res.epochs)
+        )
         peaks.append((k, peak, peak - results))
     print("3. peak memory of train_many (chunk = 256 starts), less its K-sized results:")
     for k, peak, working in peaks:

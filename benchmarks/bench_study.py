@@ -27,8 +27,21 @@ import optuna
 
 def run_study(folder: Path, name: str, seed: int, extra: list[str]) -> tuple[float, dict]:
     db = folder / f"{name}.db"
-    cmd = [sys.executable, "-m", "landscape.study", "lr_search", "--storage", str(db),
-           "--study-name", name, "--seed", str(seed), "--json", "--no-progress", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "landscape.study",
+        "lr_search",
+        "--storage",
+        str(db),
+        "--study-name",
+        name,
+        "--seed",
+        str(seed),
+        "--json",
+        "--no-progress",
+        *extra,
+    ]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return time.perf_counter() - t0, json.loads(out)
@@ -50,14 +63,18 @@ def main() -> None:
         ts = trials(folder, "pruned")
         inside = sum(t.user_attrs.get("wall_time", 0.0) for t in ts)
         train = sum(t.user_attrs.get("train_seconds", 0.0) for t in ts)
-        span = (max(t.datetime_complete for t in ts) - min(t.datetime_start for t in ts))
+        span = max(t.datetime_complete for t in ts) - min(t.datetime_start for t in ts)
         span_s = span.total_seconds()
-        print(f"1. default lr_search: {len(ts)} trials in {wall:.1f} s end to end "
-              f"(process start, data, trials, summary with λ_max); optimize loop {span_s:.1f} s")
-        print(f"2. overhead: {span_s - train:.2f} s of {span_s:.2f} s outside training = "
-              f"{(span_s - train) / span_s:.1%} (outside the objective: "
-              f"{(span_s - inside) / span_s:.1%}; reports and attrs inside it: "
-              f"{(inside - train) / span_s:.1%})")
+        print(
+            f"1. default lr_search: {len(ts)} trials in {wall:.1f} s end to end "
+            f"(process start, data, trials, summary with λ_max); optimize loop {span_s:.1f} s"
+        )
+        print(
+            f"2. overhead: {span_s - train:.2f} s of {span_s:.2f} s outside training = "
+            f"{(span_s - train) / span_s:.1%} (outside the objective: "
+            f"{(span_s - inside) / span_s:.1%}; reports and attrs inside it: "
+            f"{(inside - train) / span_s:.1%})"
+        )
 
         wall_np, out_np = run_study(
             folder, "unpruned", 0, ["--set", "pruner.name=none", "--set", "pruner.options={}"]
@@ -66,9 +83,11 @@ def main() -> None:
         ep = sum(t.user_attrs.get("epochs", 0) for t in ts)
         ep_np = sum(t.user_attrs.get("epochs", 0) for t in ts_np)
         best, best_np = out["summary"]["best"]["value"], out_np["summary"]["best"]["value"]
-        print(f"3. pruning: {ep} epochs with the median pruner vs {ep_np} without "
-              f"({1 - ep / ep_np:.1%} saved); best val_loss {best:.5f} vs {best_np:.5f} "
-              f"({best / best_np - 1:+.1%}); wall {wall:.1f} s vs {wall_np:.1f} s")
+        print(
+            f"3. pruning: {ep} epochs with the median pruner vs {ep_np} without "
+            f"({1 - ep / ep_np:.1%} saved); best val_loss {best:.5f} vs {best_np:.5f} "
+            f"({best / best_np - 1:+.1%}); wall {wall:.1f} s vs {wall_np:.1f} s"
+        )
 
         fractions = []
         for seed in range(args.seeds):
@@ -81,9 +100,11 @@ def main() -> None:
             late = [t for t in trials(folder, name) if t.number >= 20]
             bad = [t for t in late if boundary is not None and t.params["lr"] >= boundary]
             fractions.append(len(bad) / len(late))
-            print(f"4. seed {seed}: smallest diverged ε {boundary if boundary else 'none'}, "
-                  f"best ε {s_out['summary']['best']['lr']:.3g}; proposals after trial 20 in "
-                  f"the diverging region: {len(bad)}/{len(late)}")
+            print(
+                f"4. seed {seed}: smallest diverged ε {boundary if boundary else 'none'}, "
+                f"best ε {s_out['summary']['best']['lr']:.3g}; proposals after trial 20 in "
+                f"the diverging region: {len(bad)}/{len(late)}"
+            )
         print(f"   mean share over {args.seeds} seeds: {sum(fractions) / len(fractions):.1%}")
 
 

@@ -69,10 +69,11 @@ def best(fn, repeat: int) -> float:
 
 
 def crossover(repeat: int) -> None:
-    print("1. one (n, d) @ (d, d) product: 1 vs 2 BLAS threads, quiet and beside one busy "
-          "process")
-    print(f"{'n':>7} {'d':>5} {'MFLOP':>9} {'quiet t1 µs':>12} {'t1/t2':>6} "
-          f"{'loaded t1 µs':>13} {'t1/t2':>6}  landscape")
+    print("1. one (n, d) @ (d, d) product: 1 vs 2 BLAS threads, quiet and beside one busy process")
+    print(
+        f"{'n':>7} {'d':>5} {'MFLOP':>9} {'quiet t1 µs':>12} {'t1/t2':>6} "
+        f"{'loaded t1 µs':>13} {'t1/t2':>6}  landscape"
+    )
     rng = np.random.default_rng(0)
     rows = []
     for d in (16, 64, 256, 512):
@@ -99,8 +100,10 @@ def crossover(repeat: int) -> None:
         flops = 2.0 * n * d * d
         choice = "1 thread" if threads.threads_for(flops) == 1 else "default"
         q1, q2, l1, l2 = (timing[n, d, load, k] for load in (0, 1) for k in (1, 2))
-        print(f"{n:7d} {d:5d} {flops / 1e6:9.2f} {q1:12.1f} {q1 / q2:6.2f} {l1:13.1f} "
-              f"{l1 / l2:6.2f}  {choice}")
+        print(
+            f"{n:7d} {d:5d} {flops / 1e6:9.2f} {q1:12.1f} {q1 / q2:6.2f} {l1:13.1f} "
+            f"{l1 / l2:6.2f}  {choice}"
+        )
 
 
 def digits_trainer(epochs: int = 20):
@@ -109,8 +112,16 @@ def digits_trainer(epochs: int = 20):
 
     def run():
         rng = np.random.default_rng(1)
-        train(model, model.init(rng), ds.X_train, ds.y_train, lr=0.05, epochs=epochs,
-              batch_size=32, rng=rng)
+        train(
+            model,
+            model.init(rng),
+            ds.X_train,
+            ds.y_train,
+            lr=0.05,
+            epochs=epochs,
+            batch_size=32,
+            rng=rng,
+        )
 
     return run
 
@@ -127,20 +138,31 @@ def trainer_under_load(repeat: int) -> None:
         ours = best(run, repeat)
     print("\n2. trainer, digits 64-64-10, B = 32, 20 epochs; two busy background processes")
     print(f"   quiet, 1 thread                 {quiet_one:7.2f} s")
-    print(f"   loaded, OpenBLAS default threads {default:7.2f} s   {default / one:5.2f}x "
-          "one thread")
+    print(
+        f"   loaded, OpenBLAS default threads {default:7.2f} s   {default / one:5.2f}x one thread"
+    )
     print(f"   loaded, 1 thread                {one:7.2f} s   1.00x")
-    print(f"   loaded, landscape's choice      {ours:7.2f} s   {ours / one:5.2f}x one thread "
-          f"(target <= 1.3x)")
+    print(
+        f"   loaded, landscape's choice      {ours:7.2f} s   {ours / one:5.2f}x one thread "
+        f"(target <= 1.3x)"
+    )
 
 
 def polisher_under_load(repeat: int) -> None:
-    ds = load_dataset("teacher", rng=np.random.default_rng(0), val_fraction=0.2, n_samples=250,
-                      n_features=2, hidden=[4], activation="tanh")
+    ds = load_dataset(
+        "teacher",
+        rng=np.random.default_rng(0),
+        val_fraction=0.2,
+        n_samples=250,
+        n_features=2,
+        hidden=[4],
+        activation="tanh",
+    )
     model = MLP(ds.sizes([4]), "tanh", "mse")
     rng = np.random.default_rng(2)
-    ends = train_many(model, model.init(rng, k=8), ds.X_train, ds.y_train, lr=0.3,
-                      epochs=3000).theta
+    ends = train_many(
+        model, model.init(rng, k=8), ds.X_train, ds.y_train, lr=0.3, epochs=3000
+    ).theta
 
     def run():
         for theta in ends:
@@ -154,11 +176,15 @@ def polisher_under_load(repeat: int) -> None:
             default = best(run, repeat)
         ours = best(run, repeat)
     print("\n3. polishing 8 end points (teacher 2-4-1 tanh, L-BFGS-B then Newton)")
-    print(f"   quiet,  OpenBLAS default threads {quiet_default:7.2f} s   "
-          f"{quiet_default / quiet:5.2f}x landscape")
+    print(
+        f"   quiet,  OpenBLAS default threads {quiet_default:7.2f} s   "
+        f"{quiet_default / quiet:5.2f}x landscape"
+    )
     print(f"   quiet,  landscape's choice       {quiet:7.2f} s")
-    print(f"   loaded, OpenBLAS default threads {default:7.2f} s   {default / ours:5.2f}x landscape"
-          " (one busy process)")
+    print(
+        f"   loaded, OpenBLAS default threads {default:7.2f} s   {default / ours:5.2f}x landscape"
+        " (one busy process)"
+    )
     print(f"   loaded, landscape's choice       {ours:7.2f} s")
 
 

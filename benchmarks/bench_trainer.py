@@ -34,8 +34,18 @@ def run_landscape(ds, epochs, seed, validate, eval_every=1):
     theta0 = model.init(rng)
     val = {"X_val": ds.X_val, "y_val": ds.y_val} if validate else {}
     t0 = time.perf_counter()
-    res = train(model, theta0, ds.X_train, ds.y_train, lr=LR, epochs=epochs, batch_size=BATCH,
-                rng=rng, eval_every=eval_every, **val)
+    res = train(
+        model,
+        theta0,
+        ds.X_train,
+        ds.y_train,
+        lr=LR,
+        epochs=epochs,
+        batch_size=BATCH,
+        rng=rng,
+        eval_every=eval_every,
+        **val,
+    )
     seconds = time.perf_counter() - t0
     acc = model.accuracy(res.theta, ds.X_val, ds.y_val)
     return seconds, res.updates, acc
@@ -43,9 +53,19 @@ def run_landscape(ds, epochs, seed, validate, eval_every=1):
 
 def run_sklearn(ds, epochs, seed):
     clf = MLPClassifier(
-        hidden_layer_sizes=(64,), activation="tanh", solver="sgd", momentum=0.0,
-        nesterovs_momentum=False, learning_rate="constant", learning_rate_init=LR, alpha=0.0,
-        batch_size=BATCH, max_iter=epochs, tol=0.0, n_iter_no_change=10**9, shuffle=True,
+        hidden_layer_sizes=(64,),
+        activation="tanh",
+        solver="sgd",
+        momentum=0.0,
+        nesterovs_momentum=False,
+        learning_rate="constant",
+        learning_rate_init=LR,
+        alpha=0.0,
+        batch_size=BATCH,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        shuffle=True,
         random_state=seed,
     )
     with warnings.catch_warnings():
@@ -93,15 +113,20 @@ def main() -> None:
     args = ap.parse_args()
     ds = load_dataset("digits", rng=np.random.default_rng(0))
     blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
-    print(f"digits: N={ds.n_train}, 64-64-10 tanh, B={BATCH}, {args.epochs} epochs, ε={LR}; "
-          f"BLAS {blas}")
+    print(
+        f"digits: N={ds.n_train}, 64-64-10 tanh, B={BATCH}, {args.epochs} epochs, ε={LR}; "
+        f"BLAS {blas}"
+    )
     contenders = {
-        "landscape, full-set history every epoch (default)":
-            lambda s: run_landscape(ds, args.epochs, s, validate=False),
-        "landscape, + validation loss every epoch":
-            lambda s: run_landscape(ds, args.epochs, s, validate=True),
-        "landscape, full-set history at the end only":
-            lambda s: run_landscape(ds, args.epochs, s, validate=False, eval_every=args.epochs),
+        "landscape, full-set history every epoch (default)": lambda s: run_landscape(
+            ds, args.epochs, s, validate=False
+        ),
+        "landscape, + validation loss every epoch": lambda s: run_landscape(
+            ds, args.epochs, s, validate=True
+        ),
+        "landscape, full-set history at the end only": lambda s: run_landscape(
+            ds, args.epochs, s, validate=False, eval_every=args.epochs
+        ),
         "scikit-learn MLPClassifier(solver='sgd')": lambda s: run_sklearn(ds, args.epochs, s),
     }
     try:
@@ -121,8 +146,10 @@ def main() -> None:
         best = min(rs, key=lambda r: r[0])
         results[name] = (best[0] / best[1], best[1], np.mean([r[2] for r in rs]))
     ref = results["scikit-learn MLPClassifier(solver='sgd')"][0]
-    print(f"{'contender':58s} {'µs/update':>10s} {'updates':>8s} {'val acc':>8s} "
-          f"{'speed vs sklearn':>17s}")
+    print(
+        f"{'contender':58s} {'µs/update':>10s} {'updates':>8s} {'val acc':>8s} "
+        f"{'speed vs sklearn':>17s}"
+    )
     for name, (per, ups, acc) in results.items():
         print(f"{name:58s} {per * 1e6:10.1f} {ups:8d} {acc:8.3f} {ref / per:16.2f}x")
 

@@ -103,15 +103,11 @@ _SOURCES: dict[str, _Source] = {
         "classification", skd.make_circles, {"n_samples": 500, "noise": 0.1, "factor": 0.5}, True
     ),
     "blobs": _Source("classification", skd.make_blobs, {"n_samples": 500, "centers": 3}, True),
-    "classification": _Source(
-        "classification", skd.make_classification, {"n_samples": 500}, True
-    ),
+    "classification": _Source("classification", skd.make_classification, {"n_samples": 500}, True),
     "regression": _Source(
         "regression", skd.make_regression, {"n_samples": 500, "n_features": 10, "noise": 10.0}, True
     ),
-    "friedman1": _Source(
-        "regression", skd.make_friedman1, {"n_samples": 500, "noise": 1.0}, True
-    ),
+    "friedman1": _Source("regression", skd.make_friedman1, {"n_samples": 500, "noise": 1.0}, True),
     "iris": _Source("classification", skd.load_iris, {}, False),
     "wine": _Source("classification", skd.load_wine, {}, False),
     "breast_cancer": _Source("classification", skd.load_breast_cancer, {}, False),
@@ -237,9 +233,7 @@ def load_dataset(
         if src.task == "regression":
             y_tr, y_va = _standardise(y_tr, y_va)
     n_outputs = (
-        int(y.max()) + 1
-        if src.task == "classification"
-        else (1 if y.ndim == 1 else y.shape[1])
+        int(y.max()) + 1 if src.task == "classification" else (1 if y.ndim == 1 else y.shape[1])
     )
     return Dataset(
         name=name,

@@ -104,16 +104,25 @@ def _train_and_polish(
     if batch is not None and batch >= d.n_train:
         batch = None  # a batch of all N samples is batch learning: no shuffle needed
     res = train_many(
-        model, theta0, d.X_train, d.y_train,
+        model,
+        theta0,
+        d.X_train,
+        d.y_train,
         rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, stream]),
         **{**t.many_kwargs(d.n_train), "batch_size": batch},
     )
     D = model.n_params
     out = {
-        "start": ids, "theta0": theta0, "theta_end": res.theta, "status": res.status,
-        "train_loss": res.loss, "theta": np.full((len(ids), D), np.nan),
-        "loss": np.full(len(ids), np.nan), "grad_norm": np.full(len(ids), np.nan),
-        "converged": np.zeros(len(ids), dtype=bool), "eigenvalues": np.full((len(ids), D), np.nan),
+        "start": ids,
+        "theta0": theta0,
+        "theta_end": res.theta,
+        "status": res.status,
+        "train_loss": res.loss,
+        "theta": np.full((len(ids), D), np.nan),
+        "loss": np.full(len(ids), np.nan),
+        "grad_norm": np.full(len(ids), np.nan),
+        "converged": np.zeros(len(ids), dtype=bool),
+        "eigenvalues": np.full((len(ids), D), np.nan),
     }
     for k, theta in enumerate(res.theta):
         if not np.isfinite(theta).all():
@@ -122,8 +131,9 @@ def _train_and_polish(
         out["theta"][k], out["loss"][k] = p.theta, p.loss
         out["grad_norm"][k], out["converged"][k] = p.grad_norm, p.converged
         if np.isfinite(p.loss):
-            out["eigenvalues"][k] = np.linalg.eigvalsh(hessian(model, p.theta, d.X_train,
-                                                                d.y_train))
+            out["eigenvalues"][k] = np.linalg.eigvalsh(
+                hessian(model, p.theta, d.X_train, d.y_train)
+            )
     return out
 
 
@@ -143,8 +153,10 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
         start = time.perf_counter()
         unit = trial.suggest_int(param, 0, total - 1)
         states = (TrialState.COMPLETE, TrialState.RUNNING)
-        if any(t.params.get(param) == unit and t.number != trial.number
-               for t in trial.study.get_trials(deepcopy=False, states=states)):
+        if any(
+            t.params.get(param) == unit and t.number != trial.number
+            for t in trial.study.get_trials(deepcopy=False, states=states)
+        ):
             # Not from the queue: another worker took the last unit between our look at the
             # queue and our ask, and the sampler proposed a unit that is taken.
             trial.set_user_attr("status", "idle")
@@ -170,9 +182,9 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
 def enqueue_missing(study: optuna.Study, total: int, param: str = "chunk") -> list[int]:
     """Enqueue one trial per unit that is neither complete, queued nor running."""
     taken = set()
-    for t in study.get_trials(deepcopy=False,
-                              states=(TrialState.COMPLETE, TrialState.WAITING,
-                                      TrialState.RUNNING)):
+    for t in study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
+    ):
         unit = t.params.get(param, t.system_attrs.get("fixed_params", {}).get(param))
         if unit is not None:
             taken.add(int(unit))
@@ -205,8 +217,9 @@ def _load_units(study: optuna.Study, store: FileSystemArtifactStore, total: int,
             meta = optuna.artifacts.get_all_artifact_meta(by_unit[c], storage=study._storage)
             meta = [m for m in meta if m.filename == POINTS][-1]
             path = Path(tmp) / f"unit{c}.npz"
-            download_artifact(artifact_store=store, file_path=str(path),
-                              artifact_id=meta.artifact_id)
+            download_artifact(
+                artifact_store=store, file_path=str(path), artifact_id=meta.artifact_id
+            )
             with np.load(path, allow_pickle=False) as z:
                 parts.append({k: z[k] for k in z.files})
     return parts
@@ -252,14 +265,20 @@ def finalize_minima(
     a = spec.analysis
     model, _ = build(problem, spec, np.random.default_rng(0))
     report = analyse_points(
-        model, points["theta"], points["loss"], points["converged"], points["eigenvalues"],
-        points["status"], tol=a.tol, loss_tol=a.loss_tol, rel_tol=a.rel_tol,
+        model,
+        points["theta"],
+        points["loss"],
+        points["converged"],
+        points["eigenvalues"],
+        points["status"],
+        tol=a.tol,
+        loss_tol=a.loss_tol,
+        rel_tol=a.rel_tol,
         data=(problem.data.X_train, problem.data.y_train),
     )
     counts = group_counts(model.layout, model.activation.odd)
     study.set_user_attr("minima", report_dict(report))
-    study.set_user_attr("group_counts", {k: str(v) for k, v in
-                                         dataclasses.asdict(counts).items()})
+    study.set_user_attr("group_counts", {k: str(v) for k, v in dataclasses.asdict(counts).items()})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / ANALYSIS
         np.savez(path, **points, minimum_class=report.point_class)
@@ -280,12 +299,19 @@ def run_symmetry(
     model, theta = build(problem, spec, rng)
     status = "untrained"
     if a.trained:
-        res = train(model, theta, d.X_train, d.y_train, rng=rng,
-                    **t.train_kwargs(d.n_train))
+        res = train(model, theta, d.X_train, d.y_train, rng=rng, **t.train_kwargs(d.n_train))
         theta, status = res.theta, res.status
-    check = verify_symmetry(model, theta, d.X_train, d.y_train, rng=analysis_rng(spec),
-                            max_pairs=a.max_pairs, n_random=a.n_random, gd_steps=a.gd_steps,
-                            lr=t.lr)
+    check = verify_symmetry(
+        model,
+        theta,
+        d.X_train,
+        d.y_train,
+        rng=analysis_rng(spec),
+        max_pairs=a.max_pairs,
+        n_random=a.n_random,
+        gd_steps=a.gd_steps,
+        lr=t.lr,
+    )
     attrs = jsonable(dataclasses.asdict(check))
     attrs["counts"] = {k: str(v) for k, v in dataclasses.asdict(check.counts).items()}
     for key, value in attrs.items():
@@ -296,8 +322,9 @@ def run_symmetry(
         path = Path(tmp) / "theta.npz"
         np.savez(path, theta=theta, sizes=np.asarray(model.sizes))
         upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
-    worst = max(check.output_deviation, check.loss_deviation, check.gradient_deviation,
-                check.gd_deviation)
+    worst = max(
+        check.output_deviation, check.loss_deviation, check.gradient_deviation, check.gd_deviation
+    )
     study.tell(trial, worst)
     return check
 
@@ -366,33 +393,52 @@ def finalize_escape(
     model, _ = build(problem, spec, np.random.default_rng(0))
     data = (problem.data.X_train, problem.data.y_train)
     kinds_of = [
-        [classify(e, converged=bool(c), rel_tol=a.rel_tol).kind
-         for e, c in zip(p["eigenvalues"], p["converged"], strict=True)]
+        [
+            classify(e, converged=bool(c), rel_tol=a.rel_tol).kind
+            for e, c in zip(p["eigenvalues"], p["converged"], strict=True)
+        ]
         for p in parts
     ]
-    minima_losses = [p["loss"][np.array(k) == "minimum"] for p, k in zip(parts, kinds_of,
-                                                                          strict=True)]
+    minima_losses = [
+        p["loss"][np.array(k) == "minimum"] for p, k in zip(parts, kinds_of, strict=True)
+    ]
     pooled = np.concatenate(minima_losses) if minima_losses else np.zeros(0)
     best = float(pooled.min()) if pooled.size else float("nan")
     cut = best + a.loss_threshold
     outcomes = []
     for method, p, kinds in zip(a.methods, parts, kinds_of, strict=True):
-        rep = analyse_points(model, p["theta"], p["loss"], p["converged"], p["eigenvalues"],
-                             p["status"], tol=a.tol, loss_tol=a.loss_tol, rel_tol=a.rel_tol,
-                             data=data)
+        rep = analyse_points(
+            model,
+            p["theta"],
+            p["loss"],
+            p["converged"],
+            p["eigenvalues"],
+            p["status"],
+            tol=a.tol,
+            loss_tol=a.loss_tol,
+            rel_tol=a.rel_tol,
+            data=data,
+        )
         critical = np.isin(kinds, ["minimum", "saddle"])
         high = critical & (p["loss"] > cut)
         low = (np.array(kinds) == "minimum") & (p["loss"] <= cut)
         finite = p["train_loss"][np.isfinite(p["train_loss"])]
         q = np.percentile(finite, [0, 10, 50, 90, 100]) if finite.size else [np.nan] * 5
         batch = parse_method(method)
-        outcomes.append(MethodOutcome(
-            method=method, batch_size=problem.n_train if batch is None else batch,
-            loss_quantiles={k: float(v) for k, v in zip(("min", "p10", "median", "p90", "max"),
-                                                           q, strict=True)},
-            kinds=_counts(np.array(kinds)), high_loss_share=float(high.mean()),
-            reached_global_share=float(low.mean()), distinct_minima=rep.distinct_minima,
-        ))
+        outcomes.append(
+            MethodOutcome(
+                method=method,
+                batch_size=problem.n_train if batch is None else batch,
+                loss_quantiles={
+                    k: float(v)
+                    for k, v in zip(("min", "p10", "median", "p90", "max"), q, strict=True)
+                },
+                kinds=_counts(np.array(kinds)),
+                high_loss_share=float(high.mean()),
+                reached_global_share=float(low.mean()),
+                distinct_minima=rep.distinct_minima,
+            )
+        )
     report = EscapeReport(a.n_starts, spec.trainer.epochs, a.loss_threshold, best, outcomes)
     out = jsonable(dataclasses.asdict(report))
     out["claim_holds"] = report.claim_holds
@@ -416,12 +462,14 @@ def format_escape(report: EscapeReport) -> str:
             f"{m.high_loss_share:9.1%} {m.reached_global_share:9.1%} {m.distinct_minima:6d}  "
             f"{kinds}"
         )
-    verdict = {True: "holds here: a mini-batch method ends at bad critical points less often "
-               "than batch gradient descent",
-               False: "does not hold here: no mini-batch method ends at bad critical points "
-               "less often than batch gradient descent",
-               None: "cannot be judged here: it needs gd and another method, and at least one "
-               "run ending at a bad critical point"}
+    verdict = {
+        True: "holds here: a mini-batch method ends at bad critical points less often "
+        "than batch gradient descent",
+        False: "does not hold here: no mini-batch method ends at bad critical points "
+        "less often than batch gradient descent",
+        None: "cannot be judged here: it needs gd and another method, and at least one "
+        "run ending at a bad critical point",
+    }
     lines.append("seed 1.3's claim " + verdict[report.claim_holds])
     return "\n".join(lines)
 
@@ -455,12 +503,19 @@ def run_geometry(
     model, theta0 = start_thetas(problem, np.arange(2))
     ends = []
     for k, th in enumerate(theta0):
-        res = train(model, th, X, y, rng=np.random.default_rng(
-            [spec.study.seed, _SHUFFLE_STREAM, 2000 + k]), **t.train_kwargs(d.n_train))
+        res = train(
+            model,
+            th,
+            X,
+            y,
+            rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, 2000 + k]),
+            **t.train_kwargs(d.n_train),
+        )
         ends.append(polish(model, res.theta, X, y, gtol=a.polish_gtol, max_iter=a.polish_iter))
     pa, pb = ends
-    paths = aligned_path(model, pa.theta, pb.theta, X, y, points=a.path_points,
-                         X_val=d.X_val, y_val=d.y_val)
+    paths = aligned_path(
+        model, pa.theta, pb.theta, X, y, points=a.path_points, X_val=d.X_val, y_val=d.y_val
+    )
     rng = analysis_rng(spec)
     d1 = filter_normalized_direction(model, pa.theta, rng)
     d2 = filter_normalized_direction(model, pa.theta, rng)
@@ -472,21 +527,34 @@ def run_geometry(
     p_rand = slice_2d(model, pa.theta, d1, d2, X, y, radius=a.slice_radius, points=n2)
     p_hess = slice_2d(model, pa.theta, V[0], V[1], X, y, radius=a.slice_radius, points=n2)
     arrays = {
-        "theta_a": pa.theta, "theta_b": pb.theta, "theta_b_aligned": paths.theta_b_aligned,
-        "alpha": paths.raw.alpha, "path_raw": paths.raw.train_loss,
+        "theta_a": pa.theta,
+        "theta_b": pb.theta,
+        "theta_b_aligned": paths.theta_b_aligned,
+        "alpha": paths.raw.alpha,
+        "path_raw": paths.raw.train_loss,
         "path_aligned": paths.aligned.train_loss,
-        "slice_s": s_rand.s, "slice_random": s_rand.loss, "slice_hessian": s_hess.loss,
-        "plane_s": p_rand.s, "plane_random": p_rand.loss, "plane_hessian": p_hess.loss,
-        "hessian_top": lam, "direction_random": np.stack([d1, d2]), "direction_hessian": V,
+        "slice_s": s_rand.s,
+        "slice_random": s_rand.loss,
+        "slice_hessian": s_hess.loss,
+        "plane_s": p_rand.s,
+        "plane_random": p_rand.loss,
+        "plane_hessian": p_hess.loss,
+        "hessian_top": lam,
+        "direction_random": np.stack([d1, d2]),
+        "direction_hessian": V,
     }
     if paths.raw.val_loss is not None:
         arrays["path_raw_val"] = paths.raw.val_loss
         arrays["path_aligned_val"] = paths.aligned.val_loss
     report = GeometryReport(
-        losses=(pa.loss, pb.loss), converged=(pa.converged, pb.converged),
-        barrier_raw=paths.raw.barrier, barrier_aligned=paths.aligned.barrier,
-        val_barrier_raw=paths.raw.val_barrier, val_barrier_aligned=paths.aligned.val_barrier,
-        distance_raw=paths.distance_raw, distance_aligned=paths.distance_aligned,
+        losses=(pa.loss, pb.loss),
+        converged=(pa.converged, pb.converged),
+        barrier_raw=paths.raw.barrier,
+        barrier_aligned=paths.aligned.barrier,
+        val_barrier_raw=paths.raw.val_barrier,
+        val_barrier_aligned=paths.aligned.val_barrier,
+        distance_raw=paths.distance_raw,
+        distance_aligned=paths.distance_aligned,
         hessian_top=tuple(float(v) for v in lam),
     )
     for key, value in jsonable(dataclasses.asdict(report)).items():
@@ -510,10 +578,16 @@ def format_geometry(r: GeometryReport) -> str:
         f"(distance {r.distance_aligned:.4g})",
     ]
     if r.val_barrier_raw is not None:
-        lines.append(f"validation loss barrier: {r.val_barrier_raw:.4g} raw, "
-                     f"{r.val_barrier_aligned:.4g} aligned")
-    lines.append("Hessian's top eigenvalues at the first minimum: "
-                 + ", ".join(f"{v:.4g}" for v in r.hessian_top))
-    lines.append("slices (1-D and 2-D, filter-normalised random and Hessian directions) are in "
-                 "the trial's artifact geometry.npz")
+        lines.append(
+            f"validation loss barrier: {r.val_barrier_raw:.4g} raw, "
+            f"{r.val_barrier_aligned:.4g} aligned"
+        )
+    lines.append(
+        "Hessian's top eigenvalues at the first minimum: "
+        + ", ".join(f"{v:.4g}" for v in r.hessian_top)
+    )
+    lines.append(
+        "slices (1-D and 2-D, filter-normalised random and Hessian directions) are in "
+        "the trial's artifact geometry.npz"
+    )
     return "\n".join(lines)

@@ -95,8 +95,9 @@ def interpolate(
     val = None
     if X_val is not None and len(X_val):
         val = np.array([model.loss(th, X_val, y_val) for th in thetas])
-    return Path(alpha, train, val, _barrier(alpha, train),
-                _barrier(alpha, val) if val is not None else None)
+    return Path(
+        alpha, train, val, _barrier(alpha, train), _barrier(alpha, val) if val is not None else None
+    )
 
 
 @dataclass(frozen=True)
@@ -159,8 +160,7 @@ def filter_normalized_direction(
     ndarray of shape (D,)
     """
     d = rng.standard_normal(theta.shape[-1])
-    for (W, b), (dW, db) in zip(model.layout.unravel(theta), model.layout.unravel(d),
-                                strict=True):
+    for (W, b), (dW, db) in zip(model.layout.unravel(theta), model.layout.unravel(d), strict=True):
         if ignore_biases:
             db[...] = 0.0
             own = np.linalg.norm(W, axis=0)
@@ -224,7 +224,13 @@ def _losses(model: MLP, thetas: np.ndarray, X, y, chunk: int = 256) -> np.ndarra
 
 @one_blas_thread
 def slice_1d(
-    model: MLP, theta: np.ndarray, direction: np.ndarray, X, y, *, radius: float = 1.0,
+    model: MLP,
+    theta: np.ndarray,
+    direction: np.ndarray,
+    X,
+    y,
+    *,
+    radius: float = 1.0,
     points: int = 41,
 ) -> Slice1D:
     """Compute the loss along one direction through θ; the grid's centre is θ itself."""
@@ -237,8 +243,15 @@ def slice_1d(
 
 @one_blas_thread
 def slice_2d(
-    model: MLP, theta: np.ndarray, d1: np.ndarray, d2: np.ndarray, X, y, *,
-    radius: float = 1.0, points: int = 31,
+    model: MLP,
+    theta: np.ndarray,
+    d1: np.ndarray,
+    d2: np.ndarray,
+    X,
+    y,
+    *,
+    radius: float = 1.0,
+    points: int = 31,
 ) -> Slice2D:
     """Compute the loss on the plane spanned by two directions through θ (evaluated in chunks)."""
     s = slice_grid(radius, points)

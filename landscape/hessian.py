@@ -144,12 +144,14 @@ def largest_eigenvalue(
     D = theta.shape[0]
     if D <= 16:
         return float(np.linalg.eigvalsh(hessian(model, theta, X, y))[-1])
-    op = LinearOperator((D, D), matvec=lambda v: _hvp(model, theta, X, t, v.ravel()),
-                        dtype=np.float64)
+    op = LinearOperator(
+        (D, D), matvec=lambda v: _hvp(model, theta, X, t, v.ravel()), dtype=np.float64
+    )
     v0 = rng.standard_normal(D)
     try:
-        vals = eigsh(op, k=1, which="LA", v0=v0, tol=tol, maxiter=max_hvps,
-                     return_eigenvectors=False)
+        vals = eigsh(
+            op, k=1, which="LA", v0=v0, tol=tol, maxiter=max_hvps, return_eigenvectors=False
+        )
     except ArpackNoConvergence as exc:  # pragma: no cover - rare on smooth losses
         if len(exc.eigenvalues):
             return float(np.max(exc.eigenvalues))

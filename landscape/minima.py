@@ -98,8 +98,7 @@ def polish(
     E, g = fun(theta)
     if np.isfinite(E) and np.linalg.norm(g) > gtol:
         # L-BFGS-B's gtol bounds max_i |g_i|; gtol/√D bounds ‖g‖ by gtol.
-        opts = {"maxiter": max_iter, "gtol": gtol / np.sqrt(theta.size), "ftol": 0.0,
-                "maxcor": 30}
+        opts = {"maxiter": max_iter, "gtol": gtol / np.sqrt(theta.size), "ftol": 0.0, "maxcor": 30}
         res = minimize(fun, theta, jac=True, method="L-BFGS-B", options=opts)
         if np.isfinite(res.fun) and res.fun <= E:
             theta = res.x
@@ -160,7 +159,10 @@ class Curvature:
 
 @one_blas_thread
 def classify(
-    eigenvalues: np.ndarray, *, converged: bool = True, rel_tol: float = 1e-7,
+    eigenvalues: np.ndarray,
+    *,
+    converged: bool = True,
+    rel_tol: float = 1e-7,
     abs_tol: float = 1e-10,
 ) -> Curvature:
     """Classify a critical point from its Hessian eigenvalues.
@@ -436,25 +438,46 @@ def analyse_points(
         Training data, for the barrier test of :func:`cluster`.
     """
     M = len(thetas)
-    curv = [classify(eigenvalues[i], converged=bool(converged[i]), rel_tol=rel_tol)
-            for i in range(M)]
+    curv = [
+        classify(eigenvalues[i], converged=bool(converged[i]), rel_tol=rel_tol) for i in range(M)
+    ]
     is_min = np.array([c.kind == "minimum" for c in curv], dtype=bool)
     idx = np.flatnonzero(is_min)
-    raw = cluster(model, thetas[idx], losses[idx], modulo_symmetry=False, tol=tol,
-                  loss_tol=loss_tol, data=data)
+    raw = cluster(
+        model,
+        thetas[idx],
+        losses[idx],
+        modulo_symmetry=False,
+        tol=tol,
+        loss_tol=loss_tol,
+        data=data,
+    )
     # Modulo symmetry: cluster the raw classes' representatives, then map every point.
     rep_idx = idx[raw.representatives]
-    sym = cluster(model, thetas[rep_idx], losses[rep_idx], modulo_symmetry=True, tol=tol,
-                  loss_tol=loss_tol, data=data)
+    sym = cluster(
+        model,
+        thetas[rep_idx],
+        losses[rep_idx],
+        modulo_symmetry=True,
+        tol=tol,
+        loss_tol=loss_tol,
+        data=data,
+    )
     class_of_point = sym.labels[raw.labels] if len(idx) else np.zeros(0, int)
     minima = []
     for c in range(sym.n_classes):
         members = idx[class_of_point == c]
         rep = rep_idx[sym.representatives[c]]
-        minima.append(MinimumClass(
-            index=int(rep), loss=float(losses[rep]), basin_share=len(members) / M,
-            starts=len(members), copies_met=int((sym.labels == c).sum()), curvature=curv[rep],
-        ))
+        minima.append(
+            MinimumClass(
+                index=int(rep),
+                loss=float(losses[rep]),
+                basin_share=len(members) / M,
+                starts=len(members),
+                copies_met=int((sym.labels == c).sum()),
+                curvature=curv[rep],
+            )
+        )
     order = sorted(range(len(minima)), key=lambda c: (minima[c].loss, minima[c].index))
     minima = [minima[c] for c in order]
     position = np.empty(len(order), dtype=np.int64)
@@ -497,8 +520,11 @@ def format_minima(report: MinimaReport, counts: object | None = None, top: int =
     lines.append(
         f"estimated minima in all (Chao1): {ch.estimate:.1f} "
         f"({ch.singletons} met once, {ch.doubletons} twice"
-        + ("; every minimum was met at least twice)" if ch.complete
-           else "; more starts may find more)")
+        + (
+            "; every minimum was met at least twice)"
+            if ch.complete
+            else "; more starts may find more)"
+        )
     )
     if counts is not None:
         lines.append(
@@ -518,4 +544,3 @@ def format_minima(report: MinimaReport, counts: object | None = None, top: int =
         if len(report.minima) > top:
             lines.append(f"  … and {len(report.minima) - top} more")
     return "\n".join(lines)
-

@@ -265,8 +265,16 @@ class MLP:
         block = max(16, BLOCK_BYTES // (8 * width))
         if X.ndim == 2 and n > block + block // 2:
             return self._evaluate_blocks(
-                theta, X, t, block, grad=grad, out=out, accuracy=accuracy, value=value,
-                scale=scale, views=views,
+                theta,
+                X,
+                t,
+                block,
+                grad=grad,
+                out=out,
+                accuracy=accuracy,
+                value=value,
+                scale=scale,
+                views=views,
             )
         layers, dlayers = views if views is not None else (self.layout.unravel(theta), None)
         hs, z = self._hidden(theta, X, layers)
@@ -318,8 +326,14 @@ class MLP:
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             w = (hi - lo) / n  # E and ∇E are means: each block counts by its share of rows
             E, gb, acc = self.evaluate(
-                theta, X[lo:hi], t[lo:hi], grad=grad, out=part if grad else None,
-                accuracy=accuracy, value=value, scale=scale * w,
+                theta,
+                X[lo:hi],
+                t[lo:hi],
+                grad=grad,
+                out=part if grad else None,
+                accuracy=accuracy,
+                value=value,
+                scale=scale * w,
                 views=part_views if grad else (layers, None),
             )
             if grad:

@@ -314,8 +314,15 @@ def run_training(
     model, theta0 = build(problem, spec, rng)
     try:
         res = train(
-            model, theta0, data.X_train, data.y_train, rng=rng, X_val=data.X_val,
-            y_val=data.y_val, callback=callback, **spec.trainer.train_kwargs(data.n_train),
+            model,
+            theta0,
+            data.X_train,
+            data.y_train,
+            rng=rng,
+            X_val=data.X_val,
+            y_val=data.y_val,
+            callback=callback,
+            **spec.trainer.train_kwargs(data.n_train),
         )
     except ValueError as exc:
         raise SpecError(str(exc)) from None
@@ -344,9 +351,9 @@ def _history_attr(res: TrainResult) -> dict[str, list]:
     out: dict[str, list] = {}
     for key in ("epoch", "updates", "loss", "val_loss", "accuracy", "val_accuracy", "lr"):
         col = h[key][keep]
-        out[key] = [int(v) for v in col] if col.dtype.kind == "i" else [
-            _finite_or_none(v) for v in col
-        ]
+        out[key] = (
+            [int(v) for v in col] if col.dtype.kind == "i" else [_finite_or_none(v) for v in col]
+        )
     return out
 
 

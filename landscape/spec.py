@@ -457,12 +457,17 @@ def _refuse_fixing_searched(spec: Spec, overrides: list[str] | tuple[str, ...]) 
             continue
         path = ".".join(parts)
         for p in spec.search:
-            if p.target == path or p.target.startswith(path + ".") or path.startswith(
-                p.target + "."
+            if (
+                p.target == path
+                or p.target.startswith(path + ".")
+                or path.startswith(p.target + ".")
             ):
                 name = f'"{p.name}"' if "." in p.name else p.name
-                fix = (f"--set search.{name}.choices=[{text}]" if p.type == "categorical" else
-                       f"--set search.{name}.low={text} --set search.{name}.high={text}")
+                fix = (
+                    f"--set search.{name}.choices=[{text}]"
+                    if p.type == "categorical"
+                    else f"--set search.{name}.low={text} --set search.{name}.high={text}"
+                )
                 raise SpecError(
                     f"--set {path}={text}: {p.target} is searched (search.{p.name}) and every "
                     f"trial would overwrite it; narrow the search instead: {fix}"
@@ -487,7 +492,7 @@ def override_key(item: str) -> tuple[list[str], str]:
         ) from None
     parts = []
     while isinstance(node, dict):
-        (part, node), = node.items()
+        ((part, node),) = node.items()
         parts.append(part)
     return parts, text
 
@@ -648,8 +653,15 @@ def validate_static(spec: Spec) -> None:
     a = spec.analysis
     if a is not None:
         _one_of("analysis.kind", a.kind, ANALYSES)
-        for fname in ("n_starts", "chunk", "polish_iter", "max_pairs", "n_random", "gd_steps",
-                      "path_points"):
+        for fname in (
+            "n_starts",
+            "chunk",
+            "polish_iter",
+            "max_pairs",
+            "n_random",
+            "gd_steps",
+            "path_points",
+        ):
             _positive_int(f"analysis.{fname}", getattr(a, fname))
         if a.path_points < 2:
             raise SpecError(f"analysis.path_points={a.path_points} must be >= 2")
@@ -659,8 +671,14 @@ def validate_static(spec: Spec) -> None:
             raise SpecError("analysis.methods must list at least one method")
         for method in a.methods:
             parse_method(method)
-        for fname in ("polish_gtol", "tol", "loss_tol", "rel_tol", "loss_threshold",
-                      "slice_radius"):
+        for fname in (
+            "polish_gtol",
+            "tol",
+            "loss_tol",
+            "rel_tol",
+            "loss_threshold",
+            "slice_radius",
+        ):
             v = getattr(a, fname)
             if not (math.isfinite(v) and v > 0):
                 raise SpecError(f"analysis.{fname}={v!r} must be a finite number > 0")
@@ -716,8 +734,11 @@ def _validate_param(spec: Spec, p: Param, names: list[str]) -> None:
         low = 1 if p.low is None else p.low
         if int(low) != low or low < 1:
             raise SpecError(f"{where}.low={p.low!r} must be an integer >= 1")
-        bad_high = p.high != "N" if isinstance(p.high, str) else (
-            p.high is not None and (int(p.high) != p.high or p.high < low))
+        bad_high = (
+            p.high != "N"
+            if isinstance(p.high, str)
+            else (p.high is not None and (int(p.high) != p.high or p.high < low))
+        )
         if bad_high:
             raise SpecError(f"{where}.high={p.high!r} must be 'N' or an integer >= low={low}")
         return
@@ -780,8 +801,10 @@ def validate_with_data(spec: Spec, n_train: int) -> None:
                 raise SpecError(f"analysis.methods: {method!r} is outside [1, N={n_train}]")
     if t.batch_size is not None and t.batch_size > n_train:
         raise SpecError(f"trainer.batch_size={t.batch_size} is outside [1, N={n_train}]")
-    if t.method == "minibatch" and t.batch_size is None and not any(
-        p.target == "trainer.batch_size" for p in spec.search
+    if (
+        t.method == "minibatch"
+        and t.batch_size is None
+        and not any(p.target == "trainer.batch_size" for p in spec.search)
     ):
         raise SpecError("trainer.method='minibatch' needs trainer.batch_size or a search over it")
     for p in spec.search:

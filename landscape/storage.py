@@ -26,9 +26,18 @@ import optuna
 DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
 OPTUNA_TABLES = {
-    "studies", "study_directions", "study_user_attributes", "study_system_attributes",
-    "trials", "trial_params", "trial_values", "trial_intermediate_values",
-    "trial_user_attributes", "trial_system_attributes", "trial_heartbeats", "version_info",
+    "studies",
+    "study_directions",
+    "study_user_attributes",
+    "study_system_attributes",
+    "trials",
+    "trial_params",
+    "trial_values",
+    "trial_intermediate_values",
+    "trial_user_attributes",
+    "trial_system_attributes",
+    "trial_heartbeats",
+    "version_info",
     "alembic_version",
 }
 """Optuna's RDB schema. A file holding only these is Optuna's, possibly still being created by
@@ -324,7 +333,9 @@ def check_writable(target: StorageTarget) -> None:
 
 
 def open_storage(
-    target: StorageTarget, attempts: int = 4, heartbeat: int | None = None,
+    target: StorageTarget,
+    attempts: int = 4,
+    heartbeat: int | None = None,
     grace: int | None = None,
 ) -> optuna.storages.BaseStorage:
     """Create or open the storage (call :func:`check_storage` first).
@@ -357,8 +368,9 @@ def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
         beat = {
             "heartbeat_interval": int(heartbeat),
             "grace_period": int(grace or 3 * heartbeat),
-            "heartbeat_stale_trial_callback":
-                optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=3
+            ),
         }
     try:
         if target.kind == "journal":

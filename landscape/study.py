@@ -207,60 +207,100 @@ def _run_parser() -> _Parser:
     p.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
     p.add_argument("--seed", type=int, help="root seed of every random choice (default: spec's)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")
-    p.add_argument("--total", type=int, metavar="N",
-                   help="run until the study has N finished trials (resume after a crash)")
-    p.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
-                   help="trial heartbeat on SQLite/PostgreSQL, 0 = off (default: 10); a dead "
-                   "worker's trial is failed after the grace period and re-run")
-    p.add_argument("--grace", type=float, metavar="SECONDS",
-                   help="age after which a silent RUNNING trial counts as dead (default: "
-                   "3 × heartbeat; for journal files, which have no heartbeat, 600)")
     p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--total",
+        type=int,
+        metavar="N",
+        help="run until the study has N finished trials (resume after a crash)",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="trial heartbeat on SQLite/PostgreSQL, 0 = off (default: 10); a dead "
+        "worker's trial is failed after the grace period and re-run",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="age after which a silent RUNNING trial counts as dead (default: "
+        "3 × heartbeat; for journal files, which have no heartbeat, 600)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a spec field, e.g. --set data.name=digits --set trainer.epochs=50",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _artifacts_option(p)
-    p.add_argument("--no-report", action="store_true",
-                   help="do not write reports/NAME/index.html at the end")
+    p.add_argument(
+        "--no-report", action="store_true", help="do not write reports/NAME/index.html at the end"
+    )
     return p
 
 
 def _artifacts_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--artifacts", metavar="DIR",
-                   help="folder of the artifact store (default: artifacts/ beside the storage)")
+    p.add_argument(
+        "--artifacts",
+        metavar="DIR",
+        help="folder of the artifact store (default: artifacts/ beside the storage)",
+    )
 
 
 def _report_parser() -> _Parser:
-    p = _Parser(prog=f"{PROG} report",
-                description="Write reports/STUDY/index.html and its PNGs from a stored study "
-                "(nothing is retrained), and show them in optuna-dashboard as the study's note.")
+    p = _Parser(
+        prog=f"{PROG} report",
+        description="Write reports/STUDY/index.html and its PNGs from a stored study "
+        "(nothing is retrained), and show them in optuna-dashboard as the study's note.",
+    )
     p.add_argument("study", metavar="STUDY", help="study name in the storage")
     _storage_option(p)
     _artifacts_option(p)
-    p.add_argument("--out", default="reports", metavar="DIR",
-                   help="folder the report goes in (default: reports)")
-    p.add_argument("--no-upload", "--no-publish", dest="no_upload", action="store_true",
-                   help="read the storage only: do not upload the figures and note to it")
+    p.add_argument(
+        "--out",
+        default="reports",
+        metavar="DIR",
+        help="folder the report goes in (default: reports)",
+    )
+    p.add_argument(
+        "--no-upload",
+        "--no-publish",
+        dest="no_upload",
+        action="store_true",
+        help="read the storage only: do not upload the figures and note to it",
+    )
     return p
 
 
 def _repair_parser() -> _Parser:
-    p = _Parser(prog=f"{PROG} repair",
-                description="With no worker running: cut a journal file's torn last line, mark "
-                "RUNNING trials older than the grace period FAIL (and enqueue copies), and check "
-                "an SQLite file's integrity.")
+    p = _Parser(
+        prog=f"{PROG} repair",
+        description="With no worker running: cut a journal file's torn last line, mark "
+        "RUNNING trials older than the grace period FAIL (and enqueue copies), and check "
+        "an SQLite file's integrity.",
+    )
     _storage_option(p)
-    p.add_argument("--grace", type=float, default=0.0, metavar="SECONDS",
-                   help="only trials running longer than this (default: 0, every one)")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only trials running longer than this (default: 0, every one)",
+    )
     return p
 
 
 def _dashboard_parser() -> _Parser:
-    p = _Parser(prog=f"{PROG} dashboard",
-                description="Start optuna-dashboard on the storage and its artifact folder, "
-                "bound to 127.0.0.1.")
+    p = _Parser(
+        prog=f"{PROG} dashboard",
+        description="Start optuna-dashboard on the storage and its artifact folder, "
+        "bound to 127.0.0.1.",
+    )
     _storage_option(p)
     _artifacts_option(p)
     p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
@@ -269,7 +309,8 @@ def _dashboard_parser() -> _Parser:
 
 def _storage_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--storage", metavar="URL",
+        "--storage",
+        metavar="URL",
         help=f"Optuna storage URL, a .db path or a .log journal (default: {DEFAULT_STORAGE})",
     )
 
@@ -300,8 +341,10 @@ def _check_study_name(name: str | None) -> None:
     if not name.strip():
         raise UsageError(f"--study-name={name!r} must not be empty")
     if len(name) > MAX_STUDY_NAME:
-        raise UsageError(f"--study-name of {len(name)} characters is too long; at most "
-                         f"{MAX_STUDY_NAME} fit Optuna's storages")
+        raise UsageError(
+            f"--study-name of {len(name)} characters is too long; at most "
+            f"{MAX_STUDY_NAME} fit Optuna's storages"
+        )
     if any(not ch.isprintable() for ch in name):
         raise UsageError(f"--study-name={name!r} holds control characters; use printable ones")
 
@@ -348,8 +391,7 @@ def setup_differences(stored: dict, spec: Spec) -> list[str]:
     return out
 
 
-def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
-                    shown: str) -> int:
+def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec, shown: str) -> int:
     """Compare a stored study with the spec; return its number of trials (0 if new).
 
     Raises
@@ -368,19 +410,26 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
     stored = attrs.get("spec")
     if stored is None:
         if n_trials:  # (with no trial it is being created by another invocation right now)
-            raise SpecError(f"study {name!r} in {shown} holds {n_trials} trials but no landscape "
-                            f"spec, so its setup is unknown; {hint}")
+            raise SpecError(
+                f"study {name!r} in {shown} holds {n_trials} trials but no landscape "
+                f"spec, so its setup is unknown; {hint}"
+            )
         return 0
     diffs = setup_differences(stored, spec)
     if diffs:
-        shown_diffs = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if
-                                              len(diffs) > 4 else "")
-        raise SpecError(f"study {name!r} in {shown} was made with another setup: {shown_diffs}; "
-                        f"{hint}, or rerun without the changes")
+        shown_diffs = "; ".join(diffs[:4]) + (
+            f"; and {len(diffs) - 4} more" if len(diffs) > 4 else ""
+        )
+        raise SpecError(
+            f"study {name!r} in {shown} was made with another setup: {shown_diffs}; "
+            f"{hint}, or rerun without the changes"
+        )
     directions = [d.name.lower() for d in storage.get_study_directions(study_id)]
     if directions != [spec.direction]:
-        raise SpecError(f"study {name!r} in {shown} has direction {directions[0]}, the spec says "
-                        f"{spec.direction}; {hint}")
+        raise SpecError(
+            f"study {name!r} in {shown} has direction {directions[0]}, the spec says "
+            f"{spec.direction}; {hint}"
+        )
     return n_trials
 
 
@@ -412,8 +461,13 @@ def _record_setup(study: optuna.Study, spec: Spec, **extra: Any) -> None:
     """Store the resolved spec on a new study (a rerun was checked against it already)."""
     if "spec" in study.user_attrs:
         return
-    attrs = {"spec_name": spec.name, "spec": spec.to_dict(), "search_space": spec.search_space(),
-             **extra, "landscape_version": __version__}
+    attrs = {
+        "spec_name": spec.name,
+        "spec": spec.to_dict(),
+        "search_space": spec.search_space(),
+        **extra,
+        "landscape_version": __version__,
+    }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
 
@@ -435,8 +489,9 @@ def _work(job: dict[str, Any]) -> None:
     # SIGINT stays ignored (inherited from the parent, see _run_workers): Ctrl-C reaches the
     # whole process group, and the parent alone decides, passing SIGTERM on to its workers.
     _install_signal_handlers(sigint=False)
-    storage = open_storage(resolve(job["storage"]), heartbeat=job.get("heartbeat"),
-                           grace=job.get("grace"))
+    storage = open_storage(
+        resolve(job["storage"]), heartbeat=job.get("heartbeat"), grace=job.get("grace")
+    )
     if spec.analysis is not None:
         study = optuna.load_study(study_name=job["study_name"], storage=storage)
         store = FileSystemArtifactStore(job["artifacts"])
@@ -444,20 +499,27 @@ def _work(job: dict[str, Any]) -> None:
             drain_queue(study, minima_objective(problem, store))
         return
     study = optuna.load_study(
-        study_name=job["study_name"], storage=storage,
+        study_name=job["study_name"],
+        storage=storage,
         sampler=make_sampler(spec),
         pruner=make_pruner(spec),
     )
     with threadpool_limits(job["threads"]):
-        optimize(study, make_objective(problem), n_trials=job["n_trials"],
-                 timeout=spec.study.timeout)
+        optimize(
+            study, make_objective(problem), n_trials=job["n_trials"], timeout=spec.study.timeout
+        )
 
 
 def _progress(total: int, disable: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="trial", file=sys.stderr, disable=True if disable else None,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        unit="trial",
+        file=sys.stderr,
+        disable=True if disable else None,
+        dynamic_ncols=True,
+    )
 
 
 # ----------------------------------------------------------------------- commands
@@ -499,20 +561,27 @@ def cmd_run(argv: Sequence[str]) -> int:
     if target.kind == "journal" and storage is not None:
         grace = args.grace if args.grace is not None else 600.0
         for name, number in fail_stale_running(storage, grace, [study_name]):
-            print(f"landscape: trial {number} of {name!r} ran past the {grace:g} s grace period "
-                  "without finishing: marked FAIL", file=sys.stderr)
+            print(
+                f"landscape: trial {number} of {name!r} ran past the {grace:g} s grace period "
+                "without finishing: marked FAIL",
+                file=sys.stderr,
+            )
     if spec.analysis is not None:
         _ensure_default_folder(target)
         storage = storage or open_storage(target, **beat)
-        return _run_analysis(args, spec, problem, target, storage, study_name, n_before,
-                             artifacts, text, overrides)
+        return _run_analysis(
+            args, spec, problem, target, storage, study_name, n_before, artifacts, text, overrides
+        )
 
     _ensure_default_folder(target)
     if storage is None:
         storage = open_storage(target, **beat)
     study = optuna.create_study(
-        storage=storage, study_name=study_name, direction=spec.direction,
-        sampler=make_sampler(spec), pruner=make_pruner(spec),
+        storage=storage,
+        study_name=study_name,
+        direction=spec.direction,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
         load_if_exists=True,
     )
     _record_setup(study, spec, n_train=problem.n_train)
@@ -526,15 +595,31 @@ def cmd_run(argv: Sequence[str]) -> int:
     if n_trials == 0:
         pass
     elif args.jobs == 1:
+
         def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             bar.update(1)
             bar.set_postfix_str(f"last: {trial.user_attrs.get('status', trial.state.name)}")
 
-        optimize(study, make_objective(problem), n_trials=n_trials, timeout=spec.study.timeout,
-                 callbacks=[tick])
+        optimize(
+            study,
+            make_objective(problem),
+            n_trials=n_trials,
+            timeout=spec.study.timeout,
+            callbacks=[tick],
+        )
     else:
-        dead = _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar,
-                            study, spec_n=n_trials)
+        dead = _run_workers(
+            args,
+            spec_name,
+            text,
+            overrides,
+            target,
+            study_name,
+            n_before,
+            bar,
+            study,
+            spec_n=n_trials,
+        )
     bar.close()
     wall = time.perf_counter() - start
     recs = trial_records(study)
@@ -579,8 +664,19 @@ def _beat(args, target: StorageTarget) -> dict:
     return {"heartbeat": args.heartbeat, "grace": grace}
 
 
-def _run_workers(args, spec_name, text, overrides, target, study_name, n_before, bar, study,
-                 spec_n=None, artifacts=None):
+def _run_workers(
+    args,
+    spec_name,
+    text,
+    overrides,
+    target,
+    study_name,
+    n_before,
+    bar,
+    study,
+    spec_n=None,
+    artifacts=None,
+):
     jobs = args.jobs
     if spec_n is None:
         spec_n = parse_spec(spec_name, text, overrides).study.n_trials
@@ -592,10 +688,16 @@ def _run_workers(args, spec_name, text, overrides, target, study_name, n_before,
         if share == 0:
             continue
         job = {
-            "spec_name": spec_name, "text": text, "overrides": overrides,
+            "spec_name": spec_name,
+            "text": text,
+            "overrides": overrides,
             "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
-            "study_name": study_name, "n_trials": share, "n_before": n_before, "worker": i,
-            "threads": threads, "artifacts": str(artifacts) if artifacts else None,
+            "study_name": study_name,
+            "n_trials": share,
+            "n_before": n_before,
+            "worker": i,
+            "threads": threads,
+            "artifacts": str(artifacts) if artifacts else None,
             **_beat(args, target),
         }
         proc = ctx.Process(target=_worker, args=(job,), daemon=False)
@@ -626,30 +728,47 @@ def _run_workers(args, spec_name, text, overrides, target, study_name, n_before,
     dead = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
     for i, code in dead:
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
-        print(f"landscape: worker {i} died ({how}); its running trial is failed after the grace "
-              "period and re-run by the next run on this storage (or use --total N)",
-              file=sys.stderr)
+        print(
+            f"landscape: worker {i} died ({how}); its running trial is failed after the grace "
+            "period and re-run by the next run on this storage (or use --total N)",
+            file=sys.stderr,
+        )
     return len(dead)
 
 
-def _run_analysis(args, spec, problem, target, storage, study_name, n_before, artifacts,
-                  text, overrides) -> int:
+def _run_analysis(
+    args, spec, problem, target, storage, study_name, n_before, artifacts, text, overrides
+) -> int:
     """Run a minima or symmetry spec (see landscape.experiments)."""
     kind = spec.analysis.kind
     artifacts.mkdir(parents=True, exist_ok=True)
     store = FileSystemArtifactStore(str(artifacts))
     study = optuna.create_study(
-        storage=storage, study_name=study_name, direction="minimize",
+        storage=storage,
+        study_name=study_name,
+        direction="minimize",
         sampler=optuna.samplers.RandomSampler(seed=spec.study.seed),  # chunks are enqueued
-        pruner=optuna.pruners.NopPruner(), load_if_exists=True,
+        pruner=optuna.pruners.NopPruner(),
+        load_if_exists=True,
     )
     _record_setup(study, spec, analysis=kind)
     start = time.perf_counter()
+
     def done(lines: list[str], payload: dict) -> int:
         report = _finish_report(args, storage, study_name, target, artifacts)
         if args.json:
-            print(json.dumps({"study": study_name, "storage": target.display, "kind": kind,
-                              **payload, "report": report}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "study": study_name,
+                        "storage": target.display,
+                        "kind": kind,
+                        **payload,
+                        "report": report,
+                    },
+                    indent=2,
+                )
+            )
             return 0
         print("\n".join(line for line in lines if line))
         if report:
@@ -661,14 +780,24 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
         check = run_symmetry(problem, study, store)
         out = dataclasses.asdict(check)
         out["counts"] = {k: str(v) for k, v in out["counts"].items()}
-        return done([f"study {study_name!r} in {target.display}: symmetry verified in "
-                     f"{time.perf_counter() - start:.1f} s", format_symmetry(check)],
-                    {"passed": check.passed(), "check": out})
+        return done(
+            [
+                f"study {study_name!r} in {target.display}: symmetry verified in "
+                f"{time.perf_counter() - start:.1f} s",
+                format_symmetry(check),
+            ],
+            {"passed": check.passed(), "check": out},
+        )
     if kind == "geometry":
         geo = run_geometry(problem, study, store)
-        return done([f"study {study_name!r} in {target.display}: geometry in "
-                     f"{time.perf_counter() - start:.1f} s", format_geometry(geo)],
-                    {"geometry": jsonable(dataclasses.asdict(geo))})
+        return done(
+            [
+                f"study {study_name!r} in {target.display}: geometry in "
+                f"{time.perf_counter() - start:.1f} s",
+                format_geometry(geo),
+            ],
+            {"geometry": jsonable(dataclasses.asdict(geo))},
+        )
     total = n_chunks(problem)
     param = UNIT_PARAM[kind]
     missing = enqueue_missing(study, total, param)
@@ -676,32 +805,58 @@ def _run_analysis(args, spec, problem, target, storage, study_name, n_before, ar
     if args.jobs == 1:
         drain_queue(study, minima_objective(problem, store), callback=lambda s, t: bar.update(1))
     else:
-        _run_workers(args, spec.name, text, overrides, target, study_name,
-                     len(study.get_trials(deepcopy=False)) - len(missing), bar, study,
-                     spec_n=len(missing), artifacts=artifacts)
+        _run_workers(
+            args,
+            spec.name,
+            text,
+            overrides,
+            target,
+            study_name,
+            len(study.get_trials(deepcopy=False)) - len(missing),
+            bar,
+            study,
+            spec_n=len(missing),
+            artifacts=artifacts,
+        )
     bar.close()
     wall = time.perf_counter() - start
-    n_done = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                 if param in t.params)
+    n_done = sum(
+        1
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if param in t.params
+    )
     unit_name = "chunks" if kind == "minima" else "methods"
-    header = (f"study {study_name!r} in {target.display}: {len(missing)} of {total} "
-              f"{unit_name} run here in {wall:.1f} s")
-    pending = (f"{n_done} of {total} {unit_name} complete; other workers (or a rerun) finish "
-               "the rest")
+    header = (
+        f"study {study_name!r} in {target.display}: {len(missing)} of {total} "
+        f"{unit_name} run here in {wall:.1f} s"
+    )
+    pending = (
+        f"{n_done} of {total} {unit_name} complete; other workers (or a rerun) finish the rest"
+    )
     if kind == "escape":
         esc = finalize_escape(problem, study, store)
-        return done([header, format_escape(esc) if esc else pending],
-                    {"methods_complete": n_done, "wall_seconds": wall,
-                     "escape": study.user_attrs.get("escape") if esc else None})
+        return done(
+            [header, format_escape(esc) if esc else pending],
+            {
+                "methods_complete": n_done,
+                "wall_seconds": wall,
+                "escape": study.user_attrs.get("escape") if esc else None,
+            },
+        )
     report = finalize_minima(problem, study, store)
     wall = time.perf_counter() - start
     model, _ = build(problem, spec, np.random.default_rng(0))
     counts = group_counts(model.layout, model.activation.odd)
-    return done([header, format_minima(report, counts) if report else pending], {
-        "chunks": total, "chunks_complete": n_done, "wall_seconds": wall,
-        "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
-        "minima": report_dict(report) if report else None,
-    })
+    return done(
+        [header, format_minima(report, counts) if report else pending],
+        {
+            "chunks": total,
+            "chunks_complete": n_done,
+            "wall_seconds": wall,
+            "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
+            "minima": report_dict(report) if report else None,
+        },
+    )
 
 
 def _finish_report(args, storage, study_name, target, artifacts) -> str | None:
@@ -711,8 +866,14 @@ def _finish_report(args, storage, study_name, target, artifacts) -> str | None:
     from landscape.report import write_report
 
     artifacts.mkdir(parents=True, exist_ok=True)
-    path = write_report(storage, study_name, "reports", FileSystemArtifactStore(str(artifacts)),
-                        storage_display=target.display, storage_id=target.identity)
+    path = write_report(
+        storage,
+        study_name,
+        "reports",
+        FileSystemArtifactStore(str(artifacts)),
+        storage_display=target.display,
+        storage_id=target.identity,
+    )
     return str(path)
 
 
@@ -724,8 +885,9 @@ def _existing_study(url: str | None, name: str) -> tuple[StorageTarget, Any]:
     storage = open_storage(target)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if name not in names:
-        raise UsageError(f"study {name!r} is not in {target.display}; known: "
-                         f"{', '.join(names) or 'none'}")
+        raise UsageError(
+            f"study {name!r} is not in {target.display}; known: {', '.join(names) or 'none'}"
+        )
     return target, storage
 
 
@@ -738,8 +900,10 @@ def cmd_report(argv: Sequence[str]) -> int:
             try:
                 check_writable(target)
             except StorageError as exc:
-                raise StorageError(f"{exc}; or write the report without uploading: "
-                                   f"{PROG} report {args.study} --no-upload") from None
+                raise StorageError(
+                    f"{exc}; or write the report without uploading: "
+                    f"{PROG} report {args.study} --no-upload"
+                ) from None
         artifacts = artifact_dir(target, args.artifacts)
         out = Path(args.out)
         if out.exists() and not out.is_dir():
@@ -749,9 +913,15 @@ def cmd_report(argv: Sequence[str]) -> int:
     from landscape.report import write_report
 
     store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
-    path = write_report(storage, args.study, out, store, storage_display=target.display,
-                        storage_id=target.identity,
-                        publish=not args.no_upload and store is not None)
+    path = write_report(
+        storage,
+        args.study,
+        out,
+        store,
+        storage_display=target.display,
+        storage_id=target.identity,
+        publish=not args.no_upload and store is not None,
+    )
     print(path)
     return 0
 
@@ -777,10 +947,17 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
     artifacts.mkdir(parents=True, exist_ok=True)
-    print(f"optuna-dashboard on {target.display}, artifacts in {artifacts}: "
-          f"http://127.0.0.1:{args.port}/", file=sys.stderr)
-    optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port,
-                                artifact_store=FileSystemArtifactStore(str(artifacts)))
+    print(
+        f"optuna-dashboard on {target.display}, artifacts in {artifacts}: "
+        f"http://127.0.0.1:{args.port}/",
+        file=sys.stderr,
+    )
+    optuna_dashboard.run_server(
+        storage,
+        host="127.0.0.1",
+        port=args.port,
+        artifact_store=FileSystemArtifactStore(str(artifacts)),
+    )
     return 0
 
 
@@ -789,8 +966,10 @@ def _check_port_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
-            raise UsageError(f"--port={port}: 127.0.0.1:{port} cannot be bound ({exc.strerror}); "
-                             "choose another port") from None
+            raise UsageError(
+                f"--port={port}: 127.0.0.1:{port} cannot be bound ({exc.strerror}); "
+                "choose another port"
+            ) from None
 
 
 def cmd_repair(argv: Sequence[str]) -> int:
@@ -838,21 +1017,26 @@ def cmd_list(argv: Sequence[str]) -> int:
             summaries = []
         else:
             check_storage(target)
-            summaries = optuna.get_all_study_summaries(open_storage(target),
-                                                       include_best_trial=True)
+            summaries = optuna.get_all_study_summaries(
+                open_storage(target), include_best_trial=True
+            )
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
     rows = []
     for s in summaries:
-        rows.append({
-            "study": s.study_name,
-            "direction": s.direction.name.lower(),
-            "trials": s.n_trials,
-            "best_value": s.best_trial.value if s.best_trial else None,
-            "best_params": s.best_trial.params if s.best_trial else None,
-            "spec": s.user_attrs.get("spec_name"),
-            "started": s.datetime_start.isoformat(timespec="seconds") if s.datetime_start else None,
-        })
+        rows.append(
+            {
+                "study": s.study_name,
+                "direction": s.direction.name.lower(),
+                "trials": s.n_trials,
+                "best_value": s.best_trial.value if s.best_trial else None,
+                "best_params": s.best_trial.params if s.best_trial else None,
+                "spec": s.user_attrs.get("spec_name"),
+                "started": s.datetime_start.isoformat(timespec="seconds")
+                if s.datetime_start
+                else None,
+            }
+        )
     if args.json:
         print(json.dumps({"storage": target.display, "studies": rows}, indent=2))
         return 0
@@ -863,12 +1047,19 @@ def cmd_list(argv: Sequence[str]) -> int:
     width = max(len(r["study"]) for r in rows)
     for r in rows:
         best = "—" if r["best_value"] is None else f"{r['best_value']:.6g}"
-        params = "" if not r["best_params"] else "  " + ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in r["best_params"].items()
+        params = (
+            ""
+            if not r["best_params"]
+            else "  "
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in r["best_params"].items()
+            )
         )
-        print(f"  {r['study']:{width}s}  {r['trials']:4d} trials  best {r['direction'][:3]} "
-              f"{best}{params}")
+        print(
+            f"  {r['study']:{width}s}  {r['trials']:4d} trials  best {r['direction'][:3]} "
+            f"{best}{params}"
+        )
     return 0
 
 
@@ -884,8 +1075,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _install_signal_handlers()
     try:
-        command = {"list": cmd_list, "report": cmd_report, "dashboard": cmd_dashboard,
-                   "repair": cmd_repair}
+        command = {
+            "list": cmd_list,
+            "report": cmd_report,
+            "dashboard": cmd_dashboard,
+            "repair": cmd_repair,
+        }
         code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit
         return code
@@ -898,8 +1093,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except Interrupted as exc:
-        print(f"landscape: interrupted by {exc}; the running trial is marked FAIL; rerun the "
-              "same command to resume", file=sys.stderr)
+        print(
+            f"landscape: interrupted by {exc}; the running trial is marked FAIL; rerun the "
+            "same command to resume",
+            file=sys.stderr,
+        )
         return 128 + exc.signum
 
 

@@ -234,16 +234,15 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
         width = max(len(str(g.value)) for g in rows)
         for g in rows:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(g.status_counts.items()))
-            best = (
-                f"best {metric}={g.best.value:.5g} at ε={g.best.lr:.3g}" if g.best else "no best"
-            )
+            best = f"best {metric}={g.best.value:.5g} at ε={g.best.lr:.3g}" if g.best else "no best"
             boundary = (
                 f"; diverged from ε={g.smallest_diverged_lr:.3g}"
                 if g.smallest_diverged_lr is not None
                 else ""
             )
-            lines.append(f"  {str(g.value):>{width}s}: {g.count:2d} trials ({counts}); {best}"
-                         f"{boundary}")
+            lines.append(
+                f"  {str(g.value):>{width}s}: {g.count:2d} trials ({counts}); {best}{boundary}"
+            )
     if summary.best is not None:
         b = summary.best
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in b.params.items())

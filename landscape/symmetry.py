@@ -133,17 +133,11 @@ def transposition(layout: Layout, layer: int, j: int, k: int) -> Transform:
     return unit_transform(layout, perms={layer: perm})
 
 
-def random_transform(
-    layout: Layout, rng: np.random.Generator, *, signs: bool = False
-) -> Transform:
+def random_transform(layout: Layout, rng: np.random.Generator, *, signs: bool = False) -> Transform:
     """Draw a uniformly random element of the symmetry group (with sign flips if ``signs``)."""
     hidden = range(layout.n_layers - 1)
     perms = {h: rng.permutation(layout.sizes[h + 1]) for h in hidden}
-    flips = (
-        {h: rng.random(layout.sizes[h + 1]) < 0.5 for h in hidden}
-        if signs
-        else None
-    )
+    flips = {h: rng.random(layout.sizes[h + 1]) < 0.5 for h in hidden} if signs else None
     return unit_transform(layout, perms, flips)
 
 
@@ -265,8 +259,9 @@ def align(
         rows, cols = linear_sum_assignment(cost)
         perm = cols[np.argsort(rows)]
         flips = flipped[np.arange(len(perm)), perm] if odd else None
-        t = unit_transform(layout, perms={layer: perm},
-                           flips={layer: flips} if flips is not None else None)
+        t = unit_transform(
+            layout, perms={layer: perm}, flips={layer: flips} if flips is not None else None
+        )
         current = t(current)
         total = total.then(t)
     return current, total
@@ -314,8 +309,12 @@ class SymmetryCheck:
 
     def passed(self, tol: float = 1e-10) -> bool:
         """All deviations within ``tol`` (relative to the scale of the compared values)."""
-        devs = [self.output_deviation, self.loss_deviation, self.gradient_deviation,
-                self.gd_deviation]
+        devs = [
+            self.output_deviation,
+            self.loss_deviation,
+            self.gradient_deviation,
+            self.gd_deviation,
+        ]
         if self.sign_output_deviation is not None:
             devs.append(self.sign_output_deviation)
         return all(d <= tol for d in devs)
@@ -361,10 +360,12 @@ def verify_symmetry(
     layout = model.layout
     odd = model.activation.odd
     X = model.check_inputs(X)
-    pairs = [(layer, j, k)
-             for layer in range(layout.n_layers - 1)
-             for j in range(layout.sizes[layer + 1])
-             for k in range(j + 1, layout.sizes[layer + 1])]
+    pairs = [
+        (layer, j, k)
+        for layer in range(layout.n_layers - 1)
+        for j in range(layout.sizes[layer + 1])
+        for k in range(j + 1, layout.sizes[layer + 1])
+    ]
     total = len(pairs)
     sampled = total > max_pairs
     if sampled:
@@ -386,8 +387,9 @@ def verify_symmetry(
                 mask[j] = True
                 flipped.append(unit_transform(layout, flips={layer: mask})(theta))
         flips_tested = len(flipped)
-        sign_dev = float(np.abs(model.forward(np.stack(flipped), X) - base_out).max()) \
-            if flipped else 0.0
+        sign_dev = (
+            float(np.abs(model.forward(np.stack(flipped), X) - base_out).max()) if flipped else 0.0
+        )
     _, g = model.loss_and_grad(theta, X, y)
     grad_dev = 0.0
     transforms = [random_transform(layout, rng, signs=odd) for _ in range(n_random)]
@@ -400,25 +402,35 @@ def verify_symmetry(
     b = train(model, T(theta), X, y, lr=lr, epochs=gd_steps)
     gd_dev = float(np.abs(b.theta - T(a.theta)).max())
     return SymmetryCheck(
-        transpositions_tested=len(pairs), transpositions_total=total, sampled=sampled,
-        output_deviation=out_dev, loss_deviation=loss_dev, sign_flips_tested=flips_tested,
-        sign_output_deviation=sign_dev, gradient_deviation=grad_dev, gd_deviation=gd_dev,
-        gd_steps=min(a.epochs, b.epochs), counts=group_counts(layout, odd),
+        transpositions_tested=len(pairs),
+        transpositions_total=total,
+        sampled=sampled,
+        output_deviation=out_dev,
+        loss_deviation=loss_dev,
+        sign_flips_tested=flips_tested,
+        sign_output_deviation=sign_dev,
+        gradient_deviation=grad_dev,
+        gd_deviation=gd_dev,
+        gd_steps=min(a.epochs, b.epochs),
+        counts=group_counts(layout, odd),
     )
 
 
 def format_symmetry(check: SymmetryCheck) -> str:
     """Format a :class:`SymmetryCheck` as text for the terminal."""
     c = check.counts
-    swaps = (f"{check.transpositions_tested} of {check.transpositions_total} pair swaps "
-             + ("(a random sample)" if check.sampled else "(all of them)"))
+    swaps = f"{check.transpositions_tested} of {check.transpositions_total} pair swaps " + (
+        "(a random sample)" if check.sampled else "(all of them)"
+    )
     lines = [
         f"swapping units leaves the network unchanged: {swaps}; largest output change "
         f"{check.output_deviation:.3g}, loss change {check.loss_deviation:.3g}",
     ]
     if check.sign_output_deviation is not None:
-        lines.append(f"flipping a unit's sign (odd activation): {check.sign_flips_tested} units; "
-                     f"largest output change {check.sign_output_deviation:.3g}")
+        lines.append(
+            f"flipping a unit's sign (odd activation): {check.sign_flips_tested} units; "
+            f"largest output change {check.sign_output_deviation:.3g}"
+        )
     lines += [
         f"the gradient is equivariant, ∇E(πθ) = π∇E(θ): largest deviation "
         f"{check.gradient_deviation:.3g}",

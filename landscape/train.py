@@ -98,7 +98,10 @@ METHODS = ("gd", "minibatch", "online")
 """Batch learning (eq 3), mini-batches of ``batch_size`` (eqs 7–8), online learning (|B| = 1)."""
 
 _MANY_UNSUPPORTED = {  # field: its default; train_many keeps no history and no stall rule
-    "max_updates": None, "stall_window": None, "stall_tol": 1e-3, "drop_last": False,
+    "max_updates": None,
+    "stall_window": None,
+    "stall_tol": 1e-3,
+    "drop_last": False,
     "eval_every": 1,
 }
 
@@ -155,12 +158,20 @@ class TrainConfig:
     def train_kwargs(self, n_train: int) -> dict:
         """Keyword arguments of :func:`train` (all but data, θ⁽⁰⁾, rng and callback)."""
         return {
-            "lr": self.lr, "epochs": self.epochs, "batch_size": self.batch(n_train),
-            "schedule": self.schedule, "schedule_params": dict(self.schedule_params),
-            "max_updates": self.max_updates, "atol": self.atol, "rtol": self.rtol,
-            "gtol": self.gtol, "diverge_factor": self.diverge_factor,
-            "stall_window": self.stall_window, "stall_tol": self.stall_tol,
-            "drop_last": self.drop_last, "eval_every": self.eval_every,
+            "lr": self.lr,
+            "epochs": self.epochs,
+            "batch_size": self.batch(n_train),
+            "schedule": self.schedule,
+            "schedule_params": dict(self.schedule_params),
+            "max_updates": self.max_updates,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "gtol": self.gtol,
+            "diverge_factor": self.diverge_factor,
+            "stall_window": self.stall_window,
+            "stall_tol": self.stall_tol,
+            "drop_last": self.drop_last,
+            "eval_every": self.eval_every,
         }
 
     def many_kwargs(self, n_train: int) -> dict:
@@ -354,9 +365,7 @@ def train(
 
     def evaluate() -> tuple[float, float, float]:
         """Full-training-set E, ‖∇E‖ and accuracy at the current θ (gradient in grad_buf)."""
-        E, g, acc = model.evaluate(
-            theta, X, t_train, out=grad_buf, accuracy=classify, views=views
-        )
+        E, g, acc = model.evaluate(theta, X, t_train, out=grad_buf, accuracy=classify, views=views)
         return float(E), float(np.sqrt(g @ g)), (float(acc) if classify else nan)
 
     def record(epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
@@ -399,7 +408,12 @@ def train(
                     # The mini-batch loss value is not needed: only ∇E⁽ᵗ⁾ enters eq (8), and a
                     # non-finite ‖ε∇E⁽ᵗ⁾‖² flags divergence just as well.
                     _, step, _ = model.evaluate(
-                        theta, Xp[sl], tp[sl], out=grad_buf, value=False, scale=lrs[i],
+                        theta,
+                        Xp[sl],
+                        tp[sl],
+                        out=grad_buf,
+                        value=False,
+                        scale=lrs[i],
                         views=views,
                     )  # step = ε_t ∇E⁽ᵗ⁾(θ)
                     if not math.isfinite(step @ step):
@@ -583,18 +597,56 @@ def train_many(
         for lo in range(0, K, chunk):
             ids = np.arange(lo, min(K, lo + chunk))
             _train_chunk(
-                model, out_theta, ids, X, t_train, B, rng, lr, epochs, sched, atol, rtol, gtol,
-                diverge_factor, check_every, out_status, out_loss, out_gnorm, out_epochs,
+                model,
+                out_theta,
+                ids,
+                X,
+                t_train,
+                B,
+                rng,
+                lr,
+                epochs,
+                sched,
+                atol,
+                rtol,
+                gtol,
+                diverge_factor,
+                check_every,
+                out_status,
+                out_loss,
+                out_gnorm,
+                out_epochs,
             )
     return ManyResult(
-        theta=out_theta, status=out_status, loss=out_loss, grad_norm=out_gnorm,
-        epochs=out_epochs, seconds=time.perf_counter() - start,
+        theta=out_theta,
+        status=out_status,
+        loss=out_loss,
+        grad_norm=out_gnorm,
+        epochs=out_epochs,
+        seconds=time.perf_counter() - start,
     )
 
 
 def _train_chunk(
-    model, out_theta, ids, X, t, B, rng, lr, epochs, sched, atol, rtol, gtol, factor,
-    check_every, out_status, out_loss, out_gnorm, out_epochs,
+    model,
+    out_theta,
+    ids,
+    X,
+    t,
+    B,
+    rng,
+    lr,
+    epochs,
+    sched,
+    atol,
+    rtol,
+    gtol,
+    factor,
+    check_every,
+    out_status,
+    out_loss,
+    out_gnorm,
+    out_epochs,
 ) -> None:
     """Train the starts ``ids`` of ``out_theta`` in place (see :func:`train_many`)."""
     n = X.shape[0]

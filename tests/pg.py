@@ -47,16 +47,34 @@ def postgres_cluster(password: str = "s3cret"):
         subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True)
 
     try:
-        run(str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
-            "--no-sync")
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+        run(str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "--no-sync")
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "log"),
+            "-w",
+            "-o",
             f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c max_connections=200", "start")
-        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-            "landscape")
+            "-c max_connections=200",
+            "start",
+        )
+        run(
+            str(bindir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "landscape",
+        )
         # trust auth ignores the password; it is there to check that nothing prints it
         yield f"postgresql+psycopg://postgres:{password}@127.0.0.1:{port}/landscape"
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                        "stop"], capture_output=True)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(folder, ignore_errors=True)

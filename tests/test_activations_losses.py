@@ -76,8 +76,10 @@ def test_softmax_rows_sum_to_one(rng):
 
 @pytest.mark.parametrize(
     ("getter", "name", "known"),
-    [(get_activation, "softplus", "tanh, relu, sigmoid, identity"),
-     (get_loss, "hinge", "mse, cross_entropy")],
+    [
+        (get_activation, "softplus", "tanh, relu, sigmoid, identity"),
+        (get_loss, "hinge", "mse, cross_entropy"),
+    ],
 )
 def test_unknown_names_list_the_known_ones(getter, name, known):
     with pytest.raises(ValueError, match=f"'{name}' is unknown; known: {known}"):

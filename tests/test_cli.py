@@ -13,8 +13,16 @@ from landscape.study import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [
-    "--set", "data.name=moons", "--set", "data.options.n_samples=120",
-    "--set", "model.hidden=[4]", "--set", "trainer.epochs=30", "--set", "study.report_every=10",
+    "--set",
+    "data.name=moons",
+    "--set",
+    "data.options.n_samples=120",
+    "--set",
+    "model.hidden=[4]",
+    "--set",
+    "trainer.epochs=30",
+    "--set",
+    "study.report_every=10",
     "--no-progress",
 ]
 
@@ -64,8 +72,23 @@ def test_cli_resume_adds_new_trials(workdir, capsys):
 
 def test_cli_same_seed_from_scratch_is_identical(workdir, capsys):
     def run(db):
-        assert main(["lr_search", "--n-trials", "5", "--storage", db, "--seed", "3", *FAST,
-                     "--set", "trainer.eval_every=1"]) == 0
+        assert (
+            main(
+                [
+                    "lr_search",
+                    "--n-trials",
+                    "5",
+                    "--storage",
+                    db,
+                    "--seed",
+                    "3",
+                    *FAST,
+                    "--set",
+                    "trainer.eval_every=1",
+                ]
+            )
+            == 0
+        )
         st = optuna.load_study(study_name="lr_search", storage=f"sqlite:///{db}")
         return [(t.params, t.value, t.state, t.user_attrs["status"]) for t in st.trials]
 
@@ -116,67 +139,128 @@ def _prepare_existing(folder):
 
 BAD = [
     (["no_such_spec"], None, "spec 'no_such_spec' is unknown; known: batch_search, escape"),
-    (["lr_search", "--set", "data.name=mnist"], None,
-     "data.name='mnist' is unknown; allowed: moons"),
+    (
+        ["lr_search", "--set", "data.name=mnist"],
+        None,
+        "data.name='mnist' is unknown; allowed: moons",
+    ),
     (["lr_search", "--set", "search.lr.low=0"], None, "search.lr.low=0.0 must be > 0 on a log"),
-    (["lr_search", "--set", "search.lr.low=5", "--set", "search.lr.high=1"], None,
-     "low=5.0 > high=1.0"),
-    (["batch_search", "--set", "search.batch_size.high=100000"], None,
-     r"batch sizes up to 100000 are outside [1, N="),
+    (
+        ["lr_search", "--set", "search.lr.low=5", "--set", "search.lr.high=1"],
+        None,
+        "low=5.0 > high=1.0",
+    ),
+    (
+        ["batch_search", "--set", "search.batch_size.high=100000"],
+        None,
+        r"batch sizes up to 100000 are outside [1, N=",
+    ),
     (["lr_search", "--n-trials", "0"], None, "study.n_trials=0 must be an integer >= 1"),
     (["lr_search", "--n-trials", "x"], None, "argument --n-trials: invalid int value: 'x'"),
     (["lr_search", "--jobs", "0"], None, "--jobs=0 must be >= 1"),
     (["lr_search", "--set", "trainer.epochz=3"], None, "'epochz' is not a field of trainer"),
-    (["lr_search", "--set", "trainer.epochs=many"], None,
-     "trainer.epochs='many' has the wrong type; expected int"),
-    (["lr_search", "--storage", "sqlite:///missing/dir/x.db"], None,
-     "folder 'missing/dir' does not exist"),
+    (
+        ["lr_search", "--set", "trainer.epochs=many"],
+        None,
+        "trainer.epochs='many' has the wrong type; expected int",
+    ),
+    (
+        ["lr_search", "--storage", "sqlite:///missing/dir/x.db"],
+        None,
+        "folder 'missing/dir' does not exist",
+    ),
     (["lr_search", "--storage", "/sys/landscape.db"], None, "cannot create files in '/sys'"),
-    (["lr_search", "--storage", "notes.db"], lambda f: (f / "notes.db").write_text("hello"),
-     "'notes.db' is not an SQLite database"),
-    (["lr_search", "--storage", "corrupt.db"],
-     lambda f: (f / "corrupt.db").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000),
-     "'corrupt.db' is corrupt"),
-    (["lr_search", "--storage", "other.db"], _prepare_not_optuna,
-     "'other.db' is an SQLite database but not an Optuna storage"),
-    (["lr_search", "--storage", "postgresql://u:pw@127.0.0.1/db"], None,
-     "storage postgresql://u:***@127.0.0.1/db needs the psycopg2 driver"),
-    (["lr_search", "--storage", "s.db", "--set", "study.metric=val_accuracy"], _prepare_existing,
-     "was made with another setup: study.metric ('val_loss' → 'val_accuracy')"),
-    (["lr_search", "--storage", "s.db", "--set", "search.lr.high=10"], _prepare_existing,
-     "was made with another setup: search.lr.high (100.0 → 10.0)"),
+    (
+        ["lr_search", "--storage", "notes.db"],
+        lambda f: (f / "notes.db").write_text("hello"),
+        "'notes.db' is not an SQLite database",
+    ),
+    (
+        ["lr_search", "--storage", "corrupt.db"],
+        lambda f: (f / "corrupt.db").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000),
+        "'corrupt.db' is corrupt",
+    ),
+    (
+        ["lr_search", "--storage", "other.db"],
+        _prepare_not_optuna,
+        "'other.db' is an SQLite database but not an Optuna storage",
+    ),
+    (
+        ["lr_search", "--storage", "postgresql://u:pw@127.0.0.1/db"],
+        None,
+        "storage postgresql://u:***@127.0.0.1/db needs the psycopg2 driver",
+    ),
+    (
+        ["lr_search", "--storage", "s.db", "--set", "study.metric=val_accuracy"],
+        _prepare_existing,
+        "was made with another setup: study.metric ('val_loss' → 'val_accuracy')",
+    ),
+    (
+        ["lr_search", "--storage", "s.db", "--set", "search.lr.high=10"],
+        _prepare_existing,
+        "was made with another setup: search.lr.high (100.0 → 10.0)",
+    ),
     (["lr_search", "--storage", "nowhere"], None, "storage 'nowhere' is not a URL"),
-    (["latin1.toml"], lambda f: (f / "latin1.toml").write_bytes(b"description = 'caf\xe9'\n"),
-     "spec file 'latin1.toml' is not UTF-8 text (byte 0xe9 at offset 18)"),
-    (["batch_search", "--set", "search.batch_size.high=abc"], None,
-     "search.batch_size.high='abc' must be 'N' or an integer >= low=1"),
+    (
+        ["latin1.toml"],
+        lambda f: (f / "latin1.toml").write_bytes(b"description = 'caf\xe9'\n"),
+        "spec file 'latin1.toml' is not UTF-8 text (byte 0xe9 at offset 18)",
+    ),
+    (
+        ["batch_search", "--set", "search.batch_size.high=abc"],
+        None,
+        "search.batch_size.high='abc' must be 'N' or an integer >= low=1",
+    ),
     (["lr_search", "--grace", "inf"], None, "--grace=inf must be a finite number > 0"),
     (["lr_search", "--grace", "nan"], None, "--grace=nan must be a finite number > 0"),
     (["lr_search", "--timeout", "inf"], None, "--timeout=inf must be a finite number > 0"),
     (["lr_search", "--set", "study.timeout=inf"], None, "study.timeout=inf must be a finite"),
     (["lr_search", "--set", "search.lr.low=-inf"], None, "search.lr.low=-inf must be a finite"),
-    (["lr_search", "--study-name", "x" * 5000], None,
-     "--study-name of 5000 characters is too long; at most 512"),
-    (["lr_search", "--set", "search.lr.target=trainer.epochs"], None,
-     "search.lr: a float search cannot set trainer.epochs, which holds int; use type = \"int\""),
-    (["lr_search", "--set", "search.lr.log=false", "--set", "search.lr.step=0"], None,
-     "search.lr.step=0.0 must be > 0"),
-    (["lr_search", "--set", "search.lr.target=model.activation"], None,
-     "a float search cannot set model.activation, which holds str"),
-    (["schedule_search", "--set", 'search."step.gamma".high=3'], None,
-     "search.step.gamma=3.0 makes a trial invalid: trainer.schedule_params: gamma=3.0"),
-    (["lr_search", "--set", "trainer.lr=0.1"], None,
-     "--set trainer.lr=0.1: trainer.lr is searched (search.lr) and every trial would overwrite "
-     "it; narrow the search instead: --set search.lr.low=0.1 --set search.lr.high=0.1"),
-    (["batch_search", "--set", "trainer.batch_size=8"], None,
-     "trainer.batch_size is searched (search.batch_size)"),
-    (["schedule_search", "--set", "search.linear.tau.low=5"], None,
-     'quote a NAME that holds a dot: search."linear.tau".low=100'),
+    (
+        ["lr_search", "--study-name", "x" * 5000],
+        None,
+        "--study-name of 5000 characters is too long; at most 512",
+    ),
+    (
+        ["lr_search", "--set", "search.lr.target=trainer.epochs"],
+        None,
+        'search.lr: a float search cannot set trainer.epochs, which holds int; use type = "int"',
+    ),
+    (
+        ["lr_search", "--set", "search.lr.log=false", "--set", "search.lr.step=0"],
+        None,
+        "search.lr.step=0.0 must be > 0",
+    ),
+    (
+        ["lr_search", "--set", "search.lr.target=model.activation"],
+        None,
+        "a float search cannot set model.activation, which holds str",
+    ),
+    (
+        ["schedule_search", "--set", 'search."step.gamma".high=3'],
+        None,
+        "search.step.gamma=3.0 makes a trial invalid: trainer.schedule_params: gamma=3.0",
+    ),
+    (
+        ["lr_search", "--set", "trainer.lr=0.1"],
+        None,
+        "--set trainer.lr=0.1: trainer.lr is searched (search.lr) and every trial would overwrite "
+        "it; narrow the search instead: --set search.lr.low=0.1 --set search.lr.high=0.1",
+    ),
+    (
+        ["batch_search", "--set", "trainer.batch_size=8"],
+        None,
+        "trainer.batch_size is searched (search.batch_size)",
+    ),
+    (
+        ["schedule_search", "--set", "search.linear.tau.low=5"],
+        None,
+        'quote a NAME that holds a dot: search."linear.tau".low=100',
+    ),
 ]
 
 
-@pytest.mark.parametrize(("argv", "prepare", "message"), BAD,
-                         ids=[m[:40] for _, _, m in BAD])
+@pytest.mark.parametrize(("argv", "prepare", "message"), BAD, ids=[m[:40] for _, _, m in BAD])
 def test_cli_bad_input_exits_2_in_one_line_and_writes_nothing(
     workdir, capsys, argv, prepare, message
 ):
@@ -201,11 +285,28 @@ def test_cli_bad_input_exits_2_in_one_line_and_writes_nothing(
 
 
 def test_cli_dotted_search_name_can_be_set_when_quoted(workdir, capsys):
-    assert main(["schedule_search", *FAST, "--n-trials", "2", "--set", "study.metric=train_loss",
-                 "--set", 'search."linear.tau".low=7', "--set", 'search."linear.tau".high=9',
-                 "--no-report", "--json"]) == 0
-    study = optuna.load_study(study_name="schedule_search",
-                              storage="sqlite:///studies/landscape.db")
+    assert (
+        main(
+            [
+                "schedule_search",
+                *FAST,
+                "--n-trials",
+                "2",
+                "--set",
+                "study.metric=train_loss",
+                "--set",
+                'search."linear.tau".low=7',
+                "--set",
+                'search."linear.tau".high=9',
+                "--no-report",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    study = optuna.load_study(
+        study_name="schedule_search", storage="sqlite:///studies/landscape.db"
+    )
     space = {p["name"]: p for p in study.user_attrs["search_space"]}
     assert (space["linear.tau"]["low"], space["linear.tau"]["high"]) == (7, 9)
 
@@ -221,14 +322,20 @@ def test_cli_dashboard_busy_port_is_one_line(workdir, capsys):
         port = busy.getsockname()[1]
         assert main(["dashboard", "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"landscape: error: --port={port}: 127.0.0.1:{port} cannot be bound "
-                   "(Address already in use); choose another port")
+    assert err == (
+        f"landscape: error: --port={port}: 127.0.0.1:{port} cannot be bound "
+        "(Address already in use); choose another port"
+    )
 
 
 def test_cli_closed_stdout_pipe_is_quiet(workdir):
     assert main(["lr_search", *FAST, "--n-trials", "1", "--no-report"]) == 0
-    proc = subprocess.Popen([sys.executable, "-m", "landscape.study", "list", "--json"],
-                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "landscape.study", "list", "--json"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # like `| head` that has read enough
     err = proc.stderr.read()
     proc.wait(timeout=60)
@@ -252,32 +359,64 @@ def test_cli_help_everywhere(capsys):
 
 
 def test_cli_real_process_exit_codes(tmp_path):
-    bad = subprocess.run([sys.executable, "-m", "landscape.study", "lr_search", "--n-trials",
-                          "-1"], cwd=tmp_path, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "landscape.study", "lr_search", "--n-trials", "-1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip() == "landscape: error: study.n_trials=-1 must be an integer >= 1"
     assert list(tmp_path.iterdir()) == []
-    ok = subprocess.run([sys.executable, "-m", "landscape.study", "--help"], cwd=tmp_path,
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "landscape.study", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0 and "lr_search" in ok.stdout
 
 
 def test_cli_two_processes_create_one_new_sqlite_file_at_once(tmp_path):
-    args = [sys.executable, "-m", "landscape.study", "lr_search", "--storage", "both.db",
-            "--n-trials", "1", *FAST]
-    procs = [subprocess.Popen([*args, "--study-name", name], cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in ("first", "second")]
+    args = [
+        sys.executable,
+        "-m",
+        "landscape.study",
+        "lr_search",
+        "--storage",
+        "both.db",
+        "--n-trials",
+        "1",
+        *FAST,
+    ]
+    procs = [
+        subprocess.Popen(
+            [*args, "--study-name", name],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("first", "second")
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
-    names = sorted(s.study_name for s in optuna.get_all_study_summaries(
-        f"sqlite:///{tmp_path / 'both.db'}"))
+    names = sorted(
+        s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'both.db'}")
+    )
     assert names == ["first", "second"]
 
 
 MINIMA_FAST = [
-    "--set", "analysis.n_starts=8", "--set", "analysis.chunk=4", "--set", "trainer.epochs=300",
-    "--set", "data.options.n_samples=80", "--no-progress",
+    "--set",
+    "analysis.n_starts=8",
+    "--set",
+    "analysis.chunk=4",
+    "--set",
+    "trainer.epochs=300",
+    "--set",
+    "data.options.n_samples=80",
+    "--no-progress",
 ]
 
 
@@ -290,8 +429,9 @@ def test_cli_minima_stores_chunks_as_artifacts_and_reports(workdir, capsys):
     assert out["group_counts"]["with_signs"] == "384"
     study = optuna.load_study(study_name="minima", storage="sqlite:///studies/landscape.db")
     assert study.user_attrs["minima"]["n_starts"] == 8
-    arts = [p for p in (workdir / "studies" / "artifacts").iterdir()
-            if p.read_bytes()[:2] == b"PK"]  # npz files; the PNGs are the report's
+    arts = [
+        p for p in (workdir / "studies" / "artifacts").iterdir() if p.read_bytes()[:2] == b"PK"
+    ]  # npz files; the PNGs are the report's
     assert len(arts) == 3  # two chunks and the analysis
     for path in arts:
         with np.load(path, allow_pickle=False) as z:
@@ -323,9 +463,18 @@ def test_cli_symmetry(workdir, capsys):
 
 
 ESCAPE_FAST = [
-    "--set", "analysis.n_starts=4", "--set", "trainer.epochs=20",
-    "--set", "data.options.n_samples=60", "--set", 'analysis.methods=["gd", "minibatch:8"]',
-    "--set", "analysis.polish_iter=200", "--no-progress", "--json",
+    "--set",
+    "analysis.n_starts=4",
+    "--set",
+    "trainer.epochs=20",
+    "--set",
+    "data.options.n_samples=60",
+    "--set",
+    'analysis.methods=["gd", "minibatch:8"]',
+    "--set",
+    "analysis.polish_iter=200",
+    "--no-progress",
+    "--json",
 ]
 
 
@@ -346,21 +495,32 @@ def test_cli_escape_same_seed_same_numbers(workdir, capsys):
 
 def test_cli_escape_rejects_bad_methods(workdir, capsys):
     assert main(["escape", "--set", 'analysis.methods=["sgd"]', "--no-progress"]) == 2
-    assert "analysis.methods: 'sgd' is unknown; allowed: gd, online, minibatch:B" in \
-        capsys.readouterr().err
+    assert (
+        "analysis.methods: 'sgd' is unknown; allowed: gd, online, minibatch:B"
+        in capsys.readouterr().err
+    )
     assert main(["escape", "--set", 'analysis.methods=["minibatch:999"]']) == 2
     assert "outside [1, N=200]" in capsys.readouterr().err
 
 
 def test_cli_geometry(workdir, capsys):
-    args = ["geometry", "--set", "trainer.epochs=300", "--set", "analysis.path_points=11",
-            "--set", "analysis.slice_points=9", "--json"]
+    args = [
+        "geometry",
+        "--set",
+        "trainer.epochs=300",
+        "--set",
+        "analysis.path_points=11",
+        "--set",
+        "analysis.slice_points=9",
+        "--json",
+    ]
     assert main(args) == 0
     rep = json.loads(capsys.readouterr().out)["geometry"]
     assert rep["distance_aligned"] <= rep["distance_raw"] + 1e-12
     assert len(rep["hessian_top"]) == 2
-    arts = [p for p in (workdir / "studies" / "artifacts").iterdir()
-            if p.read_bytes()[:2] == b"PK"]  # the npz; the others are the report's PNGs
+    arts = [
+        p for p in (workdir / "studies" / "artifacts").iterdir() if p.read_bytes()[:2] == b"PK"
+    ]  # the npz; the others are the report's PNGs
     with np.load(arts[0], allow_pickle=False) as z:
         assert z["path_raw"].shape == (11,) and z["plane_random"].shape == (5, 5)
         assert z["slice_random"][4] == z["path_raw"][0]  # both are E(θ_a) exactly
@@ -376,35 +536,67 @@ def test_cli_refuses_a_rerun_with_another_setup_naming_the_fields(workdir, capsy
 
     before = stored()
     capsys.readouterr()
-    code = main(["lr_search", *FAST, "--n-trials", "1", "--set", "data.name=circles",
-                 "--set", "trainer.epochs=20"])
+    code = main(
+        [
+            "lr_search",
+            *FAST,
+            "--n-trials",
+            "1",
+            "--set",
+            "data.name=circles",
+            "--set",
+            "trainer.epochs=20",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert ("study 'lr_search' in sqlite:///studies/landscape.db was made with another setup: "
-            "data.name ('moons' → 'circles'); trainer.epochs (30 → 20); run with --study-name NEW"
-            in err), err
+    assert (
+        "study 'lr_search' in sqlite:///studies/landscape.db was made with another setup: "
+        "data.name ('moons' → 'circles'); trainer.epochs (30 → 20); run with --study-name NEW"
+        in err
+    ), err
     assert stored() == before
     assert main(["lr_search", *FAST, "--n-trials", "1", "--seed", "5"]) == 2
     assert "study.seed (0 → 5)" in capsys.readouterr().err
     # how much to run may change: n_trials and timeout
     assert main(["lr_search", *FAST, "--n-trials", "2", "--timeout", "60", "--no-report"]) == 0
-    assert main(["lr_search", *FAST, "--n-trials", "1", "--set", "data.name=circles",
-                 "--study-name", "circles", "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "lr_search",
+                *FAST,
+                "--n-trials",
+                "1",
+                "--set",
+                "data.name=circles",
+                "--study-name",
+                "circles",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
 
 
 def test_cli_reports_of_colliding_names_get_their_own_folders(workdir, capsys):
     paths = []
     for name, db in (("a/b", "one.db"), ("a_b", "one.db"), ("a/b", "two.db")):
-        assert main(["lr_search", *FAST, "--n-trials", "1", "--study-name", name,
-                     "--storage", db]) == 0
+        assert (
+            main(["lr_search", *FAST, "--n-trials", "1", "--study-name", name, "--storage", db])
+            == 0
+        )
         out = capsys.readouterr().out
-        paths.append(next(line for line in out.splitlines()
-                          if line.startswith("report: ")).split(" ", 1)[1])
+        paths.append(
+            next(line for line in out.splitlines() if line.startswith("report: ")).split(" ", 1)[1]
+        )
     assert paths[0] == "reports/a_b/index.html"
     assert len(set(paths)) == 3 and all(Path(p).is_file() for p in paths)
     # stable: each study's report goes back to its own folder
-    for (name, db), path in zip((("a_b", "one.db"), ("a/b", "two.db"), ("a/b", "one.db")),
-                                (paths[1], paths[2], paths[0]), strict=True):
+    for (name, db), path in zip(
+        (("a_b", "one.db"), ("a/b", "two.db"), ("a/b", "one.db")),
+        (paths[1], paths[2], paths[0]),
+        strict=True,
+    ):
         assert main(["report", name, "--storage", db]) == 0
         assert capsys.readouterr().out.strip() == path
     assert "a_b" in Path(paths[1]).read_text() and "two.db" in Path(paths[2]).read_text()

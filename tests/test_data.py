@@ -65,8 +65,14 @@ def test_load_dataset_is_seeded():
 
 
 def test_load_dataset_generator_options():
-    ds = load_dataset("blobs", rng=np.random.default_rng(0), n_samples=100, centers=5,
-                      n_features=3, val_fraction=0.25)
+    ds = load_dataset(
+        "blobs",
+        rng=np.random.default_rng(0),
+        n_samples=100,
+        centers=5,
+        n_features=3,
+        val_fraction=0.25,
+    )
     assert (ds.n_train, ds.n_inputs, ds.n_outputs) == (75, 3, 5)
     assert ds.options["centers"] == 5
     assert "noise" in dataset_options("moons") and "random_state" not in dataset_options("moons")

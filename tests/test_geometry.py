@@ -53,15 +53,16 @@ def test_filter_normalized_direction_matches_each_units_norm(net, rng, ignore_bi
     model, _, _ = net
     theta = model.init(rng, scheme="normal")
     d = filter_normalized_direction(model, theta, rng, ignore_biases=ignore_biases)
-    for (W, b), (dW, db) in zip(model.layout.unravel(theta), model.layout.unravel(d),
-                                strict=True):
+    for (W, b), (dW, db) in zip(model.layout.unravel(theta), model.layout.unravel(d), strict=True):
         if ignore_biases:
-            np.testing.assert_allclose(np.linalg.norm(dW, axis=0), np.linalg.norm(W, axis=0),
-                                       rtol=1e-14)
+            np.testing.assert_allclose(
+                np.linalg.norm(dW, axis=0), np.linalg.norm(W, axis=0), rtol=1e-14
+            )
             assert not db.any()
         else:
-            np.testing.assert_allclose(np.sqrt((dW**2).sum(0) + db**2),
-                                       np.sqrt((W**2).sum(0) + b**2), rtol=1e-14)
+            np.testing.assert_allclose(
+                np.sqrt((dW**2).sum(0) + db**2), np.sqrt((W**2).sum(0) + b**2), rtol=1e-14
+            )
 
 
 def test_convex_problem_has_no_barrier_and_a_paraboloid_slice(rng):
@@ -82,7 +83,7 @@ def test_convex_problem_has_no_barrier_and_a_paraboloid_slice(rng):
     d2 = rng.normal(size=4)
     p = slice_2d(model, star, d, d2, X, y, radius=1.0, points=7)
     ss, tt = np.meshgrid(p.s, p.t, indexing="ij")
-    quad = (ss[..., None] * d + tt[..., None] * d2)
+    quad = ss[..., None] * d + tt[..., None] * d2
     expect = E_star + 0.5 * np.einsum("ijk,kl,ijl->ij", quad, H, quad)
     np.testing.assert_allclose(p.loss, expect, rtol=1e-11)
 

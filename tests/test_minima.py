@@ -24,8 +24,9 @@ def test_hessian_of_linear_regression_is_closed_form(rng):
     np.testing.assert_allclose(H, A.T @ A / 50, rtol=1e-14, atol=1e-15)
 
 
-@pytest.mark.parametrize(("act", "loss"), [("tanh", "cross_entropy"), ("relu", "mse"),
-                                           ("sigmoid", "mse")])
+@pytest.mark.parametrize(
+    ("act", "loss"), [("tanh", "cross_entropy"), ("relu", "mse"), ("sigmoid", "mse")]
+)
 def test_hessian_matches_finite_differences_of_the_gradient(act, loss, rng):
     model = MLP([3, 4, 3], act, loss)
     theta = model.init(rng, scheme="normal")
@@ -33,13 +34,21 @@ def test_hessian_matches_finite_differences_of_the_gradient(act, loss, rng):
     y = rng.integers(0, 3, 10) if loss == "cross_entropy" else rng.normal(size=(10, 3))
     H = hessian(model, theta, X, y)
     h = 1e-5
-    fd = np.array([(model.loss_and_grad(theta + h * e, X, y)[1]
-                    - model.loss_and_grad(theta - h * e, X, y)[1]) / (2 * h)
-                   for e in np.eye(model.n_params)])
+    fd = np.array(
+        [
+            (
+                model.loss_and_grad(theta + h * e, X, y)[1]
+                - model.loss_and_grad(theta - h * e, X, y)[1]
+            )
+            / (2 * h)
+            for e in np.eye(model.n_params)
+        ]
+    )
     np.testing.assert_allclose(H, fd, rtol=0, atol=1e-8 * np.abs(H).max())
     v = rng.normal(size=model.n_params)
-    np.testing.assert_allclose(hessian_vector_product(model, theta, X, y, v), H @ v,
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        hessian_vector_product(model, theta, X, y, v), H @ v, rtol=1e-12, atol=1e-14
+    )
 
 
 def test_largest_eigenvalue_matches_eigvalsh(rng):
@@ -53,8 +62,13 @@ def test_largest_eigenvalue_matches_eigvalsh(rng):
 # ----------------------------------------------------------- classification
 @pytest.mark.parametrize(
     ("eig", "kind", "flat"),
-    [([2.0, 2.0], "minimum", 0), ([2.0, -2.0], "saddle", 0), ([-1.0, -3.0], "maximum", 0),
-     ([3.0, 1e-12, 0.0], "minimum", 2), ([3.0, -1e-3], "saddle", 0)],
+    [
+        ([2.0, 2.0], "minimum", 0),
+        ([2.0, -2.0], "saddle", 0),
+        ([-1.0, -3.0], "maximum", 0),
+        ([3.0, 1e-12, 0.0], "minimum", 2),
+        ([3.0, -1e-3], "saddle", 0),
+    ],
 )
 def test_classify_known_spectra(eig, kind, flat):
     c = classify(np.array(eig))
@@ -96,18 +110,28 @@ def test_polish_reaches_the_gradient_tolerance(teacher_problem, rng):
 # ---------------------------------------------------------------- clustering
 def test_cluster_permuted_copies_are_one_minimum_and_different_minima_two(teacher_problem, rng):
     model, ds = teacher_problem
-    a = polish(model, train(model, model.init(rng), ds.X_train, ds.y_train, lr=0.3,
-                            epochs=300).theta, ds.X_train, ds.y_train)
+    a = polish(
+        model,
+        train(model, model.init(rng), ds.X_train, ds.y_train, lr=0.3, epochs=300).theta,
+        ds.X_train,
+        ds.y_train,
+    )
     copy = random_transform(model.layout, rng, signs=True)(a.theta)
     other = a.theta + 0.5  # far away: a different point
     thetas = np.stack([a.theta, copy, other])
-    losses = np.array([a.loss, model.loss(copy, ds.X_train, ds.y_train),
-                       model.loss(other, ds.X_train, ds.y_train)])
+    losses = np.array(
+        [
+            a.loss,
+            model.loss(copy, ds.X_train, ds.y_train),
+            model.loss(other, ds.X_train, ds.y_train),
+        ]
+    )
     raw = cluster(model, thetas[:2], losses[:2], modulo_symmetry=False)
     sym = cluster(model, thetas[:2], losses[:2], modulo_symmetry=True)
     assert (raw.n_classes, sym.n_classes) == (2, 1)
-    both = cluster(model, np.stack([a.theta, a.theta + 0.3]),
-                   np.array([a.loss, a.loss]), modulo_symmetry=True)
+    both = cluster(
+        model, np.stack([a.theta, a.theta + 0.3]), np.array([a.loss, a.loss]), modulo_symmetry=True
+    )
     assert both.n_classes == 2  # same loss (by construction), different points
     assert cluster(model, thetas, losses, modulo_symmetry=True).n_classes == 2
 
@@ -119,10 +143,16 @@ def test_teacher_student_zero_loss_minima_form_one_class(teacher_problem):
     P = [polish(model, th, ds.X_train, ds.y_train) for th in res.theta]
     theta = np.stack([p.theta for p in P])
     loss = np.array([p.loss for p in P])
-    eig = np.stack([np.linalg.eigvalsh(hessian(model, p.theta, ds.X_train, ds.y_train))
-                    for p in P])
-    report = analyse_points(model, theta, loss, np.array([p.converged for p in P]), eig,
-                            res.status, data=(ds.X_train, ds.y_train))
+    eig = np.stack([np.linalg.eigvalsh(hessian(model, p.theta, ds.X_train, ds.y_train)) for p in P])
+    report = analyse_points(
+        model,
+        theta,
+        loss,
+        np.array([p.converged for p in P]),
+        eig,
+        res.status,
+        data=(ds.X_train, ds.y_train),
+    )
     zero = np.flatnonzero((loss < 1e-12) & (report.point_class >= 0))
     assert len(zero) >= 3  # gradient descent does find the global minimum from several starts
     assert len(set(report.point_class[zero])) == 1
@@ -151,6 +181,12 @@ def test_teacher_labels_come_from_a_random_mlp():
 
 
 def test_teacher_dataset_options():
-    ds = load_dataset("teacher", rng=np.random.default_rng(0), n_samples=100, n_features=4,
-                      hidden=[3, 2], n_outputs=2)
+    ds = load_dataset(
+        "teacher",
+        rng=np.random.default_rng(0),
+        n_samples=100,
+        n_features=4,
+        hidden=[3, 2],
+        n_outputs=2,
+    )
     assert (ds.task, ds.n_inputs, ds.n_outputs, ds.n_train) == ("regression", 4, 2, 80)

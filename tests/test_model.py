@@ -51,9 +51,7 @@ def test_mlp_stacked_thetas_equal_separate_calls(activation, loss, rng):
         assert E[k] == pytest.approx(e_k, rel=1e-14)
         np.testing.assert_allclose(G[k], g_k, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(model.loss(thetas, X, y), E, rtol=1e-14)
-    np.testing.assert_allclose(
-        model.forward(thetas, X)[3], model.forward(thetas[3], X), rtol=1e-14
-    )
+    np.testing.assert_allclose(model.forward(thetas, X)[3], model.forward(thetas[3], X), rtol=1e-14)
 
 
 def test_mlp_forward_matches_explicit_layers(rng):

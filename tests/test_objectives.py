@@ -18,7 +18,10 @@ from landscape.objectives import (
 from landscape.spec import find_spec, parse_spec
 
 TINY = [
-    "data.name=moons", "data.options.n_samples=120", "model.hidden=[4]", "trainer.epochs=30",
+    "data.name=moons",
+    "data.options.n_samples=120",
+    "model.hidden=[4]",
+    "trainer.epochs=30",
     "study.report_every=10",
 ]
 
@@ -104,11 +107,15 @@ def test_objective_concurrent_workers_propose_distinct_parameters(tmp_path, n_do
     dist = {"lr": optuna.distributions.FloatDistribution(1e-5, 1e2, log=True)}
     first = optuna.create_study(storage=url, study_name="c", sampler=make_sampler(spec))
     for i in range(n_done):
-        first.add_trial(optuna.trial.create_trial(params={"lr": 10 ** (i / 3 - 3)},
-                                                  distributions=dist, value=float(i % 5)))
+        first.add_trial(
+            optuna.trial.create_trial(
+                params={"lr": 10 ** (i / 3 - 3)}, distributions=dist, value=float(i % 5)
+            )
+        )
     # four invocations that found the same history at the same moment (same root seed)
-    handles = [optuna.load_study(storage=url, study_name="c", sampler=make_sampler(spec))
-               for _ in range(4)]
+    handles = [
+        optuna.load_study(storage=url, study_name="c", sampler=make_sampler(spec)) for _ in range(4)
+    ]
     asked = [h.ask(dist) for h in handles]
     lrs = [t.params["lr"] for t in asked]
     assert len(set(lrs)) == 4, lrs

@@ -16,8 +16,16 @@ from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.study import main
 
 FAST = [
-    "--set", "data.name=moons", "--set", "data.options.n_samples=120",
-    "--set", "model.hidden=[4]", "--set", "trainer.epochs=30", "--set", "study.report_every=10",
+    "--set",
+    "data.name=moons",
+    "--set",
+    "data.options.n_samples=120",
+    "--set",
+    "model.hidden=[4]",
+    "--set",
+    "trainer.epochs=30",
+    "--set",
+    "study.report_every=10",
     "--no-progress",
 ]
 
@@ -33,14 +41,34 @@ def stored(tmp_path_factory):
             ["lr_search", "--n-trials", "6", *FAST],
             ["batch_search", "--n-trials", "6", *FAST],
             ["schedule_search", "--n-trials", "8", *FAST],
-            ["minima", "--set", "analysis.n_starts=6", "--set", "analysis.chunk=3",
-             "--set", "trainer.epochs=300", "--set", "data.options.n_samples=80",
-             "--no-progress"],
+            [
+                "minima",
+                "--set",
+                "analysis.n_starts=6",
+                "--set",
+                "analysis.chunk=3",
+                "--set",
+                "trainer.epochs=300",
+                "--set",
+                "data.options.n_samples=80",
+                "--no-progress",
+            ],
             ["symmetry", "--set", "trainer.epochs=30", "--set", "analysis.gd_steps=10"],
             ["geometry", "--set", "trainer.epochs=200", "--set", "analysis.slice_points=9"],
-            ["escape", "--set", "analysis.n_starts=3", "--set", "trainer.epochs=10",
-             "--set", "data.options.n_samples=60", "--set", 'analysis.methods=["gd", "online"]',
-             "--set", "analysis.polish_iter=100", "--no-progress"],
+            [
+                "escape",
+                "--set",
+                "analysis.n_starts=3",
+                "--set",
+                "trainer.epochs=10",
+                "--set",
+                "data.options.n_samples=60",
+                "--set",
+                'analysis.methods=["gd", "online"]',
+                "--set",
+                "analysis.polish_iter=100",
+                "--no-progress",
+            ],
         ]
         for argv in runs:
             assert main(argv) == 0, argv
@@ -50,14 +78,15 @@ def stored(tmp_path_factory):
 
 
 STORAGE = "sqlite:///{}/studies/landscape.db"
-KINDS = {"lr_search": ["loss_vs_lr.png", "curves_epochs.png", "curves_updates.png",
-                       "history.png"],
-         "batch_search": ["batch_map.png", "loss_vs_lr.png"],
-         "schedule_search": ["schedules.png"],
-         "minima": ["minima.png", "spectra.png"],
-         "symmetry": [],
-         "geometry": ["paths.png", "slices.png"],
-         "escape": ["escape.png"]}
+KINDS = {
+    "lr_search": ["loss_vs_lr.png", "curves_epochs.png", "curves_updates.png", "history.png"],
+    "batch_search": ["batch_map.png", "loss_vs_lr.png"],
+    "schedule_search": ["schedules.png"],
+    "minima": ["minima.png", "spectra.png"],
+    "symmetry": [],
+    "geometry": ["paths.png", "slices.png"],
+    "escape": ["escape.png"],
+}
 
 
 @pytest.mark.parametrize("name", list(KINDS))
@@ -80,8 +109,9 @@ def test_report_command_rewrites_from_storage_alone(stored, capsys, monkeypatch)
     assert capsys.readouterr().out.strip() == str(out / "lr_search" / "index.html")
     assert (out / "lr_search" / "loss_vs_lr.png").is_file()
     assert main(["report", "nope"]) == 2
-    assert "study 'nope' is not in sqlite:///studies/landscape.db; known:" in \
-        capsys.readouterr().err
+    assert (
+        "study 'nope' is not in sqlite:///studies/landscape.db; known:" in capsys.readouterr().err
+    )
 
 
 def test_report_data_matches_the_trials(stored):
@@ -105,9 +135,16 @@ def test_report_data_matches_the_trials(stored):
 
 def test_report_page_escapes_user_strings():
     evil = '<script>alert("x")</script>'
-    page = render(study_name=evil, kind="search", description=evil, storage=evil,
-                  summary=[(evil, evil)], tables=[Table(evil, [evil], [[evil]])],
-                  figures=[FigureEntry('a".png', evil, evil)], spec={"data": {"name": evil}})
+    page = render(
+        study_name=evil,
+        kind="search",
+        description=evil,
+        storage=evil,
+        summary=[(evil, evil)],
+        tables=[Table(evil, [evil], [[evil]])],
+        figures=[FigureEntry('a".png', evil, evil)],
+        spec={"data": {"name": evil}},
+    )
     assert evil not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert 'src="a&quot;.png"' in page
@@ -133,11 +170,25 @@ def test_report_renders_in_headless_chromium(stored, tmp_path, name):
         pytest.skip("chromium is not installed (apt-get install chromium)")
     index = stored / "reports" / name / "index.html"
     run = subprocess.run(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", "--dump-dom", index.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            index.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     body = re.search(r"<body([^>]*)>", run.stdout)
     assert body is not None, run.stderr[-2000:]
@@ -157,20 +208,21 @@ def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
     from optuna_dashboard import wsgi
 
     storage = optuna.storages.RDBStorage(STORAGE.format(stored))
-    app = wsgi(storage, artifact_store=FileSystemArtifactStore(str(stored / "studies" /
-                                                                   "artifacts")))
+    app = wsgi(
+        storage, artifact_store=FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
+    )
     server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
+
         def get(path):
             with urllib.request.urlopen(base + path, timeout=30) as r:
                 return r.status, r.read()
 
         _, body = get("/api/studies")
-        studies = {s["study_name"]: s["study_id"]
-                   for s in json.loads(body)["study_summaries"]}
+        studies = {s["study_name"]: s["study_id"] for s in json.loads(body)["study_summaries"]}
         assert {"lr_search", "minima", "escape"} <= set(studies)
         _, body = get(f"/api/studies/{studies['lr_search']}")
         detail = json.loads(body)

@@ -37,11 +37,18 @@ def test_spec_schedule_search_covers_every_schedule():
 
 
 def test_spec_overrides_reach_every_level():
-    spec = _spec(overrides=[
-        "data.name=moons", "data.options.noise=0.3", "trainer.epochs=50",
-        "model.hidden=[8, 8]", "search.lr.high=10", "study.vary_init=true",
-        "trainer.schedule=inverse_time", "trainer.schedule_params.tau=5",
-    ])
+    spec = _spec(
+        overrides=[
+            "data.name=moons",
+            "data.options.noise=0.3",
+            "trainer.epochs=50",
+            "model.hidden=[8, 8]",
+            "search.lr.high=10",
+            "study.vary_init=true",
+            "trainer.schedule=inverse_time",
+            "trainer.schedule_params.tau=5",
+        ]
+    )
     assert spec.data.name == "moons" and spec.data.options == {"noise": 0.3}
     assert spec.trainer.epochs == 50 and spec.model.hidden == (8, 8)
     assert spec.search[0].high == 10.0 and spec.study.vary_init is True
@@ -95,8 +102,10 @@ def test_spec_unknown_name_lists_known():
 
 def test_spec_from_path(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('[data]\nname = "iris"\n[search.lr]\ntarget = "trainer.lr"\nlow = 0.01\n'
-                    'high = 1.0\nlog = true\n')
+    path.write_text(
+        '[data]\nname = "iris"\n[search.lr]\ntarget = "trainer.lr"\nlow = 0.01\n'
+        "high = 1.0\nlog = true\n"
+    )
     spec = parse_spec(*find_spec(str(path)))
     assert (spec.name, spec.data.name, spec.search[0].name) == ("mine", "iris", "lr")
 
@@ -116,10 +125,16 @@ def test_pow2_choices_run_from_online_to_batch():
 @pytest.mark.parametrize(
     ("name", "overrides", "match"),
     [
-        ("batch_search", ["search.batch_size.high=5000"],
-         r"batch sizes up to 5000 are outside \[1, N=1437\]"),
-        ("lr_search", ["trainer.method=minibatch", "trainer.batch_size=2000"],
-         r"trainer.batch_size=2000 is outside \[1, N=1437\]"),
+        (
+            "batch_search",
+            ["search.batch_size.high=5000"],
+            r"batch sizes up to 5000 are outside \[1, N=1437\]",
+        ),
+        (
+            "lr_search",
+            ["trainer.method=minibatch", "trainer.batch_size=2000"],
+            r"trainer.batch_size=2000 is outside \[1, N=1437\]",
+        ),
         ("batch_search", ["trainer.method=gd"], "set trainer.method='minibatch'"),
     ],
 )
@@ -130,7 +145,9 @@ def test_spec_batch_sizes_checked_against_n(name, overrides, match):
 
 
 def test_spec_categorical_batch_sizes_checked():
-    spec = _spec("batch_search", ["search.batch_size.type=categorical",
-                                  "search.batch_size.choices=[1, 64, 0]"])
+    spec = _spec(
+        "batch_search",
+        ["search.batch_size.type=categorical", "search.batch_size.choices=[1, 64, 0]"],
+    )
     with pytest.raises(SpecError, match=r"batch size 0 is outside \[1, N=100\]"):
         validate_with_data(spec, 100)

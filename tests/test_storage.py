@@ -11,8 +11,16 @@ from landscape import storage as st
 from landscape.study import main
 
 QUICK = [
-    "--set", "data.name=moons", "--set", "data.options.n_samples=120",
-    "--set", "model.hidden=[4]", "--set", "trainer.epochs=30", "--set", "study.report_every=10",
+    "--set",
+    "data.name=moons",
+    "--set",
+    "data.options.n_samples=120",
+    "--set",
+    "model.hidden=[4]",
+    "--set",
+    "trainer.epochs=30",
+    "--set",
+    "study.report_every=10",
     "--no-progress",
 ]
 TORN = b'{"op_code": 5, "worker_id": "dead", "trial_id"'
@@ -26,19 +34,22 @@ def workdir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def torn_journal(workdir, capsys):
-    assert main(["lr_search", "--storage", "j.log", "--n-trials", "2", *QUICK,
-                 "--no-report"]) == 0
+    assert main(["lr_search", "--storage", "j.log", "--n-trials", "2", *QUICK, "--no-report"]) == 0
     with open(workdir / "j.log", "ab") as fh:
         fh.write(TORN)  # a worker died while appending
     capsys.readouterr()
     return workdir / "j.log"
 
 
-@pytest.mark.parametrize("argv", [
-    ["report", "lr_search", "--storage", "j.log"],
-    ["lr_search", "--storage", "j.log", "--n-trials", "1", *QUICK],
-    ["dashboard", "--storage", "j.log", "--port", "1"],
-], ids=["report", "run", "dashboard"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "lr_search", "--storage", "j.log"],
+        ["lr_search", "--storage", "j.log", "--n-trials", "1", *QUICK],
+        ["dashboard", "--storage", "j.log", "--port", "1"],
+    ],
+    ids=["report", "run", "dashboard"],
+)
 def test_storage_torn_journal_is_refused_by_every_writing_command(torn_journal, capsys, argv):
     before = torn_journal.read_bytes()
     assert main(argv) == 2
@@ -114,11 +125,25 @@ def test_storage_read_only_folder_is_named_read_only_not_corrupt(tmp_path):
         pytest.skip("unshare is missing")
     folder = tmp_path / "ro"
     folder.mkdir()
-    assert main(["lr_search", "--storage", str(folder / "s.db"), "--n-trials", "1", *QUICK,
-                 "--no-report"]) == 0
+    assert (
+        main(
+            [
+                "lr_search",
+                "--storage",
+                str(folder / "s.db"),
+                "--n-trials",
+                "1",
+                *QUICK,
+                "--no-report",
+            ]
+        )
+        == 0
+    )
     # A read-only bind mount in a private mount namespace: root ignores chmod, not this.
-    script = (f"mount --bind -o ro {folder} {folder} && exec {sys.executable} -m "
-              f"landscape.study list --storage {folder / 's.db'}")
+    script = (
+        f"mount --bind -o ro {folder} {folder} && exec {sys.executable} -m "
+        f"landscape.study list --storage {folder / 's.db'}"
+    )
     run = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
     if "mount:" in run.stderr:
         if os.environ.get("CI"):
@@ -132,13 +157,19 @@ def test_storage_read_only_folder_is_named_read_only_not_corrupt(tmp_path):
 REDACT = [
     ("postgresql://u:s3cret@h/db", "postgresql://u:***@h/db"),
     ("postgresql+psycopg://u@h/db?password=s3cret", "postgresql+psycopg://u@h/db?password=***"),
-    ("postgresql://u@h/db?passwd=s3cret&sslmode=require",
-     "postgresql://u@h/db?passwd=***&sslmode=require"),
+    (
+        "postgresql://u@h/db?passwd=s3cret&sslmode=require",
+        "postgresql://u@h/db?passwd=***&sslmode=require",
+    ),
     ("postgresql://u@h:5432/db?sslpassword=s3cret", "postgresql://u@h:5432/db?sslpassword=***"),
-    ("mysql+pymysql://u@h/db?api_token=s3cret&charset=utf8",
-     "mysql+pymysql://u@h/db?api_token=***&charset=utf8"),
-    ("postgresql://u:p%40s3cret@h/db?application_name=x",
-     "postgresql://u:***@h/db?application_name=x"),
+    (
+        "mysql+pymysql://u@h/db?api_token=s3cret&charset=utf8",
+        "mysql+pymysql://u@h/db?api_token=***&charset=utf8",
+    ),
+    (
+        "postgresql://u:p%40s3cret@h/db?application_name=x",
+        "postgresql://u:***@h/db?application_name=x",
+    ),
     ("sqlite:///studies/landscape.db", "sqlite:///studies/landscape.db"),
     ("journal:runs/j.log", "journal:runs/j.log"),
 ]

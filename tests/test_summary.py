@@ -1,4 +1,3 @@
-
 import pytest
 
 from landscape.summary import TrialRecord, format_summary, summarize
@@ -6,9 +5,15 @@ from landscape.summary import TrialRecord, format_summary, summarize
 
 def _recs():
     rows = [  # (number, lr, status, value)
-        (0, 1e-5, "stalled", 2.3), (1, 3e-5, "stalled", 2.29), (2, 1e-3, "budget", 1.1),
-        (3, 0.1, "converged", 0.2), (4, 0.3, "converged", 0.15), (5, 0.5, "pruned", None),
-        (6, 2.0, "converged", 0.18), (7, 30.0, "diverged", None), (8, 90.0, "diverged", None),
+        (0, 1e-5, "stalled", 2.3),
+        (1, 3e-5, "stalled", 2.29),
+        (2, 1e-3, "budget", 1.1),
+        (3, 0.1, "converged", 0.2),
+        (4, 0.3, "converged", 0.15),
+        (5, 0.5, "pruned", None),
+        (6, 2.0, "converged", 0.18),
+        (7, 30.0, "diverged", None),
+        (8, 90.0, "diverged", None),
     ]
     return [TrialRecord(n, lr, s, v, {"lr": lr}) for n, lr, s, v in rows]
 
@@ -17,11 +22,20 @@ def test_summary_groups_runs_of_equal_status_by_lr():
     s = summarize(reversed(_recs()), "minimize")
     got = [(r.status, r.lr_low, r.lr_high, r.count) for r in s.regimes]
     assert got == [
-        ("stalled", 1e-5, 3e-5, 2), ("budget", 1e-3, 1e-3, 1), ("converged", 0.1, 0.3, 2),
-        ("pruned", 0.5, 0.5, 1), ("converged", 2.0, 2.0, 1), ("diverged", 30.0, 90.0, 2),
+        ("stalled", 1e-5, 3e-5, 2),
+        ("budget", 1e-3, 1e-3, 1),
+        ("converged", 0.1, 0.3, 2),
+        ("pruned", 0.5, 0.5, 1),
+        ("converged", 2.0, 2.0, 1),
+        ("diverged", 30.0, 90.0, 2),
     ]
-    assert s.status_counts == {"stalled": 2, "budget": 1, "converged": 3, "pruned": 1,
-                               "diverged": 2}
+    assert s.status_counts == {
+        "stalled": 2,
+        "budget": 1,
+        "converged": 3,
+        "pruned": 1,
+        "diverged": 2,
+    }
     assert s.n_trials == 9
 
 
@@ -58,15 +72,30 @@ def test_summary_no_stability_limit_without_positive_curvature(lam):
 
 
 def test_summary_breaks_down_by_a_categorical_parameter():
-    rows = [(0, 0.1, 1, "converged", 0.3), (1, 5.0, 1, "diverged", None),
-            (2, 0.5, 32, "budget", 0.2), (3, 50.0, 32, "diverged", None),
-            (4, 2.0, 32, "converged", 0.1), (5, 0.01, 4, "stalled", 0.9)]
+    rows = [
+        (0, 0.1, 1, "converged", 0.3),
+        (1, 5.0, 1, "diverged", None),
+        (2, 0.5, 32, "budget", 0.2),
+        (3, 50.0, 32, "diverged", None),
+        (4, 2.0, 32, "converged", 0.1),
+        (5, 0.01, 4, "stalled", 0.9),
+    ]
     recs = [TrialRecord(n, lr, s, v, {"lr": lr, "batch_size": b}) for n, lr, b, s, v in rows]
     s = summarize(recs, "minimize", by=["batch_size"])
-    got = [(g.value, g.count, g.best.number if g.best else None, g.largest_stable_lr,
-            g.smallest_diverged_lr) for g in s.groups]
+    got = [
+        (
+            g.value,
+            g.count,
+            g.best.number if g.best else None,
+            g.largest_stable_lr,
+            g.smallest_diverged_lr,
+        )
+        for g in s.groups
+    ]
     assert got == [(1, 2, 0, 0.1, 5.0), (4, 1, 5, 0.01, None), (32, 3, 4, 2.0, 50.0)]
     text = format_summary(s, "val_loss")
     assert "by batch_size:" in text and "ε regimes" not in text
-    assert " 1:  2 trials (converged 1, diverged 1); best val_loss=0.3 at ε=0.1; diverged from" \
+    assert (
+        " 1:  2 trials (converged 1, diverged 1); best val_loss=0.3 at ε=0.1; diverged from"
         " ε=5" in text
+    )

@@ -17,8 +17,12 @@ from landscape.symmetry import (
     verify_symmetry,
 )
 
-NETS = [([3, 4, 2], "tanh"), ([3, 5, 4, 2], "relu"), ([2, 3, 4, 3, 2], "tanh"),
-        ([2, 4, 3, 1], "sigmoid")]
+NETS = [
+    ([3, 4, 2], "tanh"),
+    ([3, 5, 4, 2], "relu"),
+    ([2, 3, 4, 3, 2], "tanh"),
+    ([2, 4, 3, 1], "sigmoid"),
+]
 
 
 def _net(sizes, act, rng, loss="cross_entropy"):
@@ -59,8 +63,9 @@ def test_symmetry_leaves_output_unchanged(sizes, act, rng):
     X = rng.normal(size=(9, sizes[0]))
     for _ in range(5):
         T = random_transform(model.layout, rng, signs=model.activation.odd)
-        np.testing.assert_allclose(model.forward(T(theta), X), model.forward(theta, X),
-                                   rtol=0, atol=1e-14)
+        np.testing.assert_allclose(
+            model.forward(T(theta), X), model.forward(theta, X), rtol=0, atol=1e-14
+        )
     assert not np.allclose(T(theta), theta)
 
 
@@ -104,8 +109,11 @@ def test_gradient_is_equivariant(rng):
 
 @pytest.mark.parametrize(
     ("sizes", "odd", "swaps", "perms", "signs"),
-    [([2, 4, 1], True, 6, 24, 384), ([3, 16, 16, 2], False, 120 * 120, math.factorial(16) ** 2,
-                                       None), ([2, 3, 2, 1], True, 3, 12, 6 * 8 * 2 * 4)],
+    [
+        ([2, 4, 1], True, 6, 24, 384),
+        ([3, 16, 16, 2], False, 120 * 120, math.factorial(16) ** 2, None),
+        ([2, 3, 2, 1], True, 3, 12, 6 * 8 * 2 * 4),
+    ],
 )
 def test_group_counts(sizes, odd, swaps, perms, signs):
     counts = group_counts(Layout(tuple(sizes)), odd)

@@ -21,8 +21,9 @@ def test_threads_trainer_runs_small_work_on_one_blas_thread(rng):
     model, theta0, X, y = _problem(rng)
     seen = []
     with threadpool_limits(2, user_api="blas"):
-        train(model, theta0, X, y, lr=0.1, epochs=3, callback=lambda rec: seen.append(
-            _blas_threads()))
+        train(
+            model, theta0, X, y, lr=0.1, epochs=3, callback=lambda rec: seen.append(_blas_threads())
+        )
         after = _blas_threads()
     assert seen == [1, 1, 1] and after == 2  # restored for the caller
 
@@ -32,8 +33,9 @@ def test_threads_large_work_keeps_the_callers_threads(rng, monkeypatch):
     monkeypatch.setattr(threads, "PARALLEL_FLOPS", 0.0)
     seen = []
     with threadpool_limits(2, user_api="blas"):
-        train(model, theta0, X, y, lr=0.1, epochs=2, callback=lambda rec: seen.append(
-            _blas_threads()))
+        train(
+            model, theta0, X, y, lr=0.1, epochs=2, callback=lambda rec: seen.append(_blas_threads())
+        )
     assert seen == [2, 2]
 
 

@@ -43,7 +43,14 @@ def test_train_one_minibatch_step_uses_the_first_batch_of_the_permutation(moons,
     batch = np.random.default_rng(99).permutation(len(X))[:16]
     _, g = model.loss_and_grad(theta0, X[batch], y[batch])
     res = train(
-        model, theta0, X, y, lr=0.2, epochs=1, batch_size=16, max_updates=1,
+        model,
+        theta0,
+        X,
+        y,
+        lr=0.2,
+        epochs=1,
+        batch_size=16,
+        max_updates=1,
         rng=np.random.default_rng(99),
     )
     # ε is folded into the backward pass, so ε∇E rounds differently in the last bit
@@ -70,7 +77,13 @@ def test_train_epoch_visits_every_sample_once(moons, rng, batch_size, updates_pe
     X, y = moons.X_train, moons.y_train  # N = 160
     model = _Recorder(moons.sizes([4]), batch_size=batch_size)
     res = train(
-        model, model.init(rng), X, y, lr=0.01, epochs=2, batch_size=batch_size,
+        model,
+        model.init(rng),
+        X,
+        y,
+        lr=0.01,
+        epochs=2,
+        batch_size=batch_size,
         rng=np.random.default_rng(1),
     )
     assert res.updates == 2 * updates_per_epoch
@@ -83,14 +96,16 @@ def test_train_epoch_visits_every_sample_once(moons, rng, batch_size, updates_pe
         assert not np.array_equal(model.seen[0], model.seen[updates_per_epoch])
 
 
-@pytest.mark.parametrize(("drop_last", "updates", "sizes"), [(False, 11, [10] * 10 + [3]),
-                                                             (True, 10, [10] * 10)])
+@pytest.mark.parametrize(
+    ("drop_last", "updates", "sizes"), [(False, 11, [10] * 10 + [3]), (True, 10, [10] * 10)]
+)
 def test_train_last_smaller_batch(drop_last, updates, sizes, rng):
     X = rng.normal(size=(103, 2))
     y = rng.integers(0, 2, 103)
     model = _Recorder([2, 3, 2], batch_size=10)
-    res = train(model, model.init(rng), X, y, lr=0.1, epochs=1, batch_size=10, rng=rng,
-                drop_last=drop_last)
+    res = train(
+        model, model.init(rng), X, y, lr=0.1, epochs=1, batch_size=10, rng=rng, drop_last=drop_last
+    )
     assert res.updates == updates
     assert [len(r) for r in model.seen] == sizes
 
@@ -115,16 +130,26 @@ def test_train_overflow_is_diverged_without_warnings(moons, rng):
     model = MLP(moons.sizes([8]), "relu", "mse")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = train(model, model.init(rng), moons.X_train, moons.y_train,
-                    lr=1e3, epochs=1000, diverge_factor=1e300, batch_size=8, rng=rng)
+        res = train(
+            model,
+            model.init(rng),
+            moons.X_train,
+            moons.y_train,
+            lr=1e3,
+            epochs=1000,
+            diverge_factor=1e300,
+            batch_size=8,
+            rng=rng,
+        )
     assert res.status == "diverged"
     assert "not finite" in res.message or "became" in res.message
 
 
 def test_train_tiny_lr_stalls(moons, rng):
     model = MLP(moons.sizes([8]))
-    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=1e-6, epochs=1000,
-                stall_window=5)
+    res = train(
+        model, model.init(rng), moons.X_train, moons.y_train, lr=1e-6, epochs=1000, stall_window=5
+    )
     assert res.status == "stalled"
     assert res.epochs == 5
 
@@ -137,22 +162,42 @@ def test_train_callback_stops_and_sees_each_epoch(moons, rng):
         seen.append(rec.epoch)
         return rec.epoch == 3
 
-    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.1, epochs=50,
-                callback=cb)
+    res = train(
+        model, model.init(rng), moons.X_train, moons.y_train, lr=0.1, epochs=50, callback=cb
+    )
     assert (res.status, res.epochs, seen) == ("stopped", 3, [1, 2, 3])
 
 
 def test_train_update_budget(moons, rng):
     model = MLP(moons.sizes([4]))
-    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.1, epochs=50,
-                batch_size=16, max_updates=25, rng=rng)
+    res = train(
+        model,
+        model.init(rng),
+        moons.X_train,
+        moons.y_train,
+        lr=0.1,
+        epochs=50,
+        batch_size=16,
+        max_updates=25,
+        rng=rng,
+    )
     assert (res.status, res.updates, res.epochs) == ("budget", 25, 3)
 
 
 def test_train_history_is_exact_full_set_loss(moons, rng):
     model = MLP(moons.sizes([8]))
-    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.3, epochs=4,
-                batch_size=32, rng=rng, X_val=moons.X_val, y_val=moons.y_val)
+    res = train(
+        model,
+        model.init(rng),
+        moons.X_train,
+        moons.y_train,
+        lr=0.3,
+        epochs=4,
+        batch_size=32,
+        rng=rng,
+        X_val=moons.X_val,
+        y_val=moons.y_val,
+    )
     h = res.history
     assert h["loss"][-1] == model.loss(res.theta, moons.X_train, moons.y_train)
     assert h["val_loss"][-1] == model.loss(res.theta, moons.X_val, moons.y_val)
@@ -166,11 +211,21 @@ def test_train_history_is_exact_full_set_loss(moons, rng):
 def test_train_records_scheduled_lr(moons, rng):
     model = MLP(moons.sizes([4]))
     sched = InverseTime(tau=5.0)
-    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.5, epochs=3,
-                batch_size=40, rng=rng, schedule=sched)
+    res = train(
+        model,
+        model.init(rng),
+        moons.X_train,
+        moons.y_train,
+        lr=0.5,
+        epochs=3,
+        batch_size=40,
+        rng=rng,
+        schedule=sched,
+    )
     # 4 updates per epoch; the record holds ε of the epoch's last update
-    np.testing.assert_allclose(res.history["lr"], [0.5, sched(3, 0.5), sched(7, 0.5),
-                                                   sched(11, 0.5)], rtol=1e-15)
+    np.testing.assert_allclose(
+        res.history["lr"], [0.5, sched(3, 0.5), sched(7, 0.5), sched(11, 0.5)], rtol=1e-15
+    )
 
 
 def test_train_same_seed_is_bit_identical(moons):
@@ -178,8 +233,16 @@ def test_train_same_seed_is_bit_identical(moons):
 
     def run(seed):
         rng = np.random.default_rng(seed)
-        return train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.2, epochs=5,
-                     batch_size=8, rng=rng)
+        return train(
+            model,
+            model.init(rng),
+            moons.X_train,
+            moons.y_train,
+            lr=0.2,
+            epochs=5,
+            batch_size=8,
+            rng=rng,
+        )
 
     with threadpool_limits(1):
         a, b, c = run(5), run(5), run(6)
@@ -222,8 +285,17 @@ def test_train_eval_every_thins_history_but_not_training(moons):
 
     def run(**kw):
         rng = np.random.default_rng(2)
-        return train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.2, epochs=7,
-                     batch_size=16, rng=rng, **kw)
+        return train(
+            model,
+            model.init(rng),
+            moons.X_train,
+            moons.y_train,
+            lr=0.2,
+            epochs=7,
+            batch_size=16,
+            rng=rng,
+            **kw,
+        )
 
     with threadpool_limits(1):
         every, thin = run(), run(eval_every=3)
@@ -242,8 +314,16 @@ def test_train_eval_every_full_batch_matches_every_epoch(linreg):
 
 def test_train_schedule_at_zero_is_not_convergence(moons, rng):
     model = MLP(moons.sizes([4]))
-    res = train(model, model.init(rng), moons.X_train, moons.y_train, lr=0.5, epochs=50,
-                schedule="cosine", schedule_params={"period": 5, "final_ratio": 0.0})
+    res = train(
+        model,
+        model.init(rng),
+        moons.X_train,
+        moons.y_train,
+        lr=0.5,
+        epochs=50,
+        schedule="cosine",
+        schedule_params={"period": 5, "final_ratio": 0.0},
+    )
     assert res.status == "budget"
     assert "reached ε = 0" in res.message
     assert res.epochs == 5
@@ -290,10 +370,26 @@ def test_train_many_minibatch_shuffles_each_start_independently(moons):
     start = model.init(np.random.default_rng(0))
     same = np.stack([start, start])  # two identical starts
     with threadpool_limits(1):
-        r = train_many(model, same, moons.X_train, moons.y_train, lr=0.3, epochs=3,
-                       batch_size=16, rng=np.random.default_rng(1))
-        r2 = train_many(model, same, moons.X_train, moons.y_train, lr=0.3, epochs=3,
-                        batch_size=16, rng=np.random.default_rng(1))
+        r = train_many(
+            model,
+            same,
+            moons.X_train,
+            moons.y_train,
+            lr=0.3,
+            epochs=3,
+            batch_size=16,
+            rng=np.random.default_rng(1),
+        )
+        r2 = train_many(
+            model,
+            same,
+            moons.X_train,
+            moons.y_train,
+            lr=0.3,
+            epochs=3,
+            batch_size=16,
+            rng=np.random.default_rng(1),
+        )
     assert not np.array_equal(r.theta[0], r.theta[1])  # different partitions
     np.testing.assert_array_equal(r.theta, r2.theta)  # same rng, same result
     assert (r.status == "budget").all() and (r.epochs == 3).all()

@@ -13,10 +13,16 @@ FIELDS = {  # field: (--set overrides, the trainer keyword and the value it must
     "epochs": (["trainer.epochs=7"], "epochs", 7),
     "batch_size": (["trainer.method=minibatch", "trainer.batch_size=8"], "batch_size", 8),
     "lr": (["trainer.lr=0.123"], "lr", 0.123),
-    "schedule": (["trainer.schedule=inverse_time", "trainer.schedule_params={tau=50}"],
-                 "schedule", "inverse_time"),
-    "schedule_params": (["trainer.schedule=inverse_time", "trainer.schedule_params={tau=50}"],
-                        "schedule_params", {"tau": 50}),
+    "schedule": (
+        ["trainer.schedule=inverse_time", "trainer.schedule_params={tau=50}"],
+        "schedule",
+        "inverse_time",
+    ),
+    "schedule_params": (
+        ["trainer.schedule=inverse_time", "trainer.schedule_params={tau=50}"],
+        "schedule_params",
+        {"tau": 50},
+    ),
     "max_updates": (["trainer.max_updates=5"], "max_updates", 5),
     "gtol": (["trainer.gtol=0.001"], "gtol", 0.001),
     "atol": (["trainer.atol=1e-9"], "atol", 1e-9),
@@ -29,10 +35,14 @@ FIELDS = {  # field: (--set overrides, the trainer keyword and the value it must
 }
 REFUSED = {  # (spec, field): what the refusal says
     ("lr_search", "lr"): "trainer.lr is searched (search.lr)",
-    **{("minima", f): f"trainer.{f}=" for f in ("max_updates", "stall_window", "stall_tol",
-                                                "drop_last", "eval_every")},
-    **{("escape", f): f"trainer.{f}=" for f in ("max_updates", "stall_window", "stall_tol",
-                                                "drop_last", "eval_every")},
+    **{
+        ("minima", f): f"trainer.{f}="
+        for f in ("max_updates", "stall_window", "stall_tol", "drop_last", "eval_every")
+    },
+    **{
+        ("escape", f): f"trainer.{f}="
+        for f in ("max_updates", "stall_window", "stall_tol", "drop_last", "eval_every")
+    },
     ("escape", "method"): "escape trains by each of analysis.methods",
     ("escape", "batch_size"): "escape trains by each of analysis.methods",
 }

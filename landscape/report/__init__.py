@@ -79,19 +79,31 @@ def _trial_records(study: optuna.Study):
 def _search_report(study, add):
     spec = study.user_attrs.get("spec", {})
     params = {p["name"] for p in study.user_attrs.get("search_space", [])}
-    direction = "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else \
-        "maximize"
-    by = [p["name"] for p in study.user_attrs.get("search_space", [])
-          if p["type"] in ("categorical", "pow2")]
+    direction = (
+        "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
+    )
+    by = [
+        p["name"]
+        for p in study.user_attrs.get("search_space", [])
+        if p["type"] in ("categorical", "pow2")
+    ]
     lam = study.user_attrs.get("lambda_max", {}).get("value")
-    s = summarize(_trial_records(study), direction, lambda_max=lam,
-                  lambda_max_init=study.user_attrs.get("lambda_max_init"), by=by)
+    s = summarize(
+        _trial_records(study),
+        direction,
+        lambda_max=lam,
+        lambda_max_init=study.user_attrs.get("lambda_max_init"),
+        by=by,
+    )
     metric = spec.get("study", {}).get("metric", "value")
     summary = [("finished trials", s.n_trials)]
     summary += [(f"trials {k}", v) for k, v in sorted(s.status_counts.items())]
     if s.best is not None:
-        summary += [(f"best {metric}", s.best.value), ("best ε", s.best.lr),
-                    ("best trial", s.best.number)]
+        summary += [
+            (f"best {metric}", s.best.value),
+            ("best ε", s.best.lr),
+            ("best trial", s.best.number),
+        ]
         summary += [(f"best {k}", v) for k, v in s.best.params.items() if k != "lr"]
     if s.smallest_diverged_lr is not None:
         summary.append(("smallest diverged ε", s.smallest_diverged_lr))
@@ -103,55 +115,95 @@ def _search_report(study, add):
         summary.append(("2/λ_max at θ⁽⁰⁾", s.stability_limit_init))
     tables = []
     if s.regimes and not s.groups:
-        tables.append(Table("ε regimes, by increasing ε", ["from ε", "to ε", "status",
-                                                          "trials", "meaning"],
-                            [[r.lr_low, r.lr_high, r.status, r.count, r.meaning]
-                             for r in s.regimes]))
+        tables.append(
+            Table(
+                "ε regimes, by increasing ε",
+                ["from ε", "to ε", "status", "trials", "meaning"],
+                [[r.lr_low, r.lr_high, r.status, r.count, r.meaning] for r in s.regimes],
+            )
+        )
     for param in dict.fromkeys(g.param for g in s.groups):
-        rows = [[g.value, g.count, ", ".join(f"{k} {v}" for k, v in sorted(
-            g.status_counts.items())), g.best.value if g.best else "—",
-                 g.best.lr if g.best else "—",
-                 g.smallest_diverged_lr if g.smallest_diverged_lr is not None else "—"]
-                for g in s.groups if g.param == param]
-        tables.append(Table(f"By {param}", [param, "trials", "statuses", f"best {metric}",
-                                            "at ε", "diverged from ε"], rows))
+        rows = [
+            [
+                g.value,
+                g.count,
+                ", ".join(f"{k} {v}" for k, v in sorted(g.status_counts.items())),
+                g.best.value if g.best else "—",
+                g.best.lr if g.best else "—",
+                g.smallest_diverged_lr if g.smallest_diverged_lr is not None else "—",
+            ]
+            for g in s.groups
+            if g.param == param
+        ]
+        tables.append(
+            Table(
+                f"By {param}",
+                [param, "trials", "statuses", f"best {metric}", "at ε", "diverged from ε"],
+                rows,
+            )
+        )
     pts = data.lr_points(study)
     if len(pts.lr):
-        add("loss_vs_lr.png", figures.loss_vs_lr(pts), "Final loss against the learning rate",
+        add(
+            "loss_vs_lr.png",
+            figures.loss_vs_lr(pts),
+            "Final loss against the learning rate",
             "Each point is a trial, coloured by how it ended. The dashed line marks the smallest "
             "ε that diverged; dotted and dash-dotted lines mark the stability limit 2/λ_max of "
-            "full-batch gradient descent at the best solution and at the common start θ⁽⁰⁾.")
+            "full-batch gradient descent at the best solution and at the common start θ⁽⁰⁾.",
+        )
     curves = data.learning_curves(study)
     if curves:
-        add("curves_epochs.png", figures.learning_curves(curves, "epoch"),
+        add(
+            "curves_epochs.png",
+            figures.learning_curves(curves, "epoch"),
             "Learning curves against epochs",
-            "The exact training loss after every evaluated epoch, for trials spread over ε.")
-        add("curves_updates.png", figures.learning_curves(curves, "updates"),
+            "The exact training loss after every evaluated epoch, for trials spread over ε.",
+        )
+        add(
+            "curves_updates.png",
+            figures.learning_curves(curves, "updates"),
             "Learning curves against updates",
             "The same curves against the update count t: an epoch is 1 update in batch "
-            "learning and N/|B| updates with mini-batches.")
+            "learning and N/|B| updates with mini-batches.",
+        )
     if "batch_size" in params:
-        add("batch_map.png", figures.batch_map(data.batch_map(study)),
+        add(
+            "batch_map.png",
+            figures.batch_map(data.batch_map(study)),
             "Learning rate × batch size",
-            "Left: the final loss of each trial; right: how it ended.")
+            "Left: the final loss of each trial; right: how it ended.",
+        )
     if "schedule" in params:
         sc = data.schedule_curves(study)
         if sc.kinds:
-            add("schedules.png", figures.schedules(sc), "Schedules and their learning curves",
+            add(
+                "schedules.png",
+                figures.schedules(sc),
+                "Schedules and their learning curves",
                 "For each schedule kind its best trial: ε_t over the updates (left) and the "
-                "training loss it gave (right).")
+                "training loss it gave (right).",
+            )
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ax = optuna.visualization.matplotlib.plot_optimization_history(study)
-            add("history.png", ax.figure, "Optimisation history",
-                "Optuna's own plot: each complete trial's value and the best so far.")
+            add(
+                "history.png",
+                ax.figure,
+                "Optimisation history",
+                "Optuna's own plot: each complete trial's value and the best so far.",
+            )
             if len(complete) >= 2 and params:
                 try:
                     ax = optuna.visualization.matplotlib.plot_param_importances(study)
-                    add("importances.png", ax.figure, "Parameter importances",
-                        "Optuna's own plot (fANOVA on the complete trials).")
+                    add(
+                        "importances.png",
+                        ax.figure,
+                        "Parameter importances",
+                        "Optuna's own plot (fANOVA on the complete trials).",
+                    )
                 except (RuntimeError, ValueError):
                     pass
     return summary, tables
@@ -161,29 +213,52 @@ def _minima_report(study, store, add):
     rep = study.user_attrs.get("minima")
     if rep is None:
         return [("status", "not every chunk is complete yet")], []
-    summary = [("starts", rep["n_starts"]), ("distinct minima as points",
-                                              rep["distinct_points"]),
-               ("distinct minima modulo symmetry", rep["distinct_minima"]),
-               ("loss levels", rep["loss_levels"]),
-               ("Chao1 estimate of all minima", rep["chao1"]["estimate"])]
+    summary = [
+        ("starts", rep["n_starts"]),
+        ("distinct minima as points", rep["distinct_points"]),
+        ("distinct minima modulo symmetry", rep["distinct_minima"]),
+        ("loss levels", rep["loss_levels"]),
+        ("Chao1 estimate of all minima", rep["chao1"]["estimate"]),
+    ]
     summary += [(f"polished: {k}", v) for k, v in sorted(rep["kind_counts"].items())]
     counts = study.user_attrs.get("group_counts", {})
     summary += [(f"group: {k}", v) for k, v in counts.items()]
-    rows = [[m["loss"], f"{m['basin_share']:.1%}", m["starts"], m["copies_met"],
-             m["curvature"]["lambda_min"], m["curvature"]["lambda_max"],
-             m["curvature"]["n_flat"]] for m in rep["minima"][:30]]
-    tables = [Table("Minima modulo symmetry, by loss (first 30)",
-                    ["loss", "basin share", "starts", "copies met", "λ_min", "λ_max", "flat"],
-                    rows)]
+    rows = [
+        [
+            m["loss"],
+            f"{m['basin_share']:.1%}",
+            m["starts"],
+            m["copies_met"],
+            m["curvature"]["lambda_min"],
+            m["curvature"]["lambda_max"],
+            m["curvature"]["n_flat"],
+        ]
+        for m in rep["minima"][:30]
+    ]
+    tables = [
+        Table(
+            "Minima modulo symmetry, by loss (first 30)",
+            ["loss", "basin share", "starts", "copies met", "λ_min", "λ_max", "flat"],
+            rows,
+        )
+    ]
     m = data.minima_data(study, store)
     if m is not None and len(m.loss):
-        add("minima.png", figures.minima_overview(m), "Minima found from random starts",
+        add(
+            "minima.png",
+            figures.minima_overview(m),
+            "Minima found from random starts",
             "Left: the share of starts whose end point is each minimum (any symmetric copy); "
             "middle: each minimum's training loss; right: how many distinct end points there "
-            "are before and after the unit-swap symmetry is taken out, and Chao1's estimate.")
-        add("spectra.png", figures.hessian_spectra(m), "Hessian spectra",
+            "are before and after the unit-swap symmetry is taken out, and Chao1's estimate.",
+        )
+        add(
+            "spectra.png",
+            figures.hessian_spectra(m),
+            "Hessian spectra",
             "Every eigenvalue of the exact Hessian at each minimum: eigenvalues at 0 are flat "
-            "directions (a valley of minima rather than a point).")
+            "directions (a valley of minima rather than a point).",
+        )
     return summary, tables
 
 
@@ -193,24 +268,38 @@ def _symmetry_report(study):
         return [("status", "no complete trial")], []
     a = trials[-1].user_attrs
     rows = [
-        ["pair swaps leave the output unchanged",
-         f"{a['transpositions_tested']} of {a['transpositions_total']}"
-         + (" (sample)" if a["sampled"] else " (all)"), a["output_deviation"]],
+        [
+            "pair swaps leave the output unchanged",
+            f"{a['transpositions_tested']} of {a['transpositions_total']}"
+            + (" (sample)" if a["sampled"] else " (all)"),
+            a["output_deviation"],
+        ],
         ["pair swaps leave the loss unchanged", "", a["loss_deviation"]],
         ["∇E(πθ) = π∇E(θ)", "random group elements", a["gradient_deviation"]],
         ["GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾)", f"{a['gd_steps']} steps", a["gd_deviation"]],
     ]
     if a.get("sign_output_deviation") is not None:
-        rows.append(["sign flips leave the output unchanged", f"{a['sign_flips_tested']} units",
-                     a["sign_output_deviation"]])
+        rows.append(
+            [
+                "sign flips leave the output unchanged",
+                f"{a['sign_flips_tested']} units",
+                a["sign_output_deviation"],
+            ]
+        )
     c = a["counts"]
-    counts = [["the seed's count ∏ C(d_l, 2)", c["transpositions"]],
-              ["unit permutations ∏ d_l!", c["permutations"]]]
+    counts = [
+        ["the seed's count ∏ C(d_l, 2)", c["transpositions"]],
+        ["unit permutations ∏ d_l!", c["permutations"]],
+    ]
     if c.get("with_signs") not in (None, "None"):
         counts.append(["with sign flips ∏ d_l!·2^d_l", c["with_signs"]])
-    return ([("network", a.get("training", ""))],
-            [Table("Checks", ["check", "tried", "largest deviation"], rows),
-             Table("Copies of every minimum", ["count", "value"], counts)])
+    return (
+        [("network", a.get("training", ""))],
+        [
+            Table("Checks", ["check", "tried", "largest deviation"], rows),
+            Table("Copies of every minimum", ["count", "value"], counts),
+        ],
+    )
 
 
 def _geometry_report(study, store, add):
@@ -219,20 +308,31 @@ def _geometry_report(study, store, add):
         return [("status", "no complete trial")], []
     t = trials[-1]
     a = t.user_attrs
-    summary = [("loss of minimum a", a["losses"][0]), ("loss of minimum b", a["losses"][1]),
-               ("barrier, as they are", a["barrier_raw"]),
-               ("barrier, units aligned", a["barrier_aligned"]),
-               ("distance, as they are", a["distance_raw"]),
-               ("distance, units aligned", a["distance_aligned"]),
-               ("top Hessian eigenvalues", ", ".join(f"{v:.4g}" for v in a["hessian_top"]))]
+    summary = [
+        ("loss of minimum a", a["losses"][0]),
+        ("loss of minimum b", a["losses"][1]),
+        ("barrier, as they are", a["barrier_raw"]),
+        ("barrier, units aligned", a["barrier_aligned"]),
+        ("distance, as they are", a["distance_raw"]),
+        ("distance, units aligned", a["distance_aligned"]),
+        ("top Hessian eigenvalues", ", ".join(f"{v:.4g}" for v in a["hessian_top"])),
+    ]
     arrays = data.artifact_arrays(study, store, "geometry.npz", t)
     if arrays is not None:
-        add("paths.png", figures.paths(arrays), "Paths between two minima",
+        add(
+            "paths.png",
+            figures.paths(arrays),
+            "Paths between two minima",
             "The loss on the straight line from minimum a to minimum b, as they are and after "
-            "permuting b's hidden units to match a's (weight matching).")
-        add("slices.png", figures.slices(arrays), "Slices of the loss around minimum a",
+            "permuting b's hidden units to match a's (weight matching).",
+        )
+        add(
+            "slices.png",
+            figures.slices(arrays),
+            "Slices of the loss around minimum a",
             "1-D and 2-D slices along filter-normalised random directions (Li et al. 2018) and "
-            "along the Hessian's top eigenvectors; the grids' centre is the minimum itself.")
+            "along the Hessian's top eigenvectors; the grids' centre is the minimum itself.",
+        )
     return summary, []
 
 
@@ -241,24 +341,52 @@ def _escape_report(study, store, add):
     if rep is None:
         return [("status", "not every method is complete yet")], []
     verdict = {True: "holds", False: "does not hold", None: "cannot be judged"}[
-        rep.get("claim_holds")]
-    summary = [("starts", rep["n_starts"]), ("epochs per method", rep["epochs"]),
-               ("best minimum found", rep.get("best_loss", "—")),
-               ("bad critical point: more than this above it", rep["loss_threshold"]),
-               ("seed 1.3's claim here", verdict)]
-    rows = [[m["method"], m["batch_size"], m["loss_quantiles"]["median"],
-             f"{m['high_loss_share']:.1%}", f"{m['reached_global_share']:.1%}",
-             m["distinct_minima"], ", ".join(f"{k} {v}" for k, v in sorted(m["kinds"].items()))]
-            for m in rep["methods"]]
-    tables = [Table("Methods", ["method", "batch size", "median final loss",
-                                "bad critical points", "near the best", "distinct minima",
-                                "polished end points"], rows)]
+        rep.get("claim_holds")
+    ]
+    summary = [
+        ("starts", rep["n_starts"]),
+        ("epochs per method", rep["epochs"]),
+        ("best minimum found", rep.get("best_loss", "—")),
+        ("bad critical point: more than this above it", rep["loss_threshold"]),
+        ("seed 1.3's claim here", verdict),
+    ]
+    rows = [
+        [
+            m["method"],
+            m["batch_size"],
+            m["loss_quantiles"]["median"],
+            f"{m['high_loss_share']:.1%}",
+            f"{m['reached_global_share']:.1%}",
+            m["distinct_minima"],
+            ", ".join(f"{k} {v}" for k, v in sorted(m["kinds"].items())),
+        ]
+        for m in rep["methods"]
+    ]
+    tables = [
+        Table(
+            "Methods",
+            [
+                "method",
+                "batch size",
+                "median final loss",
+                "bad critical points",
+                "near the best",
+                "distinct minima",
+                "polished end points",
+            ],
+            rows,
+        )
+    ]
     e = data.escape_data(study, store)
     if e is not None:
-        add("escape.png", figures.escape(e), "Final losses per training method",
+        add(
+            "escape.png",
+            figures.escape(e),
+            "Final losses per training method",
             "The same random starts trained for the same number of epochs by each method: "
             "the loss where training stopped (left) and at the critical point polishing found "
-            "below it (right).")
+            "below it (right).",
+        )
     return summary, tables
 
 
@@ -303,7 +431,8 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     (out / OWNER_FILE).write_text(
         json.dumps({"study": study_name, "storage": storage_id or storage_display}),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     entries: list[FigureEntry] = []
 
     def add(filename: str, fig, title: str, caption: str) -> None:
@@ -321,9 +450,16 @@ def write_report(
     else:
         summary, tables = _search_report(study, add)
     spec = study.user_attrs.get("spec", {})
-    page = render(study_name=study_name, kind=kind, description=spec.get("description", ""),
-                  storage=storage_display, summary=summary, tables=tables, figures=entries,
-                  spec=spec)
+    page = render(
+        study_name=study_name,
+        kind=kind,
+        description=spec.get("description", ""),
+        storage=storage_display,
+        summary=summary,
+        tables=tables,
+        figures=entries,
+        spec=spec,
+    )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     if publish and store is not None:
@@ -344,8 +480,12 @@ def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
     for title, path in images:
         artifact_id = earlier.get(Path(path).name)
         if artifact_id is None:
-            artifact_id = upload_artifact(artifact_store=store, file_path=str(path),
-                                          study_or_trial=study, mimetype="image/png")
+            artifact_id = upload_artifact(
+                artifact_store=store,
+                file_path=str(path),
+                study_or_trial=study,
+                mimetype="image/png",
+            )
         else:
             with open(path, "rb") as fh:
                 store.write(artifact_id, fh)

@@ -67,14 +67,21 @@ class ScheduleCurves(NamedTuple):
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Complete and pruned trials that carry a landscape status."""
     states = (TrialState.COMPLETE, TrialState.PRUNED)
-    return [t for t in study.get_trials(deepcopy=False, states=states)
-            if "status" in t.user_attrs and "history" in t.user_attrs]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=states)
+        if "status" in t.user_attrs and "history" in t.user_attrs
+    ]
 
 
 def _final_loss(t: optuna.trial.FrozenTrial, metric: str) -> float:
     """The metric at the end of the trial; for pruned or diverged trials its last finite value."""
-    key = {"val_loss": "val_loss", "train_loss": "loss", "val_accuracy": "val_accuracy",
-           "accuracy": "accuracy"}[metric]
+    key = {
+        "val_loss": "val_loss",
+        "train_loss": "loss",
+        "val_accuracy": "val_accuracy",
+        "accuracy": "accuracy",
+    }[metric]
     values = [v for v in t.user_attrs["history"].get(key, []) if v is not None]
     return float(values[-1]) if values else math.nan
 
@@ -91,7 +98,10 @@ def lr_points(study: optuna.Study) -> LrPoints:
     lam = study.user_attrs.get("lambda_max", {}).get("value")
     lam0 = study.user_attrs.get("lambda_max_init")
     return LrPoints(
-        lr, loss, status, metric,
+        lr,
+        loss,
+        status,
+        metric,
         float(diverged.min()) if diverged.size else None,
         2.0 / lam if lam and lam > 0 else None,
         2.0 / lam0 if lam0 and lam0 > 0 else None,
@@ -104,8 +114,15 @@ def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
     def col(key: str) -> np.ndarray:
         return np.array([math.nan if v is None else v for v in h.get(key, [])], dtype=float)
 
-    return Curve(t.number, label, t.user_attrs["status"], col("epoch"), col("updates"),
-                 col("loss"), col("val_loss"))
+    return Curve(
+        t.number,
+        label,
+        t.user_attrs["status"],
+        col("epoch"),
+        col("updates"),
+        col("loss"),
+        col("val_loss"),
+    )
 
 
 def learning_curves(study: optuna.Study, n: int = 8) -> list[Curve]:
@@ -150,7 +167,8 @@ def schedule_curves(study: optuna.Study) -> ScheduleCurves:
         kind = t.params.get("schedule", t.user_attrs.get("schedule", "constant"))
         cur = best.get(kind)
         better = cur is None or (
-            t.value < cur.value if direction == optuna.study.StudyDirection.MINIMIZE
+            t.value < cur.value
+            if direction == optuna.study.StudyDirection.MINIMIZE
             else t.value > cur.value
         )
         if better:
@@ -158,10 +176,12 @@ def schedule_curves(study: optuna.Study) -> ScheduleCurves:
     kinds, ups, lrs, curves = [], [], [], []
     for kind in sorted(best):
         t = best[kind]
-        params = {k.split(".", 1)[1]: v for k, v in t.params.items()
-                  if k.startswith(kind + ".")}
-        base = spec.get("trainer", {}).get("schedule_params", {}) if kind == spec.get(
-            "trainer", {}).get("schedule") else {}
+        params = {k.split(".", 1)[1]: v for k, v in t.params.items() if k.startswith(kind + ".")}
+        base = (
+            spec.get("trainer", {}).get("schedule_params", {})
+            if kind == spec.get("trainer", {}).get("schedule")
+            else {}
+        )
         sched = make_schedule(kind, **{**base, **params})
         n = max(1, int(t.user_attrs.get("updates", 1)))
         u = np.arange(n + 1)
@@ -177,14 +197,16 @@ def artifact_arrays(
 ) -> dict[str, np.ndarray] | None:
     """The newest artifact ``filename`` of the study (or trial), loaded without pickle."""
     owner = trial if trial is not None else study
-    metas = [m for m in get_all_artifact_meta(owner, storage=study._storage)
-             if m.filename == filename]
+    metas = [
+        m for m in get_all_artifact_meta(owner, storage=study._storage) if m.filename == filename
+    ]
     if not metas:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / filename
-        download_artifact(artifact_store=store, file_path=str(path),
-                          artifact_id=metas[-1].artifact_id)
+        download_artifact(
+            artifact_store=store, file_path=str(path), artifact_id=metas[-1].artifact_id
+        )
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
@@ -207,16 +229,19 @@ def minima_data(study: optuna.Study, store) -> MinimaData | None:
     arrays = artifact_arrays(study, store, "minima.npz")
     spectra = []
     for m in rep["minima"]:
-        spectra.append(arrays["eigenvalues"][m["index"]] if arrays is not None
-                       else np.zeros(0))
+        spectra.append(arrays["eigenvalues"][m["index"]] if arrays is not None else np.zeros(0))
     return MinimaData(
         np.array([m["loss"] for m in rep["minima"]], dtype=float),
         np.array([m["basin_share"] for m in rep["minima"]], dtype=float),
         np.array([m["copies_met"] for m in rep["minima"]], dtype=float),
         spectra,
-        {"starts": rep["n_starts"], "distinct points": rep["distinct_points"],
-         "modulo symmetry": rep["distinct_minima"], "loss levels": rep["loss_levels"],
-         "Chao1 estimate": rep["chao1"]["estimate"]},
+        {
+            "starts": rep["n_starts"],
+            "distinct points": rep["distinct_points"],
+            "modulo symmetry": rep["distinct_minima"],
+            "loss levels": rep["loss_levels"],
+            "Chao1 estimate": rep["chao1"]["estimate"],
+        },
     )
 
 
@@ -232,9 +257,11 @@ def escape_data(study: optuna.Study, store) -> EscapeData | None:
     """Final losses of every escape method's runs, from each method's artifact."""
     spec = study.user_attrs.get("spec", {})
     methods = spec.get("analysis", {}).get("methods", [])
-    by_method = {int(t.params["method"]): t for t in
-                 study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                 if "method" in t.params}
+    by_method = {
+        int(t.params["method"]): t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "method" in t.params
+    }
     if len(by_method) < len(methods) or not methods:
         return None
     losses, polished = [], []

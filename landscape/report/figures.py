@@ -25,12 +25,15 @@ from landscape.report.data import (  # noqa: E402
 )
 
 DPI = 150
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
-             "#000000"]
-STATUS_COLOURS = {"converged": "#009E73", "budget": "#0072B2", "stalled": "#E69F00",
-                  "pruned": "#999999", "diverged": "#D55E00"}
-STATUS_MARKERS = {"converged": "o", "budget": "s", "stalled": "v", "pruned": "x",
-                  "diverged": "^"}
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
+STATUS_COLOURS = {
+    "converged": "#009E73",
+    "budget": "#0072B2",
+    "stalled": "#E69F00",
+    "pruned": "#999999",
+    "diverged": "#D55E00",
+}
+STATUS_MARKERS = {"converged": "o", "budget": "s", "stalled": "v", "pruned": "x", "diverged": "^"}
 
 
 def _new(width: float = 6.4, height: float = 4.0, ncols: int = 1) -> tuple[Figure, np.ndarray]:
@@ -46,22 +49,42 @@ def loss_vs_lr(p: LrPoints) -> Figure:
         sel = p.status == status
         if sel.any():
             y = shown[sel]
-            ax.scatter(p.lr[sel], np.where(np.isfinite(y), y, np.nanmax(shown) if np.isfinite(
-                shown).any() else 1.0), c=STATUS_COLOURS[status], marker=STATUS_MARKERS[status],
-                label=f"{status} ({sel.sum()})", s=28)
+            ax.scatter(
+                p.lr[sel],
+                np.where(np.isfinite(y), y, np.nanmax(shown) if np.isfinite(shown).any() else 1.0),
+                c=STATUS_COLOURS[status],
+                marker=STATUS_MARKERS[status],
+                label=f"{status} ({sel.sum()})",
+                s=28,
+            )
     ax.set_xscale("log")
     if np.nanmin(shown) > 0:
         ax.set_yscale("log")
     ymin, ymax = ax.get_ylim()
     if p.smallest_diverged is not None:
-        ax.axvline(p.smallest_diverged, color="#D55E00", ls="--", lw=1,
-                   label=f"smallest diverged ε = {p.smallest_diverged:.3g}")
+        ax.axvline(
+            p.smallest_diverged,
+            color="#D55E00",
+            ls="--",
+            lw=1,
+            label=f"smallest diverged ε = {p.smallest_diverged:.3g}",
+        )
     if p.stability_limit is not None:
-        ax.axvline(p.stability_limit, color="#000000", ls=":", lw=1.2,
-                   label=f"2/λ_max at best = {p.stability_limit:.3g}")
+        ax.axvline(
+            p.stability_limit,
+            color="#000000",
+            ls=":",
+            lw=1.2,
+            label=f"2/λ_max at best = {p.stability_limit:.3g}",
+        )
     if p.stability_limit_init is not None:
-        ax.axvline(p.stability_limit_init, color="#CC79A7", ls="-.", lw=1.2,
-                   label=f"2/λ_max at θ⁽⁰⁾ = {p.stability_limit_init:.3g}")
+        ax.axvline(
+            p.stability_limit_init,
+            color="#CC79A7",
+            ls="-.",
+            lw=1.2,
+            label=f"2/λ_max at θ⁽⁰⁾ = {p.stability_limit_init:.3g}",
+        )
     ax.set_ylim(ymin, ymax)
     ax.set_xlabel("learning rate ε (log scale)")
     ax.set_ylabel(f"final {p.metric.replace('_', ' ')} (nats or ½·squared error)")
@@ -78,8 +101,13 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     for i, c in enumerate(curves):
         xs = c.epoch if x == "epoch" else c.updates
         ok = np.isfinite(c.loss) & (c.loss > 0)
-        ax.plot(xs[ok], c.loss[ok], color=OKABE_ITO[i % len(OKABE_ITO)], lw=1.3,
-                label=f"{c.label}: {c.status}")
+        ax.plot(
+            xs[ok],
+            c.loss[ok],
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            lw=1.3,
+            label=f"{c.label}: {c.status}",
+        )
     ax.set_yscale("log")
     if x == "updates":
         ax.set_xscale("symlog", linthresh=1)
@@ -96,16 +124,24 @@ def batch_map(b: BatchMap) -> Figure:
     """ε × batch size: final loss as colour (left) and status (right)."""
     fig, (ax1, ax2) = _new(11.0, 4.2, 2)
     finite = np.isfinite(b.loss)
-    sc = ax1.scatter(b.lr[finite], b.batch_size[finite], c=np.log10(b.loss[finite]),
-                     cmap="cividis", s=40)
-    ax1.scatter(b.lr[~finite], b.batch_size[~finite], marker="x", c="#D55E00", s=30,
-                label="no finite loss")
+    sc = ax1.scatter(
+        b.lr[finite], b.batch_size[finite], c=np.log10(b.loss[finite]), cmap="cividis", s=40
+    )
+    ax1.scatter(
+        b.lr[~finite], b.batch_size[~finite], marker="x", c="#D55E00", s=30, label="no finite loss"
+    )
     fig.colorbar(sc, ax=ax1, label="log10 final loss")
     for status in STATUS_ORDER:
         sel = b.status == status
         if sel.any():
-            ax2.scatter(b.lr[sel], b.batch_size[sel], c=STATUS_COLOURS[status],
-                        marker=STATUS_MARKERS[status], label=f"{status} ({sel.sum()})", s=34)
+            ax2.scatter(
+                b.lr[sel],
+                b.batch_size[sel],
+                c=STATUS_COLOURS[status],
+                marker=STATUS_MARKERS[status],
+                label=f"{status} ({sel.sum()})",
+                s=34,
+            )
     for ax, title in ((ax1, "final loss"), (ax2, "how each trial ended")):
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)
@@ -190,8 +226,9 @@ def paths(arrays: dict[str, np.ndarray]) -> Figure:
     ax.plot(a, arrays["path_aligned"], color="#0072B2", label="train, units aligned")
     if "path_raw_val" in arrays:
         ax.plot(a, arrays["path_raw_val"], color="#D55E00", ls="--", label="validation, raw")
-        ax.plot(a, arrays["path_aligned_val"], color="#0072B2", ls="--",
-                label="validation, aligned")
+        ax.plot(
+            a, arrays["path_aligned_val"], color="#0072B2", ls="--", label="validation, aligned"
+        )
     ax.set_xlabel("position on the path α (θ = (1 − α)·θ_a + α·θ_b)")
     ax.set_ylabel("loss E (½·squared error or nats)")
     ax.set_title("How much of the barrier is only the unit-swap symmetry")
@@ -213,8 +250,10 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
     ax1.set_title("1-D slices through the minimum")
     ax1.legend(fontsize=7)
     p = arrays["plane_s"]
-    for ax, key, title in ((ax2, "plane_random", "random directions"),
-                           (ax3, "plane_hessian", "top two Hessian eigenvectors")):
+    for ax, key, title in (
+        (ax2, "plane_random", "random directions"),
+        (ax3, "plane_hessian", "top two Hessian eigenvectors"),
+    ):
         z = np.log10(np.maximum(arrays[key], 1e-300))
         # The centre of a zero-loss minimum (1e-16) would swamp the colour scale: take the
         # levels from the rest of the grid and let the centre fall below them.
@@ -234,13 +273,20 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
 def escape(e: EscapeData) -> Figure:
     """Final training losses of every method, before polishing (left) and after (right)."""
     fig, (ax1, ax2) = _new(11.0, 4.2, 2)
-    for ax, values, title in ((ax1, e.losses, "at the end of training"),
-                              (ax2, e.polished, "at the critical point below it")):
+    for ax, values, title in (
+        (ax1, e.losses, "at the end of training"),
+        (ax2, e.polished, "at the critical point below it"),
+    ):
         data = [np.maximum(v[np.isfinite(v)], 1e-300) for v in values]
         ax.boxplot(data, tick_labels=e.methods, showfliers=False)
         for i, v in enumerate(data):
-            ax.plot(np.full(v.size, i + 1) + 0.08 * np.linspace(-1, 1, v.size), v, ".",
-                    color=OKABE_ITO[i % len(OKABE_ITO)], alpha=0.7)
+            ax.plot(
+                np.full(v.size, i + 1) + 0.08 * np.linspace(-1, 1, v.size),
+                v,
+                ".",
+                color=OKABE_ITO[i % len(OKABE_ITO)],
+                alpha=0.7,
+            )
         ax.set_yscale("log")
         ax.set_xlabel("training method (same starts, same epochs)")
         ax.set_ylabel("training loss E (log scale)")
