@@ -15,6 +15,8 @@ import numpy as np
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
+from landscape.model import MLP
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -77,8 +79,6 @@ def _teacher(
     known), and any affine standardisation of x and y is absorbed by its first and last
     layers, so that stays true after :func:`load_dataset` standardises the data.
     """
-    from landscape.model import MLP  # the model module does not import this one
-
     rng = np.random.default_rng(random_state)
     teacher = MLP([n_features, *hidden, n_outputs], activation, "mse")
     theta = teacher.init(rng, scheme="normal", scale=scale)

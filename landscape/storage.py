@@ -18,10 +18,14 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
+import sqlalchemy
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import TrialState
 
 DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -374,8 +378,6 @@ def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
         }
     try:
         if target.kind == "journal":
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
-
             return JournalStorage(JournalFileBackend(str(target.path)))
         if target.kind == "sqlite" and target.path is not None:
             con = sqlite3.connect(target.path, timeout=30)
@@ -395,8 +397,6 @@ def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
 
 
 def _sqlite_pragmas(storage: optuna.storages.RDBStorage) -> None:
-    import sqlalchemy
-
     def on_connect(dbapi_connection, _record) -> None:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -474,10 +474,6 @@ def fail_stale_running(
     list of (study name, trial number)
         The trials marked FAIL.
     """
-    from datetime import datetime, timedelta
-
-    from optuna.trial import TrialState
-
     cutoff = datetime.now() - timedelta(seconds=grace)
     failed = []
     for summary in optuna.get_all_study_summaries(storage):

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 import warnings
@@ -26,6 +27,8 @@ import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from landscape import __version__
 from landscape.experiments import (
@@ -481,8 +484,6 @@ def _worker(job: dict[str, Any]) -> None:
 
 
 def _work(job: dict[str, Any]) -> None:
-    from threadpoolctl import threadpool_limits
-
     _configure_logging()
     spec = parse_spec(job["spec_name"], job["text"], job["overrides"])
     problem = prepare(spec)
@@ -511,8 +512,6 @@ def _work(job: dict[str, Any]) -> None:
 
 
 def _progress(total: int, disable: bool):
-    from tqdm.auto import tqdm
-
     return tqdm(
         total=total,
         unit="trial",
@@ -863,7 +862,7 @@ def _finish_report(args, storage, study_name, target, artifacts) -> str | None:
     """Write the study's report at the end of a run; return its path (None with --no-report)."""
     if getattr(args, "no_report", False):
         return None
-    from landscape.report import write_report
+    from landscape.report import write_report  # matplotlib is loaded only to report
 
     artifacts.mkdir(parents=True, exist_ok=True)
     path = write_report(
@@ -910,7 +909,7 @@ def cmd_report(argv: Sequence[str]) -> int:
             raise UsageError(f"--out {args.out!r} is not a folder")
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
-    from landscape.report import write_report
+    from landscape.report import write_report  # matplotlib is loaded only to report
 
     store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
     path = write_report(
@@ -930,7 +929,7 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     """Start optuna-dashboard on a storage (see ``--help``)."""
     args = _dashboard_parser().parse_args(argv)
     try:
-        import optuna_dashboard
+        import optuna_dashboard  # the optional [dashboard] extra
     except ImportError:
         return _fail("optuna-dashboard is not installed; pip install 'landscape[dashboard]'")
     try:
@@ -994,8 +993,6 @@ def cmd_repair(argv: Sequence[str]) -> int:
     for name, number in failed:
         print(f"study {name!r}: trial {number} was RUNNING: marked FAIL")
     if target.kind == "sqlite" and target.path is not None:
-        import sqlite3
-
         con = sqlite3.connect(target.path)
         try:
             result = con.execute("PRAGMA integrity_check").fetchone()[0]

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from landscape.params import Layout
+from landscape.train import train
 
 
 @dataclass(frozen=True)
@@ -355,8 +356,6 @@ def verify_symmetry(
         Deviations are absolute; the outputs are probabilities or standardised targets, so
         float64 rounding puts them near 1e-16.
     """
-    from landscape.train import train
-
     layout = model.layout
     odd = model.activation.odd
     X = model.check_inputs(X)

@@ -18,6 +18,7 @@ import optuna
 from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
+from landscape.objectives import trial_records
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.summary import summarize
@@ -70,12 +71,6 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
     return root / f"{base}-{digest}"
 
 
-def _trial_records(study: optuna.Study):
-    from landscape.objectives import trial_records
-
-    return trial_records(study)
-
-
 def _search_report(study, add):
     spec = study.user_attrs.get("spec", {})
     params = {p["name"] for p in study.user_attrs.get("search_space", [])}
@@ -89,7 +84,7 @@ def _search_report(study, add):
     ]
     lam = study.user_attrs.get("lambda_max", {}).get("value")
     s = summarize(
-        _trial_records(study),
+        trial_records(study),
         direction,
         lambda_max=lam,
         lambda_max_init=study.user_attrs.get("lambda_max_init"),
@@ -473,7 +468,7 @@ def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
     A figure uploaded by an earlier report of the study is overwritten in place (same artifact
     id, so the note's links stay valid) instead of being uploaded again beside it.
     """
-    import optuna_dashboard
+    import optuna_dashboard  # the optional [dashboard] extra
 
     earlier = report_artifacts(storage, study)
     links = []
