@@ -26,6 +26,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 from optuna.trial import TrialState
 
+from landscape import seeds
 from landscape.geometry import (
     aligned_path,
     filter_normalized_direction,
@@ -42,7 +43,6 @@ from landscape.train import train, train_many
 
 POINTS = "points.npz"
 ANALYSIS = "minima.npz"
-_START_STREAM, _SHUFFLE_STREAM = 10, 11
 
 
 UNIT_PARAM = {"minima": "chunk", "escape": "method"}
@@ -66,7 +66,7 @@ def start_thetas(problem: Problem, ids: np.ndarray) -> tuple[Any, np.ndarray]:
     model = None
     thetas = []
     for i in ids:
-        rng = np.random.default_rng([spec.study.seed, _START_STREAM, int(i)])
+        rng = seeds.stream(spec.study.seed, seeds.START, int(i))
         model, theta = build(problem, spec, rng)
         thetas.append(theta)
     return model, np.stack(thetas)
@@ -91,7 +91,9 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
     """Train every start by escape method ``index`` and polish the end points (escape)."""
     a = problem.spec.analysis
     batch = parse_method(a.methods[index])
-    return _train_and_polish(problem, np.arange(a.n_starts), batch, stream=1000 + index)
+    return _train_and_polish(
+        problem, np.arange(a.n_starts), batch, stream=seeds.SHUFFLE_ESCAPE + index
+    )
 
 
 def _train_and_polish(
@@ -108,7 +110,7 @@ def _train_and_polish(
         theta0,
         d.X_train,
         d.y_train,
-        rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, stream]),
+        rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, stream),
         **{**t.many_kwargs(d.n_train), "batch_size": batch},
     )
     D = model.n_params
@@ -508,7 +510,7 @@ def run_geometry(
             th,
             X,
             y,
-            rng=np.random.default_rng([spec.study.seed, _SHUFFLE_STREAM, 2000 + k]),
+            rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_GEOMETRY + k),
             **t.train_kwargs(d.n_train),
         )
         ends.append(polish(model, res.theta, X, y, gtol=a.polish_gtol, max_iter=a.polish_iter))

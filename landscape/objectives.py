@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from landscape import seeds
 from landscape.data import Dataset, load_dataset
 from landscape.model import MLP
 from landscape.spec import (
@@ -33,10 +34,6 @@ from landscape.train import EpochRecord, TrainResult, train
 
 HISTORY_POINTS = 200
 """At most this many history rows are stored per trial (evenly thinned), to keep storage small."""
-
-# Stream identifiers inside np.random.default_rng([seed, STREAM, …]): one independent stream
-# per purpose, all from the study's one seed.
-_DATA_STREAM, _TRAIN_STREAM, _SAMPLER_STREAM, _ANALYSIS_STREAM = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,7 @@ def prepare(spec: Spec) -> Problem:
     SpecError
         Bad data options, or batch sizes outside [1, N].
     """
-    rng = np.random.default_rng([spec.study.seed, _DATA_STREAM])
+    rng = seeds.stream(spec.study.seed, seeds.DATA)
     try:
         data = load_dataset(
             spec.data.name, rng=rng, val_fraction=spec.data.val_fraction, **spec.data.options
@@ -136,8 +133,7 @@ def validate_search(spec: Spec, n_train: int) -> None:
 
 def trial_sampler_seed(seed: int, number: int | None) -> int:
     """Seed of the sampler's draws for trial ``number`` (None: the study's own sequence)."""
-    ss = np.random.SeedSequence([seed, _SAMPLER_STREAM, *([] if number is None else [number])])
-    return int(ss.generate_state(1)[0])
+    return seeds.seed_of(seed, seeds.SAMPLER, *([] if number is None else [number]))
 
 
 class TrialSeededSampler(optuna.samplers.BaseSampler):
@@ -292,8 +288,8 @@ def _set_path(obj: Any, parts: list[str], value: Any) -> Any:
 def trial_rng(spec: Spec, number: int) -> np.random.Generator:
     """Return the generator of θ⁽⁰⁾ and the mini-batch shuffles of trial ``number``."""
     if spec.study.vary_init:
-        return np.random.default_rng([spec.study.seed, _TRAIN_STREAM, number])
-    return np.random.default_rng([spec.study.seed, _TRAIN_STREAM])
+        return seeds.stream(spec.study.seed, seeds.TRAIN, number)
+    return seeds.stream(spec.study.seed, seeds.TRAIN)
 
 
 def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, np.ndarray]:
@@ -406,7 +402,7 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             "train_seconds": res.seconds,
             "wall_time": time.perf_counter() - start,
             "seed": spec.study.seed,
-            "init_stream": [spec.study.seed, _TRAIN_STREAM]
+            "init_stream": [spec.study.seed, seeds.TRAIN]
             + ([trial.number] if spec.study.vary_init else []),
             "history": _history_attr(res),
         }
@@ -446,4 +442,4 @@ def retrain(problem: Problem, params: dict[str, Any], number: int) -> tuple[MLP,
 
 def analysis_rng(spec: Spec) -> np.random.Generator:
     """Return the generator for post-study analysis (e.g. the Lanczos start vector)."""
-    return np.random.default_rng([spec.study.seed, _ANALYSIS_STREAM])
+    return seeds.stream(spec.study.seed, seeds.ANALYSIS)
