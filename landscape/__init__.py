@@ -1,9 +1,11 @@
 """landscape: gradient descent on small neural networks, studied by experiment."""
 
-from landscape.data import DATASETS, Dataset, load_dataset
-from landscape.model import MLP
-from landscape.schedules import SCHEDULES, make_schedule
-from landscape.train import STATUSES, TrainResult, train
+__version__ = "0.1.0"
+
+from landscape.data import DATASETS, Dataset, load_dataset  # noqa: E402
+from landscape.model import MLP  # noqa: E402
+from landscape.schedules import SCHEDULES, make_schedule  # noqa: E402
+from landscape.train import STATUSES, TrainConfig, TrainResult, train  # noqa: E402
 
 __all__ = [
     "DATASETS",
@@ -11,9 +13,20 @@ __all__ = [
     "SCHEDULES",
     "STATUSES",
     "Dataset",
+    "StudyRun",
+    "TrainConfig",
     "TrainResult",
     "load_dataset",
     "make_schedule",
+    "run_study",
     "train",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The study runner loads Optuna and the analyses: only when a notebook asks for it.
+    if name in ("run_study", "StudyRun"):
+        from landscape import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'landscape' has no attribute {name!r}")

@@ -1,0 +1,877 @@
+"""Running a study spec: the one path from a spec to stored trials, a summary and a report.
+
+:func:`run_study` is what ``python -m landscape.study NAME`` calls and what a notebook calls;
+it returns a :class:`StudyRun` and prints nothing (notices go to the ``landscape`` logger).
+Bad input raises :class:`~landscape.spec.SpecError`, :class:`~landscape.storage.StorageError`
+or :class:`UsageError` (all ``ValueError``) before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from landscape import __version__
+from landscape.experiments import (
+    UNIT_PARAM,
+    drain_queue,
+    enqueue_missing,
+    finalize_escape,
+    finalize_minima,
+    format_escape,
+    format_geometry,
+    jsonable,
+    minima_objective,
+    n_chunks,
+    report_dict,
+    run_geometry,
+    run_symmetry,
+)
+from landscape.hessian import largest_eigenvalue
+from landscape.minima import format_minima
+from landscape.objectives import (
+    Problem,
+    analysis_rng,
+    build,
+    make_objective,
+    make_pruner,
+    make_sampler,
+    prepare,
+    retrain,
+    trial_records,
+    trial_rng,
+)
+from landscape.spec import Spec, SpecError, find_spec, parse_spec
+from landscape.storage import (
+    StorageTarget,
+    artifact_dir,
+    check_storage,
+    check_writable,
+    fail_stale_running,
+    open_storage,
+    resolve,
+)
+from landscape.summary import Summary, format_summary, summarize
+from landscape.symmetry import format_symmetry, group_counts
+
+log = logging.getLogger("landscape")
+
+
+class UsageError(ValueError):
+    """Bad options of a run: reported in one line with exit code 2 by the CLI."""
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """What one run of a spec did and found.
+
+    Attributes
+    ----------
+    study : optuna.Study
+        The stored study (load it again anywhere with ``optuna.load_study``).
+    spec : Spec
+        The resolved spec.
+    storage : str
+        The storage as shown (credentials masked).
+    kind : str
+        ``"search"`` or the analysis kind (minima, symmetry, geometry, escape).
+    trials_added, trials_total : int
+    wall_seconds : float
+    summary : Summary or None
+        The typed summary of a search study.
+    result : object or None
+        The analysis' own dataclass (SymmetryCheck, GeometryReport, EscapeReport,
+        MinimaReport), None while other workers still own part of the work.
+    text : str
+        The terminal summary.
+    payload : dict
+        The ``--json`` summary (JSON-able).
+    report : str or None
+        The written ``index.html``, None without a report.
+    artifacts : str
+        The artifact folder of the storage.
+    dead_workers : int
+        Worker processes that died (their trials are re-run later; see the README).
+    """
+
+    study: optuna.Study
+    spec: Spec
+    storage: str
+    kind: str
+    trials_added: int
+    trials_total: int
+    wall_seconds: float
+    summary: Summary | None
+    result: Any
+    text: str
+    payload: dict = field(repr=False)
+    report: str | None
+    artifacts: str
+    dead_workers: int = 0
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How a run runs (not what it runs): storage, workers, fault tolerance, output."""
+
+    target: StorageTarget
+    study_name: str
+    jobs: int
+    total: int | None
+    heartbeat: int
+    grace: float | None
+    artifacts: Any
+    report: bool
+    progress: bool
+
+
+def run_study(
+    name_or_spec: str | Spec,
+    *,
+    storage: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    study_name: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    jobs: int = 1,
+    total: int | None = None,
+    heartbeat: int = 10,
+    grace: float | None = None,
+    artifacts: str | None = None,
+    report: bool = True,
+    progress: bool = False,
+) -> StudyRun:
+    """Run a study spec into an Optuna storage and summarise it.
+
+    Parameters
+    ----------
+    name_or_spec : str or Spec
+        A spec name (``lr_search``), a TOML path, or a parsed :class:`Spec`.
+    storage : str, optional
+        Any Optuna storage URL, a ``.db`` path or a ``.log`` journal (default
+        ``sqlite:///studies/landscape.db``).
+    overrides : list of str
+        ``key=value`` overrides, as ``--set`` (not with a parsed Spec).
+    study_name, n_trials, timeout, seed, jobs, total, heartbeat, grace, artifacts
+        As the command-line options of the same names.
+    report : bool
+        Write ``reports/NAME/index.html`` (and upload it for optuna-dashboard).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    StudyRun
+
+    Raises
+    ------
+    SpecError, StorageError, UsageError
+        Bad input, before anything is written.
+    """
+    with _quiet_optuna():
+        return _run_study(
+            name_or_spec,
+            storage=storage,
+            overrides=overrides,
+            study_name=study_name,
+            n_trials=n_trials,
+            timeout=timeout,
+            seed=seed,
+            jobs=jobs,
+            total=total,
+            heartbeat=heartbeat,
+            grace=grace,
+            artifacts=artifacts,
+            report=report,
+            progress=progress,
+        )
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna's per-trial INFO lines and experimental-feature warnings off, then restored."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(
+        min(max(verbosity, optuna.logging.WARNING), optuna.logging.CRITICAL)
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+            yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _run_study(
+    name_or_spec: str | Spec,
+    *,
+    storage,
+    overrides,
+    study_name,
+    n_trials,
+    timeout,
+    seed,
+    jobs,
+    total,
+    heartbeat,
+    grace,
+    artifacts,
+    report,
+    progress,
+) -> StudyRun:
+    if jobs < 1:
+        raise UsageError(f"--jobs={jobs} must be >= 1")
+    if total is not None and total < 1:
+        raise UsageError(f"--total={total} must be >= 1")
+    if heartbeat < 0:
+        raise UsageError(f"--heartbeat={heartbeat} must be >= 0 (0 turns it off)")
+    if grace is not None and not (math.isfinite(grace) and grace > 0):
+        raise UsageError(f"--grace={grace} must be a finite number > 0 of seconds")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout={timeout} must be a finite number > 0 of seconds")
+    _check_study_name(study_name)
+    extra = [
+        f"study.{key}={value!r}"
+        for key, value in (("n_trials", n_trials), ("timeout", timeout), ("seed", seed))
+        if value is not None
+    ]
+    if isinstance(name_or_spec, Spec):
+        if overrides:
+            raise UsageError("overrides apply to a spec name or path, not to a parsed Spec")
+        spec = name_or_spec
+        if extra:
+            spec = dataclasses.replace(
+                spec,
+                study=dataclasses.replace(
+                    spec.study,
+                    **{
+                        k: v
+                        for k, v in (("n_trials", n_trials), ("timeout", timeout), ("seed", seed))
+                        if v is not None
+                    },
+                ),
+            )
+    else:
+        spec_name, text = find_spec(name_or_spec)
+        spec = parse_spec(spec_name, text, [*overrides, *extra])
+    problem = prepare(spec)
+    target = _target(storage)
+    options = _Options(
+        target=target,
+        study_name=study_name or spec.name,
+        jobs=jobs,
+        total=total,
+        heartbeat=heartbeat,
+        grace=grace,
+        artifacts=artifact_dir(target, artifacts),
+        report=report,
+        progress=progress,
+    )
+    beat = _beat(options)
+    check_writable(target)
+    store = None
+    n_before = 0
+    if target.exists():
+        store = open_storage(target, **beat)
+        n_before = _check_existing(store, options.study_name, spec, target.display)
+    if target.kind == "journal" and store is not None:
+        limit = grace if grace is not None else 600.0
+        for name, number in fail_stale_running(store, limit, [options.study_name]):
+            log.warning(
+                "trial %d of %r ran past the %g s grace period without finishing: marked FAIL",
+                number,
+                name,
+                limit,
+            )
+    _ensure_default_folder(target)
+    store = store or open_storage(target, **beat)
+    if spec.analysis is not None:
+        return _run_analysis(spec, problem, options, store, n_before)
+    return _run_search(spec, problem, options, store, n_before)
+
+
+def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before: int) -> StudyRun:
+    study = optuna.create_study(
+        storage=store,
+        study_name=options.study_name,
+        direction=spec.direction,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
+    _record_setup(study, spec, n_train=problem.n_train)
+    n_trials = spec.study.n_trials
+    if options.total is not None:
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        n_trials = max(0, options.total - len(study.get_trials(deepcopy=False, states=states)))
+    start = time.perf_counter()
+    bar = _progress(n_trials, not options.progress)
+    dead = 0
+    if n_trials and options.jobs == 1:
+
+        def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            bar.update(1)
+            bar.set_postfix_str(f"last: {trial.user_attrs.get('status', trial.state.name)}")
+
+        optimize(
+            study,
+            make_objective(problem),
+            n_trials=n_trials,
+            timeout=spec.study.timeout,
+            callbacks=[tick],
+        )
+    elif n_trials:
+        dead = _run_workers(spec, options, bar, study, n_trials)
+    bar.close()
+    wall = time.perf_counter() - start
+    recs = trial_records(study)
+    by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
+    summary = summarize(recs, spec.direction, by=by)
+    lam, lam0 = _curvature(problem, study, summary)
+    if lam is not None:
+        summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by)
+    n_now = len(study.get_trials(deepcopy=False))
+    report = _finish_report(options, store)
+    target = options.target
+    payload = {
+        "study": options.study_name,
+        "spec": spec.name,
+        "storage": target.display,
+        "metric": spec.study.metric,
+        "direction": spec.direction,
+        "trials_added": n_now - n_before,
+        "trials_total": n_now,
+        "wall_seconds": wall,
+        "summary": summary.to_dict(),
+        "report": report,
+    }
+    header = (
+        f"study {options.study_name!r} in {target.display}: {n_now - n_before} trials "
+        f"added ({n_now} in all) in {wall:.1f} s"
+    )
+    return StudyRun(
+        study=study,
+        spec=spec,
+        storage=target.display,
+        kind="search",
+        trials_added=n_now - n_before,
+        trials_total=n_now,
+        wall_seconds=wall,
+        summary=summary,
+        result=None,
+        text=format_summary(summary, spec.study.metric, header),
+        payload=payload,
+        report=report,
+        artifacts=str(options.artifacts),
+        dead_workers=dead,
+    )
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT: Optuna marks the running trial FAIL and re-raises this."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, _frame) -> None:
+    raise Interrupted(signum)
+
+
+def install_signal_handlers(sigint: bool = True) -> None:
+    """Turn SIGTERM (and SIGINT) into :class:`Interrupted` in this process."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    if sigint:
+        signal.signal(signal.SIGINT, _on_signal)
+
+
+class _InterruptedTrialFilter(logging.Filter):
+    """Drop Optuna's warnings about a trial that failed because of SIGTERM/SIGINT.
+
+    Optuna logs the failed trial with the traceback of the interruption (dozens of lines); the
+    CLI says it in one line of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._numbers: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
+        message = record.getMessage()
+        number = message.split(" ", 2)[1] if message.startswith("Trial ") else None
+        if record.exc_info and isinstance(record.exc_info[1], Interrupted):
+            self._numbers.add(number)
+            return False
+        return not (number in self._numbers and " failed with value " in message)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not when created)."""
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def configure_logging() -> None:
+    """One stderr handler for landscape's and Optuna's records, for the command line.
+
+    Records read ``landscape: message``; Optuna's records propagate to it, and those about a
+    trial that SIGTERM/SIGINT interrupted are dropped (the CLI says that in one line).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("landscape: %(message)s"))
+        handler.addFilter(_InterruptedTrialFilter())
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # The one-trial analyses (symmetry, geometry) use ask/tell; their trial needs no heartbeat.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
+    """``study.optimize`` that re-queues the trial a SIGTERM/SIGINT interrupted.
+
+    Optuna fails the running trial and re-raises :class:`Interrupted`; a copy of the trial with
+    the same parameters is then enqueued (user attr ``retried_from``), so the next run on the
+    study runs it again, as the heartbeat does for a worker that died.
+    """
+    current: dict[str, int] = {}
+
+    def tracked(trial: optuna.Trial) -> float:
+        current["number"] = trial.number
+        return objective(trial)
+
+    try:
+        study.optimize(tracked, **kwargs)
+    except Interrupted:
+        if "number" in current:
+            # A second signal must not cut the enqueue short; it is delivered right after.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                _requeue(study, current["number"])
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        raise
+
+
+def _requeue(study: optuna.Study, number: int) -> None:
+    (trial,) = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if trial.state == TrialState.FAIL and trial.params:
+        study.enqueue_trial(trial.params, user_attrs={"retried_from": number})
+
+
+def _target(url: str | None) -> StorageTarget:
+    target = resolve(url)
+    if url is None and target.path is not None and not target.path.parent.exists():
+        return target  # the default folder is created on demand, after every check passed
+    check_storage(target)
+    return target
+
+
+MAX_STUDY_NAME = 512
+"""Optuna's RDB schema stores study names in a VARCHAR(512)."""
+
+
+def _check_study_name(name: str | None) -> None:
+    if name is None:
+        return
+    if not name.strip():
+        raise UsageError(f"--study-name={name!r} must not be empty")
+    if len(name) > MAX_STUDY_NAME:
+        raise UsageError(
+            f"--study-name of {len(name)} characters is too long; at most "
+            f"{MAX_STUDY_NAME} fit Optuna's storages"
+        )
+    if any(not ch.isprintable() for ch in name):
+        raise UsageError(f"--study-name={name!r} holds control characters; use printable ones")
+
+
+def _ensure_default_folder(target: StorageTarget) -> None:
+    if target.path is not None and not target.path.parent.exists():
+        target.path.parent.mkdir(parents=True)
+
+
+MAY_CHANGE = frozenset({"name", "description", "study.n_trials", "study.timeout"})
+"""Spec fields a rerun may change on a stored study: how much to run, not what is run."""
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths of a resolved spec; searched parameters keyed by their name."""
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if k == "search" and not prefix and isinstance(v, list):
+                v = {p.get("name", str(i)): p for i, p in enumerate(v)}
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out or {prefix[:-1]: {}}
+    return {prefix[:-1]: d}
+
+
+def setup_differences(stored: dict, spec: Spec) -> list[str]:
+    """The fields, outside :data:`MAY_CHANGE`, in which ``spec`` differs from a stored spec.
+
+    Returns
+    -------
+    list of str
+        ``"data.name ('digits' → 'moons')"`` for each differing field, sorted.
+    """
+    old, new = _flat(stored), _flat(spec.to_dict())
+    missing = object()
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        if key in MAY_CHANGE:
+            continue
+        a, b = old.get(key, missing), new.get(key, missing)
+        if a != b:
+            show = [("unset" if v is missing else repr(v)) for v in (a, b)]
+            out.append(f"{key} ({show[0]} → {show[1]})")
+    return out
+
+
+def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec, shown: str) -> int:
+    """Compare a stored study with the spec; return its number of trials (0 if new).
+
+    Raises
+    ------
+    SpecError
+        If the stored study was made with another setup (naming the fields), or holds trials
+        but no spec (not made by landscape): adding trials would mix two experiments.
+    """
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    attrs = storage.get_study_user_attrs(study_id)
+    n_trials = len(storage.get_all_trials(study_id, deepcopy=False))
+    hint = "run with --study-name NEW for a new study"
+    stored = attrs.get("spec")
+    if stored is None:
+        if n_trials:  # (with no trial it is being created by another invocation right now)
+            raise SpecError(
+                f"study {name!r} in {shown} holds {n_trials} trials but no landscape "
+                f"spec, so its setup is unknown; {hint}"
+            )
+        return 0
+    diffs = setup_differences(stored, spec)
+    if diffs:
+        shown_diffs = "; ".join(diffs[:4]) + (
+            f"; and {len(diffs) - 4} more" if len(diffs) > 4 else ""
+        )
+        raise SpecError(
+            f"study {name!r} in {shown} was made with another setup: {shown_diffs}; "
+            f"{hint}, or rerun without the changes"
+        )
+    directions = [d.name.lower() for d in storage.get_study_directions(study_id)]
+    if directions != [spec.direction]:
+        raise SpecError(
+            f"study {name!r} in {shown} has direction {directions[0]}, the spec says "
+            f"{spec.direction}; {hint}"
+        )
+    return n_trials
+
+
+def _curvature(
+    problem: Problem, study: optuna.Study, summary: Summary
+) -> tuple[float | None, float | None]:
+    """λ_max at the best solution and at the common θ⁽⁰⁾, for constant-ε full-batch studies."""
+    spec = problem.spec
+    t = spec.trainer
+    searched = {p.target for p in spec.search}
+    if t.method != "gd" or summary.best is None:
+        return None, None
+    if t.schedule != "constant" or "trainer.schedule" in searched:
+        return None, None
+    d = problem.data
+    best = summary.best
+    model, res = retrain(problem, best.params, best.number)
+    lam = largest_eigenvalue(model, res.theta, d.X_train, d.y_train, rng=analysis_rng(spec))
+    study.set_user_attr("lambda_max", {"trial": best.number, "value": lam})
+    lam0 = None
+    if not spec.study.vary_init and not any(p.target.startswith("model.") for p in spec.search):
+        model0, theta0 = build(problem, spec, trial_rng(spec, 0))
+        lam0 = largest_eigenvalue(model0, theta0, d.X_train, d.y_train, rng=analysis_rng(spec))
+        study.set_user_attr("lambda_max_init", lam0)
+    return lam, lam0
+
+
+def _record_setup(study: optuna.Study, spec: Spec, **extra: Any) -> None:
+    """Store the resolved spec on a new study (a rerun was checked against it already)."""
+    if "spec" in study.user_attrs:
+        return
+    attrs = {
+        "spec_name": spec.name,
+        "spec": spec.to_dict(),
+        "search_space": spec.search_space(),
+        **extra,
+        "landscape_version": __version__,
+    }
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+
+
+def _progress(total: int, disable: bool):
+    return tqdm(
+        total=total,
+        unit="trial",
+        file=sys.stderr,
+        disable=True if disable else None,
+        dynamic_ncols=True,
+    )
+
+
+# ----------------------------------------------------------------------- commands
+
+
+def _beat(options: _Options) -> dict:
+    """Heartbeat settings for :func:`open_storage` (none for journal files)."""
+    if options.target.kind == "journal" or not options.heartbeat:
+        return {}
+    grace = int(round(options.grace)) if options.grace is not None else None
+    return {"heartbeat": options.heartbeat, "grace": grace}
+
+
+def _worker(job: dict[str, Any]) -> None:
+    """One worker process of ``--jobs``: load the study and run its share of trials."""
+    try:
+        _work(job)
+    except Interrupted as exc:  # its running trial is FAIL and re-queued already
+        sys.exit(128 + exc.signum)
+
+
+def _work(job: dict[str, Any]) -> None:
+    configure_logging()
+    spec = job["spec"]
+    problem = prepare(spec)
+    # SIGINT stays ignored (inherited from the parent, see _run_workers): Ctrl-C reaches the
+    # whole process group, and the parent alone decides, passing SIGTERM on to its workers.
+    install_signal_handlers(sigint=False)
+    store = open_storage(resolve(job["storage"]), **job["beat"])
+    if spec.analysis is not None:
+        study = optuna.load_study(study_name=job["study_name"], storage=store)
+        artifacts = FileSystemArtifactStore(job["artifacts"])
+        with threadpool_limits(job["threads"]):
+            drain_queue(study, minima_objective(problem, artifacts))
+        return
+    study = optuna.load_study(
+        study_name=job["study_name"],
+        storage=store,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+    )
+    with threadpool_limits(job["threads"]):
+        optimize(
+            study, make_objective(problem), n_trials=job["n_trials"], timeout=spec.study.timeout
+        )
+
+
+def _run_workers(spec: Spec, options: _Options, bar, study: optuna.Study, n_trials: int) -> int:
+    """Run ``n_trials`` (or queued units) in ``options.jobs`` processes; return the dead ones."""
+    jobs = options.jobs
+    target = options.target
+    n_before = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    shares = [n_trials // jobs + (1 if i < n_trials % jobs else 0) for i in range(jobs)]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for share in shares:
+        if share == 0:
+            continue
+        job = {
+            "spec": spec,
+            "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
+            "study_name": options.study_name,
+            "n_trials": share,
+            "threads": threads,
+            "artifacts": str(options.artifacts),
+            "beat": _beat(options),
+        }
+        proc = ctx.Process(target=_worker, args=(job,), daemon=False)
+        # Started with SIGINT ignored (kept across exec): a Ctrl-C during a worker's start-up
+        # must not print its traceback; the parent passes the interruption on as SIGTERM.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            proc.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        procs.append(proc)
+    done = 0
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+            finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+            bar.update(max(0, finished - n_before - done))
+            done = max(done, finished - n_before)
+    except Interrupted:
+        for p in procs:  # pass the signal on: each worker fails its running trial and exits
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join()
+        raise
+    for p in procs:
+        p.join()
+    dead = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
+    for i, code in dead:
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        log.warning(
+            "worker %d died (%s); its running trial is failed after the grace period "
+            "and re-run by the next run on this storage (or use --total N)",
+            i,
+            how,
+        )
+    return len(dead)
+
+
+def _run_analysis(
+    spec: Spec, problem: Problem, options: _Options, store, n_before: int
+) -> StudyRun:
+    """Run an analysis spec (see landscape.experiments)."""
+    kind = spec.analysis.kind
+    target = options.target
+    options.artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = FileSystemArtifactStore(str(options.artifacts))
+    study = optuna.create_study(
+        storage=store,
+        study_name=options.study_name,
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=spec.study.seed),  # units are enqueued
+        pruner=optuna.pruners.NopPruner(),
+        load_if_exists=True,
+    )
+    _record_setup(study, spec, analysis=kind)
+    start = time.perf_counter()
+    where = f"study {options.study_name!r} in {target.display}"
+    dead = 0
+    if kind == "symmetry":
+        result = run_symmetry(problem, study, artifacts)
+        check = dataclasses.asdict(result)
+        check["counts"] = {k: str(v) for k, v in check["counts"].items()}
+        lines = [
+            f"{where}: symmetry verified in {time.perf_counter() - start:.1f} s",
+            format_symmetry(result),
+        ]
+        payload = {"passed": result.passed(), "check": check}
+    elif kind == "geometry":
+        result = run_geometry(problem, study, artifacts)
+        lines = [
+            f"{where}: geometry in {time.perf_counter() - start:.1f} s",
+            format_geometry(result),
+        ]
+        payload = {"geometry": jsonable(dataclasses.asdict(result))}
+    else:
+        total = n_chunks(problem)
+        param = UNIT_PARAM[kind]
+        missing = enqueue_missing(study, total, param)
+        bar = _progress(len(missing), not options.progress)
+        if options.jobs == 1:
+            drain_queue(
+                study, minima_objective(problem, artifacts), callback=lambda s, t: bar.update(1)
+            )
+        else:
+            dead = _run_workers(spec, options, bar, study, len(missing))
+        bar.close()
+        wall = time.perf_counter() - start
+        n_done = sum(
+            1
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if param in t.params
+        )
+        unit_name = "chunks" if kind == "minima" else "methods"
+        header = f"{where}: {len(missing)} of {total} {unit_name} run here in {wall:.1f} s"
+        pending = (
+            f"{n_done} of {total} {unit_name} complete; other workers (or a rerun) finish the rest"
+        )
+        if kind == "escape":
+            result = finalize_escape(problem, study, artifacts)
+            lines = [header, format_escape(result) if result else pending]
+            payload = {
+                "methods_complete": n_done,
+                "wall_seconds": wall,
+                "escape": study.user_attrs.get("escape") if result else None,
+            }
+        else:
+            result = finalize_minima(problem, study, artifacts)
+            wall = time.perf_counter() - start
+            model, _ = build(problem, spec, np.random.default_rng(0))
+            counts = group_counts(model.layout, model.activation.odd)
+            lines = [header, format_minima(result, counts) if result else pending]
+            payload = {
+                "chunks": total,
+                "chunks_complete": n_done,
+                "wall_seconds": wall,
+                "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
+                "minima": report_dict(result) if result else None,
+            }
+    report = _finish_report(options, store)
+    n_now = len(study.get_trials(deepcopy=False))
+    return StudyRun(
+        study=study,
+        spec=spec,
+        storage=target.display,
+        kind=kind,
+        trials_added=n_now - n_before,
+        trials_total=n_now,
+        wall_seconds=time.perf_counter() - start,
+        summary=None,
+        result=result,
+        text="\n".join(line for line in lines if line),
+        payload={
+            "study": options.study_name,
+            "storage": target.display,
+            "kind": kind,
+            **payload,
+            "report": report,
+        },
+        report=report,
+        artifacts=str(options.artifacts),
+        dead_workers=dead,
+    )
+
+
+def _finish_report(options: _Options, store) -> str | None:
+    """Write the study's report at the end of a run; return its path (None without one)."""
+    if not options.report:
+        return None
+    from landscape.report import write_report  # matplotlib is loaded only to report
+
+    options.artifacts.mkdir(parents=True, exist_ok=True)
+    path = write_report(
+        store,
+        options.study_name,
+        "reports",
+        FileSystemArtifactStore(str(options.artifacts)),
+        storage_display=options.target.display,
+        storage_id=options.target.identity,
+    )
+    return str(path)
