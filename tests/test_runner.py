@@ -10,8 +10,13 @@ from landscape.runner import StudyRun, UsageError
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.summary import Summary
 
-FAST = ["data.name=moons", "data.options.n_samples=120", "model.hidden=[4]",
-        "trainer.epochs=30", "study.report_every=10"]
+FAST = [
+    "data.name=moons",
+    "data.options.n_samples=120",
+    "model.hidden=[4]",
+    "trainer.epochs=30",
+    "study.report_every=10",
+]
 
 
 @pytest.fixture
@@ -43,8 +48,12 @@ def test_runner_accepts_a_parsed_spec(workdir):
 
 
 def test_runner_analysis_returns_its_own_dataclass(workdir):
-    run = landscape.run_study("symmetry", storage="a.db", report=False,
-                              overrides=["trainer.epochs=50", "analysis.gd_steps=20"])
+    run = landscape.run_study(
+        "symmetry",
+        storage="a.db",
+        report=False,
+        overrides=["trainer.epochs=50", "analysis.gd_steps=20"],
+    )
     assert run.kind == "symmetry" and run.result.passed()
     assert run.payload["check"]["transpositions_total"] == 240
 
