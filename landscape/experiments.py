@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
+from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.trial import TrialState
 
-from landscape import seeds
+from landscape import records, seeds
 from landscape.geometry import (
     aligned_path,
     filter_normalized_direction,
@@ -40,10 +40,6 @@ from landscape.objectives import Problem, analysis_rng, build, trial_rng
 from landscape.spec import parse_method
 from landscape.symmetry import SymmetryCheck, group_counts, verify_symmetry
 from landscape.train import train, train_many
-
-POINTS = "points.npz"
-ANALYSIS = "minima.npz"
-
 
 UNIT_PARAM = {"minima": "chunk", "escape": "method"}
 """The trial parameter that names a queued unit of work, per analysis kind."""
@@ -161,21 +157,24 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
         ):
             # Not from the queue: another worker took the last unit between our look at the
             # queue and our ask, and the sampler proposed a unit that is taken.
-            trial.set_user_attr("status", "idle")
+            records.set_status(trial, "idle")
             raise optuna.TrialPruned(f"{param} {unit} is taken; nothing left in the queue")
         arrays = run(problem, unit)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / POINTS
-            np.savez(path, **arrays)
-            upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
+        records.upload_arrays(store, trial, records.POINTS, arrays)
         finite = arrays["loss"][np.isfinite(arrays["loss"])]
-        trial.set_user_attr("status", "done")
+        records.set_status(trial, "done")
+        unit_attrs = {
+            "starts": [int(arrays["start"][0]), int(arrays["start"][-1])],
+            "polished_converged": int(arrays["converged"].sum()),
+        }
         if kind == "escape":
-            trial.set_user_attr("method", problem.spec.analysis.methods[unit])
-        trial.set_user_attr("starts", [int(arrays["start"][0]), int(arrays["start"][-1])])
-        trial.set_user_attr("training", _counts(arrays["status"]))
-        trial.set_user_attr("polished_converged", int(arrays["converged"].sum()))
-        trial.set_user_attr("wall_time", time.perf_counter() - start)
+            unit_attrs["method"] = problem.spec.analysis.methods[unit]
+        records.write_attrs(
+            trial,
+            unit_attrs,
+            wall_time=time.perf_counter() - start,
+            training=_counts(arrays["status"]),
+        )
         return float(finite.min()) if finite.size else float("inf")
 
     return objective
@@ -217,7 +216,7 @@ def _load_units(study: optuna.Study, store: FileSystemArtifactStore, total: int,
     with tempfile.TemporaryDirectory() as tmp:
         for c in range(total):
             meta = optuna.artifacts.get_all_artifact_meta(by_unit[c], storage=study._storage)
-            meta = [m for m in meta if m.filename == POINTS][-1]
+            meta = [m for m in meta if m.filename == records.POINTS][-1]
             path = Path(tmp) / f"unit{c}.npz"
             download_artifact(
                 artifact_store=store, file_path=str(path), artifact_id=meta.artifact_id
@@ -279,12 +278,12 @@ def finalize_minima(
         data=(problem.data.X_train, problem.data.y_train),
     )
     counts = group_counts(model.layout, model.activation.odd)
-    study.set_user_attr("minima", report_dict(report))
-    study.set_user_attr("group_counts", {k: str(v) for k, v in dataclasses.asdict(counts).items()})
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ANALYSIS
-        np.savez(path, **points, minimum_class=report.point_class)
-        upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=study)
+    records.set_minima(
+        study, report_dict(report), {k: str(v) for k, v in dataclasses.asdict(counts).items()}
+    )
+    records.upload_arrays(
+        store, study, records.MINIMA_POINTS, {**points, "minimum_class": report.point_class}
+    )
     return report
 
 
@@ -316,14 +315,10 @@ def run_symmetry(
     )
     attrs = jsonable(dataclasses.asdict(check))
     attrs["counts"] = {k: str(v) for k, v in dataclasses.asdict(check.counts).items()}
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
-    trial.set_user_attr("training", status)
-    trial.set_user_attr("wall_time", time.perf_counter() - start)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "theta.npz"
-        np.savez(path, theta=theta, sizes=np.asarray(model.sizes))
-        upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
+    records.write_attrs(trial, attrs, wall_time=time.perf_counter() - start, training=status)
+    records.upload_arrays(
+        store, trial, records.THETA, {"theta": theta, "sizes": np.asarray(model.sizes)}
+    )
     worst = max(
         check.output_deviation, check.loss_deviation, check.gradient_deviation, check.gd_deviation
     )
@@ -444,7 +439,7 @@ def finalize_escape(
     report = EscapeReport(a.n_starts, spec.trainer.epochs, a.loss_threshold, best, outcomes)
     out = jsonable(dataclasses.asdict(report))
     out["claim_holds"] = report.claim_holds
-    study.set_user_attr("escape", out)
+    records.set_escape(study, out)
     return report
 
 
@@ -559,13 +554,10 @@ def run_geometry(
         distance_aligned=paths.distance_aligned,
         hessian_top=tuple(float(v) for v in lam),
     )
-    for key, value in jsonable(dataclasses.asdict(report)).items():
-        trial.set_user_attr(key, value)
-    trial.set_user_attr("wall_time", time.perf_counter() - start)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "geometry.npz"
-        np.savez(path, **arrays)
-        upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=trial)
+    records.write_attrs(
+        trial, jsonable(dataclasses.asdict(report)), wall_time=time.perf_counter() - start
+    )
+    records.upload_arrays(store, trial, records.GEOMETRY, arrays)
     study.tell(trial, report.barrier_aligned)
     return report
 

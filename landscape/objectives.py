@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from landscape import seeds
+from landscape import records, seeds
 from landscape.data import Dataset, load_dataset
 from landscape.model import MLP
 from landscape.spec import (
@@ -406,8 +406,7 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             + ([trial.number] if spec.study.vary_init else []),
             "history": _history_attr(res),
         }
-        for key, val in attrs.items():
-            trial.set_user_attr(key, val)
+        records.write_outcome(trial, attrs)
         if status == "diverged":
             # A NaN as the last intermediate value ranks the trial last among pruned ones
             # at its step in TPE's split.
@@ -425,8 +424,8 @@ def trial_records(study: optuna.Study) -> list[TrialRecord]:
     recs = []
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     for t in study.get_trials(deepcopy=False, states=states):
-        status = t.user_attrs.get("status")
-        lr = t.user_attrs.get("lr", t.params.get("lr"))
+        status = records.status(t)
+        lr = records.lr(t)
         if status is None or lr is None:
             continue  # a trial ended from outside (e.g. a killed worker) has no record
         value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None

@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from landscape import __version__
+from landscape import __version__, records
 from landscape.experiments import (
     UNIT_PARAM,
     drain_queue,
@@ -331,7 +331,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
 
         def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             bar.update(1)
-            bar.set_postfix_str(f"last: {trial.user_attrs.get('status', trial.state.name)}")
+            bar.set_postfix_str(f"last: {records.status(trial) or trial.state.name}")
 
         optimize(
             study,
@@ -488,7 +488,7 @@ def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
 def _requeue(study: optuna.Study, number: int) -> None:
     (trial,) = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if trial.state == TrialState.FAIL and trial.params:
-        study.enqueue_trial(trial.params, user_attrs={"retried_from": number})
+        records.retry_copy(study, trial)
 
 
 def _target(url: str | None) -> StorageTarget:
@@ -575,7 +575,7 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
     attrs = storage.get_study_user_attrs(study_id)
     n_trials = len(storage.get_all_trials(study_id, deepcopy=False))
     hint = "run with --study-name NEW for a new study"
-    stored = attrs.get("spec")
+    stored = records.stored_spec(attrs)
     if stored is None:
         if n_trials:  # (with no trial it is being created by another invocation right now)
             raise SpecError(
@@ -616,28 +616,28 @@ def _curvature(
     best = summary.best
     model, res = retrain(problem, best.params, best.number)
     lam = largest_eigenvalue(model, res.theta, d.X_train, d.y_train, rng=analysis_rng(spec))
-    study.set_user_attr("lambda_max", {"trial": best.number, "value": lam})
+    records.set_lambda_max(study, best.number, lam)
     lam0 = None
     if not spec.study.vary_init and not any(p.target.startswith("model.") for p in spec.search):
         model0, theta0 = build(problem, spec, trial_rng(spec, 0))
         lam0 = largest_eigenvalue(model0, theta0, d.X_train, d.y_train, rng=analysis_rng(spec))
-        study.set_user_attr("lambda_max_init", lam0)
+        records.set_lambda_max_init(study, lam0)
     return lam, lam0
 
 
-def _record_setup(study: optuna.Study, spec: Spec, **extra: Any) -> None:
+def _record_setup(
+    study: optuna.Study, spec: Spec, *, kind: str | None = None, n_train: int | None = None
+) -> None:
     """Store the resolved spec on a new study (a rerun was checked against it already)."""
-    if "spec" in study.user_attrs:
-        return
-    attrs = {
-        "spec_name": spec.name,
-        "spec": spec.to_dict(),
-        "search_space": spec.search_space(),
-        **extra,
-        "landscape_version": __version__,
-    }
-    for key, value in attrs.items():
-        study.set_user_attr(key, value)
+    records.write_setup(
+        study,
+        spec.name,
+        spec.to_dict(),
+        spec.search_space(),
+        __version__,
+        kind=kind,
+        n_train=n_train,
+    )
 
 
 def _progress(total: int, disable: bool):
@@ -769,7 +769,7 @@ def _run_analysis(
         pruner=optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
-    _record_setup(study, spec, analysis=kind)
+    _record_setup(study, spec, kind=kind)
     start = time.perf_counter()
     where = f"study {options.study_name!r} in {target.display}"
     dead = 0
@@ -818,7 +818,7 @@ def _run_analysis(
             payload = {
                 "methods_complete": n_done,
                 "wall_seconds": wall,
-                "escape": study.user_attrs.get("escape") if result else None,
+                "escape": records.escape(study) if result else None,
             }
         else:
             result = finalize_minima(problem, study, artifacts)

@@ -27,6 +27,8 @@ import sqlalchemy
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
+from landscape import records
+
 DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
 OPTUNA_TABLES = {
@@ -485,12 +487,12 @@ def fail_stale_running(
                 continue
             try:
                 # attrs first: a finished trial can no longer be written to
-                storage.set_trial_user_attr(t._trial_id, "status", "failed: worker gone")
+                records.mark_worker_gone(storage, t._trial_id)
                 if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
                     continue
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue  # it finished meanwhile: its worker was alive after all
             failed.append((summary.study_name, t.number))
-            if "analysis" not in study.user_attrs and t.params:
-                study.enqueue_trial(t.params, user_attrs={"retried_from": t.number})
+            if not records.is_analysis(study) and t.params:
+                records.retry_copy(study, t)
     return failed

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
+from landscape import records
 from landscape.runner import (
     Interrupted,
     UsageError,
@@ -388,7 +389,7 @@ def cmd_list(argv: Sequence[str]) -> int:
                 "trials": s.n_trials,
                 "best_value": s.best_trial.value if s.best_trial else None,
                 "best_params": s.best_trial.params if s.best_trial else None,
-                "spec": s.user_attrs.get("spec_name"),
+                "spec": records.spec_name(s.user_attrs),
                 "started": s.datetime_start.isoformat(timespec="seconds")
                 if s.datetime_start
                 else None,

@@ -126,6 +126,27 @@ def test_cli_jobs_split_trials_between_processes(workdir, capsys):
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
 
 
+def _snapshot(folder):
+    """Every file's bytes; an SQLite database by its content (a read may checkpoint its WAL
+    into the file or touch its -shm index, which changes bytes but not data)."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name.endswith(("-shm", "-wal")):
+            continue
+        data = p.read_bytes()
+        if data.startswith(b"SQLite format 3\x00"):
+            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                out[p] = list(con.iterdump())
+            except sqlite3.DatabaseError:
+                out[p] = data  # a corrupt file stays compared by its bytes
+            finally:
+                con.close()
+        else:
+            out[p] = data
+    return out
+
+
 def _prepare_not_optuna(folder):
     con = sqlite3.connect(folder / "other.db")
     con.execute("CREATE TABLE measurements (x REAL)")
@@ -267,7 +288,7 @@ def test_cli_bad_input_exits_2_in_one_line_and_writes_nothing(
     if prepare is not None:
         prepare(workdir)
         capsys.readouterr()
-    before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    before = _snapshot(workdir)
     # the case's own arguments come last, so they win over the fast defaults
     code = main([argv[0], *FAST, "--n-trials", "1", *argv[1:]])
     err = capsys.readouterr().err.strip()
@@ -275,8 +296,7 @@ def test_cli_bad_input_exits_2_in_one_line_and_writes_nothing(
     assert len(err.splitlines()) == 1, err
     assert err.startswith("landscape: error: ")
     assert message in err, err
-    after = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
-    assert after == before
+    assert _snapshot(workdir) == before
     if prepare is _prepare_not_optuna:
         con = sqlite3.connect(workdir / "other.db")
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}

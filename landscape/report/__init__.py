@@ -18,6 +18,7 @@ import optuna
 from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
+from landscape import records
 from landscape.objectives import trial_records
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
@@ -72,25 +73,19 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
 
 
 def _search_report(study, add):
-    spec = study.user_attrs.get("spec", {})
-    params = {p["name"] for p in study.user_attrs.get("search_space", [])}
+    params = {p["name"] for p in records.search_space(study)}
     direction = (
         "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
     )
-    by = [
-        p["name"]
-        for p in study.user_attrs.get("search_space", [])
-        if p["type"] in ("categorical", "pow2")
-    ]
-    lam = study.user_attrs.get("lambda_max", {}).get("value")
+    by = [p["name"] for p in records.search_space(study) if p["type"] in ("categorical", "pow2")]
     s = summarize(
         trial_records(study),
         direction,
-        lambda_max=lam,
-        lambda_max_init=study.user_attrs.get("lambda_max_init"),
+        lambda_max=records.lambda_max(study),
+        lambda_max_init=records.lambda_max_init(study),
         by=by,
     )
-    metric = spec.get("study", {}).get("metric", "value")
+    metric = records.metric(study, default="value")
     summary = [("finished trials", s.n_trials)]
     summary += [(f"trials {k}", v) for k, v in sorted(s.status_counts.items())]
     if s.best is not None:
@@ -205,7 +200,7 @@ def _search_report(study, add):
 
 
 def _minima_report(study, store, add):
-    rep = study.user_attrs.get("minima")
+    rep = records.minima(study)
     if rep is None:
         return [("status", "not every chunk is complete yet")], []
     summary = [
@@ -216,7 +211,7 @@ def _minima_report(study, store, add):
         ("Chao1 estimate of all minima", rep["chao1"]["estimate"]),
     ]
     summary += [(f"polished: {k}", v) for k, v in sorted(rep["kind_counts"].items())]
-    counts = study.user_attrs.get("group_counts", {})
+    counts = records.group_counts(study)
     summary += [(f"group: {k}", v) for k, v in counts.items()]
     rows = [
         [
@@ -261,7 +256,7 @@ def _symmetry_report(study):
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not trials:
         return [("status", "no complete trial")], []
-    a = trials[-1].user_attrs
+    a = records.result(trials[-1])
     rows = [
         [
             "pair swaps leave the output unchanged",
@@ -289,7 +284,7 @@ def _symmetry_report(study):
     if c.get("with_signs") not in (None, "None"):
         counts.append(["with sign flips ∏ d_l!·2^d_l", c["with_signs"]])
     return (
-        [("network", a.get("training", ""))],
+        [("network", records.training(trials[-1]) or "")],
         [
             Table("Checks", ["check", "tried", "largest deviation"], rows),
             Table("Copies of every minimum", ["count", "value"], counts),
@@ -302,7 +297,7 @@ def _geometry_report(study, store, add):
     if not trials:
         return [("status", "no complete trial")], []
     t = trials[-1]
-    a = t.user_attrs
+    a = records.result(t)
     summary = [
         ("loss of minimum a", a["losses"][0]),
         ("loss of minimum b", a["losses"][1]),
@@ -312,7 +307,7 @@ def _geometry_report(study, store, add):
         ("distance, units aligned", a["distance_aligned"]),
         ("top Hessian eigenvalues", ", ".join(f"{v:.4g}" for v in a["hessian_top"])),
     ]
-    arrays = data.artifact_arrays(study, store, "geometry.npz", t)
+    arrays = data.artifact_arrays(study, store, records.GEOMETRY, t)
     if arrays is not None:
         add(
             "paths.png",
@@ -332,7 +327,7 @@ def _geometry_report(study, store, add):
 
 
 def _escape_report(study, store, add):
-    rep = study.user_attrs.get("escape")
+    rep = records.escape(study)
     if rep is None:
         return [("status", "not every method is complete yet")], []
     verdict = {True: "holds", False: "does not hold", None: "cannot be judged"}[
@@ -421,7 +416,7 @@ def write_report(
         The written ``index.html``.
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
-    kind = study.user_attrs.get("analysis", "search")
+    kind = records.kind(study)
     out = report_folder(out_root, study_name, storage_id or storage_display)
     out.mkdir(parents=True, exist_ok=True)
     (out / OWNER_FILE).write_text(
@@ -444,7 +439,7 @@ def write_report(
         summary, tables = _escape_report(study, store, add)
     else:
         summary, tables = _search_report(study, add)
-    spec = study.user_attrs.get("spec", {})
+    spec = records.spec_of(study)
     page = render(
         study_name=study_name,
         kind=kind,

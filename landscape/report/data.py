@@ -16,6 +16,7 @@ import optuna
 from optuna.artifacts import download_artifact, get_all_artifact_meta
 from optuna.trial import TrialState
 
+from landscape import records
 from landscape.schedules import make_schedule
 
 STATUS_ORDER = ("converged", "budget", "stalled", "pruned", "diverged")
@@ -70,7 +71,7 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [
         t
         for t in study.get_trials(deepcopy=False, states=states)
-        if "status" in t.user_attrs and "history" in t.user_attrs
+        if records.status(t) is not None and records.history(t) is not None
     ]
 
 
@@ -82,21 +83,20 @@ def _final_loss(t: optuna.trial.FrozenTrial, metric: str) -> float:
         "val_accuracy": "val_accuracy",
         "accuracy": "accuracy",
     }[metric]
-    values = [v for v in t.user_attrs["history"].get(key, []) if v is not None]
+    values = [v for v in (records.history(t) or {}).get(key, []) if v is not None]
     return float(values[-1]) if values else math.nan
 
 
 def lr_points(study: optuna.Study) -> LrPoints:
     """Final metric against ε for every finished trial, with the stability limits."""
-    spec = study.user_attrs.get("spec", {})
-    metric = spec.get("study", {}).get("metric", "val_loss")
+    metric = records.metric(study)
     trials = finished(study)
-    lr = np.array([t.user_attrs["lr"] for t in trials], dtype=float)
+    lr = np.array([records.lr(t) for t in trials], dtype=float)
     loss = np.array([_final_loss(t, metric) for t in trials])
-    status = np.array([t.user_attrs["status"] for t in trials], dtype=str)
+    status = np.array([records.status(t) for t in trials], dtype=str)
     diverged = lr[status == "diverged"]
-    lam = study.user_attrs.get("lambda_max", {}).get("value")
-    lam0 = study.user_attrs.get("lambda_max_init")
+    lam = records.lambda_max(study)
+    lam0 = records.lambda_max_init(study)
     return LrPoints(
         lr,
         loss,
@@ -109,7 +109,7 @@ def lr_points(study: optuna.Study) -> LrPoints:
 
 
 def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
-    h = t.user_attrs["history"]
+    h = records.history(t)
 
     def col(key: str) -> np.ndarray:
         return np.array([math.nan if v is None else v for v in h.get(key, [])], dtype=float)
@@ -117,7 +117,7 @@ def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
     return Curve(
         t.number,
         label,
-        t.user_attrs["status"],
+        records.status(t),
         col("epoch"),
         col("updates"),
         col("loss"),
@@ -127,44 +127,43 @@ def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
 
 def learning_curves(study: optuna.Study, n: int = 8) -> list[Curve]:
     """Up to ``n`` trials spread evenly over ε (their quantiles), best trial included."""
-    trials = sorted(finished(study), key=lambda t: t.user_attrs["lr"])
+    trials = sorted(finished(study), key=records.lr)
     if not trials:
         return []
     picks = sorted({int(round(i)) for i in np.linspace(0, len(trials) - 1, min(n, len(trials)))})
     chosen = [trials[i] for i in picks]
     try:
         best = study.best_trial
-        if all(t.number != best.number for t in chosen) and "history" in best.user_attrs:
+        if all(t.number != best.number for t in chosen) and records.history(best):
             chosen[len(chosen) // 2] = best
     except ValueError:
         pass
-    chosen.sort(key=lambda t: t.user_attrs["lr"])
-    return [_curve(t, f"ε={t.user_attrs['lr']:.3g} (#{t.number})") for t in chosen]
+    chosen.sort(key=records.lr)
+    return [_curve(t, f"ε={records.lr(t):.3g} (#{t.number})") for t in chosen]
 
 
 def batch_map(study: optuna.Study) -> BatchMap:
     """Final metric and status over (ε, batch size)."""
-    spec = study.user_attrs.get("spec", {})
-    metric = spec.get("study", {}).get("metric", "val_loss")
+    metric = records.metric(study)
     trials = finished(study)
     return BatchMap(
-        np.array([t.user_attrs["lr"] for t in trials], dtype=float),
-        np.array([t.user_attrs["batch_size"] for t in trials], dtype=float),
+        np.array([records.lr(t) for t in trials], dtype=float),
+        np.array([records.batch_size(t) for t in trials], dtype=float),
         np.array([_final_loss(t, metric) for t in trials]),
-        np.array([t.user_attrs["status"] for t in trials], dtype=str),
-        int(study.user_attrs.get("n_train", 0)),
+        np.array([records.status(t) for t in trials], dtype=str),
+        records.n_train(study),
     )
 
 
 def schedule_curves(study: optuna.Study) -> ScheduleCurves:
     """For each schedule kind, its best trial's ε_t over its updates and its learning curve."""
-    spec = study.user_attrs.get("spec", {})
+    spec = records.spec_of(study)
     direction = study.direction
     best: dict[str, optuna.trial.FrozenTrial] = {}
     for t in finished(study):
         if t.state != TrialState.COMPLETE:
             continue
-        kind = t.params.get("schedule", t.user_attrs.get("schedule", "constant"))
+        kind = records.schedule(t)
         cur = best.get(kind)
         better = cur is None or (
             t.value < cur.value
@@ -183,12 +182,12 @@ def schedule_curves(study: optuna.Study) -> ScheduleCurves:
             else {}
         )
         sched = make_schedule(kind, **{**base, **params})
-        n = max(1, int(t.user_attrs.get("updates", 1)))
+        n = max(1, records.updates(t))
         u = np.arange(n + 1)
         kinds.append(kind)
         ups.append(u)
-        lrs.append(np.asarray(sched(u, t.user_attrs["lr"]), dtype=float))
-        curves.append(_curve(t, f"{kind}, ε0={t.user_attrs['lr']:.3g}"))
+        lrs.append(np.asarray(sched(u, records.lr(t)), dtype=float))
+        curves.append(_curve(t, f"{kind}, ε0={records.lr(t):.3g}"))
     return ScheduleCurves(kinds, ups, lrs, curves)
 
 
@@ -223,10 +222,10 @@ class MinimaData(NamedTuple):
 
 def minima_data(study: optuna.Study, store) -> MinimaData | None:
     """The minima analysis of a study, with each minimum's spectrum from the artifact."""
-    rep = study.user_attrs.get("minima")
+    rep = records.minima(study)
     if rep is None:
         return None
-    arrays = artifact_arrays(study, store, "minima.npz")
+    arrays = artifact_arrays(study, store, records.MINIMA_POINTS)
     spectra = []
     for m in rep["minima"]:
         spectra.append(arrays["eigenvalues"][m["index"]] if arrays is not None else np.zeros(0))
@@ -255,8 +254,7 @@ class EscapeData(NamedTuple):
 
 def escape_data(study: optuna.Study, store) -> EscapeData | None:
     """Final losses of every escape method's runs, from each method's artifact."""
-    spec = study.user_attrs.get("spec", {})
-    methods = spec.get("analysis", {}).get("methods", [])
+    methods = records.spec_of(study).get("analysis", {}).get("methods", [])
     by_method = {
         int(t.params["method"]): t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -266,7 +264,7 @@ def escape_data(study: optuna.Study, store) -> EscapeData | None:
         return None
     losses, polished = [], []
     for i in range(len(methods)):
-        arr = artifact_arrays(study, store, "points.npz", by_method[i])
+        arr = artifact_arrays(study, store, records.POINTS, by_method[i])
         losses.append(arr["train_loss"])
         polished.append(arr["loss"])
     return EscapeData(list(methods), losses, polished)

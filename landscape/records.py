@@ -1,0 +1,273 @@
+"""What a stored study holds: the one module that names its attrs and artifacts.
+
+A study made by landscape carries, as Optuna study user attrs, its resolved spec and what its
+analyses concluded; each trial carries how it ended. Every other module reads and writes them
+through the accessors here, so a key is spelled once and a reader cannot drift from a writer.
+Plain Optuna (``optuna.load_study``) and optuna-dashboard read the same attrs without landscape.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.artifacts import upload_artifact
+
+# ------------------------------------------------------------------------ study attrs
+_SPEC_NAME = "spec_name"
+_SPEC = "spec"
+_SEARCH_SPACE = "search_space"
+_KIND = "analysis"
+_N_TRAIN = "n_train"
+_VERSION = "landscape_version"
+_LAMBDA_MAX = "lambda_max"
+_LAMBDA_MAX_INIT = "lambda_max_init"
+_MINIMA = "minima"
+_GROUP_COUNTS = "group_counts"
+_ESCAPE = "escape"
+
+# ------------------------------------------------------------------------ trial attrs
+_STATUS = "status"
+_RETRIED_FROM = "retried_from"
+_WALL_TIME = "wall_time"
+_TRAINING = "training"
+OUTCOME_KEYS = (
+    "status",
+    "message",
+    "epochs",
+    "updates",
+    "train_loss",
+    "val_loss",
+    "accuracy",
+    "val_accuracy",
+    "grad_norm",
+    "lr",
+    "batch_size",
+    "schedule",
+    "train_seconds",
+    "wall_time",
+    "seed",
+    "init_stream",
+    "history",
+)
+"""The user attrs of a search trial, readable in optuna-dashboard (see the README)."""
+
+# ------------------------------------------------------------------------ artifacts
+POINTS = "points.npz"
+"""A chunk's (minima) or method's (escape) start, end and polished points."""
+MINIMA_POINTS = "minima.npz"
+"""Every polished point of a minima study with its class (a study artifact)."""
+THETA = "theta.npz"
+"""The verified network of a symmetry study."""
+GEOMETRY = "geometry.npz"
+"""Paths and slices of a geometry study."""
+
+
+def _attrs(study: optuna.Study | Mapping) -> Mapping:
+    return study if isinstance(study, Mapping) else study.user_attrs
+
+
+# ------------------------------------------------------------------------ setup
+def write_setup(
+    study: optuna.Study,
+    spec_name: str,
+    spec: dict,
+    search_space: list,
+    version: str,
+    *,
+    kind: str | None = None,
+    n_train: int | None = None,
+) -> None:
+    """Store the resolved spec on a new study (no-op when one is stored already)."""
+    if _SPEC in study.user_attrs:
+        return
+    attrs: dict[str, Any] = {_SPEC_NAME: spec_name, _SPEC: spec, _SEARCH_SPACE: search_space}
+    if kind is not None:
+        attrs[_KIND] = kind
+    if n_train is not None:
+        attrs[_N_TRAIN] = n_train
+    attrs[_VERSION] = version
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+
+
+def stored_spec(study: optuna.Study | Mapping) -> dict | None:
+    """The resolved spec the study was made with (None: not made by landscape, or not yet)."""
+    return _attrs(study).get(_SPEC)
+
+
+def spec_of(study: optuna.Study | Mapping) -> dict:
+    """The stored spec, or {} for a study landscape did not make."""
+    return stored_spec(study) or {}
+
+
+def spec_name(study: optuna.Study | Mapping) -> str | None:
+    """The spec's name (its file stem)."""
+    return _attrs(study).get(_SPEC_NAME)
+
+
+def metric(study: optuna.Study | Mapping, default: str = "val_loss") -> str:
+    """The metric the study's trials return."""
+    return spec_of(study).get("study", {}).get("metric", default)
+
+
+def kind(study: optuna.Study | Mapping) -> str:
+    """``"search"`` or the analysis kind (minima, symmetry, geometry, escape)."""
+    return _attrs(study).get(_KIND, "search")
+
+
+def is_analysis(study: optuna.Study | Mapping) -> bool:
+    """Whether the study is an analysis (its units re-queue themselves)."""
+    return _KIND in _attrs(study)
+
+
+def search_space(study: optuna.Study | Mapping) -> list[dict]:
+    """The searched parameters as plain dicts (name, target, type, bounds …)."""
+    return _attrs(study).get(_SEARCH_SPACE, [])
+
+
+def n_train(study: optuna.Study | Mapping) -> int:
+    """N, the training set size (search studies)."""
+    return int(_attrs(study).get(_N_TRAIN, 0))
+
+
+# ------------------------------------------------------------------------ conclusions
+def set_lambda_max(study: optuna.Study, trial_number: int, value: float) -> None:
+    """λ_max of the Hessian at the best trial's solution."""
+    study.set_user_attr(_LAMBDA_MAX, {"trial": trial_number, "value": value})
+
+
+def lambda_max(study: optuna.Study | Mapping) -> float | None:
+    """λ_max at the best solution, if computed."""
+    return _attrs(study).get(_LAMBDA_MAX, {}).get("value")
+
+
+def set_lambda_max_init(study: optuna.Study, value: float) -> None:
+    """λ_max of the Hessian at the common θ⁽⁰⁾."""
+    study.set_user_attr(_LAMBDA_MAX_INIT, value)
+
+
+def lambda_max_init(study: optuna.Study | Mapping) -> float | None:
+    """λ_max at the common θ⁽⁰⁾, if computed."""
+    return _attrs(study).get(_LAMBDA_MAX_INIT)
+
+
+def set_minima(study: optuna.Study, report: dict, group_counts: dict) -> None:
+    """The minima analysis (JSON form) and the symmetry group counts."""
+    study.set_user_attr(_MINIMA, report)
+    study.set_user_attr(_GROUP_COUNTS, group_counts)
+
+
+def minima(study: optuna.Study | Mapping) -> dict | None:
+    """The minima analysis, None until every chunk is complete."""
+    return _attrs(study).get(_MINIMA)
+
+
+def group_counts(study: optuna.Study | Mapping) -> dict:
+    """The symmetry group counts stored with a minima analysis."""
+    return _attrs(study).get(_GROUP_COUNTS, {})
+
+
+def set_escape(study: optuna.Study, report: dict) -> None:
+    """The escape analysis (JSON form)."""
+    study.set_user_attr(_ESCAPE, report)
+
+
+def escape(study: optuna.Study | Mapping) -> dict | None:
+    """The escape analysis, None until every method is complete."""
+    return _attrs(study).get(_ESCAPE)
+
+
+# ------------------------------------------------------------------------ trials
+def write_outcome(trial: optuna.Trial, outcome: Mapping[str, Any]) -> None:
+    """Store how a search trial ended (exactly the keys of :data:`OUTCOME_KEYS`)."""
+    if tuple(outcome) != OUTCOME_KEYS:
+        raise ValueError(f"outcome keys {tuple(outcome)} differ from {OUTCOME_KEYS}")
+    for key, value in outcome.items():
+        trial.set_user_attr(key, value)
+
+
+def write_attrs(
+    trial: optuna.Trial, attrs: Mapping[str, Any], *, wall_time: float, training: Any = None
+) -> None:
+    """Store an analysis trial's result fields, how its training ended and its wall time."""
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    if training is not None:
+        trial.set_user_attr(_TRAINING, training)
+    trial.set_user_attr(_WALL_TIME, wall_time)
+
+
+def result(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """An analysis trial's result: the fields of its dataclass (SymmetryCheck, …), as stored."""
+    return dict(trial.user_attrs)
+
+
+def training(trial: optuna.trial.FrozenTrial) -> Any:
+    """How an analysis trial's training ended (a status, or counts per status)."""
+    return trial.user_attrs.get(_TRAINING)
+
+
+def set_status(trial: optuna.Trial, status: str) -> None:
+    """A trial's status (search: converged/diverged/…; analysis units: done/idle)."""
+    trial.set_user_attr(_STATUS, status)
+
+
+def status(trial: optuna.trial.FrozenTrial) -> str | None:
+    """How the trial ended, None for a trial ended from outside (e.g. a killed worker)."""
+    return trial.user_attrs.get(_STATUS)
+
+
+def lr(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The trial's ε (or ε0 of its schedule)."""
+    return trial.user_attrs.get("lr", trial.params.get("lr"))
+
+
+def batch_size(trial: optuna.trial.FrozenTrial) -> int:
+    """The trial's batch size (N for batch learning)."""
+    return int(trial.user_attrs["batch_size"])
+
+
+def updates(trial: optuna.trial.FrozenTrial) -> int:
+    """Updates the trial made."""
+    return int(trial.user_attrs.get("updates", 1))
+
+
+def schedule(trial: optuna.trial.FrozenTrial) -> str:
+    """The trial's learning-rate schedule."""
+    return trial.params.get("schedule", trial.user_attrs.get("schedule", "constant"))
+
+
+def history(trial: optuna.trial.FrozenTrial) -> dict[str, list] | None:
+    """The trial's thinned learning curve (columns epoch, updates, loss, …), if stored."""
+    return trial.user_attrs.get("history")
+
+
+def mark_worker_gone(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+    """The status of a RUNNING trial whose worker died, set just before it is failed."""
+    storage.set_trial_user_attr(trial_id, _STATUS, "failed: worker gone")
+
+
+def retry_copy(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Enqueue a copy of a failed trial with its parameters (user attr ``retried_from``)."""
+    study.enqueue_trial(trial.params, user_attrs={_RETRIED_FROM: trial.number})
+
+
+def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
+    """The number of the failed trial this one re-runs, if any."""
+    return trial.user_attrs.get(_RETRIED_FROM)
+
+
+# ------------------------------------------------------------------------ artifacts
+def upload_arrays(
+    store, owner: optuna.Study | optuna.Trial, filename: str, arrays: Mapping[str, np.ndarray]
+) -> str:
+    """Store arrays as an npz artifact of a study or trial; return its artifact id."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        np.savez(path, **arrays)
+        return upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=owner)
