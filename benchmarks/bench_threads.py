@@ -29,8 +29,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import landscape.threads as threads
+from landscape.analysis.minima import polish
 from landscape.data import load_dataset
-from landscape.minima import polish
 from landscape.model import MLP
 from landscape.train import train, train_many
 

@@ -27,18 +27,18 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.trial import TrialState
 
 from landscape import records, seeds
-from landscape.geometry import (
+from landscape.analysis.geometry import (
     aligned_path,
     filter_normalized_direction,
     hessian_directions,
     slice_1d,
     slice_2d,
 )
-from landscape.hessian import hessian
-from landscape.minima import MinimaReport, analyse_points, classify, polish
+from landscape.analysis.hessian import hessian
+from landscape.analysis.minima import MinimaReport, analyse_points, classify, polish
+from landscape.analysis.symmetry import SymmetryCheck, group_counts, verify_symmetry
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
 from landscape.spec import parse_method
-from landscape.symmetry import SymmetryCheck, group_counts, verify_symmetry
 from landscape.train import train, train_many
 
 UNIT_PARAM = {"minima": "chunk", "escape": "method"}

@@ -30,6 +30,9 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from landscape import __version__, records
+from landscape.analysis.hessian import largest_eigenvalue
+from landscape.analysis.minima import format_minima
+from landscape.analysis.symmetry import format_symmetry, group_counts
 from landscape.experiments import (
     UNIT_PARAM,
     drain_queue,
@@ -45,8 +48,6 @@ from landscape.experiments import (
     run_geometry,
     run_symmetry,
 )
-from landscape.hessian import largest_eigenvalue
-from landscape.minima import format_minima
 from landscape.objectives import (
     Problem,
     analysis_rng,
@@ -70,7 +71,6 @@ from landscape.storage import (
     resolve,
 )
 from landscape.summary import Summary, format_summary, summarize
-from landscape.symmetry import format_symmetry, group_counts
 
 log = logging.getLogger("landscape")
 

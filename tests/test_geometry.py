@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from landscape.geometry import (
+from landscape.analysis.geometry import (
     aligned_path,
     filter_normalized_direction,
     hessian_directions,
@@ -11,9 +11,9 @@ from landscape.geometry import (
     slice_2d,
     slice_grid,
 )
-from landscape.hessian import hessian
+from landscape.analysis.hessian import hessian
+from landscape.analysis.symmetry import random_transform
 from landscape.model import MLP
-from landscape.symmetry import random_transform
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from landscape.analysis.hessian import hessian, hessian_vector_product, largest_eigenvalue
+from landscape.analysis.minima import analyse_points, chao1, classify, cluster, polish
+from landscape.analysis.symmetry import random_transform
 from landscape.data import _teacher, load_dataset
-from landscape.hessian import hessian, hessian_vector_product, largest_eigenvalue
-from landscape.minima import analyse_points, chao1, classify, cluster, polish
 from landscape.model import MLP
-from landscape.symmetry import random_transform
 from landscape.train import train, train_many
 
 

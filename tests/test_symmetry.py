@@ -3,9 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from landscape.model import MLP
-from landscape.params import Layout
-from landscape.symmetry import (
+from landscape.analysis.symmetry import (
     Transform,
     align,
     canonicalize,
@@ -16,6 +14,8 @@ from landscape.symmetry import (
     unit_transform,
     verify_symmetry,
 )
+from landscape.model import MLP
+from landscape.params import Layout
 
 NETS = [
     ([3, 4, 2], "tanh"),

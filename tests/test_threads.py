@@ -1,7 +1,7 @@
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import landscape.threads as threads
-from landscape.minima import polish
+from landscape.analysis.minima import polish
 from landscape.model import MLP
 from landscape.train import train
 

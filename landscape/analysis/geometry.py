@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from landscape.hessian import hessian
+from landscape.analysis.hessian import hessian
+from landscape.analysis.symmetry import align
 from landscape.model import MLP
-from landscape.symmetry import align
 from landscape.threads import one_blas_thread
 
 

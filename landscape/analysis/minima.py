@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from landscape.hessian import hessian
+from landscape.analysis.hessian import hessian
+from landscape.analysis.symmetry import align
 from landscape.model import MLP
-from landscape.symmetry import align
 from landscape.threads import one_blas_thread
 
 KINDS = ("minimum", "saddle", "maximum", "not converged")
@@ -239,8 +239,8 @@ def cluster(
     ``reach`` · (1 + ‖θ_b‖) and the loss on the straight segment between them (at ¼, ½, ¾)
     stays below max(E_a, E_b) + loss_tol · (1 + |E_b|): no barrier separates them, they lie
     in one valley. Modulo symmetry, θ_a is first aligned to θ_b by permuting (and, for odd
-    activations, sign-flipping) its hidden units (:func:`landscape.symmetry.align`). Greedy:
-    each point joins the first class whose representative matches it.
+    activations, sign-flipping) its hidden units (:func:`landscape.analysis.symmetry.align`).
+    Greedy: each point joins the first class whose representative matches it.
 
     Parameters
     ----------
