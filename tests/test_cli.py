@@ -8,29 +8,11 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from fast import FAST
 
 from landscape.study import main
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = [
-    "--set",
-    "data.name=moons",
-    "--set",
-    "data.options.n_samples=120",
-    "--set",
-    "model.hidden=[4]",
-    "--set",
-    "trainer.epochs=30",
-    "--set",
-    "study.report_every=10",
-    "--no-progress",
-]
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _files(folder):

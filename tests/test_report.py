@@ -9,25 +9,12 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import optuna
 import pytest
+from fast import FAST
 from optuna.artifacts import FileSystemArtifactStore
 
 from landscape.report import data, safe_dirname
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.study import main
-
-FAST = [
-    "--set",
-    "data.name=moons",
-    "--set",
-    "data.options.n_samples=120",
-    "--set",
-    "model.hidden=[4]",
-    "--set",
-    "trainer.epochs=30",
-    "--set",
-    "study.report_every=10",
-    "--no-progress",
-]
 
 
 @pytest.fixture(scope="module")

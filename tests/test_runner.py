@@ -4,25 +4,12 @@ import json
 
 import optuna
 import pytest
+from fast import SETTINGS as FAST
 
 import landscape
 from landscape.runner import StudyRun, UsageError
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.summary import Summary
-
-FAST = [
-    "data.name=moons",
-    "data.options.n_samples=120",
-    "model.hidden=[4]",
-    "trainer.epochs=30",
-    "study.report_every=10",
-]
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_runner_run_study_returns_the_study_and_a_typed_summary(workdir, capsys):

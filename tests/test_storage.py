@@ -6,30 +6,12 @@ import sys
 
 import optuna
 import pytest
+from fast import QUICK
 
 from landscape import storage as st
 from landscape.study import main
 
-QUICK = [
-    "--set",
-    "data.name=moons",
-    "--set",
-    "data.options.n_samples=120",
-    "--set",
-    "model.hidden=[4]",
-    "--set",
-    "trainer.epochs=30",
-    "--set",
-    "study.report_every=10",
-    "--no-progress",
-]
 TORN = b'{"op_code": 5, "worker_id": "dead", "trial_id"'
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import time
 
 import optuna
 import pytest
+from fast import QUICK
 from optuna.trial import TrialState
 
 from landscape.study import main
@@ -36,20 +37,6 @@ LONG = [  # trials of a few seconds each, none ending early
     "pruner.name=none",
     "--set",
     "pruner.options={}",
-    "--no-progress",
-    "--no-report",
-]
-QUICK = [
-    "--set",
-    "data.name=moons",
-    "--set",
-    "data.options.n_samples=120",
-    "--set",
-    "model.hidden=[4]",
-    "--set",
-    "trainer.epochs=30",
-    "--set",
-    "study.report_every=10",
     "--no-progress",
     "--no-report",
 ]

@@ -1,0 +1,16 @@
+"""A study small enough for tests: moons, 120 samples, one hidden layer of 4, 30 epochs."""
+
+SETTINGS = [
+    "data.name=moons",
+    "data.options.n_samples=120",
+    "model.hidden=[4]",
+    "trainer.epochs=30",
+    "study.report_every=10",
+]
+"""The spec overrides (``--set`` values, or ``overrides=`` of run_study)."""
+
+FAST = [arg for setting in SETTINGS for arg in ("--set", setting)] + ["--no-progress"]
+"""The command-line options of that study."""
+
+QUICK = [*FAST, "--no-report"]
+"""The same, without writing a report."""
