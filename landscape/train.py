@@ -398,8 +398,8 @@ def train(
                 if epoch > 1 and (epoch - 1) % eval_every:
                     model.evaluate(theta, X, t_train, out=grad_buf, value=False, views=views)
                 # else grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
-                grad_buf *= lrs[0]
-                theta -= grad_buf
+                grad_buf *= lrs[0]  # in place: no θ-sized temporary
+                theta -= grad_buf  # eq (3): θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E(θ⁽ᵗ⁾)
             else:
                 perm = rng.permutation(n)
                 Xp, tp = X[perm], t_train[perm]
@@ -420,7 +420,7 @@ def train(
                         status = "diverged"
                         message = f"a mini-batch gradient became non-finite at update {updates + i}"
                         break
-                    theta -= step
+                    theta -= step  # eq (8): θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E⁽ᵗ⁾(θ⁽ᵗ⁾)
             updates += n_up if status != "diverged" else i
             if status != "diverged" and epoch % eval_every and epoch < epochs:
                 if updates < budget_updates:
@@ -687,7 +687,7 @@ def _train_chunk(
                 grad[...] = kept_step
                 step = grad
                 E = E[~bad]
-            theta -= step
+            theta -= step  # eq (3) or (8) for every start at once: step = ε_t ∇E(θ)
             updates += 1
             if epoch % check_every and epoch < epochs:
                 continue
