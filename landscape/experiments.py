@@ -35,14 +35,22 @@ from landscape.analysis.geometry import (
     slice_2d,
 )
 from landscape.analysis.hessian import hessian
-from landscape.analysis.minima import MinimaReport, analyse_points, classify, polish
-from landscape.analysis.symmetry import SymmetryCheck, group_counts, verify_symmetry
+from landscape.analysis.minima import (
+    MinimaReport,
+    analyse_points,
+    classify,
+    format_minima,
+    polish,
+)
+from landscape.analysis.symmetry import (
+    SymmetryCheck,
+    format_symmetry,
+    group_counts,
+    verify_symmetry,
+)
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
 from landscape.spec import parse_method
 from landscape.train import train, train_many
-
-UNIT_PARAM = {"minima": "chunk", "escape": "method"}
-"""The trial parameter that names a queued unit of work, per analysis kind."""
 
 
 def n_chunks(problem: Problem) -> int:
@@ -144,7 +152,7 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
     """Build the objective of the queued unit trials of a minima or escape study."""
     total = n_chunks(problem)
     kind = problem.spec.analysis.kind
-    param = UNIT_PARAM[kind]
+    param = ANALYSIS_KINDS[kind].unit
     run = run_chunk if kind == "minima" else run_method
 
     def objective(trial: optuna.Trial) -> float:
@@ -585,3 +593,57 @@ def format_geometry(r: GeometryReport) -> str:
         "the trial's artifact geometry.npz"
     )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ the registry
+def _describe_symmetry(problem: Problem, study: optuna.Study, r: SymmetryCheck):
+    check = dataclasses.asdict(r)
+    check["counts"] = {k: str(v) for k, v in check["counts"].items()}
+    return format_symmetry(r), {"passed": r.passed(), "check": check}
+
+
+def _describe_geometry(problem: Problem, study: optuna.Study, r: GeometryReport):
+    return format_geometry(r), {"geometry": jsonable(dataclasses.asdict(r))}
+
+
+def _describe_escape(problem: Problem, study: optuna.Study, r: EscapeReport):
+    return format_escape(r), {"escape": records.escape(study)}
+
+
+def _describe_minima(problem: Problem, study: optuna.Study, r: MinimaReport):
+    model, _ = build(problem, problem.spec, np.random.default_rng(0))
+    counts = group_counts(model.layout, model.activation.odd)
+    return format_minima(r, counts), {
+        "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
+        "minima": report_dict(r),
+    }
+
+
+@dataclass(frozen=True)
+class AnalysisKind:
+    """How one kind of analysis runs as Optuna trials.
+
+    Attributes
+    ----------
+    unit : str or None
+        The trial parameter naming a queued unit of work (``chunk``, ``method``); None for an
+        analysis done in one trial.
+    run : callable
+        ``run(problem, study, store)``: the whole analysis (one trial), or, for queued units,
+        the analysis of the completed units (None while some are missing).
+    describe : callable
+        ``describe(problem, study, result)`` → (terminal text, JSON payload).
+    """
+
+    unit: str | None
+    run: Any
+    describe: Any
+
+
+ANALYSIS_KINDS = {
+    "minima": AnalysisKind("chunk", finalize_minima, _describe_minima),
+    "symmetry": AnalysisKind(None, run_symmetry, _describe_symmetry),
+    "geometry": AnalysisKind(None, run_geometry, _describe_geometry),
+    "escape": AnalysisKind("method", finalize_escape, _describe_escape),
+}
+"""Every analysis kind (``spec.ANALYSES`` names the same); a new one is one line here."""

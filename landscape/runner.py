@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
@@ -31,22 +30,12 @@ from tqdm.auto import tqdm
 
 from landscape import __version__, records
 from landscape.analysis.hessian import largest_eigenvalue
-from landscape.analysis.minima import format_minima
-from landscape.analysis.symmetry import format_symmetry, group_counts
 from landscape.experiments import (
-    UNIT_PARAM,
+    ANALYSIS_KINDS,
     drain_queue,
     enqueue_missing,
-    finalize_escape,
-    finalize_minima,
-    format_escape,
-    format_geometry,
-    jsonable,
     minima_objective,
     n_chunks,
-    report_dict,
-    run_geometry,
-    run_symmetry,
 )
 from landscape.objectives import (
     Problem,
@@ -773,26 +762,14 @@ def _run_analysis(
     start = time.perf_counter()
     where = f"study {options.study_name!r} in {target.display}"
     dead = 0
-    if kind == "symmetry":
-        result = run_symmetry(problem, study, artifacts)
-        check = dataclasses.asdict(result)
-        check["counts"] = {k: str(v) for k, v in check["counts"].items()}
-        lines = [
-            f"{where}: symmetry verified in {time.perf_counter() - start:.1f} s",
-            format_symmetry(result),
-        ]
-        payload = {"passed": result.passed(), "check": check}
-    elif kind == "geometry":
-        result = run_geometry(problem, study, artifacts)
-        lines = [
-            f"{where}: geometry in {time.perf_counter() - start:.1f} s",
-            format_geometry(result),
-        ]
-        payload = {"geometry": jsonable(dataclasses.asdict(result))}
+    analysis = ANALYSIS_KINDS[kind]
+    payload: dict[str, Any] = {}
+    if analysis.unit is None:
+        result = analysis.run(problem, study, artifacts)
+        header = f"{where}: {kind} in {time.perf_counter() - start:.1f} s"
     else:
         total = n_chunks(problem)
-        param = UNIT_PARAM[kind]
-        missing = enqueue_missing(study, total, param)
+        missing = enqueue_missing(study, total, analysis.unit)
         bar = _progress(len(missing), not options.progress)
         if options.jobs == 1:
             drain_queue(
@@ -801,38 +778,32 @@ def _run_analysis(
         else:
             dead = _run_workers(spec, options, bar, study, len(missing))
         bar.close()
-        wall = time.perf_counter() - start
         n_done = sum(
             1
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if param in t.params
+            if analysis.unit in t.params
         )
-        unit_name = "chunks" if kind == "minima" else "methods"
-        header = f"{where}: {len(missing)} of {total} {unit_name} run here in {wall:.1f} s"
-        pending = (
-            f"{n_done} of {total} {unit_name} complete; other workers (or a rerun) finish the rest"
+        result = analysis.run(problem, study, artifacts)
+        units = f"{analysis.unit}s"
+        header = (
+            f"{where}: {len(missing)} of {total} {units} run here in "
+            f"{time.perf_counter() - start:.1f} s"
         )
-        if kind == "escape":
-            result = finalize_escape(problem, study, artifacts)
-            lines = [header, format_escape(result) if result else pending]
-            payload = {
-                "methods_complete": n_done,
-                "wall_seconds": wall,
-                "escape": records.escape(study) if result else None,
-            }
-        else:
-            result = finalize_minima(problem, study, artifacts)
-            wall = time.perf_counter() - start
-            model, _ = build(problem, spec, np.random.default_rng(0))
-            counts = group_counts(model.layout, model.activation.odd)
-            lines = [header, format_minima(result, counts) if result else pending]
-            payload = {
-                "chunks": total,
-                "chunks_complete": n_done,
-                "wall_seconds": wall,
-                "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
-                "minima": report_dict(result) if result else None,
-            }
+        payload = {
+            units: total,
+            f"{units}_complete": n_done,
+            "wall_seconds": time.perf_counter() - start,
+        }
+    if result is None:
+        text = (
+            f"{n_done} of {total} {analysis.unit}s complete; other workers (or a rerun) "
+            "finish the rest"
+        )
+        payload[kind] = None
+    else:
+        text, described = analysis.describe(problem, study, result)
+        payload.update(described)
+    lines = [header, text]
     report = _finish_report(options, store)
     n_now = len(study.get_trials(deepcopy=False))
     return StudyRun(

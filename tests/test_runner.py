@@ -51,3 +51,12 @@ def test_runner_bad_input_raises_before_anything_is_written(workdir):
     with pytest.raises(UsageError, match="--jobs=0 must be >= 1"):
         landscape.run_study("lr_search", storage="x.db", jobs=0)
     assert list(workdir.iterdir()) == []
+
+
+def test_runner_every_analysis_kind_is_registered_to_run_and_to_report():
+    from landscape.experiments import ANALYSIS_KINDS
+    from landscape.report import REPORTS
+    from landscape.spec import ANALYSES
+
+    assert set(ANALYSIS_KINDS) == set(ANALYSES)
+    assert set(REPORTS) == {"search", *ANALYSES}

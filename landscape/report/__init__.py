@@ -72,7 +72,7 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
     return root / f"{base}-{digest}"
 
 
-def _search_report(study, add):
+def _search_report(study, store, add):
     params = {p["name"] for p in records.search_space(study)}
     direction = (
         "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
@@ -252,7 +252,7 @@ def _minima_report(study, store, add):
     return summary, tables
 
 
-def _symmetry_report(study):
+def _symmetry_report(study, store, add):
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not trials:
         return [("status", "no complete trial")], []
@@ -380,6 +380,17 @@ def _escape_report(study, store, add):
     return summary, tables
 
 
+REPORTS = {
+    "search": _search_report,
+    "minima": _minima_report,
+    "symmetry": _symmetry_report,
+    "geometry": _geometry_report,
+    "escape": _escape_report,
+}
+"""Each kind of study's report: ``(study, store, add) → (summary rows, tables)``, where
+``add(filename, figure, title, caption)`` puts a figure on the page."""
+
+
 def write_report(
     storage,
     study_name: str,
@@ -429,16 +440,7 @@ def write_report(
         figures.save(fig, out / filename)
         entries.append(FigureEntry(filename, title, caption))
 
-    if kind == "minima":
-        summary, tables = _minima_report(study, store, add)
-    elif kind == "symmetry":
-        summary, tables = _symmetry_report(study)
-    elif kind == "geometry":
-        summary, tables = _geometry_report(study, store, add)
-    elif kind == "escape":
-        summary, tables = _escape_report(study, store, add)
-    else:
-        summary, tables = _search_report(study, add)
+    summary, tables = REPORTS[kind](study, store, add)
     spec = records.spec_of(study)
     page = render(
         study_name=study_name,
