@@ -49,7 +49,7 @@ from landscape.objectives import (
     trial_records,
     trial_rng,
 )
-from landscape.spec import Spec, SpecError, find_spec, parse_spec
+from landscape.spec import Spec, SpecError, find_spec, parse_spec, validate_static
 from landscape.storage import (
     StorageTarget,
     artifact_dir,
@@ -260,6 +260,7 @@ def _run_study(
                     },
                 ),
             )
+        validate_static(spec)  # a Spec built by hand, or changed above, is checked like a file
     else:
         spec_name, text = find_spec(name_or_spec)
         spec = parse_spec(spec_name, text, [*overrides, *extra])

@@ -32,6 +32,8 @@ def test_runner_accepts_a_parsed_spec(workdir):
     assert run.trials_added == 2 and run.report is None
     with pytest.raises(UsageError, match="overrides apply to a spec name or path"):
         landscape.run_study(spec, storage="s.db", overrides=["trainer.epochs=3"])
+    with pytest.raises(SpecError, match="study.n_trials=0 must be an integer >= 1"):
+        landscape.run_study(spec, storage="s.db", n_trials=0)
 
 
 def test_runner_analysis_returns_its_own_dataclass(workdir):
