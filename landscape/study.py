@@ -44,7 +44,6 @@ from landscape.storage import (
 )
 
 PROG = "python -m landscape.study"
-COMMANDS = ("list", "report", "dashboard", "repair")
 
 
 class _Parser(argparse.ArgumentParser):
