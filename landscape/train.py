@@ -195,6 +195,43 @@ class TrainConfig:
         return kwargs
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """The stopping rules of :func:`train` and :func:`train_many`, each written once.
+
+    Every method takes scalars or arrays of shape (K,), one entry per start, and returns
+    bool or a bool array of the same shape.
+    """
+
+    atol: float
+    rtol: float
+    gtol: float
+    diverge_factor: float
+
+    def __post_init__(self):
+        for name in ("atol", "rtol", "gtol"):
+            _check_number(name, getattr(self, name), low=0.0, inclusive=True)
+        _check_number("diverge_factor", self.diverge_factor, low=1.0, inclusive=False)
+
+    def diverged(self, E, E0):
+        """E is not finite or has grown past ``diverge_factor`` · E(θ⁽⁰⁾)."""
+        return ~np.isfinite(E) | (E > self.diverge_factor * E0)
+
+    def still(self, moved, size):
+        """θ no longer changes: max_i |Δθ_i| ≤ atol + rtol · max_i |θ_i| (``moved``, ``size``)."""
+        return moved <= self.atol + self.rtol * size
+
+    def small_gradient(self, gnorm):
+        """‖∇E(θ)‖ ≤ gtol."""
+        return gnorm <= self.gtol
+
+    @staticmethod
+    def no_more_steps(sched: Schedule, updates: int, lr: float) -> bool:
+        """The next step would be ε = 0: schedules do not rise again, so θ is frozen by ε,
+        not because ∇E vanished, which is no convergence (status ``budget``)."""
+        return sched(updates, lr) == 0.0
+
+
 def _resolve_schedule(schedule: Schedule | str | None, params: dict | None) -> Schedule:
     if schedule is None:
         schedule = "constant"
@@ -343,9 +380,8 @@ def train(
     _check_count("max_updates", max_updates, low=1)
     _check_count("stall_window", stall_window, low=1)
     _check_count("eval_every", eval_every, low=1)
-    for name, value in (("atol", atol), ("rtol", rtol), ("gtol", gtol), ("stall_tol", stall_tol)):
-        _check_number(name, value, low=0.0, inclusive=True)
-    _check_number("diverge_factor", diverge_factor, low=1.0, inclusive=False)
+    _check_number("stall_tol", stall_tol, low=0.0, inclusive=True)
+    rules = _Rules(atol, rtol, gtol, diverge_factor)
     sched = _resolve_schedule(schedule, schedule_params)
     B = n if batch_size is None else int(batch_size)
     if B < n and rng is None:
@@ -429,26 +465,24 @@ def train(
             rec = record(epoch, updates, E, gnorm, float(lrs[-1]), acc)
             if status == "diverged":
                 break
-            if not (math.isfinite(E) and np.isfinite(theta).all()):
-                status, message = "diverged", f"E became {E} at epoch {epoch}"
-                break
-            if E > diverge_factor * E0:
+            if rules.diverged(E, E0) or not np.isfinite(theta).all():
                 status = "diverged"
-                message = f"E={E:.6g} exceeds {diverge_factor:g} × E(θ⁽⁰⁾)={E0:.6g}"
+                if math.isfinite(E) and E > diverge_factor * E0:
+                    message = f"E={E:.6g} exceeds {diverge_factor:g} × E(θ⁽⁰⁾)={E0:.6g}"
+                else:
+                    message = f"E became {E} at epoch {epoch}"
                 break
-            if sched(updates, lr) == 0.0:
-                # The next step would be ε = 0 (schedules do not rise again): θ would stand
-                # still because ε does, not because ∇E vanished, which is no convergence.
+            if rules.no_more_steps(sched, updates, lr):
                 status = "budget"
                 message = f"the schedule reached ε = 0 at update {updates}: θ can no longer change"
                 break
             theta_prev -= theta
-            if np.abs(theta_prev).max() <= atol + rtol * np.abs(theta).max():
+            if rules.still(np.abs(theta_prev).max(), np.abs(theta).max()):
                 status = "converged"
                 message = f"θ stopped changing at epoch {epoch} (atol={atol:g}, rtol={rtol:g})"
                 break
             theta_prev[...] = theta
-            if gnorm <= gtol:
+            if rules.small_gradient(gnorm):
                 status, message = "converged", f"‖∇E‖={gnorm:.3g} <= gtol={gtol:g}"
                 break
             if stall_window is not None and epoch >= stall_window:
@@ -579,7 +613,7 @@ def train_many(
     _check_count("batch_size", batch_size, low=1, high=n)
     _check_count("check_every", check_every, low=1)
     _check_count("chunk", chunk, low=1)
-    _check_number("diverge_factor", diverge_factor, low=1.0, inclusive=False)
+    rules = _Rules(atol, rtol, gtol, diverge_factor)
     sched = _resolve_schedule(schedule, schedule_params)
     B = n if batch_size is None else int(batch_size)
     if B < n and not isinstance(rng, np.random.Generator):
@@ -607,10 +641,7 @@ def train_many(
                 lr,
                 epochs,
                 sched,
-                atol,
-                rtol,
-                gtol,
-                diverge_factor,
+                rules,
                 check_every,
                 out_status,
                 out_loss,
@@ -638,10 +669,7 @@ def _train_chunk(
     lr,
     epochs,
     sched,
-    atol,
-    rtol,
-    gtol,
-    factor,
+    rules,
     check_every,
     out_status,
     out_loss,
@@ -678,7 +706,7 @@ def _train_chunk(
             E, step, _ = model.evaluate(theta, X, t, out=grad, scale=lr_t)
             if E0 is None:
                 E0 = E.copy()
-            bad = ~np.isfinite(E) | (E > factor * E0)
+            bad = rules.diverged(E, E0)
             if bad.any():
                 kept_step = step[~bad]  # the survivors' steps, before the buffer shrinks
                 retire(bad, "diverged", epoch - 1, E, np.full(len(E), np.nan))
@@ -693,9 +721,9 @@ def _train_chunk(
                 continue
             size = np.abs(step).max(axis=1)
             gn = np.sqrt(np.einsum("kd,kd->k", step, step)) / lr_t
-            done = (size <= atol + rtol * np.abs(theta).max(axis=1)) | (gn <= gtol)
-            if sched(updates, lr) == 0.0:
-                done[:] = False
+            done = rules.still(size, np.abs(theta).max(axis=1)) | rules.small_gradient(gn)
+            if rules.no_more_steps(sched, updates, lr):
+                done[:] = False  # ε = 0 is no convergence: the start runs out its budget
             if done.any():
                 Eg, g, _ = model.evaluate(theta[done], X, t)
                 gnd = np.sqrt(np.einsum("kd,kd->k", g, g))
@@ -720,18 +748,18 @@ def _train_chunk(
             # SGD's iterate never stops moving at a fixed ε: only ‖∇E‖ ≤ gtol ends a start
             E, g, _ = model.evaluate(theta, X, t, out=grad)
             gn = np.sqrt(np.einsum("kd,kd->k", g, g))
-            bad = ~np.isfinite(E) | (E > factor * E0) | ~np.isfinite(gn)
+            bad = rules.diverged(E, E0) | ~np.isfinite(gn)
             if bad.any():
                 retire(bad, "diverged", epoch, E, gn)
                 E, gn = E[~bad], gn[~bad]
             if len(active):
-                done = gn <= gtol
+                done = rules.small_gradient(gn)
                 if done.any():
                     retire(done, "converged", epoch, E, gn)
     if len(active):
         E, g, _ = model.evaluate(theta, X, t, out=grad)
         gn = np.sqrt(np.einsum("kd,kd->k", g, g))
-        bad = ~np.isfinite(E) | (E > factor * E0)
+        bad = rules.diverged(E, E0)
         out_theta[active] = theta
         out_status[active] = np.where(bad, "diverged", "budget")
         out_loss[active] = E
