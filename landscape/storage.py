@@ -201,6 +201,21 @@ def resolve(url: str | None) -> StorageTarget:
     return StorageTarget(url, "rdb", None)
 
 
+def existing(url: str | None) -> StorageTarget:
+    """Resolve ``url`` to a storage that must already exist, and check it without writing.
+
+    Raises
+    ------
+    StorageError
+        When a storage file is missing, or for any problem :func:`check_storage` finds.
+    """
+    target = resolve(url)
+    if target.path is not None and not target.exists():
+        raise StorageError(f"storage {target.display} does not exist")
+    check_storage(target)
+    return target
+
+
 def check_storage(target: StorageTarget) -> None:
     """Find every problem with the storage without writing anything.
 

@@ -37,6 +37,7 @@ from landscape.storage import (
     artifact_dir,
     check_storage,
     check_writable,
+    existing,
     fail_stale_running,
     open_storage,
     resolve,
@@ -237,10 +238,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 
 
 def _existing_study(url: str | None, name: str) -> tuple[StorageTarget, Any]:
-    target = resolve(url)
-    if target.path is not None and not target.exists():
-        raise StorageError(f"storage {target.display} does not exist")
-    check_storage(target)
+    target = existing(url)
     storage = open_storage(target)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if name not in names:
@@ -296,10 +294,7 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
         if not 1 <= args.port <= 65535:
             raise UsageError(f"--port={args.port} must lie in [1, 65535]")
         _check_port_free(args.port)
-        target = resolve(args.storage)
-        if target.path is not None and not target.exists():
-            raise StorageError(f"storage {target.display} does not exist")
-        check_storage(target)
+        target = existing(args.storage)
         check_writable(target)  # notes and artifact uploads from the browser write to it
         artifacts = artifact_dir(target, args.artifacts)
         storage = open_storage(target)
@@ -337,11 +332,8 @@ def cmd_repair(argv: Sequence[str]) -> int:
     try:
         if not (math.isfinite(args.grace) and args.grace >= 0):
             raise UsageError(f"--grace={args.grace} must be a finite number >= 0 of seconds")
-        target = resolve(args.storage)
-        if target.path is not None and not target.exists():
-            raise StorageError(f"storage {target.display} does not exist")
         # Recognise the file as Optuna's before touching it: a text file is not a journal.
-        check_storage(target)
+        target = existing(args.storage)
         if target.kind == "journal":
             cut = truncate_torn_tail(target.path)
             if cut:

@@ -227,8 +227,11 @@ class _Rules:
 
     @staticmethod
     def no_more_steps(sched: Schedule, updates: int, lr: float) -> bool:
-        """The next step would be ε = 0: schedules do not rise again, so θ is frozen by ε,
-        not because ∇E vanished, which is no convergence (status ``budget``)."""
+        """The next step would be ε = 0 (status ``budget``, not convergence).
+
+        Schedules do not rise again, so θ would stand still because ε does, not because ∇E
+        vanished.
+        """
         return sched(updates, lr) == 0.0
 
 
