@@ -263,6 +263,25 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def _analyse(model, points: dict, a, data: tuple) -> MinimaReport:
+    """Classify and cluster stored end points with the spec's tolerances.
+
+    ``points`` holds the arrays :func:`collect` returns; ``a`` is the spec's analysis section.
+    """
+    return analyse_points(
+        model,
+        points["theta"],
+        points["loss"],
+        points["converged"],
+        points["eigenvalues"],
+        points["status"],
+        tol=a.tol,
+        loss_tol=a.loss_tol,
+        rel_tol=a.rel_tol,
+        data=data,
+    )
+
+
 def finalize_minima(
     problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
 ) -> MinimaReport | None:
@@ -273,18 +292,7 @@ def finalize_minima(
     spec = problem.spec
     a = spec.analysis
     model, _ = build(problem, spec, np.random.default_rng(0))
-    report = analyse_points(
-        model,
-        points["theta"],
-        points["loss"],
-        points["converged"],
-        points["eigenvalues"],
-        points["status"],
-        tol=a.tol,
-        loss_tol=a.loss_tol,
-        rel_tol=a.rel_tol,
-        data=(problem.data.X_train, problem.data.y_train),
-    )
+    report = _analyse(model, points, a, (problem.data.X_train, problem.data.y_train))
     counts = group_counts(model.layout, model.activation.odd)
     records.set_minima(
         study, report_dict(report), {k: str(v) for k, v in dataclasses.asdict(counts).items()}
@@ -412,18 +420,7 @@ def finalize_escape(
     cut = best + a.loss_threshold
     outcomes = []
     for method, p, kinds in zip(a.methods, parts, kinds_of, strict=True):
-        rep = analyse_points(
-            model,
-            p["theta"],
-            p["loss"],
-            p["converged"],
-            p["eigenvalues"],
-            p["status"],
-            tol=a.tol,
-            loss_tol=a.loss_tol,
-            rel_tol=a.rel_tol,
-            data=data,
-        )
+        rep = _analyse(model, p, a, data)
         critical = np.isin(kinds, ["minimum", "saddle"])
         high = critical & (p["loss"] > cut)
         low = (np.array(kinds) == "minimum") & (p["loss"] <= cut)

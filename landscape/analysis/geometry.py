@@ -222,6 +222,25 @@ def _losses(model: MLP, thetas: np.ndarray, X, y, chunk: int = 256) -> np.ndarra
     return out
 
 
+def _grid_losses(
+    model: MLP, theta: np.ndarray, directions: tuple, X, y, radius: float, points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """E(θ + Σ_i s_i d_i) on the product of :func:`slice_grid` over the directions.
+
+    Returns the grid s of shape (points,) and the losses of shape (points,) * len(directions).
+    """
+    s = slice_grid(radius, points)
+    n = len(directions)
+    thetas = theta
+    for axis, d in enumerate(directions):
+        shape = [1] * (n + 1)
+        shape[axis] = points
+        thetas = thetas + s.reshape(shape) * d
+    loss = _losses(model, thetas.reshape(-1, theta.shape[-1]), X, y).reshape((points,) * n)
+    loss[(points // 2,) * n] = model.loss(theta, X, y)  # the centre is θ exactly, as one θ
+    return s, loss
+
+
 @one_blas_thread
 def slice_1d(
     model: MLP,
@@ -234,10 +253,7 @@ def slice_1d(
     points: int = 41,
 ) -> Slice1D:
     """Compute the loss along one direction through θ; the grid's centre is θ itself."""
-    s = slice_grid(radius, points)
-    thetas = theta + s[:, None] * direction
-    loss = _losses(model, thetas, X, y)
-    loss[points // 2] = model.loss(theta, X, y)  # the centre is θ exactly, as a single θ
+    s, loss = _grid_losses(model, theta, (direction,), X, y, radius, points)
     return Slice1D(s, loss)
 
 
@@ -254,8 +270,5 @@ def slice_2d(
     points: int = 31,
 ) -> Slice2D:
     """Compute the loss on the plane spanned by two directions through θ (evaluated in chunks)."""
-    s = slice_grid(radius, points)
-    thetas = theta + s[:, None, None] * d1 + s[None, :, None] * d2
-    loss = _losses(model, thetas.reshape(-1, theta.shape[-1]), X, y).reshape(points, points)
-    loss[points // 2, points // 2] = model.loss(theta, X, y)
+    s, loss = _grid_losses(model, theta, (d1, d2), X, y, radius, points)
     return Slice2D(s, s.copy(), loss)
