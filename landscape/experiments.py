@@ -39,12 +39,10 @@ from landscape.analysis.minima import (
     MinimaReport,
     analyse_points,
     classify,
-    format_minima,
     polish,
 )
 from landscape.analysis.symmetry import (
     SymmetryCheck,
-    format_symmetry,
     group_counts,
     verify_symmetry,
 )
@@ -448,34 +446,6 @@ def finalize_escape(
     return report
 
 
-def format_escape(report: EscapeReport) -> str:
-    """Format an :class:`EscapeReport` as text for the terminal."""
-    lines = [
-        f"{report.n_starts} starts, {report.epochs} epochs each method; the best minimum found "
-        f"has E = {report.best_loss:.4g}; a bad critical point is a minimum or saddle more than "
-        f"{report.loss_threshold:g} above it",
-        f"  {'method':14s} {'B':>5s} {'median E':>10s} {'bad crit.':>9s} {'low min.':>9s} "
-        f"{'minima':>6s}  end points",
-    ]
-    for m in report.methods:
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.kinds.items()))
-        lines.append(
-            f"  {m.method:14s} {m.batch_size:5d} {m.loss_quantiles['median']:10.3g} "
-            f"{m.high_loss_share:9.1%} {m.reached_global_share:9.1%} {m.distinct_minima:6d}  "
-            f"{kinds}"
-        )
-    verdict = {
-        True: "holds here: a mini-batch method ends at bad critical points less often "
-        "than batch gradient descent",
-        False: "does not hold here: no mini-batch method ends at bad critical points "
-        "less often than batch gradient descent",
-        None: "cannot be judged here: it needs gd and another method, and at least one "
-        "run ending at a bad critical point",
-    }
-    lines.append("seed 1.3's claim " + verdict[report.claim_holds])
-    return "\n".join(lines)
-
-
 # ----------------------------------------------------------------------- geometry
 @dataclass(frozen=True)
 class GeometryReport:
@@ -567,50 +537,25 @@ def run_geometry(
     return report
 
 
-def format_geometry(r: GeometryReport) -> str:
-    """Format a :class:`GeometryReport` as text for the terminal."""
-    lines = [
-        f"two minima: E = {r.losses[0]:.6g} and {r.losses[1]:.6g} "
-        f"(polished: {r.converged[0]}, {r.converged[1]})",
-        f"straight path between them: barrier {r.barrier_raw:.4g} (distance {r.distance_raw:.4g})",
-        f"after aligning the hidden units: barrier {r.barrier_aligned:.4g} "
-        f"(distance {r.distance_aligned:.4g})",
-    ]
-    if r.val_barrier_raw is not None:
-        lines.append(
-            f"validation loss barrier: {r.val_barrier_raw:.4g} raw, "
-            f"{r.val_barrier_aligned:.4g} aligned"
-        )
-    lines.append(
-        "Hessian's top eigenvalues at the first minimum: "
-        + ", ".join(f"{v:.4g}" for v in r.hessian_top)
-    )
-    lines.append(
-        "slices (1-D and 2-D, filter-normalised random and Hessian directions) are in "
-        "the trial's artifact geometry.npz"
-    )
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------------------ the registry
-def _describe_symmetry(problem: Problem, study: optuna.Study, r: SymmetryCheck):
+def _payload_symmetry(problem: Problem, study: optuna.Study, r: SymmetryCheck) -> dict:
     check = dataclasses.asdict(r)
     check["counts"] = {k: str(v) for k, v in check["counts"].items()}
-    return format_symmetry(r), {"passed": r.passed(), "check": check}
+    return {"passed": r.passed(), "check": check}
 
 
-def _describe_geometry(problem: Problem, study: optuna.Study, r: GeometryReport):
-    return format_geometry(r), {"geometry": jsonable(dataclasses.asdict(r))}
+def _payload_geometry(problem: Problem, study: optuna.Study, r: GeometryReport) -> dict:
+    return {"geometry": jsonable(dataclasses.asdict(r))}
 
 
-def _describe_escape(problem: Problem, study: optuna.Study, r: EscapeReport):
-    return format_escape(r), {"escape": records.escape(study)}
+def _payload_escape(problem: Problem, study: optuna.Study, r: EscapeReport) -> dict:
+    return {"escape": records.escape(study)}
 
 
-def _describe_minima(problem: Problem, study: optuna.Study, r: MinimaReport):
+def _payload_minima(problem: Problem, study: optuna.Study, r: MinimaReport) -> dict:
     model, _ = build(problem, problem.spec, np.random.default_rng(0))
     counts = group_counts(model.layout, model.activation.odd)
-    return format_minima(r, counts), {
+    return {
         "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
         "minima": report_dict(r),
     }
@@ -628,19 +573,20 @@ class AnalysisKind:
     run : callable
         ``run(problem, study, store)``: the whole analysis (one trial), or, for queued units,
         the analysis of the completed units (None while some are missing).
-    describe : callable
-        ``describe(problem, study, result)`` → (terminal text, JSON payload).
+    payload : callable
+        ``payload(problem, study, result)`` → the result as JSON (``--json``); its terminal
+        text is :func:`landscape.report.text.describe`'s.
     """
 
     unit: str | None
     run: Any
-    describe: Any
+    payload: Any
 
 
 ANALYSIS_KINDS = {
-    "minima": AnalysisKind("chunk", finalize_minima, _describe_minima),
-    "symmetry": AnalysisKind(None, run_symmetry, _describe_symmetry),
-    "geometry": AnalysisKind(None, run_geometry, _describe_geometry),
-    "escape": AnalysisKind("method", finalize_escape, _describe_escape),
+    "minima": AnalysisKind("chunk", finalize_minima, _payload_minima),
+    "symmetry": AnalysisKind(None, run_symmetry, _payload_symmetry),
+    "geometry": AnalysisKind(None, run_geometry, _payload_geometry),
+    "escape": AnalysisKind("method", finalize_escape, _payload_escape),
 }
 """Every analysis kind (``spec.ANALYSES`` names the same); a new one is one line here."""

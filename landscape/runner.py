@@ -49,6 +49,7 @@ from landscape.objectives import (
     trial_records,
     trial_rng,
 )
+from landscape.report.text import describe, format_summary
 from landscape.spec import Spec, SpecError, find_spec, parse_spec, validate_static
 from landscape.storage import (
     StorageTarget,
@@ -59,7 +60,7 @@ from landscape.storage import (
     open_storage,
     resolve,
 )
-from landscape.summary import Summary, format_summary, summarize
+from landscape.summary import Summary, summarize
 
 log = logging.getLogger("landscape")
 
@@ -802,8 +803,8 @@ def _run_analysis(
         )
         payload[kind] = None
     else:
-        text, described = analysis.describe(problem, study, result)
-        payload.update(described)
+        text = describe(kind, problem, result)
+        payload.update(analysis.payload(problem, study, result))
     lines = [header, text]
     report = _finish_report(options, store)
     n_now = len(study.get_trials(deepcopy=False))
@@ -835,7 +836,7 @@ def _finish_report(options: _Options, store) -> str | None:
     """Write the study's report at the end of a run; return its path (None without one)."""
     if not options.report:
         return None
-    from landscape.report import write_report  # matplotlib is loaded only to report
+    from landscape.report.write import write_report  # matplotlib is loaded only to report
 
     options.artifacts.mkdir(parents=True, exist_ok=True)
     path = write_report(

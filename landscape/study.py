@@ -267,7 +267,7 @@ def cmd_report(argv: Sequence[str]) -> int:
             raise UsageError(f"--out {args.out!r} is not a folder")
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
-    from landscape.report import write_report  # matplotlib is loaded only to report
+    from landscape.report.write import write_report  # matplotlib is loaded only to report
 
     store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
     path = write_report(

@@ -605,7 +605,7 @@ def test_cli_reports_of_colliding_names_get_their_own_folders(workdir, capsys):
 
 
 def test_cli_report_replaces_its_figures_instead_of_piling_them_up(workdir, capsys):
-    from landscape.report import report_artifacts
+    from landscape.report.write import report_artifacts
 
     assert main(["lr_search", *FAST, "--n-trials", "3"]) == 0
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")

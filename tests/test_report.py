@@ -12,8 +12,9 @@ import pytest
 from fast import FAST
 from optuna.artifacts import FileSystemArtifactStore
 
-from landscape.report import data, safe_dirname
+from landscape.report import data
 from landscape.report.page import FigureEntry, Table, markdown_note, render
+from landscape.report.write import safe_dirname
 from landscape.study import main
 
 

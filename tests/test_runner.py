@@ -1,6 +1,8 @@
 """The Python API: landscape.run_study, as a notebook uses it."""
 
 import json
+import subprocess
+import sys
 
 import optuna
 import pytest
@@ -57,8 +59,22 @@ def test_runner_bad_input_raises_before_anything_is_written(workdir):
 
 def test_runner_every_analysis_kind_is_registered_to_run_and_to_report():
     from landscape.experiments import ANALYSIS_KINDS
-    from landscape.report import REPORTS
+    from landscape.report.text import TEXTS
+    from landscape.report.write import REPORTS
     from landscape.spec import ANALYSES
 
     assert set(ANALYSIS_KINDS) == set(ANALYSES)
+    assert set(TEXTS) == set(ANALYSES)
     assert set(REPORTS) == {"search", *ANALYSES}
+
+
+def test_the_command_line_loads_no_plotting_until_it_reports():
+    """Layers import downwards: parsing, running and printing need no matplotlib."""
+    code = (
+        "import sys, landscape.study, landscape.runner, landscape.report.text; "
+        "print(sorted(m for m in sys.modules if m.startswith(('matplotlib', 'landscape.report'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['landscape.report', 'landscape.report.text']"

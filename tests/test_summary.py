@@ -1,6 +1,7 @@
 import pytest
 
-from landscape.summary import TrialRecord, format_summary, summarize
+from landscape.report.text import format_summary
+from landscape.summary import TrialRecord, summarize
 
 
 def _recs():

@@ -413,30 +413,3 @@ def verify_symmetry(
         gd_steps=min(a.epochs, b.epochs),
         counts=group_counts(layout, odd),
     )
-
-
-def format_symmetry(check: SymmetryCheck) -> str:
-    """Format a :class:`SymmetryCheck` as text for the terminal."""
-    c = check.counts
-    swaps = f"{check.transpositions_tested} of {check.transpositions_total} pair swaps " + (
-        "(a random sample)" if check.sampled else "(all of them)"
-    )
-    lines = [
-        f"swapping units leaves the network unchanged: {swaps}; largest output change "
-        f"{check.output_deviation:.3g}, loss change {check.loss_deviation:.3g}",
-    ]
-    if check.sign_output_deviation is not None:
-        lines.append(
-            f"flipping a unit's sign (odd activation): {check.sign_flips_tested} units; "
-            f"largest output change {check.sign_output_deviation:.3g}"
-        )
-    lines += [
-        f"the gradient is equivariant, ∇E(πθ) = π∇E(θ): largest deviation "
-        f"{check.gradient_deviation:.3g}",
-        f"gradient descent is equivariant, GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾) after {check.gd_steps} steps: "
-        f"largest deviation {check.gd_deviation:.3g}",
-        f"copies of every minimum: the seed's ∏ C(d_l, 2) = {c.transpositions}; the true "
-        f"unit-permutation group ∏ d_l! = {c.permutations}"
-        + (f"; with the sign flips ∏ d_l!·2^d_l = {c.with_signs}" if c.with_signs else ""),
-    ]
-    return "\n".join(lines)

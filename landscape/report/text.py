@@ -1,0 +1,211 @@
+"""Every terminal summary: the text ``python -m landscape.study`` prints after a run.
+
+Plain strings from the typed results of :mod:`landscape.summary`, :mod:`landscape.analysis` and
+:mod:`landscape.experiments`; no matplotlib, so the command line imports this at start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from landscape.analysis.minima import MinimaReport
+from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, group_counts
+from landscape.experiments import EscapeReport, GeometryReport
+from landscape.objectives import Problem, build
+from landscape.summary import Summary
+
+
+def format_summary(summary: Summary, metric: str, header: str = "") -> str:
+    """Format the summary as text for the terminal."""
+    lines = [header] if header else []
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
+    lines.append(f"{summary.n_trials} finished trials: {counts or 'none'}")
+    if summary.regimes and not summary.groups:
+        lines.append("ε regimes, by increasing ε:")
+        for reg in summary.regimes:
+            span = (
+                f"{reg.lr_low:9.3g}" + " " * 12
+                if reg.lr_low == reg.lr_high
+                else f"{reg.lr_low:9.3g} … {reg.lr_high:<8.3g}"
+            )
+            lines.append(f"  ε {span} {reg.status:9s} ({reg.count:2d})  {reg.meaning}")
+    params = list(dict.fromkeys(g.param for g in summary.groups))
+    for param in params:
+        rows = [g for g in summary.groups if g.param == param]
+        lines.append(f"by {param}:")
+        width = max(len(str(g.value)) for g in rows)
+        for g in rows:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(g.status_counts.items()))
+            best = f"best {metric}={g.best.value:.5g} at ε={g.best.lr:.3g}" if g.best else "no best"
+            boundary = (
+                f"; diverged from ε={g.smallest_diverged_lr:.3g}"
+                if g.smallest_diverged_lr is not None
+                else ""
+            )
+            lines.append(
+                f"  {str(g.value):>{width}s}: {g.count:2d} trials ({counts}); {best}{boundary}"
+            )
+    if summary.best is not None:
+        b = summary.best
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in b.params.items())
+        lines.append(f"best: trial {b.number}, {metric}={b.value:.6g} at ε={b.lr:.4g} ({params})")
+    if summary.smallest_diverged_lr is not None and not summary.groups:
+        lines.append(
+            "observed divergence boundary: largest stable ε "
+            f"{_fmt(summary.largest_stable_lr)}, smallest diverged ε "
+            f"{summary.smallest_diverged_lr:.4g}"
+        )
+    if summary.stability_limit is not None:
+        lines.append(
+            f"stability limit of full-batch GD at the best solution: 2/λ_max = "
+            f"{summary.stability_limit:.4g} (λ_max = {summary.lambda_max:.4g})"
+        )
+    if summary.stability_limit_init is not None:
+        lines.append(
+            f"stability limit at the common start θ⁽⁰⁾: 2/λ_max = "
+            f"{summary.stability_limit_init:.4g} (λ_max = {summary.lambda_max_init:.4g})"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "none" if v is None else str(v)
+
+
+def format_minima(report: MinimaReport, counts: GroupCounts | None = None, top: int = 10) -> str:
+    """Format a :class:`MinimaReport` as text for the terminal."""
+    lines = [
+        f"{report.n_starts} starts; training ended: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.status_counts.items())),
+        "polished end points: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.kind_counts.items())),
+        f"distinct minima: {report.distinct_points} as points, {report.distinct_minima} modulo "
+        f"the hidden-unit symmetry, {report.loss_levels} loss levels",
+    ]
+    ch = report.chao1
+    lines.append(
+        f"estimated minima in all (Chao1): {ch.estimate:.1f} "
+        f"({ch.singletons} met once, {ch.doubletons} twice"
+        + (
+            "; every minimum was met at least twice)"
+            if ch.complete
+            else "; more starts may find more)"
+        )
+    )
+    if counts is not None:
+        lines.append(
+            f"symmetric copies of each minimum: {counts.transpositions} pair swaps "
+            f"(the seed's ∏ C(d_l, 2)); unit-permutation group ∏ d_l! = {counts.permutations}"
+            + (f"; with sign flips {counts.with_signs}" if counts.with_signs else "")
+        )
+    if report.minima:
+        lines.append("minima by loss (basin share; copies met; Hessian: λ_min … λ_max, flat):")
+        for m in report.minima[:top]:
+            c = m.curvature
+            lines.append(
+                f"  E={m.loss:.6g}  {m.basin_share:6.1%} of starts ({m.starts}); "
+                f"{m.copies_met} copies; λ {c.lambda_min:.3g} … {c.lambda_max:.3g}, "
+                f"{c.n_flat} flat"
+            )
+        if len(report.minima) > top:
+            lines.append(f"  … and {len(report.minima) - top} more")
+    return "\n".join(lines)
+
+
+def format_symmetry(check: SymmetryCheck) -> str:
+    """Format a :class:`SymmetryCheck` as text for the terminal."""
+    c = check.counts
+    swaps = f"{check.transpositions_tested} of {check.transpositions_total} pair swaps " + (
+        "(a random sample)" if check.sampled else "(all of them)"
+    )
+    lines = [
+        f"swapping units leaves the network unchanged: {swaps}; largest output change "
+        f"{check.output_deviation:.3g}, loss change {check.loss_deviation:.3g}",
+    ]
+    if check.sign_output_deviation is not None:
+        lines.append(
+            f"flipping a unit's sign (odd activation): {check.sign_flips_tested} units; "
+            f"largest output change {check.sign_output_deviation:.3g}"
+        )
+    lines += [
+        f"the gradient is equivariant, ∇E(πθ) = π∇E(θ): largest deviation "
+        f"{check.gradient_deviation:.3g}",
+        f"gradient descent is equivariant, GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾) after {check.gd_steps} steps: "
+        f"largest deviation {check.gd_deviation:.3g}",
+        f"copies of every minimum: the seed's ∏ C(d_l, 2) = {c.transpositions}; the true "
+        f"unit-permutation group ∏ d_l! = {c.permutations}"
+        + (f"; with the sign flips ∏ d_l!·2^d_l = {c.with_signs}" if c.with_signs else ""),
+    ]
+    return "\n".join(lines)
+
+
+def format_escape(report: EscapeReport) -> str:
+    """Format an :class:`EscapeReport` as text for the terminal."""
+    lines = [
+        f"{report.n_starts} starts, {report.epochs} epochs each method; the best minimum found "
+        f"has E = {report.best_loss:.4g}; a bad critical point is a minimum or saddle more than "
+        f"{report.loss_threshold:g} above it",
+        f"  {'method':14s} {'B':>5s} {'median E':>10s} {'bad crit.':>9s} {'low min.':>9s} "
+        f"{'minima':>6s}  end points",
+    ]
+    for m in report.methods:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.kinds.items()))
+        lines.append(
+            f"  {m.method:14s} {m.batch_size:5d} {m.loss_quantiles['median']:10.3g} "
+            f"{m.high_loss_share:9.1%} {m.reached_global_share:9.1%} {m.distinct_minima:6d}  "
+            f"{kinds}"
+        )
+    verdict = {
+        True: "holds here: a mini-batch method ends at bad critical points less often "
+        "than batch gradient descent",
+        False: "does not hold here: no mini-batch method ends at bad critical points "
+        "less often than batch gradient descent",
+        None: "cannot be judged here: it needs gd and another method, and at least one "
+        "run ending at a bad critical point",
+    }
+    lines.append("seed 1.3's claim " + verdict[report.claim_holds])
+    return "\n".join(lines)
+
+
+def format_geometry(r: GeometryReport) -> str:
+    """Format a :class:`GeometryReport` as text for the terminal."""
+    lines = [
+        f"two minima: E = {r.losses[0]:.6g} and {r.losses[1]:.6g} "
+        f"(polished: {r.converged[0]}, {r.converged[1]})",
+        f"straight path between them: barrier {r.barrier_raw:.4g} (distance {r.distance_raw:.4g})",
+        f"after aligning the hidden units: barrier {r.barrier_aligned:.4g} "
+        f"(distance {r.distance_aligned:.4g})",
+    ]
+    if r.val_barrier_raw is not None:
+        lines.append(
+            f"validation loss barrier: {r.val_barrier_raw:.4g} raw, "
+            f"{r.val_barrier_aligned:.4g} aligned"
+        )
+    lines.append(
+        "Hessian's top eigenvalues at the first minimum: "
+        + ", ".join(f"{v:.4g}" for v in r.hessian_top)
+    )
+    lines.append(
+        "slices (1-D and 2-D, filter-normalised random and Hessian directions) are in "
+        "the trial's artifact geometry.npz"
+    )
+    return "\n".join(lines)
+
+
+def describe(kind: str, problem: Problem, result: object) -> str:
+    """The terminal text of an analysis of ``kind`` (a name of ``spec.ANALYSES``)."""
+    if kind == "minima":
+        model, _ = build(problem, problem.spec, np.random.default_rng(0))
+        return format_minima(result, group_counts(model.layout, model.activation.odd))
+    return TEXTS[kind](result)
+
+
+TEXTS = {
+    "minima": format_minima,
+    "symmetry": format_symmetry,
+    "geometry": format_geometry,
+    "escape": format_escape,
+}
+"""The formatter of each analysis kind's result (``spec.ANALYSES`` names the same)."""

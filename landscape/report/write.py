@@ -1,0 +1,504 @@
+"""Reports of stored studies: PNG figures and one HTML page, and the optuna-dashboard view.
+
+:func:`write_report` reads a study from its storage (and its artifacts) alone — nothing is
+retrained — and writes ``reports/NAME/index.html`` with its PNGs. With ``publish`` the PNGs are
+also uploaded as study artifacts and a Markdown note with the summary and the figures is saved on
+the study (``optuna_dashboard.save_note``), so optuna-dashboard shows the same report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.artifacts import upload_artifact
+from optuna.trial import TrialState
+
+from landscape import records
+from landscape.objectives import trial_records
+from landscape.report import data, figures
+from landscape.report.page import FigureEntry, Table, markdown_note, render
+from landscape.summary import summarize
+
+
+def safe_dirname(name: str) -> str:
+    """A folder name for a study name: letters, digits, ``._-`` kept, the rest ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip(".") or "study"
+    return cleaned[:100]
+
+
+OWNER_FILE = ".landscape-report.json"
+"""Written in every report folder: which study of which storage the report is of."""
+
+
+def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Path:
+    """The report folder of a study: its safe name, or that name and a hash when it is taken.
+
+    Study names ``a/b`` and ``a_b``, or one name in two storages, share a safe name. The first
+    study to write a report takes the plain folder; another finds the folder's owner file naming
+    someone else and takes ``NAME-<8 hex digits of sha256(storage, study)>``. Both stay where
+    they are on every later report.
+
+    Parameters
+    ----------
+    out_root : path
+    study_name : str
+    storage_id : str
+        What identifies the storage: a file's absolute path, or the URL without credentials.
+
+    Returns
+    -------
+    Path
+    """
+    root = Path(out_root)
+    owner = {"study": study_name, "storage": storage_id}
+    base = safe_dirname(study_name)
+    digest = hashlib.sha256(f"{storage_id}\0{study_name}".encode()).hexdigest()[:8]
+    for candidate in (root / base, root / f"{base}-{digest}"):
+        marker = candidate / OWNER_FILE
+        if not marker.is_file():
+            if not candidate.exists() or candidate.is_dir():
+                return candidate  # new, or a report written before owner files existed
+            continue
+        try:
+            if json.loads(marker.read_text(encoding="utf-8")) == owner:
+                return candidate
+        except (ValueError, OSError):
+            continue
+    return root / f"{base}-{digest}"
+
+
+def _search_report(study, store, add):
+    params = {p["name"] for p in records.search_space(study)}
+    direction = (
+        "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
+    )
+    by = [p["name"] for p in records.search_space(study) if p["type"] in ("categorical", "pow2")]
+    s = summarize(
+        trial_records(study),
+        direction,
+        lambda_max=records.lambda_max(study),
+        lambda_max_init=records.lambda_max_init(study),
+        by=by,
+    )
+    metric = records.metric(study, default="value")
+    summary = [("finished trials", s.n_trials)]
+    summary += [(f"trials {k}", v) for k, v in sorted(s.status_counts.items())]
+    if s.best is not None:
+        summary += [
+            (f"best {metric}", s.best.value),
+            ("best ε", s.best.lr),
+            ("best trial", s.best.number),
+        ]
+        summary += [(f"best {k}", v) for k, v in s.best.params.items() if k != "lr"]
+    if s.smallest_diverged_lr is not None:
+        summary.append(("smallest diverged ε", s.smallest_diverged_lr))
+    if s.largest_stable_lr is not None:
+        summary.append(("largest non-diverged ε", s.largest_stable_lr))
+    if s.stability_limit is not None:
+        summary.append(("2/λ_max at the best solution", s.stability_limit))
+    if s.stability_limit_init is not None:
+        summary.append(("2/λ_max at θ⁽⁰⁾", s.stability_limit_init))
+    tables = []
+    if s.regimes and not s.groups:
+        tables.append(
+            Table(
+                "ε regimes, by increasing ε",
+                ["from ε", "to ε", "status", "trials", "meaning"],
+                [[r.lr_low, r.lr_high, r.status, r.count, r.meaning] for r in s.regimes],
+            )
+        )
+    for param in dict.fromkeys(g.param for g in s.groups):
+        rows = [
+            [
+                g.value,
+                g.count,
+                ", ".join(f"{k} {v}" for k, v in sorted(g.status_counts.items())),
+                g.best.value if g.best else "—",
+                g.best.lr if g.best else "—",
+                g.smallest_diverged_lr if g.smallest_diverged_lr is not None else "—",
+            ]
+            for g in s.groups
+            if g.param == param
+        ]
+        tables.append(
+            Table(
+                f"By {param}",
+                [param, "trials", "statuses", f"best {metric}", "at ε", "diverged from ε"],
+                rows,
+            )
+        )
+    pts = data.lr_points(study)
+    if len(pts.lr):
+        add(
+            "loss_vs_lr.png",
+            figures.loss_vs_lr(pts),
+            "Final loss against the learning rate",
+            "Each point is a trial, coloured by how it ended. The dashed line marks the smallest "
+            "ε that diverged; dotted and dash-dotted lines mark the stability limit 2/λ_max of "
+            "full-batch gradient descent at the best solution and at the common start θ⁽⁰⁾.",
+        )
+    curves = data.learning_curves(study)
+    if curves:
+        add(
+            "curves_epochs.png",
+            figures.learning_curves(curves, "epoch"),
+            "Learning curves against epochs",
+            "The exact training loss after every evaluated epoch, for trials spread over ε.",
+        )
+        add(
+            "curves_updates.png",
+            figures.learning_curves(curves, "updates"),
+            "Learning curves against updates",
+            "The same curves against the update count t: an epoch is 1 update in batch "
+            "learning and N/|B| updates with mini-batches.",
+        )
+    if "batch_size" in params:
+        add(
+            "batch_map.png",
+            figures.batch_map(data.batch_map(study)),
+            "Learning rate × batch size",
+            "Left: the final loss of each trial; right: how it ended.",
+        )
+    if "schedule" in params:
+        sc = data.schedule_curves(study)
+        if sc.kinds:
+            add(
+                "schedules.png",
+                figures.schedules(sc),
+                "Schedules and their learning curves",
+                "For each schedule kind its best trial: ε_t over the updates (left) and the "
+                "training loss it gave (right).",
+            )
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if complete:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ax = optuna.visualization.matplotlib.plot_optimization_history(study)
+            add(
+                "history.png",
+                ax.figure,
+                "Optimisation history",
+                "Optuna's own plot: each complete trial's value and the best so far.",
+            )
+            if len(complete) >= 2 and params:
+                try:
+                    ax = optuna.visualization.matplotlib.plot_param_importances(study)
+                    add(
+                        "importances.png",
+                        ax.figure,
+                        "Parameter importances",
+                        "Optuna's own plot (fANOVA on the complete trials).",
+                    )
+                except (RuntimeError, ValueError):
+                    pass
+    return summary, tables
+
+
+def _minima_report(study, store, add):
+    rep = records.minima(study)
+    if rep is None:
+        return [("status", "not every chunk is complete yet")], []
+    summary = [
+        ("starts", rep["n_starts"]),
+        ("distinct minima as points", rep["distinct_points"]),
+        ("distinct minima modulo symmetry", rep["distinct_minima"]),
+        ("loss levels", rep["loss_levels"]),
+        ("Chao1 estimate of all minima", rep["chao1"]["estimate"]),
+    ]
+    summary += [(f"polished: {k}", v) for k, v in sorted(rep["kind_counts"].items())]
+    counts = records.group_counts(study)
+    summary += [(f"group: {k}", v) for k, v in counts.items()]
+    rows = [
+        [
+            m["loss"],
+            f"{m['basin_share']:.1%}",
+            m["starts"],
+            m["copies_met"],
+            m["curvature"]["lambda_min"],
+            m["curvature"]["lambda_max"],
+            m["curvature"]["n_flat"],
+        ]
+        for m in rep["minima"][:30]
+    ]
+    tables = [
+        Table(
+            "Minima modulo symmetry, by loss (first 30)",
+            ["loss", "basin share", "starts", "copies met", "λ_min", "λ_max", "flat"],
+            rows,
+        )
+    ]
+    m = data.minima_data(study, store)
+    if m is not None and len(m.loss):
+        add(
+            "minima.png",
+            figures.minima_overview(m),
+            "Minima found from random starts",
+            "Left: the share of starts whose end point is each minimum (any symmetric copy); "
+            "middle: each minimum's training loss; right: how many distinct end points there "
+            "are before and after the unit-swap symmetry is taken out, and Chao1's estimate.",
+        )
+        add(
+            "spectra.png",
+            figures.hessian_spectra(m),
+            "Hessian spectra",
+            "Every eigenvalue of the exact Hessian at each minimum: eigenvalues at 0 are flat "
+            "directions (a valley of minima rather than a point).",
+        )
+    return summary, tables
+
+
+def _symmetry_report(study, store, add):
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not trials:
+        return [("status", "no complete trial")], []
+    a = records.result(trials[-1])
+    rows = [
+        [
+            "pair swaps leave the output unchanged",
+            f"{a['transpositions_tested']} of {a['transpositions_total']}"
+            + (" (sample)" if a["sampled"] else " (all)"),
+            a["output_deviation"],
+        ],
+        ["pair swaps leave the loss unchanged", "", a["loss_deviation"]],
+        ["∇E(πθ) = π∇E(θ)", "random group elements", a["gradient_deviation"]],
+        ["GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾)", f"{a['gd_steps']} steps", a["gd_deviation"]],
+    ]
+    if a.get("sign_output_deviation") is not None:
+        rows.append(
+            [
+                "sign flips leave the output unchanged",
+                f"{a['sign_flips_tested']} units",
+                a["sign_output_deviation"],
+            ]
+        )
+    c = a["counts"]
+    counts = [
+        ["the seed's count ∏ C(d_l, 2)", c["transpositions"]],
+        ["unit permutations ∏ d_l!", c["permutations"]],
+    ]
+    if c.get("with_signs") not in (None, "None"):
+        counts.append(["with sign flips ∏ d_l!·2^d_l", c["with_signs"]])
+    return (
+        [("network", records.training(trials[-1]) or "")],
+        [
+            Table("Checks", ["check", "tried", "largest deviation"], rows),
+            Table("Copies of every minimum", ["count", "value"], counts),
+        ],
+    )
+
+
+def _geometry_report(study, store, add):
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not trials:
+        return [("status", "no complete trial")], []
+    t = trials[-1]
+    a = records.result(t)
+    summary = [
+        ("loss of minimum a", a["losses"][0]),
+        ("loss of minimum b", a["losses"][1]),
+        ("barrier, as they are", a["barrier_raw"]),
+        ("barrier, units aligned", a["barrier_aligned"]),
+        ("distance, as they are", a["distance_raw"]),
+        ("distance, units aligned", a["distance_aligned"]),
+        ("top Hessian eigenvalues", ", ".join(f"{v:.4g}" for v in a["hessian_top"])),
+    ]
+    arrays = data.artifact_arrays(study, store, records.GEOMETRY, t)
+    if arrays is not None:
+        add(
+            "paths.png",
+            figures.paths(arrays),
+            "Paths between two minima",
+            "The loss on the straight line from minimum a to minimum b, as they are and after "
+            "permuting b's hidden units to match a's (weight matching).",
+        )
+        add(
+            "slices.png",
+            figures.slices(arrays),
+            "Slices of the loss around minimum a",
+            "1-D and 2-D slices along filter-normalised random directions (Li et al. 2018) and "
+            "along the Hessian's top eigenvectors; the grids' centre is the minimum itself.",
+        )
+    return summary, []
+
+
+def _escape_report(study, store, add):
+    rep = records.escape(study)
+    if rep is None:
+        return [("status", "not every method is complete yet")], []
+    verdict = {True: "holds", False: "does not hold", None: "cannot be judged"}[
+        rep.get("claim_holds")
+    ]
+    summary = [
+        ("starts", rep["n_starts"]),
+        ("epochs per method", rep["epochs"]),
+        ("best minimum found", rep.get("best_loss", "—")),
+        ("bad critical point: more than this above it", rep["loss_threshold"]),
+        ("seed 1.3's claim here", verdict),
+    ]
+    rows = [
+        [
+            m["method"],
+            m["batch_size"],
+            m["loss_quantiles"]["median"],
+            f"{m['high_loss_share']:.1%}",
+            f"{m['reached_global_share']:.1%}",
+            m["distinct_minima"],
+            ", ".join(f"{k} {v}" for k, v in sorted(m["kinds"].items())),
+        ]
+        for m in rep["methods"]
+    ]
+    tables = [
+        Table(
+            "Methods",
+            [
+                "method",
+                "batch size",
+                "median final loss",
+                "bad critical points",
+                "near the best",
+                "distinct minima",
+                "polished end points",
+            ],
+            rows,
+        )
+    ]
+    e = data.escape_data(study, store)
+    if e is not None:
+        add(
+            "escape.png",
+            figures.escape(e),
+            "Final losses per training method",
+            "The same random starts trained for the same number of epochs by each method: "
+            "the loss where training stopped (left) and at the critical point polishing found "
+            "below it (right).",
+        )
+    return summary, tables
+
+
+REPORTS = {
+    "search": _search_report,
+    "minima": _minima_report,
+    "symmetry": _symmetry_report,
+    "geometry": _geometry_report,
+    "escape": _escape_report,
+}
+"""Each kind of study's report: ``(study, store, add) → (summary rows, tables)``, where
+``add(filename, figure, title, caption)`` puts a figure on the page."""
+
+
+def write_report(
+    storage,
+    study_name: str,
+    out_root: Path | str = "reports",
+    store=None,
+    *,
+    storage_display: str = "",
+    storage_id: str = "",
+    publish: bool = True,
+) -> Path:
+    """Write ``out_root/NAME/index.html`` and its PNGs from the stored study.
+
+    NAME is the study's folder from :func:`report_folder`.
+
+    Parameters
+    ----------
+    storage : str or optuna storage
+    study_name : str
+    out_root : path
+    store : optuna artifact store, optional
+        Needed for the analyses' figures (their arrays are artifacts) and for ``publish``.
+    storage_display : str
+        The storage as shown on the page (passwords hidden).
+    storage_id : str
+        What identifies the storage, for the report's folder (see :func:`report_folder`);
+        default ``storage_display``.
+    publish : bool
+        Also upload the PNGs as study artifacts and save the summary as the study's note in
+        optuna-dashboard (needs ``store``).
+
+    Returns
+    -------
+    Path
+        The written ``index.html``.
+    """
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    kind = records.kind(study)
+    out = report_folder(out_root, study_name, storage_id or storage_display)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / OWNER_FILE).write_text(
+        json.dumps({"study": study_name, "storage": storage_id or storage_display}),
+        encoding="utf-8",
+    )
+    entries: list[FigureEntry] = []
+
+    def add(filename: str, fig, title: str, caption: str) -> None:
+        figures.save(fig, out / filename)
+        entries.append(FigureEntry(filename, title, caption))
+
+    summary, tables = REPORTS[kind](study, store, add)
+    spec = records.spec_of(study)
+    page = render(
+        study_name=study_name,
+        kind=kind,
+        description=spec.get("description", ""),
+        storage=storage_display,
+        summary=summary,
+        tables=tables,
+        figures=entries,
+        spec=spec,
+    )
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    if publish and store is not None:
+        publish_note(storage, study, store, summary, [(e.title, out / e.filename) for e in entries])
+    return index
+
+
+def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
+    """Upload the report's PNGs as study artifacts and save the dashboard note.
+
+    A figure uploaded by an earlier report of the study is overwritten in place (same artifact
+    id, so the note's links stay valid) instead of being uploaded again beside it.
+    """
+    import optuna_dashboard  # the optional [dashboard] extra
+
+    earlier = report_artifacts(storage, study)
+    links = []
+    for title, path in images:
+        artifact_id = earlier.get(Path(path).name)
+        if artifact_id is None:
+            artifact_id = upload_artifact(
+                artifact_store=store,
+                file_path=str(path),
+                study_or_trial=study,
+                mimetype="image/png",
+            )
+        else:
+            with open(path, "rb") as fh:
+                store.write(artifact_id, fh)
+        links.append((title, f"/artifacts/{study._study_id}/{artifact_id}"))
+    optuna_dashboard.save_note(study, markdown_note(study.study_name, summary, links))
+
+
+def report_artifacts(storage, study: optuna.Study) -> dict[str, str]:
+    """The study's PNG artifacts by file name (the first of each name), skipping deleted ones.
+
+    Read from the study's system attrs directly: optuna-dashboard marks an artifact deleted
+    from the browser with a null entry, which ``optuna.artifacts.get_all_artifact_meta``
+    cannot read.
+    """
+    storage = optuna.storages.get_storage(storage)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    found: dict[str, str] = {}
+    for key, value in storage.get_study_system_attrs(study_id).items():
+        if not key.startswith("artifacts:"):
+            continue
+        meta = json.loads(value) if isinstance(value, str) else value
+        if isinstance(meta, dict) and meta.get("mimetype") == "image/png":
+            found.setdefault(meta["filename"], meta["artifact_id"])
+    return found
