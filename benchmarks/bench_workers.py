@@ -6,16 +6,28 @@ throwaway PostgreSQL cluster started here; then 8 workers on PostgreSQL, countin
 errors (FAIL trials, worker exit codes, error lines). Throughput is measured over the span from
 the first trial's start to the last trial's end, from the stored timestamps.
 
+Then, on each storage, a worker killed by SIGKILL in the middle of its trial (3 workers, 6
+trials, 1 s heartbeat, 2 s grace): the command that lost it exits 1 naming the dead worker, a
+rerun fails the dead trial by its heartbeat and re-runs its parameters; reported are the trials
+finished, whether the re-run copy completed with the same parameters, the seconds from the kill
+to the rerun's end, and SQLite's integrity check. (tests/test_workers.py has the same scenario
+as a slow test, run by CI with ``pytest -m slow``.)
+
 Run:  python benchmarks/bench_workers.py [--trials 24]
-Targets: 2 workers >= 1.7x one worker; 8 workers on PostgreSQL: zero storage errors.
+Targets: 2 workers >= 1.7x one worker; 8 workers on PostgreSQL: zero storage errors; a killed
+worker: 6 of 6 trials finished, its trial re-run with the same parameters, nothing else lost.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import optuna
@@ -82,6 +94,61 @@ def run(url: str, name: str, trials: int, jobs: int, cwd: Path) -> tuple[float, 
     return len(done) / span * 60.0, errors, proc.stderr
 
 
+KILLABLE = [*WORK, "--set", "trainer.epochs=8000"]  # three workers on two cores: ~12 s a trial
+
+
+def _trials(url: str, name: str) -> list:
+    try:
+        return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+    except KeyError:  # not created yet
+        return []
+
+
+def killed(url: str, name: str, cwd: Path) -> str:
+    """Kill one of three workers mid-trial, rerun, and say what was lost."""
+    cli = [sys.executable, "-m", "landscape.study", "lr_search", "--storage", url]
+    beat = ["--heartbeat", "1", "--grace", "2", "--study-name", name]
+    proc = subprocess.Popen(
+        [*cli, "--n-trials", "6", "--jobs", "3", *beat, *KILLABLE],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while sum(t.state == TrialState.RUNNING for t in _trials(url, name)) < 3:
+        time.sleep(0.2)
+    ps = ["ps", "-o", "pid=", "--ppid", str(proc.pid)]
+    workers = [
+        int(p)
+        for p in subprocess.run(ps, capture_output=True, text=True).stdout.split()
+        if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text()
+    ]
+    os.kill(workers[0], signal.SIGKILL)
+    t_kill = time.perf_counter()
+    _, err = proc.communicate()
+    named = "died (signal 9)" in err
+    time.sleep(3)  # past the grace period
+    rerun = subprocess.run(
+        [*cli, "--total", "6", *beat, *KILLABLE], cwd=cwd, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - t_kill
+    trials = _trials(url, name)
+    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    dead = [t for t in trials if t.state == TrialState.FAIL]
+    copies = [t for t in trials if dead and t.system_attrs.get("failed_trial") == dead[0].number]
+    same = len(dead) == 1 and len(copies) == 1 and copies[0].params == dead[0].params
+    line = (
+        f"exit codes {proc.returncode}, {rerun.returncode}; dead worker named: {named}; "
+        f"{finished} of 6 trials finished; {len(dead)} FAIL, re-run with the same parameters: "
+        f"{same}; kill to rerun's end {seconds:.1f} s"
+    )
+    if url.startswith("sqlite:///"):
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        line += f"; integrity_check {con.execute('PRAGMA integrity_check').fetchone()[0]}"
+        con.close()
+    return line
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=24)
@@ -99,6 +166,8 @@ def main() -> None:
         print(f"PostgreSQL, 8 workers: {eight:6.1f} trials/min, storage errors: {e8}")
         if e8:
             print(err[-2000:])
+        for label, url in (("SQLite", f"sqlite:///{cwd / 'k.db'}"), ("PostgreSQL", pg)):
+            print(f"{label:10s}, a worker killed: {killed(url, 'killed', cwd)}")
 
 
 if __name__ == "__main__":

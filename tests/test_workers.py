@@ -149,6 +149,7 @@ def _children(pid):
     return [int(p) for p in out.split()]
 
 
+@pytest.mark.slow  # ~35 s each; benchmarks/bench_workers.py runs the same scenario
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_killed_worker_is_failed_by_heartbeat_and_rerun(tmp_path, backend, request):
     db = tmp_path / "k.db"
