@@ -1,0 +1,155 @@
+"""Regenerate the README's measured numbers and figures, so they never go stale.
+
+Every block of README.md between ``<!-- generated: KEY -->`` and ``<!-- /generated: KEY -->``
+is replaced by what its command prints when run now: a benchmark of this folder, or a shipped
+study run from scratch with its default spec in a temporary folder. The studies' report figures
+named in ``FIGURES`` are copied to docs/. Prose around the blocks carries no measured number.
+
+Run:  python benchmarks/readme.py [KEY ...]     (no KEY: every block; --list: the keys)
+A block whose command fails is left as it was, and the script exits 1 naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PY = sys.executable
+
+
+def _study(name: str) -> list[str]:
+    return [PY, "-m", "landscape.study", name, "--storage", "runs.db", "--no-progress"]
+
+
+COMMANDS: dict[str, list[str]] = {
+    "study-lr_search": _study("lr_search"),
+    "study-batch_search": _study("batch_search"),
+    "study-schedule_search": _study("schedule_search"),
+    "study-minima": _study("minima"),
+    "study-symmetry": _study("symmetry"),
+    "study-geometry": _study("geometry"),
+    "study-escape": _study("escape"),
+    "bench_trainer": [PY, str(ROOT / "benchmarks" / "bench_trainer.py")],
+    "bench_study": [PY, str(ROOT / "benchmarks" / "bench_study.py")],
+    "bench_minima": [PY, str(ROOT / "benchmarks" / "bench_minima.py")],
+    "bench_workers": [PY, str(ROOT / "benchmarks" / "bench_workers.py")],
+    "bench_threads": [PY, str(ROOT / "benchmarks" / "bench_threads.py")],
+}
+"""The command of every README block; studies run in a fresh temporary folder."""
+
+FIGURES: dict[str, tuple[str, str]] = {
+    "loss_vs_lr.png": ("study-lr_search", "lr_search/loss_vs_lr.png"),
+    "curves_updates.png": ("study-lr_search", "lr_search/curves_updates.png"),
+    "batch_map.png": ("study-batch_search", "batch_search/batch_map.png"),
+    "schedules.png": ("study-schedule_search", "schedule_search/schedules.png"),
+    "minima.png": ("study-minima", "minima/minima.png"),
+    "paths.png": ("study-geometry", "geometry/paths.png"),
+    "slices.png": ("study-geometry", "geometry/slices.png"),
+    "escape.png": ("study-escape", "escape/escape.png"),
+}
+"""docs/ figure → (the block whose run draws it, its path under that run's reports/)."""
+
+_BLOCK = re.compile(
+    r"(?P<open><!-- generated: (?P<key>[\w-]+) -->\n)(?P<body>.*?)"
+    r"(?P<close><!-- /generated: (?P=key) -->)",
+    re.S,
+)
+
+
+def blocks(text: str) -> list[str]:
+    """The keys of the generated blocks in ``text``, in order.
+
+    Raises
+    ------
+    ValueError
+        For an opening or closing marker without its partner.
+    """
+    keys = [m["key"] for m in _BLOCK.finditer(text)]
+    opened = re.findall(r"<!-- generated: ([\w-]+) -->", text)
+    closed = re.findall(r"<!-- /generated: ([\w-]+) -->", text)
+    if sorted(opened) != sorted(keys) or sorted(closed) != sorted(keys):
+        raise ValueError(f"unbalanced generated markers: opened {opened}, closed {closed}")
+    return keys
+
+
+def render(key: str, output: str, day: datetime.date) -> str:
+    """The body of block ``key``: its command and what it printed, as a text code block."""
+    shown = " ".join(
+        Path(a).relative_to(ROOT).as_posix() if a.startswith(str(ROOT)) else a
+        for a in COMMANDS[key]
+    ).replace(PY, "python", 1)
+    return f"```text\n$ {shown}    # {day.isoformat()}\n{output.rstrip()}\n```\n"
+
+
+def substitute(text: str, bodies: dict[str, str]) -> str:
+    """``text`` with the body of every block named in ``bodies`` replaced; others kept."""
+    blocks(text)
+
+    def one(m: re.Match) -> str:
+        body = bodies.get(m["key"], m["body"])
+        return m["open"] + body + m["close"]
+
+    return _BLOCK.sub(one, text)
+
+
+def run(key: str, folder: Path) -> str:
+    """Run block ``key``'s command in ``folder`` and return its standard output."""
+    proc = subprocess.run(COMMANDS[key], cwd=folder, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{key} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    # Where this run's temporary report went is of no use in the README.
+    lines = [
+        line
+        for line in proc.stdout.splitlines()
+        if not line.startswith(("report: ", "look at it: "))
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("keys", nargs="*", help="blocks to regenerate (default: every one)")
+    ap.add_argument("--list", action="store_true", help="print the keys and stop")
+    args = ap.parse_args(argv)
+    text = README.read_text()
+    present = blocks(text)
+    if args.list:
+        print("\n".join(present))
+        return 0
+    unknown = [k for k in args.keys if k not in COMMANDS]
+    if unknown:
+        print(f"unknown block(s) {unknown}; known: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    todo = args.keys or present
+    day = datetime.date.today()
+    failed = []
+    for key in todo:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"running {key} …", file=sys.stderr, flush=True)
+            try:
+                output = run(key, Path(tmp))
+            except RuntimeError as exc:
+                print(exc, file=sys.stderr)
+                failed.append(key)
+                continue
+            for doc, (source, path) in FIGURES.items():
+                if source == key:
+                    shutil.copyfile(Path(tmp) / "reports" / path, ROOT / "docs" / doc)
+        text = substitute(README.read_text(), {key: render(key, output, day)})
+        README.write_text(text)  # after every block, so an interrupted run keeps what it did
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
