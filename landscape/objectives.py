@@ -30,7 +30,7 @@ from landscape.spec import (
     validate_with_data,
 )
 from landscape.summary import TrialRecord
-from landscape.train import EpochRecord, TrainResult, train
+from landscape.train import EpochRecord, TrainResult, curve_state, train
 
 HISTORY_POINTS = 200
 """At most this many history rows are stored per trial (evenly thinned), to keep storage small."""
@@ -369,6 +369,8 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
         values = suggest(trial, spec, problem.n_train)
         tspec = apply_params(spec, values)
         rng = trial_rng(spec, trial.number)
+        # A bisection trial is evidence of where ε diverges: it runs to its end.
+        prunable = records.bisection(trial) is None
 
         def report(rec: EpochRecord) -> bool:
             if rec.epoch % every:
@@ -376,7 +378,7 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             v = metric_value(metric, rec)
             if math.isfinite(v):
                 trial.report(v, rec.epoch)
-            return trial.should_prune()
+            return prunable and trial.should_prune()
 
         _, res = run_training(problem, tspec, rng, callback=report)
         final = res.final
@@ -405,6 +407,11 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             "init_stream": [spec.study.seed, seeds.TRAIN]
             + ([trial.number] if spec.study.vary_init else []),
             "history": _history_attr(res),
+            "pruned_while": (
+                curve_state(res.history, tspec.trainer.stall_window, tspec.trainer.stall_tol)
+                if status == "pruned"
+                else None
+            ),
         }
         records.write_outcome(trial, attrs)
         if status == "diverged":
@@ -429,7 +436,17 @@ def trial_records(study: optuna.Study) -> list[TrialRecord]:
         if status is None or lr is None:
             continue  # a trial ended from outside (e.g. a killed worker) has no record
         value = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
-        recs.append(TrialRecord(t.number, float(lr), status, value, dict(t.params)))
+        recs.append(
+            TrialRecord(
+                t.number,
+                float(lr),
+                status,
+                value,
+                dict(t.params),
+                records.pruned_while(t),
+                records.bisection(t) is not None,
+            )
+        )
     return recs
 
 

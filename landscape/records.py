@@ -33,6 +33,7 @@ _ESCAPE = "escape"
 # ------------------------------------------------------------------------ trial attrs
 _STATUS = "status"
 _RETRIED_FROM = "retried_from"
+_BISECTION = "bisection"
 _WALL_TIME = "wall_time"
 _TRAINING = "training"
 OUTCOME_KEYS = (
@@ -53,6 +54,7 @@ OUTCOME_KEYS = (
     "seed",
     "init_stream",
     "history",
+    "pruned_while",
 )
 """The user attrs of a search trial, readable in optuna-dashboard (see the README)."""
 
@@ -227,6 +229,11 @@ def lr(trial: optuna.trial.FrozenTrial) -> float | None:
     return trial.user_attrs.get("lr", trial.params.get("lr"))
 
 
+def pruned_while(trial: optuna.trial.FrozenTrial) -> str | None:
+    """For a pruned trial, where its curve was heading (stalled, rising, improving)."""
+    return trial.user_attrs.get("pruned_while")
+
+
 def batch_size(trial: optuna.trial.FrozenTrial) -> int:
     """The trial's batch size (N for batch learning)."""
     return int(trial.user_attrs["batch_size"])
@@ -254,7 +261,20 @@ def mark_worker_gone(storage: optuna.storages.BaseStorage, trial_id: int) -> Non
 
 def retry_copy(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """Enqueue a copy of a failed trial with its parameters (user attr ``retried_from``)."""
-    study.enqueue_trial(trial.params, user_attrs={_RETRIED_FROM: trial.number})
+    attrs = {_RETRIED_FROM: trial.number}
+    if bisection(trial) is not None:
+        attrs[_BISECTION] = bisection(trial)
+    study.enqueue_trial(trial.params, user_attrs=attrs)
+
+
+def enqueue_bisection(study: optuna.Study, param: str, lr: float, step: int) -> None:
+    """Enqueue step ``step`` of the boundary bisection: a trial at ``lr``, never pruned."""
+    study.enqueue_trial({param: lr}, user_attrs={_BISECTION: step})
+
+
+def bisection(trial: optuna.Trial | optuna.trial.FrozenTrial) -> int | None:
+    """The bisection step a trial is, None for a trial of the search."""
+    return trial.user_attrs.get(_BISECTION)
 
 
 def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:

@@ -334,12 +334,14 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
     elif n_trials:
         dead = _run_workers(spec, options, bar, study, n_trials)
     bar.close()
+    if spec.study.bisect and not dead:
+        _bisect(problem, study, spec.study.bisect)
     wall = time.perf_counter() - start
     recs = trial_records(study)
     by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
     summary = summarize(recs, spec.direction, by=by)
     lam, lam0 = _curvature(problem, study, summary)
-    if lam is not None:
+    if lam is not None or lam0 is not None:
         summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by)
     n_now = len(study.get_trials(deepcopy=False))
     report = _finish_report(options, store)
@@ -513,7 +515,7 @@ def _ensure_default_folder(target: StorageTarget) -> None:
         target.path.parent.mkdir(parents=True)
 
 
-MAY_CHANGE = frozenset({"name", "description", "study.n_trials", "study.timeout"})
+MAY_CHANGE = frozenset({"name", "description", "study.n_trials", "study.timeout", "study.bisect"})
 """Spec fields a rerun may change on a stored study: how much to run, not what is run."""
 
 
@@ -592,10 +594,31 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
     return n_trials
 
 
+def _bisect(problem: Problem, study: optuna.Study, steps: int) -> None:
+    """Halve the bracket of the divergence boundary ``steps`` times (see ``study.bisect``).
+
+    Each step runs one never-pruned trial at the geometric midpoint of the largest completed
+    non-diverged ε and the smallest diverged ε; it stops early when the evidence brackets no
+    boundary (no diverged or no stable trial, or a stable ε above a diverged one).
+    """
+    spec = problem.spec
+    objective = make_objective(problem)
+    for step in range(steps):
+        s = summarize(trial_records(study), spec.direction)
+        lo, hi = s.largest_stable_lr, s.smallest_diverged_lr
+        if lo is None or hi is None or lo >= hi:
+            log.warning(
+                "no boundary to bisect: largest stable ε %s, smallest diverged ε %s", lo, hi
+            )
+            return
+        records.enqueue_bisection(study, spec.search[0].name, math.sqrt(lo * hi), step)
+        optimize(study, objective, n_trials=1)
+
+
 def _curvature(
     problem: Problem, study: optuna.Study, summary: Summary
 ) -> tuple[float | None, float | None]:
-    """λ_max at the best solution and at the common θ⁽⁰⁾, for constant-ε full-batch studies."""
+    """λ_max at the best converged solution and at the common θ⁽⁰⁾ (constant-ε full-batch GD)."""
     spec = problem.spec
     t = spec.trainer
     searched = {p.target for p in spec.search}
@@ -604,10 +627,12 @@ def _curvature(
     if t.schedule != "constant" or "trainer.schedule" in searched:
         return None, None
     d = problem.data
-    best = summary.best
-    model, res = retrain(problem, best.params, best.number)
-    lam = largest_eigenvalue(model, res.theta, d.X_train, d.y_train, rng=analysis_rng(spec))
-    records.set_lambda_max(study, best.number, lam)
+    lam = None
+    best = summary.best_converged  # a budget-ended run's λ_max depends on the budget
+    if best is not None:
+        model, res = retrain(problem, best.params, best.number)
+        lam = largest_eigenvalue(model, res.theta, d.X_train, d.y_train, rng=analysis_rng(spec))
+        records.set_lambda_max(study, best.number, lam)
     lam0 = None
     if not spec.study.vary_init and not any(p.target.startswith("model.") for p in spec.search):
         model0, theta0 = build(problem, spec, trial_rng(spec, 0))

@@ -62,6 +62,11 @@ class StudySection:
     vary_init : bool
         False: every trial starts from the same θ⁽⁰⁾ and shuffles (common random numbers, so
         trials differ only in their parameters). True: θ⁽⁰⁾ and shuffles drawn per trial.
+    bisect : int
+        Trials run after the search, one at a time, each at the geometric midpoint of the
+        largest completed non-diverged ε and the smallest diverged ε, never pruned: each
+        halves the bracket of the divergence boundary (in log ε). Needs a search of
+        ``trainer.lr`` alone.
     """
 
     n_trials: int = 40
@@ -71,6 +76,7 @@ class StudySection:
     direction: str | None = None
     report_every: int = 1
     vary_init: bool = False
+    bisect: int = 0
 
 
 @dataclass(frozen=True)
@@ -587,6 +593,19 @@ def validate_static(spec: Spec) -> None:
     st = spec.study
     _positive_int("study.n_trials", st.n_trials)
     _positive_int("study.report_every", st.report_every)
+    if not isinstance(st.bisect, int) or isinstance(st.bisect, bool) or st.bisect < 0:
+        raise SpecError(f"study.bisect={st.bisect!r} must be an integer >= 0")
+    # (a trial's own spec has no search left: only the study's is checked here)
+    if st.bisect and (spec.search or spec.analysis is not None) and not (
+        len(spec.search) == 1
+        and spec.search[0].target == "trainer.lr"
+        and spec.search[0].type == "float"
+        and spec.search[0].step is None
+    ):
+        raise SpecError(
+            f"study.bisect={st.bisect} bisects ε alone: it needs a search of trainer.lr only, "
+            "of type float without a step"
+        )
     if st.timeout is not None and not st.timeout > 0:
         raise SpecError(f"study.timeout={st.timeout!r} must be > 0 seconds")
     if st.seed < 0:

@@ -1,4 +1,4 @@
-"""The end-of-study summary: which ε ranges diverged, stalled, ran out of budget or converged.
+"""The end-of-study summary: the regimes of ε, the divergence boundary and the stability limits.
 
 Computed from plain trial records (no Optuna objects), so it can be tested alone and reused by
 the reports. The seed's claims (1.1) become visible here: too large an ε diverges, too small
@@ -11,13 +11,19 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-STATUS_MEANING = {
-    "diverged": "too large: the loss blew up",
-    "stalled": "too small: the loss barely moved",
-    "budget": "still improving when the epoch budget ran out",
-    "converged": "converged",
-    "pruned": "stopped early by the pruner (worse than the median trial)",
+REGIMES = ("too small", "converging", "edge of stability", "diverging")
+"""The regimes of ε, in increasing order of ε; every finished trial falls in exactly one."""
+
+REGIME_MEANING = {
+    "too small": "the loss barely moved (stalled)",
+    "converging": "trained: converged, or still improving when the budget ran out",
+    "edge of stability": "ε above 2/λ_max(θ⁽⁰⁾), yet no divergence: the run left the "
+    "curvature of θ⁽⁰⁾ behind (catapult) or hovers at the stability limit",
+    "diverging": "too large: the loss blew up",
 }
+
+PRUNED_WHILE = ("stalled", "rising", "improving")
+"""Where a pruned trial's curve was when pruned (:func:`landscape.train.curve_state`)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,10 @@ class TrialRecord:
     value : float or None
         The objective value (None for pruned trials).
     params : dict
+    pruned_while : str or None
+        For a pruned trial, one of :data:`PRUNED_WHILE`; None otherwise (or when unknown).
+    bisection : bool
+        The trial bisected the divergence boundary after the search (``study.bisect``).
     """
 
     number: int
@@ -41,21 +51,79 @@ class TrialRecord:
     status: str
     value: float | None
     params: dict = field(default_factory=dict)
+    pruned_while: str | None = None
+    bisection: bool = False
+
+
+def regime_of(rec: TrialRecord, limit_init: float | None = None) -> str:
+    """The regime (one of :data:`REGIMES`) of a finished trial.
+
+    A completed trial's regime follows from how training ended; a pruned one's from where its
+    curve was when pruned (rising: diverging; stalled: too small). ``edge of stability`` needs
+    2/λ_max at θ⁽⁰⁾ (``limit_init``, full-batch constant-ε studies): a run with ε above it
+    that did not diverge.
+    """
+    if rec.status == "diverged" or (rec.status == "pruned" and rec.pruned_while == "rising"):
+        return "diverging"
+    if rec.status == "stalled" or (rec.status == "pruned" and rec.pruned_while == "stalled"):
+        return "too small"
+    if limit_init is not None and rec.lr > limit_init:
+        return "edge of stability"
+    return "converging"
 
 
 @dataclass(frozen=True)
 class Regime:
-    """A run of trials, consecutive in ε, that ended with the same status."""
+    """The trials of one regime of ε.
 
-    status: str
+    Attributes
+    ----------
+    name : str
+        One of :data:`REGIMES`.
+    lr_low, lr_high : float
+        The smallest and largest ε of its trials.
+    count : int
+    status_counts : dict of str to int
+        How its trials ended.
+    interleaved : bool
+        A trial of another regime (of the same kind, completed or pruned) has an ε strictly
+        inside [lr_low, lr_high]: the regimes are not contiguous in ε here.
+    """
+
+    name: str
     lr_low: float
     lr_high: float
     count: int
+    status_counts: dict[str, int]
+    interleaved: bool = False
 
     @property
     def meaning(self) -> str:
-        """Plain-words reading of the status."""
-        return STATUS_MEANING.get(self.status, self.status)
+        """Plain-words reading of the regime."""
+        return REGIME_MEANING[self.name]
+
+
+def _regimes(recs: list[TrialRecord], limit_init: float | None) -> list[Regime]:
+    """One row per regime present among ``recs``, in the order of :data:`REGIMES`."""
+    named = [(regime_of(r, limit_init), r) for r in recs]
+    rows = []
+    for name in REGIMES:
+        mine = [r for n, r in named if n == name]
+        if not mine:
+            continue
+        low, high = min(r.lr for r in mine), max(r.lr for r in mine)
+        others = [r.lr for n, r in named if n != name]
+        rows.append(
+            Regime(
+                name,
+                low,
+                high,
+                len(mine),
+                _counts(mine),
+                interleaved=any(low < lr < high for lr in others),
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -92,14 +160,23 @@ class Summary:
         Finished trials (complete or pruned).
     status_counts : dict of str to int
     regimes : list of Regime
-        Sorted by ε.
+        The completed trials (pruned ones left out), one row per regime, by increasing ε.
+    pruned : list of Regime
+        The pruned trials, one row per regime their curve was in when pruned: a pruner's
+        decision is not a regime of ε, and a pruned run is no evidence of where ε diverges.
     best : TrialRecord or None
     largest_stable_lr : float or None
-        The largest ε of a trial that did not diverge.
+        The largest ε of a completed trial that did not diverge (pruned trials are no
+        evidence either way).
     smallest_diverged_lr : float or None
         The smallest ε of a trial that diverged.
+    best_converged : TrialRecord or None
+        The best trial whose training converged: the only kind of end point where λ_max is
+        a property of a solution rather than of where the budget stopped a moving run.
     lambda_max : float or None
-        Largest Hessian eigenvalue at the best solution (full-batch studies).
+        Largest Hessian eigenvalue at ``best_converged`` (full-batch studies).
+    bisection_trials : int
+        Trials that bisected the divergence boundary after the search.
     lambda_max_init : float or None
         Largest Hessian eigenvalue at the common θ⁽⁰⁾ (when every trial starts there): where
         gradient descent diverges at once, this is the curvature it meets.
@@ -113,13 +190,16 @@ class Summary:
     best: TrialRecord | None
     largest_stable_lr: float | None
     smallest_diverged_lr: float | None
+    pruned: list[Regime] = field(default_factory=list)
+    best_converged: TrialRecord | None = None
     lambda_max: float | None = None
     lambda_max_init: float | None = None
     groups: list[Group] = field(default_factory=list)
+    bisection_trials: int = 0
 
     @property
     def stability_limit(self) -> float | None:
-        """2/λ_max: above it, gradient descent cannot settle into the best minimum."""
+        """2/λ_max at the best converged solution: above it, GD cannot settle there."""
         return _two_over(self.lambda_max)
 
     @property
@@ -132,8 +212,9 @@ class Summary:
         out = asdict(self)
         out["stability_limit"] = self.stability_limit
         out["stability_limit_init"] = self.stability_limit_init
-        for r, reg in zip(out["regimes"], self.regimes, strict=True):
-            r["meaning"] = reg.meaning
+        for key in ("regimes", "pruned"):
+            for r, reg in zip(out[key], getattr(self, key), strict=True):
+                r["meaning"] = reg.meaning
         return out
 
 
@@ -155,7 +236,7 @@ def _counts(recs: list[TrialRecord]) -> dict[str, int]:
 
 
 def _boundary(recs: list[TrialRecord]) -> tuple[float | None, float | None]:
-    stable = [r.lr for r in recs if r.status != "diverged"]
+    stable = [r.lr for r in recs if r.status not in ("diverged", "pruned")]
     diverged = [r.lr for r in recs if r.status == "diverged"]
     return (max(stable) if stable else None), (min(diverged) if diverged else None)
 
@@ -178,18 +259,15 @@ def summarize(
     records : iterable of TrialRecord
     direction : {"minimize", "maximize"}
     lambda_max, lambda_max_init : float, optional
-        λ_max at the best solution and at the common θ⁽⁰⁾, when they were computed.
+        λ_max at the best converged solution and at the common θ⁽⁰⁾, when they were
+        computed; 2/λ_max(θ⁽⁰⁾) separates ``converging`` from ``edge of stability``.
     by : iterable of str
         Categorical parameters to break the trials down by (e.g. batch_size, schedule).
     """
     recs = sorted(records, key=lambda r: (r.lr, r.number))
-    regimes: list[Regime] = []
-    for r in recs:
-        if regimes and regimes[-1].status == r.status:
-            last = regimes[-1]
-            regimes[-1] = Regime(r.status, last.lr_low, r.lr, last.count + 1)
-        else:
-            regimes.append(Regime(r.status, r.lr, r.lr, 1))
+    limit_init = _two_over(lambda_max_init)
+    done = [r for r in recs if r.status != "pruned"]
+    pruned = [r for r in recs if r.status == "pruned"]
     groups = []
     for param in by:
         values = sorted({r.params[param] for r in recs if param in r.params}, key=_sort_key)
@@ -203,11 +281,14 @@ def summarize(
     return Summary(
         n_trials=len(recs),
         status_counts=_counts(recs),
-        regimes=regimes,
+        regimes=_regimes(done, limit_init),
+        pruned=_regimes(pruned, limit_init),
         best=_best(recs, direction),
+        best_converged=_best([r for r in recs if r.status == "converged"], direction),
         largest_stable_lr=stable,
         smallest_diverged_lr=diverged,
         lambda_max=lambda_max,
         lambda_max_init=lambda_max_init,
         groups=groups,
+        bisection_trials=sum(r.bisection for r in recs),
     )

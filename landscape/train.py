@@ -226,6 +226,11 @@ class _Rules:
         return gnorm <= self.gtol
 
     @staticmethod
+    def stalled(E_old: float, E: float, stall_tol: float) -> bool:
+        """E fell by no more than ``stall_tol`` · |E_old| since ``E_old`` (or rose)."""
+        return E_old - E <= stall_tol * abs(E_old)
+
+    @staticmethod
     def no_more_steps(sched: Schedule, updates: int, lr: float) -> bool:
         """The next step would be ε = 0 (status ``budget``, not convergence).
 
@@ -492,7 +497,7 @@ def train(
                 # rows hold epochs 0, k, 2k, … (k = eval_every): the last one at least
                 # stall_window epochs back
                 E_old = rows[(epoch - stall_window) // eval_every][2]
-                if E_old - E <= stall_tol * abs(E_old):
+                if rules.stalled(E_old, E, stall_tol):
                     status = "stalled"
                     message = (
                         f"E fell from {E_old:.6g} to {E:.6g} over the last {stall_window} "
@@ -520,6 +525,36 @@ def train(
         message=message,
         seconds=seconds,
     )
+
+
+def curve_state(
+    history: dict[str, np.ndarray], stall_window: int | None, stall_tol: float = 1e-3
+) -> str:
+    """Where a learning curve cut short (e.g. by a pruner) was heading.
+
+    Parameters
+    ----------
+    history : dict of str to ndarray
+        A :class:`TrainResult`'s history (``epoch`` and ``loss`` columns are read).
+    stall_window, stall_tol : as for :func:`train`
+        None: no stall rule, so a curve is never ``stalled``.
+
+    Returns
+    -------
+    str
+        ``rising`` when E is not finite or above E(θ⁽⁰⁾) (the way to divergence); ``stalled``
+        when :func:`train`'s stall rule holds at the last row (E fell by no more than
+        stall_tol · E over the last stall_window epochs); else ``improving``.
+    """
+    epoch, loss = np.asarray(history["epoch"]), np.asarray(history["loss"], dtype=float)
+    E = float(loss[-1])
+    if not math.isfinite(E) or E > loss[0]:
+        return "rising"
+    if stall_window is not None and epoch[-1] >= stall_window:
+        E_old = float(loss[np.searchsorted(epoch, epoch[-1] - stall_window, side="right") - 1])
+        if _Rules.stalled(E_old, E, stall_tol):
+            return "stalled"
+    return "improving"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def test_cli_runs_lr_search_into_default_sqlite(workdir, capsys):
     assert main(["lr_search", "--n-trials", "4", *FAST]) == 0
     out = capsys.readouterr().out
     assert "study 'lr_search' in sqlite:///studies/landscape.db: 4 trials added" in out
-    assert "ε regimes, by increasing ε:" in out and "best: trial" in out
+    assert "ε regimes of the completed trials, by increasing ε:" in out and "best: trial" in out
     assert "optuna-dashboard sqlite:///studies/landscape.db" in out
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
     assert len(study.trials) == 4
@@ -33,11 +33,14 @@ def test_cli_runs_lr_search_into_default_sqlite(workdir, capsys):
 
 
 def test_cli_json_summary(workdir, capsys):
-    assert main(["lr_search", "--n-trials", "3", "--json", *FAST]) == 0
+    # gtol = 10: every trial converges, so λ_max is taken at the best converged solution
+    converge = ["--set", "trainer.gtol=10"]
+    assert main(["lr_search", "--n-trials", "3", "--json", *FAST, *converge]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["trials_added"] == 3 and out["metric"] == "val_loss"
     s = out["summary"]
     assert s["n_trials"] == 3 and s["best"]["lr"] > 0
+    assert s["best_converged"] == s["best"] and s["status_counts"] == {"converged": 3}
     assert s["lambda_max"] > 0 and s["stability_limit"] == pytest.approx(2 / s["lambda_max"])
     assert s["lambda_max_init"] > 0
 

@@ -1,7 +1,7 @@
 import pytest
 
 from landscape.report.text import format_summary
-from landscape.summary import TrialRecord, summarize
+from landscape.summary import TrialRecord, regime_of, summarize
 
 
 def _recs():
@@ -19,17 +19,17 @@ def _recs():
     return [TrialRecord(n, lr, s, v, {"lr": lr}) for n, lr, s, v in rows]
 
 
-def test_summary_groups_runs_of_equal_status_by_lr():
+def test_summary_one_row_per_regime_and_pruned_trials_apart():
     s = summarize(reversed(_recs()), "minimize")
-    got = [(r.status, r.lr_low, r.lr_high, r.count) for r in s.regimes]
+    got = [(r.name, r.lr_low, r.lr_high, r.count, r.status_counts) for r in s.regimes]
     assert got == [
-        ("stalled", 1e-5, 3e-5, 2),
-        ("budget", 1e-3, 1e-3, 1),
-        ("converged", 0.1, 0.3, 2),
-        ("pruned", 0.5, 0.5, 1),
-        ("converged", 2.0, 2.0, 1),
-        ("diverged", 30.0, 90.0, 2),
+        ("too small", 1e-5, 3e-5, 2, {"stalled": 2}),
+        ("converging", 1e-3, 2.0, 4, {"budget": 1, "converged": 3}),
+        ("diverging", 30.0, 90.0, 2, {"diverged": 2}),
     ]
+    assert not any(r.interleaved for r in s.regimes)
+    # a pruned trial whose curve was improving (or unknown) sits in the converging regime
+    assert [(r.name, r.lr_low, r.count) for r in s.pruned] == [("converging", 0.5, 1)]
     assert s.status_counts == {
         "stalled": 2,
         "budget": 1,
@@ -40,23 +40,80 @@ def test_summary_groups_runs_of_equal_status_by_lr():
     assert s.n_trials == 9
 
 
+def test_summary_edge_of_stability_is_above_the_limit_at_the_start_without_divergence():
+    s = summarize(_recs(), "minimize", lambda_max_init=8.0)  # 2/λ_max(θ⁽⁰⁾) = 0.25
+    got = [(r.name, r.lr_low, r.lr_high, r.count) for r in s.regimes]
+    assert got == [
+        ("too small", 1e-5, 3e-5, 2),
+        ("converging", 1e-3, 0.1, 2),
+        ("edge of stability", 0.3, 2.0, 2),
+        ("diverging", 30.0, 90.0, 2),
+    ]
+    assert [(r.name, r.count) for r in s.pruned] == [("edge of stability", 1)]
+
+
+@pytest.mark.parametrize(
+    ("where", "regime"),
+    [
+        ("rising", "diverging"),
+        ("stalled", "too small"),
+        ("improving", "converging"),
+        (None, "converging"),
+    ],
+)
+def test_a_pruned_trial_takes_the_regime_its_curve_was_in(where, regime):
+    rec = TrialRecord(0, 0.01, "pruned", None, {"lr": 0.01}, pruned_while=where)
+    assert regime_of(rec) == regime
+    s = summarize([rec], "minimize")
+    assert s.regimes == [] and [r.name for r in s.pruned] == [regime]
+
+
+def test_regimes_that_interleave_in_lr_say_so():
+    recs = [*_recs(), TrialRecord(9, 0.2, "stalled", 2.2, {"lr": 0.2})]
+    s = summarize(recs, "minimize")
+    flags = {r.name: r.interleaved for r in s.regimes}
+    assert flags == {"too small": True, "converging": True, "diverging": False}
+    assert "interleaved with another regime" in format_summary(s, "val_loss")
+
+
 def test_summary_best_and_boundary():
     s = summarize(_recs(), "minimize", lambda_max=4.0, lambda_max_init=8.0)
     assert (s.best.number, s.best.value) == (4, 0.15)
+    assert s.best_converged.number == 4
     assert (s.largest_stable_lr, s.smallest_diverged_lr) == (2.0, 30.0)
     assert s.stability_limit == 0.5 and s.stability_limit_init == 0.25
     assert summarize(_recs(), "maximize").best.number == 0
+
+
+def test_pruned_trials_are_no_evidence_for_the_boundary():
+    recs = [*_recs(), TrialRecord(9, 10.0, "pruned", None, {"lr": 10.0})]
+    s = summarize(recs, "minimize")
+    assert (s.largest_stable_lr, s.smallest_diverged_lr) == (2.0, 30.0)
+
+
+def test_the_best_converged_trial_is_not_a_budget_ended_one():
+    recs = [
+        r if r.number != 2 else TrialRecord(2, 1e-3, "budget", 0.01, {"lr": 1e-3}) for r in _recs()
+    ]
+    s = summarize(recs, "minimize", lambda_max_init=8.0)
+    assert s.best.number == 2 and s.best_converged.number == 4
+    none = [r for r in recs if r.status != "converged"]
+    s = summarize(none, "minimize", lambda_max_init=8.0)
+    assert s.best_converged is None and s.stability_limit is None
+    assert "no trial converged, so no stability limit at a solution" in format_summary(s, "x")
 
 
 def test_summary_to_dict_and_text():
     s = summarize(_recs(), "minimize", lambda_max=4.0)
     d = s.to_dict()
     assert d["stability_limit"] == 0.5 and d["stability_limit_init"] is None
-    assert d["regimes"][0]["meaning"].startswith("too small")
+    assert d["regimes"][0]["meaning"].startswith("the loss barely moved")
+    assert d["pruned"][0]["name"] == "converging"
     text = format_summary(s, "val_loss", "header")
     assert "best: trial 4, val_loss=0.15 at ε=0.3" in text
     assert "largest stable ε 2, smallest diverged ε 30" in text
-    assert "2/λ_max = 0.5" in text
+    assert "at the best converged solution (trial 4): 2/λ_max = 0.5" in text
+    assert "  too small         ε     1e-05 … 3e-05      2 (stalled 2)" in text
 
 
 def test_summary_of_nothing():

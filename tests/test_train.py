@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 from landscape.data import load_dataset
 from landscape.model import MLP
 from landscape.schedules import InverseTime
-from landscape.train import STATUSES, train
+from landscape.train import STATUSES, curve_state, train
 
 
 @pytest.fixture(scope="module")
@@ -439,3 +439,28 @@ def test_train_many_survivors_keep_their_own_steps_when_others_diverge(xor):
     for k, r in enumerate(loop):
         if r.status != "diverged":
             np.testing.assert_allclose(many.theta[k], r.theta, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("eval_every", [1, 3])
+def test_curve_state_meets_the_stall_rule_where_train_does(moons, rng, eval_every):
+    model = MLP([2, 8, 2], "tanh", "cross_entropy")
+    kw = dict(lr=1e-4, epochs=300, stall_window=6, stall_tol=1e-3, eval_every=eval_every)
+    res = train(model, model.init(rng), moons.X_train, moons.y_train, **kw)
+    assert res.status == "stalled"
+    h = res.history
+    assert curve_state(h, 6, 1e-3) == "stalled"
+    cut = {k: v[:-1] for k, v in h.items()}  # one evaluation earlier the rule had not fired
+    assert curve_state(cut, 6, 1e-3) == "improving"
+    assert curve_state(h, None, 1e-3) == "improving"  # no stall rule: never stalled
+
+
+def test_curve_state_rising_and_non_finite():
+    h = {"epoch": np.arange(4), "loss": np.array([1.0, 0.9, 1.2, 1.3])}
+    assert curve_state(h, 2, 1e-3) == "rising"
+    h["loss"][-1] = np.nan
+    assert curve_state(h, None) == "rising"
+    h["loss"] = np.array([1.0, 0.5, 0.3, 0.1])
+    assert curve_state(h, 2, 1e-3) == "improving"
+    # over the last 2 epochs E fell from 0.5 to 0.4999: less than 1e-3 of it
+    h["loss"] = np.array([1.0, 0.5, 0.49995, 0.4999])
+    assert curve_state(h, 2, 1e-3) == "stalled"

@@ -75,7 +75,7 @@ def loss_vs_lr(p: LrPoints) -> Figure:
             color="#000000",
             ls=":",
             lw=1.2,
-            label=f"2/λ_max at best = {p.stability_limit:.3g}",
+            label=f"2/λ_max at best converged = {p.stability_limit:.3g}",
         )
     if p.stability_limit_init is not None:
         ax.axvline(

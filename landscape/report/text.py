@@ -21,14 +21,11 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.status_counts.items()))
     lines.append(f"{summary.n_trials} finished trials: {counts or 'none'}")
     if summary.regimes and not summary.groups:
-        lines.append("ε regimes, by increasing ε:")
-        for reg in summary.regimes:
-            span = (
-                f"{reg.lr_low:9.3g}" + " " * 12
-                if reg.lr_low == reg.lr_high
-                else f"{reg.lr_low:9.3g} … {reg.lr_high:<8.3g}"
-            )
-            lines.append(f"  ε {span} {reg.status:9s} ({reg.count:2d})  {reg.meaning}")
+        lines.append("ε regimes of the completed trials, by increasing ε:")
+        lines += _regime_rows(summary.regimes)
+    if summary.pruned and not summary.groups:
+        lines.append("pruned trials, by the regime their curve was in when pruned:")
+        lines += _regime_rows(summary.pruned)
     params = list(dict.fromkeys(g.param for g in summary.groups))
     for param in params:
         rows = [g for g in summary.groups if g.param == param]
@@ -50,22 +47,73 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in b.params.items())
         lines.append(f"best: trial {b.number}, {metric}={b.value:.6g} at ε={b.lr:.4g} ({params})")
     if summary.smallest_diverged_lr is not None and not summary.groups:
+        lo, hi = summary.largest_stable_lr, summary.smallest_diverged_lr
+        ratio = f"; ratio {hi / lo:.6g}" if lo is not None and lo < hi else ""
+        bisected = (
+            f", {summary.bisection_trials} of them bisecting it" if summary.bisection_trials else ""
+        )
         lines.append(
-            "observed divergence boundary: largest stable ε "
-            f"{_fmt(summary.largest_stable_lr)}, smallest diverged ε "
-            f"{summary.smallest_diverged_lr:.4g}"
+            f"observed divergence boundary (completed trials only{bisected}): largest stable ε "
+            f"{_fmt(lo)}, smallest diverged ε {hi:.6g}{ratio}"
         )
     if summary.stability_limit is not None:
+        b = summary.best_converged
         lines.append(
-            f"stability limit of full-batch GD at the best solution: 2/λ_max = "
-            f"{summary.stability_limit:.4g} (λ_max = {summary.lambda_max:.4g})"
+            f"stability limit of full-batch GD at the best converged solution (trial "
+            f"{b.number if b else '?'}): 2/λ_max = {summary.stability_limit:.6g} "
+            f"(λ_max = {summary.lambda_max:.6g})"
+        )
+    elif summary.stability_limit_init is not None and summary.best_converged is None:
+        lines.append(
+            "no trial converged, so no stability limit at a solution is given (at a point "
+            "where a budget stopped a moving run, λ_max still changes)"
         )
     if summary.stability_limit_init is not None:
         lines.append(
             f"stability limit at the common start θ⁽⁰⁾: 2/λ_max = "
-            f"{summary.stability_limit_init:.4g} (λ_max = {summary.lambda_max_init:.4g})"
+            f"{summary.stability_limit_init:.6g} (λ_max = {summary.lambda_max_init:.6g})"
         )
+        reading = _limit_reading(summary)
+        if reading:
+            lines.append(reading)
     return "\n".join(lines)
+
+
+def _limit_reading(summary: Summary) -> str:
+    """Where the observed boundary lies against 2/λ_max(θ⁽⁰⁾), in words."""
+    lo, hi = summary.largest_stable_lr, summary.smallest_diverged_lr
+    limit = summary.stability_limit_init
+    if lo is None or hi is None or lo >= hi:
+        return ""
+    if lo <= limit < hi:
+        return (
+            "2/λ_max(θ⁽⁰⁾) lies inside the observed boundary's bracket: divergence starts "
+            "where the curvature at θ⁽⁰⁾ says, as on a quadratic"
+        )
+    if limit < lo:
+        return (
+            f"gradient descent stayed stable up to {lo / limit:.3g}× 2/λ_max(θ⁽⁰⁾): the runs "
+            "left the sharp start behind for flatter regions (catapult) instead of diverging"
+        )
+    return (
+        f"divergence started at {hi / limit:.3g}× 2/λ_max(θ⁽⁰⁾), below it: the curvature grew "
+        "along the runs (progressive sharpening)"
+    )
+
+
+def _regime_rows(regimes: list) -> list[str]:
+    rows = []
+    for reg in regimes:
+        span = (
+            f"{reg.lr_low:9.3g}" + " " * 12
+            if reg.lr_low == reg.lr_high
+            else f"{reg.lr_low:9.3g} … {reg.lr_high:<8.3g}"
+        )
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(reg.status_counts.items()))
+        mixed = "; interleaved with another regime" if reg.interleaved else ""
+        rows.append(f"  {reg.name:17s} ε {span} {reg.count:3d} ({counts}){mixed}")
+    rows += [f"  ({r.name}: {r.meaning})" for r in regimes if r.name == "edge of stability"]
+    return rows
 
 
 def _fmt(v: object) -> str:

@@ -98,20 +98,40 @@ def _search_report(study, store, add):
     if s.smallest_diverged_lr is not None:
         summary.append(("smallest diverged ε", s.smallest_diverged_lr))
     if s.largest_stable_lr is not None:
-        summary.append(("largest non-diverged ε", s.largest_stable_lr))
-    if s.stability_limit is not None:
-        summary.append(("2/λ_max at the best solution", s.stability_limit))
+        summary.append(("largest non-diverged ε (completed trials)", s.largest_stable_lr))
+    if s.stability_limit is not None and s.best_converged is not None:
+        summary.append(
+            (
+                f"2/λ_max at the best converged solution (trial {s.best_converged.number})",
+                s.stability_limit,
+            )
+        )
     if s.stability_limit_init is not None:
         summary.append(("2/λ_max at θ⁽⁰⁾", s.stability_limit_init))
     tables = []
-    if s.regimes and not s.groups:
-        tables.append(
-            Table(
-                "ε regimes, by increasing ε",
-                ["from ε", "to ε", "status", "trials", "meaning"],
-                [[r.lr_low, r.lr_high, r.status, r.count, r.meaning] for r in s.regimes],
+    for title, regimes in (
+        ("ε regimes of the completed trials, by increasing ε", s.regimes),
+        ("Pruned trials, by the regime their curve was in when pruned", s.pruned),
+    ):
+        if regimes and not s.groups:
+            tables.append(
+                Table(
+                    title,
+                    ["regime", "from ε", "to ε", "trials", "statuses", "meaning"],
+                    [
+                        [
+                            r.name,
+                            r.lr_low,
+                            r.lr_high,
+                            r.count,
+                            ", ".join(f"{k} {v}" for k, v in sorted(r.status_counts.items()))
+                            + (" (interleaved with another regime)" if r.interleaved else ""),
+                            r.meaning,
+                        ]
+                        for r in regimes
+                    ],
+                )
             )
-        )
     for param in dict.fromkeys(g.param for g in s.groups):
         rows = [
             [
