@@ -450,9 +450,18 @@ def trial_records(study: optuna.Study) -> list[TrialRecord]:
     return recs
 
 
-def retrain(problem: Problem, params: dict[str, Any], number: int) -> tuple[MLP, TrainResult]:
-    """Train trial ``number`` again with its parameters (bit-identical for a sequential run)."""
+def retrain(
+    problem: Problem, params: dict[str, Any], number: int, track_sharpness: int | None = None
+) -> tuple[MLP, TrainResult]:
+    """Train trial ``number`` again with its parameters (bit-identical for a sequential run).
+
+    ``track_sharpness`` measures λ_max along the way (see :func:`landscape.train.train`); it
+    draws no random number, so the run is the trial's own.
+    """
     spec = apply_params(problem.spec, params)
+    if track_sharpness is not None:
+        trainer = dataclasses.replace(spec.trainer, track_sharpness=track_sharpness)
+        spec = dataclasses.replace(spec, trainer=trainer)
     return run_training(problem, spec, trial_rng(problem.spec, number))
 
 

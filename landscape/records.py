@@ -8,6 +8,7 @@ Plain Optuna (``optuna.load_study``) and optuna-dashboard read the same attrs wi
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ _LAMBDA_MAX_INIT = "lambda_max_init"
 _MINIMA = "minima"
 _GROUP_COUNTS = "group_counts"
 _ESCAPE = "escape"
+_SHARPNESS = "sharpness"
 
 # ------------------------------------------------------------------------ trial attrs
 _STATUS = "status"
@@ -66,6 +68,9 @@ MINIMA_POINTS = "minima.npz"
 THETA = "theta.npz"
 """The verified network of a symmetry study."""
 GEOMETRY = "geometry.npz"
+SHARPNESS = "sharpness.npz"
+"""Study artifact: per tracked trial n, arrays ``t{n}_updates``, ``t{n}_sharpness`` and
+``t{n}_loss`` (λ_max and E at every measurement)."""
 """Paths and slices of a geometry study."""
 
 
@@ -172,6 +177,16 @@ def minima(study: optuna.Study | Mapping) -> dict | None:
 def group_counts(study: optuna.Study | Mapping) -> dict:
     """The symmetry group counts stored with a minima analysis."""
     return _attrs(study).get(_GROUP_COUNTS, {})
+
+
+def set_sharpness(study: optuna.Study, runs: list[dict]) -> None:
+    """The sharpness readings of a search's representative runs (arrays: :data:`SHARPNESS`)."""
+    study.set_user_attr(_SHARPNESS, runs)
+
+
+def sharpness(study: optuna.Study | Mapping) -> list[dict]:
+    """The stored sharpness readings, one dict per tracked run (empty when none)."""
+    return list(_attrs(study).get(_SHARPNESS) or [])
 
 
 def set_escape(study: optuna.Study, report: dict) -> None:
@@ -283,6 +298,43 @@ def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
 
 
 # ------------------------------------------------------------------------ artifacts
+def study_artifacts(storage, study_name: str, mimetype: str | None = None) -> dict[str, str]:
+    """A study's artifacts by file name (the first of each name), skipping deleted ones.
+
+    Read from the study's system attrs directly: optuna-dashboard marks an artifact deleted
+    from the browser with a null entry, which ``optuna.artifacts.get_all_artifact_meta``
+    cannot read.
+    """
+    storage = optuna.storages.get_storage(storage)
+    study_id = storage.get_study_id_from_name(study_name)
+    found: dict[str, str] = {}
+    for key, value in storage.get_study_system_attrs(study_id).items():
+        if not key.startswith("artifacts:"):
+            continue
+        meta = json.loads(value) if isinstance(value, str) else value
+        if isinstance(meta, dict) and (mimetype is None or meta.get("mimetype") == mimetype):
+            found.setdefault(meta["filename"], meta["artifact_id"])
+    return found
+
+
+def replace_arrays(
+    store, storage, study: optuna.Study, filename: str, arrays: Mapping[str, np.ndarray]
+) -> str:
+    """Store arrays as the study's npz artifact ``filename``, overwriting an earlier one in place.
+
+    A rerun that recomputes a study-level result keeps one artifact of it, not one per run.
+    """
+    earlier = study_artifacts(storage, study.study_name).get(filename)
+    if earlier is None:
+        return upload_arrays(store, study, filename, arrays)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        np.savez(path, **arrays)
+        with open(path, "rb") as fh:
+            store.write(earlier, fh)
+    return earlier
+
+
 def upload_arrays(
     store, owner: optuna.Study | optuna.Trial, filename: str, arrays: Mapping[str, np.ndarray]
 ) -> str:

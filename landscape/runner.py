@@ -20,8 +20,10 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
@@ -30,6 +32,7 @@ from tqdm.auto import tqdm
 
 from landscape import __version__, records
 from landscape.analysis.hessian import largest_eigenvalue
+from landscape.analysis.sharpness import read_sharpness
 from landscape.experiments import (
     ANALYSIS_KINDS,
     drain_queue,
@@ -60,7 +63,7 @@ from landscape.storage import (
     open_storage,
     resolve,
 )
-from landscape.summary import Summary, summarize
+from landscape.summary import Summary, TrialRecord, regime_of, summarize
 
 log = logging.getLogger("landscape")
 
@@ -343,6 +346,9 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
     lam, lam0 = _curvature(problem, study, summary)
     if lam is not None or lam0 is not None:
         summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by)
+    if _full_batch_constant(spec) and spec.study.track_sharpness and summary.best is not None:
+        runs = _track_sharpness(problem, study, summary, recs, options.artifacts)
+        summary = dataclasses.replace(summary, sharpness=runs)
     n_now = len(study.get_trials(deepcopy=False))
     report = _finish_report(options, store)
     target = options.target
@@ -515,7 +521,16 @@ def _ensure_default_folder(target: StorageTarget) -> None:
         target.path.parent.mkdir(parents=True)
 
 
-MAY_CHANGE = frozenset({"name", "description", "study.n_trials", "study.timeout", "study.bisect"})
+MAY_CHANGE = frozenset(
+    {
+        "name",
+        "description",
+        "study.n_trials",
+        "study.timeout",
+        "study.bisect",
+        "study.track_sharpness",
+    }
+)
 """Spec fields a rerun may change on a stored study: how much to run, not what is run."""
 
 
@@ -613,6 +628,71 @@ def _bisect(problem: Problem, study: optuna.Study, steps: int) -> None:
             return
         records.enqueue_bisection(study, spec.search[0].name, math.sqrt(lo * hi), step)
         optimize(study, objective, n_trials=1)
+
+
+def _full_batch_constant(spec: Spec) -> bool:
+    """Full-batch GD with one constant ε per trial: where 2/λ_max is the stability limit."""
+    t = spec.trainer
+    searched = {p.target for p in spec.search}
+    return t.method == "gd" and t.schedule == "constant" and "trainer.schedule" not in searched
+
+
+def _representatives(summary: Summary, recs: list[TrialRecord]) -> list[tuple[str, TrialRecord]]:
+    """The runs whose sharpness is tracked: one of each kind the summary can explain."""
+    done = [r for r in recs if r.status != "pruned"]
+    stable = [r for r in done if r.status != "diverged"]
+    diverged = [r for r in done if r.status == "diverged"]
+    stalled = [r for r in done if r.status == "stalled"]
+    edge = sorted(
+        (r for r in done if regime_of(r, summary.stability_limit_init) == "unstable at θ⁽⁰⁾"),
+        key=lambda r: r.lr,
+    )
+    picks = [("best", summary.best)]
+    if stable:
+        picks.append(("largest stable ε", max(stable, key=lambda r: r.lr)))
+    if diverged:
+        picks.append(("smallest diverged ε", min(diverged, key=lambda r: r.lr)))
+    if stalled:
+        picks.append(("stalled", max(stalled, key=lambda r: r.lr)))
+    if edge:
+        picks.append(("unstable at θ⁽⁰⁾", edge[len(edge) // 2]))
+    seen: set[int] = set()
+    return [(role, r) for role, r in picks if not (r.number in seen or seen.add(r.number))]
+
+
+def _track_sharpness(
+    problem: Problem, study: optuna.Study, summary: Summary, recs: list, artifacts: Path
+) -> list[dict]:
+    """Retrain the representative runs measuring λ_max; store the readings and the arrays."""
+    spec = problem.spec
+    every = max(1, spec.trainer.epochs // spec.study.track_sharpness)
+    limit0 = summary.stability_limit_init
+    runs, arrays = [], {}
+    for role, rec in _representatives(summary, recs):
+        _, res = retrain(problem, rec.params, rec.number, track_sharpness=every)
+        h = res.history
+        measured = np.isfinite(h["sharpness"])
+        reading = read_sharpness(h["sharpness"][measured], rec.lr, res.status)
+        n = rec.number
+        arrays[f"t{n}_updates"] = h["updates"][measured]
+        arrays[f"t{n}_sharpness"] = h["sharpness"][measured]
+        arrays[f"t{n}_loss"] = h["loss"][measured]
+        runs.append(
+            {
+                "trial": n,
+                "role": role,
+                "lr": rec.lr,
+                "status": res.status,
+                "regime": regime_of(rec, limit0),
+                "every": every,
+                **dataclasses.asdict(reading),
+            }
+        )
+    records.set_sharpness(study, runs)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    store = FileSystemArtifactStore(str(artifacts))
+    records.replace_arrays(store, study._storage, study, records.SHARPNESS, arrays)
+    return runs
 
 
 def _curvature(

@@ -67,6 +67,11 @@ class StudySection:
         largest completed non-diverged ε and the smallest diverged ε, never pruned: each
         halves the bracket of the divergence boundary (in log ε). Needs a search of
         ``trainer.lr`` alone.
+    track_sharpness : int
+        Full-batch constant-ε searches: after the search, a few representative trials (the
+        best, those nearest below and above the divergence boundary, a stalled one and one at
+        one unstable at θ⁽⁰⁾) are trained again measuring λ_max this many times along the
+        run, and the summary reads each against 2/ε (0: off).
     """
 
     n_trials: int = 40
@@ -77,6 +82,7 @@ class StudySection:
     report_every: int = 1
     vary_init: bool = False
     bisect: int = 0
+    track_sharpness: int = 50
 
 
 @dataclass(frozen=True)
@@ -593,19 +599,10 @@ def validate_static(spec: Spec) -> None:
     st = spec.study
     _positive_int("study.n_trials", st.n_trials)
     _positive_int("study.report_every", st.report_every)
-    if not isinstance(st.bisect, int) or isinstance(st.bisect, bool) or st.bisect < 0:
-        raise SpecError(f"study.bisect={st.bisect!r} must be an integer >= 0")
-    # (a trial's own spec has no search left: only the study's is checked here)
-    if st.bisect and (spec.search or spec.analysis is not None) and not (
-        len(spec.search) == 1
-        and spec.search[0].target == "trainer.lr"
-        and spec.search[0].type == "float"
-        and spec.search[0].step is None
-    ):
-        raise SpecError(
-            f"study.bisect={st.bisect} bisects ε alone: it needs a search of trainer.lr only, "
-            "of type float without a step"
-        )
+    for fname in ("bisect", "track_sharpness"):
+        v = getattr(st, fname)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise SpecError(f"study.{fname}={v!r} must be an integer >= 0")
     if st.timeout is not None and not st.timeout > 0:
         raise SpecError(f"study.timeout={st.timeout!r} must be > 0 seconds")
     if st.seed < 0:
@@ -669,6 +666,21 @@ def validate_static(spec: Spec) -> None:
     names = [p.name for p in spec.search]
     for p in spec.search:
         _validate_param(spec, p, names)
+    # (a trial's own spec has no search left: only the study's is checked here)
+    if (
+        spec.study.bisect
+        and (spec.search or spec.analysis is not None)
+        and not (
+            len(spec.search) == 1
+            and spec.search[0].target == "trainer.lr"
+            and spec.search[0].type == "float"
+            and spec.search[0].step is None
+        )
+    ):
+        raise SpecError(
+            f"study.bisect={spec.study.bisect} bisects ε alone: it needs a search of "
+            "trainer.lr only, of type float without a step"
+        )
     a = spec.analysis
     if a is not None:
         _one_of("analysis.kind", a.kind, ANALYSES)

@@ -11,14 +11,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-REGIMES = ("too small", "converging", "edge of stability", "diverging")
+REGIMES = ("too small", "converging", "unstable at θ⁽⁰⁾", "diverging")
 """The regimes of ε, in increasing order of ε; every finished trial falls in exactly one."""
 
 REGIME_MEANING = {
     "too small": "the loss barely moved (stalled)",
     "converging": "trained: converged, or still improving when the budget ran out",
-    "edge of stability": "ε above 2/λ_max(θ⁽⁰⁾), yet no divergence: the run left the "
-    "curvature of θ⁽⁰⁾ behind (catapult) or hovers at the stability limit",
+    "unstable at θ⁽⁰⁾": "ε above 2/λ_max(θ⁽⁰⁾), yet no divergence: the run moved to flatter "
+    "regions (catapult) or hovers at λ_max ≈ 2/ε (edge of stability); the sharpness tracking "
+    "tells which",
     "diverging": "too large: the loss blew up",
 }
 
@@ -59,7 +60,7 @@ def regime_of(rec: TrialRecord, limit_init: float | None = None) -> str:
     """The regime (one of :data:`REGIMES`) of a finished trial.
 
     A completed trial's regime follows from how training ended; a pruned one's from where its
-    curve was when pruned (rising: diverging; stalled: too small). ``edge of stability`` needs
+    curve was when pruned (rising: diverging; stalled: too small). ``unstable at θ⁽⁰⁾`` needs
     2/λ_max at θ⁽⁰⁾ (``limit_init``, full-batch constant-ε studies): a run with ε above it
     that did not diverge.
     """
@@ -68,7 +69,7 @@ def regime_of(rec: TrialRecord, limit_init: float | None = None) -> str:
     if rec.status == "stalled" or (rec.status == "pruned" and rec.pruned_while == "stalled"):
         return "too small"
     if limit_init is not None and rec.lr > limit_init:
-        return "edge of stability"
+        return "unstable at θ⁽⁰⁾"
     return "converging"
 
 
@@ -177,6 +178,10 @@ class Summary:
         Largest Hessian eigenvalue at ``best_converged`` (full-batch studies).
     bisection_trials : int
         Trials that bisected the divergence boundary after the search.
+    sharpness : list of dict
+        λ_max along representative runs read against 2/ε (``trial``, ``role``, ``lr``,
+        ``status``, ``regime``, ``every`` and the fields of
+        :class:`landscape.analysis.sharpness.SharpnessReading`).
     lambda_max_init : float or None
         Largest Hessian eigenvalue at the common θ⁽⁰⁾ (when every trial starts there): where
         gradient descent diverges at once, this is the curvature it meets.
@@ -196,6 +201,7 @@ class Summary:
     lambda_max_init: float | None = None
     groups: list[Group] = field(default_factory=list)
     bisection_trials: int = 0
+    sharpness: list[dict] = field(default_factory=list)
 
     @property
     def stability_limit(self) -> float | None:
@@ -251,6 +257,7 @@ def summarize(
     lambda_max: float | None = None,
     lambda_max_init: float | None = None,
     by: Iterable[str] = (),
+    sharpness: Iterable[dict] = (),
 ) -> Summary:
     """Build the :class:`Summary` of a study's finished trials.
 
@@ -260,9 +267,11 @@ def summarize(
     direction : {"minimize", "maximize"}
     lambda_max, lambda_max_init : float, optional
         λ_max at the best converged solution and at the common θ⁽⁰⁾, when they were
-        computed; 2/λ_max(θ⁽⁰⁾) separates ``converging`` from ``edge of stability``.
+        computed; 2/λ_max(θ⁽⁰⁾) separates ``converging`` from ``unstable at θ⁽⁰⁾``.
     by : iterable of str
         Categorical parameters to break the trials down by (e.g. batch_size, schedule).
+    sharpness : iterable of dict
+        The stored sharpness readings of representative runs (see ``Summary.sharpness``).
     """
     recs = sorted(records, key=lambda r: (r.lr, r.number))
     limit_init = _two_over(lambda_max_init)
@@ -291,4 +300,5 @@ def summarize(
         lambda_max_init=lambda_max_init,
         groups=groups,
         bisection_trials=sum(r.bisection for r in recs),
+        sharpness=list(sharpness),
     )

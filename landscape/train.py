@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from landscape.analysis.hessian import top_eigenpair
 from landscape.model import MLP
 from landscape.schedules import Schedule, make_schedule
 from landscape.threads import model_flops, sized_blas_threads
@@ -43,6 +44,9 @@ class EpochRecord:
         ε of the last update of the epoch (ε_0 for epoch 0).
     accuracy, val_loss, val_accuracy : float
         NaN where not applicable (regression, or no validation data).
+    sharpness : float
+        λ_max of the full-training-set Hessian at θ (``track_sharpness``), NaN where it was not
+        measured.
     """
 
     epoch: int
@@ -53,6 +57,7 @@ class EpochRecord:
     accuracy: float
     val_loss: float
     val_accuracy: float
+    sharpness: float = math.nan
 
 
 HISTORY_FIELDS = tuple(EpochRecord.__dataclass_fields__)
@@ -99,6 +104,7 @@ METHODS = ("gd", "minibatch", "online")
 
 _MANY_UNSUPPORTED = {  # field: its default; train_many keeps no history and no stall rule
     "max_updates": None,
+    "track_sharpness": None,
     "stall_window": None,
     "stall_tol": 1e-3,
     "drop_last": False,
@@ -128,6 +134,8 @@ class TrainConfig:
     schedule_params : dict
     max_updates, gtol, atol, rtol, diverge_factor, stall_window, stall_tol, drop_last, eval_every
         The stopping rules and evaluation of :func:`train`, with its defaults.
+    track_sharpness : int or None
+        Measure λ_max along training every this many updates (see :func:`train`).
     """
 
     method: str = "gd"
@@ -145,6 +153,7 @@ class TrainConfig:
     stall_tol: float = 1e-3
     drop_last: bool = False
     eval_every: int = 1
+    track_sharpness: int | None = None
 
     def batch(self, n_train: int) -> int | None:
         """The batch size :func:`train` takes: None (batch learning) for gd or a batch of N."""
@@ -172,6 +181,7 @@ class TrainConfig:
             "stall_tol": self.stall_tol,
             "drop_last": self.drop_last,
             "eval_every": self.eval_every,
+            "track_sharpness": self.track_sharpness,
         }
 
     def many_kwargs(self, n_train: int) -> dict:
@@ -227,8 +237,12 @@ class _Rules:
 
     @staticmethod
     def stalled(E_old: float, E: float, stall_tol: float) -> bool:
-        """E fell by no more than ``stall_tol`` · |E_old| since ``E_old`` (or rose)."""
-        return E_old - E <= stall_tol * abs(E_old)
+        """E fell, by no more than ``stall_tol`` · |E_old|, since ``E_old``.
+
+        A loss that rose is not "barely progressing" (seed 1.1's too-small ε) but moving the
+        wrong way, as near the divergence boundary or at the edge of stability: not stalled.
+        """
+        return 0.0 <= E_old - E <= stall_tol * abs(E_old)
 
     @staticmethod
     def no_more_steps(sched: Schedule, updates: int, lr: float) -> bool:
@@ -296,6 +310,7 @@ def train(
     stall_tol: float = 1e-3,
     drop_last: bool = False,
     eval_every: int = 1,
+    track_sharpness: int | None = None,
     callback: Callable[[EpochRecord], bool | None] | None = None,
 ) -> TrainResult:
     """Train ``model`` from θ⁽⁰⁾ by batch, mini-batch or online gradient descent.
@@ -337,7 +352,7 @@ def train(
     diverge_factor : float
         ``diverged`` when E(θ) > diverge_factor · E(θ⁽⁰⁾), or E or θ is not finite.
     stall_window : int or None
-        ``stalled`` when E fell by no more than ``stall_tol`` · E over the last
+        ``stalled`` when E fell, but by no more than ``stall_tol`` · E, over the last
         ``stall_window`` epochs (the seed's "too small ε barely progresses"); None: off.
     stall_tol : float
         Relative improvement below which the run counts as stalled.
@@ -351,6 +366,13 @@ def train(
         every ``eval_every`` epochs and after the last one. 1 (the default) records every
         epoch; larger values trade the history's resolution for speed in mini-batch training,
         where the evaluation costs about as much as an epoch's updates.
+    track_sharpness : int or None
+        Measure the sharpness λ_max(θ_t) of the full-training-set Hessian at θ⁽⁰⁾ and then at
+        the first evaluated epoch after every ``track_sharpness`` more updates (history column
+        ``sharpness``, NaN elsewhere): Lanczos on exact Hessian-vector products, each
+        measurement started from the previous eigenvector, so it costs a few products. Under
+        full-batch GD with a constant ε it shows progressive sharpening and the edge of
+        stability, λ_max rising to 2/ε and hovering there (Cohen et al. 2021). None: off.
     callback : callable, optional
         ``callback(record)`` after every epoch; returning True stops training with status
         ``stopped`` (unless another rule ended it at the same epoch).
@@ -388,6 +410,7 @@ def train(
     _check_count("max_updates", max_updates, low=1)
     _check_count("stall_window", stall_window, low=1)
     _check_count("eval_every", eval_every, low=1)
+    _check_count("track_sharpness", track_sharpness, low=1)
     _check_number("stall_tol", stall_tol, low=0.0, inclusive=True)
     rules = _Rules(atol, rtol, gtol, diverge_factor)
     sched = _resolve_schedule(schedule, schedule_params)
@@ -412,6 +435,22 @@ def train(
         E, g, acc = model.evaluate(theta, X, t_train, out=grad_buf, accuracy=classify, views=views)
         return float(E), float(np.sqrt(g @ g)), (float(acc) if classify else nan)
 
+    sharp = {"v": None, "at": -math.inf}  # the last eigenvector, and the update it was measured at
+
+    def sharpness(updates: int) -> float:
+        if track_sharpness is None or updates - sharp["at"] < track_sharpness:
+            return nan
+        if not np.isfinite(theta).all():
+            return nan
+        # First start: ∇E, which GD's own dynamics align with the sharp directions; no random
+        # draw, so tracking leaves the training's random stream untouched.
+        v0 = sharp["v"] if sharp["v"] is not None else grad_buf.copy()
+        if not np.any(v0):
+            v0 = np.ones_like(theta)
+        lam, sharp["v"] = top_eigenpair(model, theta, X, t_train, v0, tol=1e-6)
+        sharp["at"] = updates
+        return lam
+
     def record(epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
         if has_val:
             Ev, _, accv = model.evaluate(
@@ -420,7 +459,7 @@ def train(
             Ev, accv = float(Ev), (float(accv) if classify else nan)
         else:
             Ev, accv = nan, nan
-        rows.append((epoch, updates, E, gnorm, lr_t, acc, Ev, accv))
+        rows.append((epoch, updates, E, gnorm, lr_t, acc, Ev, accv, sharpness(updates)))
         return EpochRecord(*rows[-1])
 
     start = time.perf_counter()

@@ -611,12 +611,13 @@ def test_cli_report_replaces_its_figures_instead_of_piling_them_up(workdir, caps
     from landscape.report.write import report_artifacts
 
     assert main(["lr_search", *FAST, "--n-trials", "3"]) == 0
+    assert main(["lr_search", *FAST, "--n-trials", "1"]) == 0  # a rerun: tracked again
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
     storage = study._storage
     first = report_artifacts(storage, study)
     attrs = storage.get_study_system_attrs(study._study_id)
     n_attrs = sum(k.startswith("artifacts:") for k in attrs)
-    assert "loss_vs_lr.png" in first and n_attrs == len(first)
+    assert "loss_vs_lr.png" in first and n_attrs == len(first) + 1  # + sharpness.npz
     store_files = sorted((workdir / "studies" / "artifacts").iterdir())
     for _ in range(2):
         assert main(["report", "lr_search"]) == 0

@@ -67,7 +67,13 @@ def stored(tmp_path_factory):
 
 STORAGE = "sqlite:///{}/studies/landscape.db"
 KINDS = {
-    "lr_search": ["loss_vs_lr.png", "curves_epochs.png", "curves_updates.png", "history.png"],
+    "lr_search": [
+        "loss_vs_lr.png",
+        "curves_epochs.png",
+        "curves_updates.png",
+        "history.png",
+        "sharpness.png",
+    ],
     "batch_search": ["batch_map.png", "loss_vs_lr.png"],
     "schedule_search": ["schedules.png"],
     "minima": ["minima.png", "spectra.png"],

@@ -40,16 +40,16 @@ def test_summary_one_row_per_regime_and_pruned_trials_apart():
     assert s.n_trials == 9
 
 
-def test_summary_edge_of_stability_is_above_the_limit_at_the_start_without_divergence():
+def test_summary_unstable_at_the_start_is_above_its_limit_without_divergence():
     s = summarize(_recs(), "minimize", lambda_max_init=8.0)  # 2/λ_max(θ⁽⁰⁾) = 0.25
     got = [(r.name, r.lr_low, r.lr_high, r.count) for r in s.regimes]
     assert got == [
         ("too small", 1e-5, 3e-5, 2),
         ("converging", 1e-3, 0.1, 2),
-        ("edge of stability", 0.3, 2.0, 2),
+        ("unstable at θ⁽⁰⁾", 0.3, 2.0, 2),
         ("diverging", 30.0, 90.0, 2),
     ]
-    assert [(r.name, r.count) for r in s.pruned] == [("edge of stability", 1)]
+    assert [(r.name, r.count) for r in s.pruned] == [("unstable at θ⁽⁰⁾", 1)]
 
 
 @pytest.mark.parametrize(

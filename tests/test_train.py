@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 from landscape.data import load_dataset
 from landscape.model import MLP
 from landscape.schedules import InverseTime
-from landscape.train import STATUSES, curve_state, train
+from landscape.train import STATUSES, _Rules, curve_state, train
 
 
 @pytest.fixture(scope="module")
@@ -464,3 +464,9 @@ def test_curve_state_rising_and_non_finite():
     # over the last 2 epochs E fell from 0.5 to 0.4999: less than 1e-3 of it
     h["loss"] = np.array([1.0, 0.5, 0.49995, 0.4999])
     assert curve_state(h, 2, 1e-3) == "stalled"
+
+
+def test_a_rising_loss_is_not_stalled():
+    assert _Rules.stalled(1.0, 0.9995, 1e-3)  # fell, by less than 1e-3 of it
+    assert not _Rules.stalled(1.0, 0.99, 1e-3)  # fell by more
+    assert not _Rules.stalled(1.0, 1.2, 1e-3)  # rose: moving the wrong way, not stalling

@@ -101,6 +101,53 @@ def hessian(
     return 0.5 * (H + H.T)
 
 
+def top_eigenpair(
+    model: MLP,
+    theta: np.ndarray,
+    X: np.ndarray,
+    t: np.ndarray,
+    v0: np.ndarray,
+    *,
+    tol: float = 1e-6,
+    max_hvps: int = 2000,
+) -> tuple[float, np.ndarray]:
+    """λ_max of the Hessian at θ and its unit eigenvector, by Lanczos started from ``v0``.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+    X : ndarray of shape (N, d_0)
+        Checked inputs.
+    t : ndarray of shape (N, d_L)
+        Targets as :meth:`MLP.targets` returns them.
+    v0 : ndarray of shape (D,)
+        Start vector: the previous eigenvector when tracking λ_max along a run, which makes
+        the Krylov iteration converge in a few products.
+    tol : float
+        Relative accuracy asked of the eigenvalue.
+    max_hvps : int
+
+    Returns
+    -------
+    lam : float
+    v : ndarray of shape (D,)
+    """
+    D = theta.shape[0]
+    if D <= 16:
+        lam, V = np.linalg.eigh(hessian(model, theta, X, t))
+        return float(lam[-1]), V[:, -1].copy()
+    op = LinearOperator((D, D), matvec=lambda v: _hvp(model, theta, X, t, v.ravel()), dtype=float)
+    try:
+        vals, vecs = eigsh(op, k=1, which="LA", v0=v0, tol=tol, maxiter=max_hvps, ncv=min(D, 8))
+    except ArpackNoConvergence as exc:  # pragma: no cover - rare on smooth losses
+        if not len(exc.eigenvalues):
+            raise
+        vals, vecs = exc.eigenvalues, exc.eigenvectors
+    i = int(np.argmax(vals))
+    return float(vals[i]), vecs[:, i].copy()
+
+
 @one_blas_thread
 def largest_eigenvalue(
     model: MLP,

@@ -210,6 +210,43 @@ def artifact_arrays(
             return {k: z[k] for k in z.files}
 
 
+class SharpnessRun(NamedTuple):
+    """λ_max and E at the measured updates of one tracked run, with its ε and reading."""
+
+    trial: int
+    role: str
+    lr: float
+    kind: str
+    updates: np.ndarray
+    sharpness: np.ndarray
+    loss: np.ndarray
+
+
+def sharpness_runs(study: optuna.Study, store) -> list[SharpnessRun]:
+    """The tracked representative runs of a search (empty when none were tracked)."""
+    runs = records.sharpness(study)
+    arrays = artifact_arrays(study, store, records.SHARPNESS) if runs and store else None
+    if arrays is None:
+        return []
+    out = []
+    for r in runs:
+        n = r["trial"]
+        if f"t{n}_sharpness" not in arrays:
+            continue
+        out.append(
+            SharpnessRun(
+                n,
+                r["role"],
+                r["lr"],
+                r["kind"],
+                arrays[f"t{n}_updates"],
+                arrays[f"t{n}_sharpness"],
+                arrays[f"t{n}_loss"],
+            )
+        )
+    return out
+
+
 class MinimaData(NamedTuple):
     """Per minimum (sorted by loss): loss, basin share, copies met, Hessian spectrum."""
 

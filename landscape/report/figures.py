@@ -22,6 +22,7 @@ from landscape.report.data import (  # noqa: E402
     LrPoints,
     MinimaData,
     ScheduleCurves,
+    SharpnessRun,
 )
 
 DPI = 150
@@ -116,6 +117,31 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     ax.set_title(f"Learning curves against {'epochs' if x == 'epoch' else 'updates'}")
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def sharpness(runs: list[SharpnessRun]) -> Figure:
+    """λ_max(θ_t) against updates, each run with its 2/ε (Cohen et al.'s figure), and E(θ_t)."""
+    fig, (ax, ax_loss) = _new(11.0, 4.2, ncols=2)
+    for i, r in enumerate(runs):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        label = f"trial {r.trial}, ε={r.lr:.3g} ({r.role}: {r.kind})"
+        x = np.maximum(r.updates, 1)  # update 0 (θ⁽⁰⁾) drawn at 1 on the log axis
+        ax.plot(x, r.sharpness, color=colour, lw=1.4, label=label)
+        ax.axhline(2.0 / r.lr, color=colour, ls="--", lw=1)
+        ax_loss.plot(x, r.loss, color=colour, lw=1.4)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("update t (log scale; θ⁽⁰⁾ at 1)")
+    ax.set_ylabel("sharpness λ_max(θ_t) (log scale)")
+    ax.set_title("Sharpness; dashed: each run's 2/ε")
+    ax.legend(fontsize=7, loc="best")
+    ax_loss.set_xscale("log")
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("update t (log scale; θ⁽⁰⁾ at 1)")
+    ax_loss.set_ylabel("training loss E(θ_t) (log scale)")
+    ax_loss.set_title("Loss of the same runs")
     fig.tight_layout()
     return fig
 

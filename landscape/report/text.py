@@ -76,6 +76,18 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
         reading = _limit_reading(summary)
         if reading:
             lines.append(reading)
+    if summary.sharpness:
+        every = summary.sharpness[0]["every"]
+        lines.append(
+            f"sharpness along representative runs (λ_max every {every} updates, retrained; "
+            "r = λ_max·ε/2, the limit is r = 1):"
+        )
+        for run in summary.sharpness:
+            lines.append(
+                f"  trial {run['trial']} ({run['role']}, ε={run['lr']:.4g}, {run['regime']}, "
+                f"{run['status']}): {run['kind']}; r {run['ratio_start']:.3g} at the start, "
+                f"max {run['ratio_max']:.3g}, {run['ratio_end']:.3g} at the end"
+            )
     return "\n".join(lines)
 
 
@@ -112,7 +124,7 @@ def _regime_rows(regimes: list) -> list[str]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(reg.status_counts.items()))
         mixed = "; interleaved with another regime" if reg.interleaved else ""
         rows.append(f"  {reg.name:17s} ε {span} {reg.count:3d} ({counts}){mixed}")
-    rows += [f"  ({r.name}: {r.meaning})" for r in regimes if r.name == "edge of stability"]
+    rows += [f"  ({r.name}: {r.meaning})" for r in regimes if r.name == "unstable at θ⁽⁰⁾"]
     return rows
 
 

@@ -84,6 +84,7 @@ def _search_report(study, store, add):
         lambda_max=records.lambda_max(study),
         lambda_max_init=records.lambda_max_init(study),
         by=by,
+        sharpness=records.sharpness(study),
     )
     metric = records.metric(study, default="value")
     summary = [("finished trials", s.n_trials)]
@@ -161,6 +162,18 @@ def _search_report(study, store, add):
             "Each point is a trial, coloured by how it ended. The dashed line marks the smallest "
             "ε that diverged; dotted and dash-dotted lines mark the stability limit 2/λ_max of "
             "full-batch gradient descent at the best solution and at the common start θ⁽⁰⁾.",
+        )
+    tracked = data.sharpness_runs(study, store)
+    if tracked:
+        add(
+            "sharpness.png",
+            figures.sharpness(tracked),
+            "Sharpness along training against 2/ε",
+            "Representative trials trained again measuring λ_max of the full-batch Hessian "
+            "(Lanczos on exact Hessian-vector products). Gradient descent with a constant ε is "
+            "stable near a minimum only while λ_max < 2/ε (dashed, one per run): a sharpness "
+            "that rises to its line and hovers there is the edge of stability; one that starts "
+            "above it and falls is a catapult.",
         )
     curves = data.learning_curves(study)
     if curves:
@@ -506,19 +519,5 @@ def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
 
 
 def report_artifacts(storage, study: optuna.Study) -> dict[str, str]:
-    """The study's PNG artifacts by file name (the first of each name), skipping deleted ones.
-
-    Read from the study's system attrs directly: optuna-dashboard marks an artifact deleted
-    from the browser with a null entry, which ``optuna.artifacts.get_all_artifact_meta``
-    cannot read.
-    """
-    storage = optuna.storages.get_storage(storage)
-    study_id = storage.get_study_id_from_name(study.study_name)
-    found: dict[str, str] = {}
-    for key, value in storage.get_study_system_attrs(study_id).items():
-        if not key.startswith("artifacts:"):
-            continue
-        meta = json.loads(value) if isinstance(value, str) else value
-        if isinstance(meta, dict) and meta.get("mimetype") == "image/png":
-            found.setdefault(meta["filename"], meta["artifact_id"])
-    return found
+    """The study's PNG artifacts by file name (see :func:`landscape.records.study_artifacts`)."""
+    return records.study_artifacts(storage, study.study_name, mimetype="image/png")
