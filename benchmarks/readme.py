@@ -31,12 +31,14 @@ def _study(name: str) -> list[str]:
 
 COMMANDS: dict[str, list[str]] = {
     "study-lr_search": _study("lr_search"),
+    "study-lr_search_linear": _study("lr_search_linear"),
     "study-batch_search": _study("batch_search"),
     "study-schedule_search": _study("schedule_search"),
     "study-minima": _study("minima"),
     "study-symmetry": _study("symmetry"),
     "study-geometry": _study("geometry"),
     "study-escape": _study("escape"),
+    "study-schedule_convergence": _study("schedule_convergence"),
     "bench_trainer": [PY, str(ROOT / "benchmarks" / "bench_trainer.py")],
     "bench_study": [PY, str(ROOT / "benchmarks" / "bench_study.py")],
     "bench_minima": [PY, str(ROOT / "benchmarks" / "bench_minima.py")],
@@ -54,6 +56,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "paths.png": ("study-geometry", "geometry/paths.png"),
     "slices.png": ("study-geometry", "geometry/slices.png"),
     "escape.png": ("study-escape", "escape/escape.png"),
+    "sharpness.png": ("study-lr_search", "lr_search/sharpness.png"),
+    "convergence.png": ("study-schedule_convergence", "schedule_convergence/convergence.png"),
 }
 """docs/ figure → (the block whose run draws it, its path under that run's reports/)."""
 

@@ -27,6 +27,7 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.trial import TrialState
 
 from landscape import records, seeds
+from landscape.analysis.convergence import least_squares_optimum, read_convergence
 from landscape.analysis.geometry import (
     aligned_path,
     filter_normalized_direction,
@@ -47,7 +48,7 @@ from landscape.analysis.symmetry import (
     verify_symmetry,
 )
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
-from landscape.spec import parse_method
+from landscape.spec import parse_method, parse_schedule_run
 from landscape.train import train, train_many
 
 
@@ -537,6 +538,152 @@ def run_geometry(
     return report
 
 
+# ----------------------------------------------------------------------- convergence
+@dataclass(frozen=True)
+class ConvergenceRun:
+    """One schedule's mini-batch SGD run measured against θ* (see :func:`run_convergence`)."""
+
+    label: str
+    schedule: str
+    lr: float
+    params: dict
+    status: str
+    final_lr: float
+    kind: str
+    slope: float
+    floor: float
+    final_gap: float
+    final_distance: float
+
+
+@dataclass(frozen=True)
+class ConvergenceReport:
+    """Seed 1.5 measured: constant-ε floors against Robbins–Monro decay, at a known θ*.
+
+    Attributes
+    ----------
+    loss_star : float
+        E* = E(θ*), θ* by least squares.
+    batch_size : int
+    updates : int
+        Updates of every run.
+    runs : tuple of ConvergenceRun
+    floors_grow_with_lr : bool or None
+        The constant-ε runs all plateau and their floors rise with ε (None: fewer than two
+        constant-ε runs).
+    floor_exponent : float or None
+        Slope of log(floor) against log ε over the constant-ε runs: how the noise floor scales
+        with ε (None: fewer than two).
+    robbins_monro_decreases : bool or None
+        Every inverse-time run (Σε = ∞, Σε² < ∞) is still decreasing over its last decade and
+        ends below every constant-ε floor (None: no inverse-time run).
+    """
+
+    loss_star: float
+    batch_size: int
+    updates: int
+    runs: tuple[ConvergenceRun, ...]
+    floors_grow_with_lr: bool | None
+    floor_exponent: float | None
+    robbins_monro_decreases: bool | None
+
+
+def run_convergence(
+    problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
+) -> ConvergenceReport:
+    """Train one start by mini-batch SGD under each of ``analysis.schedules`` (one trial).
+
+    Every run starts from the same θ⁽⁰⁾ and sees the same mini-batches (one shuffle stream),
+    so the runs differ only in their ε_t. The gap E(θ_t) − E* and the distance ‖θ_t − θ*‖ are
+    recorded after every evaluated epoch and stored as an artifact.
+    """
+    spec = problem.spec
+    a, t = spec.analysis, spec.trainer
+    d = problem.data
+    X, y = d.X_train, d.y_train
+    trial = study.ask()
+    start = time.perf_counter()
+    model, theta0 = start_thetas(problem, np.arange(1))
+    theta_star, loss_star = least_squares_optimum(model, X, y)
+    runs, arrays = [], {"theta_star": theta_star}
+    for i, text in enumerate(a.schedules):
+        name, lr, params = parse_schedule_run(text)
+        cfg = dataclasses.replace(t, lr=lr, schedule=name, schedule_params=params)
+        res = train(
+            model,
+            theta0[0],
+            X,
+            y,
+            rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_CONVERGENCE),
+            trajectory=True,
+            **cfg.train_kwargs(d.n_train),
+        )
+        h = res.history
+        gap = h["loss"] - loss_star
+        distance = np.linalg.norm(res.trajectory - theta_star, axis=1)
+        reading = read_convergence(h["updates"], gap)
+        arrays[f"r{i}_updates"] = h["updates"]
+        arrays[f"r{i}_gap"] = gap
+        arrays[f"r{i}_distance"] = distance
+        runs.append(
+            ConvergenceRun(
+                label=text,
+                schedule=name,
+                lr=lr,
+                params=params,
+                status=res.status,
+                final_lr=float(h["lr"][-1]),
+                kind=reading.kind,
+                slope=reading.slope,
+                floor=reading.floor,
+                final_gap=reading.final_gap,
+                final_distance=float(distance[-1]),
+            )
+        )
+    report = ConvergenceReport(
+        loss_star=loss_star,
+        batch_size=t.batch(d.n_train) or d.n_train,
+        updates=int(max(arrays[f"r{i}_updates"][-1] for i in range(len(runs)))),
+        runs=tuple(runs),
+        floors_grow_with_lr=_floors_grow(runs),
+        floor_exponent=_floor_exponent(runs),
+        robbins_monro_decreases=_robbins_monro_decreases(runs),
+    )
+    records.write_attrs(
+        trial, jsonable(dataclasses.asdict(report)), wall_time=time.perf_counter() - start
+    )
+    records.upload_arrays(store, trial, records.CONVERGENCE, arrays)
+    study.tell(trial, min(r.final_gap for r in runs))
+    return report
+
+
+def _floors_grow(runs: list[ConvergenceRun]) -> bool | None:
+    const = sorted((r for r in runs if r.schedule == "constant"), key=lambda r: r.lr)
+    if len(const) < 2:
+        return None
+    floors = [r.floor for r in const]
+    return all(r.kind == "plateau" for r in const) and all(
+        lo < hi for lo, hi in zip(floors, floors[1:], strict=False)
+    )
+
+
+def _floor_exponent(runs: list[ConvergenceRun]) -> float | None:
+    const = [r for r in runs if r.schedule == "constant" and r.floor > 0]
+    if len({r.lr for r in const}) < 2:
+        return None
+    lr = np.log([r.lr for r in const])
+    return float(np.polyfit(lr, np.log([r.floor for r in const]), 1)[0])
+
+
+def _robbins_monro_decreases(runs: list[ConvergenceRun]) -> bool | None:
+    rm = [r for r in runs if r.schedule == "inverse_time"]
+    if not rm:
+        return None
+    floors = [r.floor for r in runs if r.schedule == "constant"]
+    lowest = min(floors) if floors else np.inf
+    return all(r.kind == "decreasing" and r.final_gap < lowest for r in rm)
+
+
 # ------------------------------------------------------------------------ the registry
 def _payload_symmetry(problem: Problem, study: optuna.Study, r: SymmetryCheck) -> dict:
     check = dataclasses.asdict(r)
@@ -550,6 +697,10 @@ def _payload_geometry(problem: Problem, study: optuna.Study, r: GeometryReport) 
 
 def _payload_escape(problem: Problem, study: optuna.Study, r: EscapeReport) -> dict:
     return {"escape": records.escape(study)}
+
+
+def _payload_convergence(problem: Problem, study: optuna.Study, r: ConvergenceReport) -> dict:
+    return {"convergence": jsonable(dataclasses.asdict(r))}
 
 
 def _payload_minima(problem: Problem, study: optuna.Study, r: MinimaReport) -> dict:
@@ -588,5 +739,6 @@ ANALYSIS_KINDS = {
     "symmetry": AnalysisKind(None, run_symmetry, _payload_symmetry),
     "geometry": AnalysisKind(None, run_geometry, _payload_geometry),
     "escape": AnalysisKind("method", finalize_escape, _payload_escape),
+    "convergence": AnalysisKind(None, run_convergence, _payload_convergence),
 }
 """Every analysis kind (``spec.ANALYSES`` names the same); a new one is one line here."""

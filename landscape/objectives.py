@@ -30,7 +30,7 @@ from landscape.spec import (
     validate_with_data,
 )
 from landscape.summary import TrialRecord
-from landscape.train import EpochRecord, TrainResult, curve_state, train
+from landscape.train import EpochRecord, TrainConfig, TrainResult, curve_state, train
 
 HISTORY_POINTS = 200
 """At most this many history rows are stored per trial (evenly thinned), to keep storage small."""
@@ -82,13 +82,23 @@ def validate_trainer_use(spec: Spec, n_train: int) -> None:
     """Refuse ``[trainer]`` fields the spec's kind of run would not use.
 
     The multi-start analyses (minima, escape) train with :func:`landscape.train.train_many`,
-    which has no per-epoch history and no stall rule; escape trains by ``analysis.methods``.
+    which has no per-epoch history and no stall rule; escape trains by ``analysis.methods``;
+    convergence sets ε and its schedule per run from ``analysis.schedules``.
 
     Raises
     ------
     SpecError
     """
     a, t = spec.analysis, spec.trainer
+    if a is not None and a.kind == "convergence":
+        default = TrainConfig()
+        for name in ("lr", "schedule", "schedule_params"):
+            if getattr(t, name) != getattr(default, name):
+                raise SpecError(
+                    f"convergence: trainer.{name}={getattr(t, name)!r} is not used; each run "
+                    "takes its ε and schedule from analysis.schedules (e.g. 'constant:0.01')"
+                )
+        return
     if a is None or a.kind not in ("minima", "escape"):
         return
     try:

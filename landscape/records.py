@@ -68,6 +68,9 @@ MINIMA_POINTS = "minima.npz"
 THETA = "theta.npz"
 """The verified network of a symmetry study."""
 GEOMETRY = "geometry.npz"
+CONVERGENCE = "convergence.npz"
+"""Trial artifact of the convergence analysis: ``theta_star`` and, per run i, ``r{i}_updates``,
+``r{i}_gap`` (E − E*) and ``r{i}_distance`` (‖θ − θ*‖) at every evaluated epoch."""
 SHARPNESS = "sharpness.npz"
 """Study artifact: per tracked trial n, arrays ``t{n}_updates``, ``t{n}_sharpness`` and
 ``t{n}_loss`` (λ_max and E at every measurement)."""

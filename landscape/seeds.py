@@ -25,6 +25,9 @@ SHUFFLE_ESCAPE = 1000
 """Escape method m shuffles with id ``SHUFFLE_ESCAPE + m``; minima chunk c with id c."""
 SHUFFLE_GEOMETRY = 2000
 """Geometry's start k shuffles with id ``SHUFFLE_GEOMETRY + k``."""
+SHUFFLE_CONVERGENCE = 3000
+"""Every run of the convergence analysis shuffles with this one id: the runs see the same
+mini-batches and differ only in their ε_t (common random numbers)."""
 
 
 def stream(seed: int, kind: int, *ids: int) -> np.random.Generator:

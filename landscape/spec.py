@@ -109,7 +109,7 @@ TrainerSection = TrainConfig
 """The ``[trainer]`` section is the trainers' own configuration (no second copy of defaults)."""
 
 
-ANALYSES = ("minima", "symmetry", "geometry", "escape")
+ANALYSES = ("minima", "symmetry", "geometry", "escape", "convergence")
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,10 @@ class AnalysisSection:
     slice_points : int
         Odd grid size of the 1-D slices; the 2-D slices use ``slice_points // 2 + 1`` per
         axis, kept odd (geometry).
+    schedules : tuple of str
+        The runs of ``convergence``: ``NAME:ε0`` or ``NAME:ε0:key=value,…`` with a schedule
+        of :data:`landscape.schedules.SCHEDULES` and its parameters, e.g. ``constant:0.01``,
+        ``inverse_time:0.05:tau=100``.
     """
 
     kind: str = "minima"
@@ -178,6 +182,46 @@ class AnalysisSection:
     path_points: int = 41
     slice_radius: float = 1.0
     slice_points: int = 41
+    schedules: tuple[str, ...] = (
+        "constant:0.003",
+        "constant:0.01",
+        "constant:0.03",
+        "inverse_time:0.03:tau=200",
+        "linear:0.03:tau=20000",
+    )
+
+
+def parse_schedule_run(text: str) -> tuple[str, float, dict]:
+    """Split a convergence run ``NAME:ε0[:key=value,…]`` into (name, ε0, parameters).
+
+    Raises
+    ------
+    SpecError
+        For a malformed text, an unknown schedule or parameter, or a value out of range.
+    """
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise SpecError(
+            f"analysis.schedules entry {text!r} must read NAME:lr or NAME:lr:key=value,…"
+        )
+    name, lr_text = parts[0], parts[1]
+    params: dict[str, float] = {}
+    try:
+        lr = float(lr_text)
+        for item in parts[2].split(",") if len(parts) == 3 else []:
+            key, _, value = item.partition("=")
+            params[key.strip()] = float(value)
+    except ValueError:
+        raise SpecError(
+            f"analysis.schedules entry {text!r}: lr and parameter values must be numbers"
+        ) from None
+    if not (math.isfinite(lr) and lr > 0):
+        raise SpecError(f"analysis.schedules entry {text!r}: lr={lr_text} must be > 0")
+    try:
+        make_schedule(name, **params)
+    except ValueError as exc:
+        raise SpecError(f"analysis.schedules entry {text!r}: {exc}") from None
+    return name, lr, params
 
 
 def parse_method(method: str) -> int | None:
@@ -700,6 +744,17 @@ def validate_static(spec: Spec) -> None:
             raise SpecError(f"analysis.slice_points={a.slice_points} must be odd and >= 3")
         if not a.methods:
             raise SpecError("analysis.methods must list at least one method")
+        if a.kind == "convergence":
+            if not a.schedules:
+                raise SpecError("analysis.schedules must list at least one run")
+            for text in a.schedules:
+                parse_schedule_run(text)
+            if list(spec.model.hidden) or spec.model.loss != "mse":
+                raise SpecError(
+                    "analysis.kind='convergence' needs θ* in closed form: linear least squares, "
+                    f"model.hidden=[] and model.loss='mse' (got hidden={list(spec.model.hidden)}, "
+                    f"loss={spec.model.loss!r})"
+                )
         for method in a.methods:
             parse_method(method)
         for fname in (

@@ -83,6 +83,8 @@ class TrainResult:
         One line saying why training stopped.
     seconds : float
         Wall time of the training loop.
+    trajectory : ndarray of shape (epochs + 1, D) or None
+        θ at every history row (``train(..., trajectory=True)``), else None.
     """
 
     theta: np.ndarray
@@ -92,6 +94,7 @@ class TrainResult:
     updates: int
     message: str
     seconds: float
+    trajectory: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def final(self) -> EpochRecord:
@@ -311,6 +314,7 @@ def train(
     drop_last: bool = False,
     eval_every: int = 1,
     track_sharpness: int | None = None,
+    trajectory: bool = False,
     callback: Callable[[EpochRecord], bool | None] | None = None,
 ) -> TrainResult:
     """Train ``model`` from θ⁽⁰⁾ by batch, mini-batch or online gradient descent.
@@ -367,12 +371,16 @@ def train(
         epoch; larger values trade the history's resolution for speed in mini-batch training,
         where the evaluation costs about as much as an epoch's updates.
     track_sharpness : int or None
-        Measure the sharpness λ_max(θ_t) of the full-training-set Hessian at θ⁽⁰⁾ and then at
-        the first evaluated epoch after every ``track_sharpness`` more updates (history column
-        ``sharpness``, NaN elsewhere): Lanczos on exact Hessian-vector products, each
-        measurement started from the previous eigenvector, so it costs a few products. Under
+        Measure the sharpness λ_max(θ_t) of the full-training-set Hessian at θ⁽⁰⁾, after
+        updates 1, 2, 4, 8, … and, once that is sparser, every ``track_sharpness`` updates
+        (at the first evaluated epoch due; history column ``sharpness``, NaN elsewhere):
+        Lanczos on exact Hessian-vector products, each measurement started from the previous
+        eigenvector, so it costs a few products. Under
         full-batch GD with a constant ε it shows progressive sharpening and the edge of
         stability, λ_max rising to 2/ε and hovering there (Cohen et al. 2021). None: off.
+    trajectory : bool
+        Keep θ at every history row (``TrainResult.trajectory``): distances to a known θ*,
+        paths of training. Costs one copy of θ per evaluated epoch.
     callback : callable, optional
         ``callback(record)`` after every epoch; returning True stops training with status
         ``stopped`` (unless another rule ended it at the same epoch).
@@ -428,6 +436,7 @@ def train(
     theta_prev = np.empty_like(theta)
     views = (model.layout.unravel(theta), model.layout.unravel(grad_buf))
     rows: list[tuple] = []
+    thetas: list[np.ndarray] = []
     nan = math.nan
 
     def evaluate() -> tuple[float, float, float]:
@@ -438,7 +447,12 @@ def train(
     sharp = {"v": None, "at": -math.inf}  # the last eigenvector, and the update it was measured at
 
     def sharpness(updates: int) -> float:
-        if track_sharpness is None or updates - sharp["at"] < track_sharpness:
+        if track_sharpness is None:
+            return nan
+        # at θ⁽⁰⁾, then at updates 1, 2, 4, … (the first steps decide a catapult) until the
+        # doubling is sparser than every track_sharpness updates
+        due = min(sharp["at"] + track_sharpness, max(1, 2 * sharp["at"]))
+        if updates < due:
             return nan
         if not np.isfinite(theta).all():
             return nan
@@ -460,6 +474,8 @@ def train(
         else:
             Ev, accv = nan, nan
         rows.append((epoch, updates, E, gnorm, lr_t, acc, Ev, accv, sharpness(updates)))
+        if trajectory:
+            thetas.append(theta.copy())
         return EpochRecord(*rows[-1])
 
     start = time.perf_counter()
@@ -563,6 +579,7 @@ def train(
         updates=updates,
         message=message,
         seconds=seconds,
+        trajectory=np.array(thetas) if trajectory else None,
     )
 
 

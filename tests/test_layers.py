@@ -13,8 +13,15 @@ LAYERS = [
     # the core: pure NumPy, no Optuna
     {"params", "activations", "losses", "schedules", "threads", "seeds", "records", "summary"},
     {"model"},
+    {"analysis", "analysis.hessian"},  # curvature: the trainer tracks λ_max with it
     {"data", "train"},
-    {"analysis", "analysis.hessian", "analysis.symmetry", "analysis.minima", "analysis.geometry"},
+    {
+        "analysis.symmetry",
+        "analysis.minima",
+        "analysis.geometry",
+        "analysis.sharpness",
+        "analysis.convergence",
+    },
     # what a study is, and how it is stored and run as Optuna trials
     {"spec"},
     {"storage", "objectives"},

@@ -57,6 +57,7 @@ def stored(tmp_path_factory):
                 "analysis.polish_iter=100",
                 "--no-progress",
             ],
+            ["schedule_convergence", "--set", "trainer.epochs=40", "--no-progress"],
         ]
         for argv in runs:
             assert main(argv) == 0, argv
@@ -80,6 +81,7 @@ KINDS = {
     "symmetry": [],
     "geometry": ["paths.png", "slices.png"],
     "escape": ["escape.png"],
+    "schedule_convergence": ["convergence.png"],
 }
 
 

@@ -32,16 +32,17 @@ FIELDS = {  # field: (--set overrides, the trainer keyword and the value it must
     "stall_tol": (["trainer.stall_tol=0.05"], "stall_tol", 0.05),
     "drop_last": (["trainer.drop_last=true"], "drop_last", True),
     "eval_every": (["trainer.eval_every=2", "study.report_every=2"], "eval_every", 2),
+    "track_sharpness": (["trainer.track_sharpness=4"], "track_sharpness", 4),
 }
+MANY = ("max_updates", "stall_window", "stall_tol", "drop_last", "eval_every", "track_sharpness")
 REFUSED = {  # (spec, field): what the refusal says
     ("lr_search", "lr"): "trainer.lr is searched (search.lr)",
+    **{("minima", f): f"trainer.{f}=" for f in MANY},
+    **{("escape", f): f"trainer.{f}=" for f in MANY},
+    # (its schedule_params override sets the schedule too, which is named first)
     **{
-        ("minima", f): f"trainer.{f}="
-        for f in ("max_updates", "stall_window", "stall_tol", "drop_last", "eval_every")
-    },
-    **{
-        ("escape", f): f"trainer.{f}="
-        for f in ("max_updates", "stall_window", "stall_tol", "drop_last", "eval_every")
+        ("schedule_convergence", f): f"convergence: trainer.{f.removesuffix('_params')}="
+        for f in ("lr", "schedule", "schedule_params")
     },
     ("escape", "method"): "escape trains by each of analysis.methods",
     ("escape", "batch_size"): "escape trains by each of analysis.methods",
@@ -52,6 +53,7 @@ SMALL = {
     "escape": ["analysis.n_starts=2", "data.options.n_samples=40"],
     "symmetry": ["data.options.n_samples=40"],
     "geometry": ["data.options.n_samples=40"],
+    "schedule_convergence": ["data.options.n_samples=60"],
 }
 
 
@@ -79,6 +81,8 @@ def _run_to_the_trainer(spec):
             experiments.run_method(problem, 0)
         elif kind == "symmetry":
             experiments.run_symmetry(problem, study, store=None)
+        elif kind == "convergence":
+            experiments.run_convergence(problem, study, store=None)
         else:
             experiments.run_geometry(problem, study, store=None)
     return info.value.kwargs

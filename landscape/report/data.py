@@ -247,6 +247,36 @@ def sharpness_runs(study: optuna.Study, store) -> list[SharpnessRun]:
     return out
 
 
+class ConvergenceCurves(NamedTuple):
+    """Per run of the convergence analysis: its label, kind, and gap/distance against updates."""
+
+    labels: list[str]
+    kinds: list[str]
+    updates: list[np.ndarray]
+    gap: list[np.ndarray]
+    distance: list[np.ndarray]
+
+
+def convergence_curves(study: optuna.Study, store) -> ConvergenceCurves | None:
+    """The curves of the latest complete convergence trial, or None."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not trials or store is None:
+        return None
+    t = trials[-1]
+    arrays = artifact_arrays(study, store, records.CONVERGENCE, t)
+    if arrays is None:
+        return None
+    runs = records.result(t)["runs"]
+    n = range(len(runs))
+    return ConvergenceCurves(
+        [r["label"] for r in runs],
+        [r["kind"] for r in runs],
+        [arrays[f"r{i}_updates"] for i in n],
+        [arrays[f"r{i}_gap"] for i in n],
+        [arrays[f"r{i}_distance"] for i in n],
+    )
+
+
 class MinimaData(NamedTuple):
     """Per minimum (sorted by loss): loss, basin share, copies met, Hessian spectrum."""
 

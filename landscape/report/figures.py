@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from landscape.report.data import (  # noqa: E402
     STATUS_ORDER,
     BatchMap,
+    ConvergenceCurves,
     Curve,
     EscapeData,
     LrPoints,
@@ -128,7 +129,7 @@ def sharpness(runs: list[SharpnessRun]) -> Figure:
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         label = f"trial {r.trial}, ε={r.lr:.3g} ({r.role}: {r.kind})"
         x = np.maximum(r.updates, 1)  # update 0 (θ⁽⁰⁾) drawn at 1 on the log axis
-        ax.plot(x, r.sharpness, color=colour, lw=1.4, label=label)
+        ax.plot(x, r.sharpness, color=colour, lw=1.4, marker=".", ms=4, label=label)
         ax.axhline(2.0 / r.lr, color=colour, ls="--", lw=1)
         ax_loss.plot(x, r.loss, color=colour, lw=1.4)
     ax.set_xscale("log")
@@ -142,6 +143,36 @@ def sharpness(runs: list[SharpnessRun]) -> Figure:
     ax_loss.set_xlabel("update t (log scale; θ⁽⁰⁾ at 1)")
     ax_loss.set_ylabel("training loss E(θ_t) (log scale)")
     ax_loss.set_title("Loss of the same runs")
+    fig.tight_layout()
+    return fig
+
+
+def convergence(c: ConvergenceCurves) -> Figure:
+    """‖θ_t − θ*‖ and E(θ_t) − E* against updates, log–log, one line per schedule."""
+    fig, (ax_d, ax_g) = _new(11.0, 4.2, ncols=2)
+    for i, label in enumerate(c.labels):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        keep = c.updates[i] >= 1  # θ⁽⁰⁾ (t = 0) has no place on a log axis
+        style = "-" if label.startswith("constant") else "--"
+        ax_d.plot(
+            c.updates[i][keep],
+            c.distance[i][keep],
+            style,
+            color=colour,
+            lw=1.3,
+            label=f"{label} ({c.kinds[i]})",
+        )
+        ax_g.plot(
+            c.updates[i][keep], np.maximum(c.gap[i][keep], 1e-300), style, color=colour, lw=1.3
+        )
+    for ax, name in ((ax_d, "distance ‖θ_t − θ*‖"), (ax_g, "gap E(θ_t) − E*")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("update t (log scale)")
+        ax.set_ylabel(f"{name} (log scale)")
+    ax_d.set_title("Distance to the least-squares θ*")
+    ax_g.set_title("Loss above E*, at the end of each epoch")
+    ax_d.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from landscape.analysis.minima import MinimaReport
 from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, group_counts
-from landscape.experiments import EscapeReport, GeometryReport
+from landscape.experiments import ConvergenceReport, EscapeReport, GeometryReport
 from landscape.objectives import Problem, build
 from landscape.summary import Summary
 
@@ -79,8 +79,8 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
     if summary.sharpness:
         every = summary.sharpness[0]["every"]
         lines.append(
-            f"sharpness along representative runs (λ_max every {every} updates, retrained; "
-            "r = λ_max·ε/2, the limit is r = 1):"
+            f"sharpness along representative runs (retrained; λ_max at θ⁽⁰⁾, after updates 1, 2, "
+            f"4, … then every {every}; r = λ_max·ε/2, the limit is r = 1):"
         )
         for run in summary.sharpness:
             lines.append(
@@ -254,6 +254,47 @@ def format_geometry(r: GeometryReport) -> str:
     return "\n".join(lines)
 
 
+def format_convergence(r: ConvergenceReport) -> str:
+    """Format a :class:`ConvergenceReport` as text for the terminal."""
+    lines = [
+        f"mini-batch SGD (B = {r.batch_size}) on linear least squares, {r.updates} updates per "
+        f"run from one θ⁽⁰⁾ with the same mini-batches; E* = {r.loss_star:.6g} (θ* by least "
+        "squares); the gap E − E* at the end of every epoch, its trend over the last decade "
+        "of updates:",
+    ]
+    for run in r.runs:
+        trend = (
+            f"plateau at E − E* ≈ {run.floor:.3g}"
+            if run.kind == "plateau"
+            else f"{run.kind} as t^{run.slope:.2f}"
+        )
+        lines.append(
+            f"  {run.label:28s} {trend}; final E − E* {run.final_gap:.3g}, "
+            f"‖θ − θ*‖ {run.final_distance:.3g} (final ε {run.final_lr:.3g}, {run.status})"
+        )
+    if r.floors_grow_with_lr is not None:
+        grows = "grow" if r.floors_grow_with_lr else "do not all grow"
+        exponent = (
+            f" (floor ∝ ε^{r.floor_exponent:.2f}: measured at epoch ends, where random "
+            "reshuffling cancels most of the noise of the epoch)"
+            if r.floor_exponent is not None
+            else ""
+        )
+        lines.append(f"constant-ε floors {grows} with ε{exponent}")
+    if r.robbins_monro_decreases is not None:
+        lines.append(
+            "seed 1.5's claim "
+            + (
+                "holds here: the Robbins–Monro (inverse-time) runs keep decreasing, below "
+                "every constant-ε floor"
+                if r.robbins_monro_decreases
+                else "does not hold here: an inverse-time run stopped decreasing or stayed "
+                "above a constant-ε floor"
+            )
+        )
+    return "\n".join(lines)
+
+
 def describe(kind: str, problem: Problem, result: object) -> str:
     """The terminal text of an analysis of ``kind`` (a name of ``spec.ANALYSES``)."""
     if kind == "minima":
@@ -267,5 +308,6 @@ TEXTS = {
     "symmetry": format_symmetry,
     "geometry": format_geometry,
     "escape": format_escape,
+    "convergence": format_convergence,
 }
 """The formatter of each analysis kind's result (``spec.ANALYSES`` names the same)."""

@@ -1,0 +1,105 @@
+"""Seed 1.5 on linear least squares: constant-ε floors against Robbins–Monro decay."""
+
+import json
+
+import numpy as np
+import pytest
+
+from landscape import MLP, load_dataset, train
+from landscape.analysis.convergence import least_squares_optimum, read_convergence
+from landscape.spec import SpecError, parse_schedule_run
+from landscape.study import main
+
+
+def _problem():
+    ds = load_dataset(
+        "regression", rng=np.random.default_rng(0), n_samples=200, n_features=3, noise=20.0
+    )
+    return ds, MLP(ds.sizes([]), "identity", "mse")
+
+
+def test_least_squares_optimum_solves_the_normal_equations():
+    ds, model = _problem()
+    theta, loss = least_squares_optimum(model, ds.X_train, ds.y_train)
+    A = np.c_[ds.X_train, np.ones(ds.n_train)]
+    w = np.linalg.solve(A.T @ A, A.T @ ds.y_train)  # independent: the normal equations
+    np.testing.assert_allclose(theta, w, rtol=0, atol=1e-12)
+    E, g = model.loss_and_grad(theta, ds.X_train, ds.y_train)
+    assert np.abs(g).max() < 1e-14 and E == pytest.approx(loss, rel=1e-15)
+    assert loss == pytest.approx(0.5 * np.mean((A @ w - ds.y_train) ** 2), rel=1e-12)
+    with pytest.raises(ValueError, match="linear least squares only"):
+        least_squares_optimum(MLP([3, 4, 1], "tanh", "mse"), ds.X_train, ds.y_train)
+
+
+def test_the_trajectory_holds_theta_at_every_history_row():
+    ds, model = _problem()
+    theta0 = model.init(np.random.default_rng(1))
+    res = train(
+        model,
+        theta0,
+        ds.X_train,
+        ds.y_train,
+        lr=0.05,
+        epochs=7,
+        batch_size=16,
+        rng=np.random.default_rng(2),
+        eval_every=2,
+        trajectory=True,
+    )
+    assert res.trajectory.shape == (len(res.history["epoch"]), model.n_params)
+    assert np.array_equal(res.trajectory[0], theta0)
+    assert np.array_equal(res.trajectory[-1], res.theta)
+    losses = [model.loss(th, ds.X_train, ds.y_train) for th in res.trajectory]
+    np.testing.assert_array_equal(losses, res.history["loss"])
+
+
+def test_read_convergence_on_known_series():
+    t = np.arange(0, 10001, 100)
+    rng = np.random.default_rng(0)
+    flat = 1e-4 * np.exp(0.5 * rng.standard_normal(t.size))  # a noisy floor
+    r = read_convergence(t, flat)
+    assert r.kind == "plateau" and abs(r.slope) < 0.25
+    assert r.floor == pytest.approx(1e-4, rel=0.3)
+    falling = 1.0 / np.maximum(t, 1)  # E − E* ∝ 1/t
+    r = read_convergence(t, falling)
+    assert r.kind == "decreasing" and r.slope == pytest.approx(-1.0, abs=1e-9)
+    assert read_convergence(t, np.maximum(t, 1.0)).kind == "increasing"
+    with pytest.raises(ValueError, match="need >= 3"):
+        read_convergence(np.array([0, 1000]), np.array([1.0, 0.5]))
+
+
+def test_schedule_runs_are_parsed_and_bad_ones_named():
+    assert parse_schedule_run("inverse_time:0.05:tau=100") == ("inverse_time", 0.05, {"tau": 100.0})
+    assert parse_schedule_run("constant:0.01") == ("constant", 0.01, {})
+    for bad, msg in [
+        ("constant", "must read NAME:lr"),
+        ("constant:x", "must be numbers"),
+        ("constant:-1", "must be > 0"),
+        ("warp:0.1", "schedule 'warp' is unknown"),
+        ("linear:0.1:speed=2", "has no parameter 'speed'"),
+    ]:
+        with pytest.raises(SpecError, match=msg):
+            parse_schedule_run(bad)
+
+
+def test_convergence_through_the_cli_shows_floors_and_robbins_monro(workdir, capsys):
+    runs = '["constant:0.01", "constant:0.03", "constant:0.1", "inverse_time:0.1:tau=100"]'
+    args = ["schedule_convergence", "--no-progress", "--no-report", "--json"]
+    assert main([*args, "--set", f"analysis.schedules={runs}", "--set", "trainer.epochs=400"]) == 0
+    rep = json.loads(capsys.readouterr().out)["convergence"]
+    kinds = {r["label"]: r["kind"] for r in rep["runs"]}
+    assert kinds == {
+        "constant:0.01": "plateau",
+        "constant:0.03": "plateau",
+        "constant:0.1": "plateau",
+        "inverse_time:0.1:tau=100": "decreasing",
+    }
+    floors = [r["floor"] for r in rep["runs"][:3]]
+    assert floors[0] < floors[1] < floors[2]
+    assert rep["floors_grow_with_lr"] is True and rep["robbins_monro_decreases"] is True
+    assert rep["runs"][3]["final_gap"] < floors[0]
+
+
+def test_convergence_needs_a_linear_model(capsys):
+    assert main(["schedule_convergence", "--set", "model.hidden=[4]", "--no-progress"]) == 2
+    assert "analysis.kind='convergence' needs θ* in closed form" in capsys.readouterr().err
