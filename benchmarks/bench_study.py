@@ -48,8 +48,13 @@ def run_study(folder: Path, name: str, seed: int, extra: list[str]) -> tuple[flo
 
 
 def trials(folder: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    """The search's trials, without the bisection trials after it.
+
+    Those are never pruned and placed at the boundary on purpose: they would blur the
+    pruner's savings and TPE's steering.
+    """
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{folder / name}.db")
-    return study.get_trials(deepcopy=False)
+    return [t for t in study.get_trials(deepcopy=False) if "bisection" not in t.user_attrs]
 
 
 def main() -> None:
@@ -66,8 +71,10 @@ def main() -> None:
         span = max(t.datetime_complete for t in ts) - min(t.datetime_start for t in ts)
         span_s = span.total_seconds()
         print(
-            f"1. default lr_search: {len(ts)} trials in {wall:.1f} s end to end "
-            f"(process start, data, trials, summary with λ_max); optimize loop {span_s:.1f} s"
+            f"1. default lr_search: {len(ts)} search trials in {wall:.1f} s end to end "
+            f"(process start, data, trials, {out['summary']['bisection_trials']} bisection "
+            f"trials, λ_max, sharpness of {len(out['summary']['sharpness'])} retrained runs, "
+            f"report); search loop {span_s:.1f} s"
         )
         print(
             f"2. overhead: {span_s - train:.2f} s of {span_s:.2f} s outside training = "

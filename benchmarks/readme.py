@@ -32,6 +32,15 @@ def _study(name: str) -> list[str]:
 COMMANDS: dict[str, list[str]] = {
     "study-lr_search": _study("lr_search"),
     "study-lr_search_linear": _study("lr_search_linear"),
+    "lr_range-lr_search": [
+        PY,
+        "-m",
+        "landscape.study",
+        "lr_range",
+        "lr_search",
+        "--storage",
+        "runs.db",
+    ],
     "study-batch_search": _study("batch_search"),
     "study-schedule_search": _study("schedule_search"),
     "study-minima": _study("minima"),
@@ -46,6 +55,11 @@ COMMANDS: dict[str, list[str]] = {
     "bench_threads": [PY, str(ROOT / "benchmarks" / "bench_threads.py")],
 }
 """The command of every README block; studies run in a fresh temporary folder."""
+
+SETUP: dict[str, list[list[str]]] = {
+    "lr_range-lr_search": [[*_study("lr_search"), "--no-report"]],
+}
+"""Commands run first, output discarded, in the same folder (the search lr_range compares to)."""
 
 FIGURES: dict[str, tuple[str, str]] = {
     "loss_vs_lr.png": ("study-lr_search", "lr_search/loss_vs_lr.png"),
@@ -106,6 +120,8 @@ def substitute(text: str, bodies: dict[str, str]) -> str:
 
 def run(key: str, folder: Path) -> str:
     """Run block ``key``'s command in ``folder`` and return its standard output."""
+    for command in SETUP.get(key, []):
+        subprocess.run(command, cwd=folder, capture_output=True, check=True)
     proc = subprocess.run(COMMANDS[key], cwd=folder, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{key} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")

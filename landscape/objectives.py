@@ -19,6 +19,7 @@ import numpy as np
 import optuna
 
 from landscape import records, seeds
+from landscape.analysis.range_test import RangeTest, lr_range_test
 from landscape.data import Dataset, load_dataset
 from landscape.model import MLP
 from landscape.spec import (
@@ -473,6 +474,41 @@ def retrain(
         trainer = dataclasses.replace(spec.trainer, track_sharpness=track_sharpness)
         spec = dataclasses.replace(spec, trainer=trainer)
     return run_training(problem, spec, trial_rng(problem.spec, number))
+
+
+def run_range_test(problem: Problem) -> RangeTest:
+    """The LR range test from trial 0's θ⁽⁰⁾, with the spec's batch size (and full data)."""
+    spec = problem.spec
+    d = problem.data
+    model, theta0 = build(problem, spec, trial_rng(spec, 0))
+    return lr_range_test(
+        model,
+        theta0,
+        d.X_train,
+        d.y_train,
+        batch_size=spec.trainer.batch(d.n_train),
+        rng=analysis_rng(spec),
+    )
+
+
+def range_test_record(rt: RangeTest) -> dict:
+    """What a study stores of its range test (the curve goes to an artifact)."""
+    out = {k: v for k, v in dataclasses.asdict(rt).items() if not isinstance(v, np.ndarray)}
+    out.update(updates=len(rt.lr), lr_first=float(rt.lr[0]), lr_last=float(rt.lr[-1]))
+    return out
+
+
+def seed_lr_bounds(problem: Problem) -> tuple[Spec, RangeTest]:
+    """The spec with its search of ``trainer.lr`` spanning the range test's suggested range."""
+    spec = problem.spec
+    rt = run_range_test(problem)
+    search = tuple(
+        dataclasses.replace(p, low=rt.search_low, high=rt.search_high)
+        if p.target == "trainer.lr"
+        else p
+        for p in spec.search
+    )
+    return dataclasses.replace(spec, search=search), rt
 
 
 def analysis_rng(spec: Spec) -> np.random.Generator:

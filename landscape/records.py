@@ -31,6 +31,7 @@ _MINIMA = "minima"
 _GROUP_COUNTS = "group_counts"
 _ESCAPE = "escape"
 _SHARPNESS = "sharpness"
+_RANGE_TEST = "range_test"
 
 # ------------------------------------------------------------------------ trial attrs
 _STATUS = "status"
@@ -71,6 +72,8 @@ GEOMETRY = "geometry.npz"
 CONVERGENCE = "convergence.npz"
 """Trial artifact of the convergence analysis: ``theta_star`` and, per run i, ``r{i}_updates``,
 ``r{i}_gap`` (E − E*) and ``r{i}_distance`` (‖θ − θ*‖) at every evaluated epoch."""
+RANGE_TEST = "range_test.npz"
+"""Study artifact: the LR range test's ``lr``, ``loss`` and ``smoothed`` per update."""
 SHARPNESS = "sharpness.npz"
 """Study artifact: per tracked trial n, arrays ``t{n}_updates``, ``t{n}_sharpness`` and
 ``t{n}_loss`` (λ_max and E at every measurement)."""
@@ -190,6 +193,16 @@ def set_sharpness(study: optuna.Study, runs: list[dict]) -> None:
 def sharpness(study: optuna.Study | Mapping) -> list[dict]:
     """The stored sharpness readings, one dict per tracked run (empty when none)."""
     return list(_attrs(study).get(_SHARPNESS) or [])
+
+
+def set_range_test(study: optuna.Study, result: dict) -> None:
+    """The LR range test that seeded the search's ε bounds (curve: :data:`RANGE_TEST`)."""
+    study.set_user_attr(_RANGE_TEST, result)
+
+
+def range_test(study: optuna.Study | Mapping) -> dict | None:
+    """The stored LR range test, if the search was seeded by one."""
+    return _attrs(study).get(_RANGE_TEST)
 
 
 def set_escape(study: optuna.Study, report: dict) -> None:

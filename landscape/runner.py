@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from landscape import __version__, records
 from landscape.analysis.hessian import largest_eigenvalue
+from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
 from landscape.experiments import (
     ANALYSIS_KINDS,
@@ -48,7 +49,9 @@ from landscape.objectives import (
     make_pruner,
     make_sampler,
     prepare,
+    range_test_record,
     retrain,
+    seed_lr_bounds,
     trial_records,
     trial_rng,
 )
@@ -134,6 +137,7 @@ class _Options:
     artifacts: Any
     report: bool
     progress: bool
+    range_test: RangeTest | None = None
 
 
 def run_study(
@@ -269,6 +273,10 @@ def _run_study(
         spec_name, text = find_spec(name_or_spec)
         spec = parse_spec(spec_name, text, [*overrides, *extra])
     problem = prepare(spec)
+    range_test = None
+    if spec.study.range_test and spec.analysis is None:
+        spec, range_test = seed_lr_bounds(problem)
+        problem = prepare(spec)  # the new bounds are validated as a spec file's would be
     target = _target(storage)
     options = _Options(
         target=target,
@@ -280,6 +288,7 @@ def _run_study(
         artifacts=artifact_dir(target, artifacts),
         report=report,
         progress=progress,
+        range_test=range_test,
     )
     beat = _beat(options)
     check_writable(target)
@@ -314,6 +323,13 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         load_if_exists=True,
     )
     _record_setup(study, spec, n_train=problem.n_train)
+    if options.range_test is not None:
+        rt = options.range_test
+        records.set_range_test(study, range_test_record(rt))
+        options.artifacts.mkdir(parents=True, exist_ok=True)
+        store_ = FileSystemArtifactStore(str(options.artifacts))
+        curve = {"lr": rt.lr, "loss": rt.loss, "smoothed": rt.smoothed}
+        records.replace_arrays(store_, study._storage, study, records.RANGE_TEST, curve)
     n_trials = spec.study.n_trials
     if options.total is not None:
         states = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -342,10 +358,13 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
     wall = time.perf_counter() - start
     recs = trial_records(study)
     by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
-    summary = summarize(recs, spec.direction, by=by)
+    rt = records.range_test(study)
+    summary = summarize(recs, spec.direction, by=by, range_test=rt)
     lam, lam0 = _curvature(problem, study, summary)
     if lam is not None or lam0 is not None:
-        summary = summarize(recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by)
+        summary = summarize(
+            recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by, range_test=rt
+        )
     if _full_batch_constant(spec) and spec.study.track_sharpness and summary.best is not None:
         runs = _track_sharpness(problem, study, summary, recs, options.artifacts)
         summary = dataclasses.replace(summary, sharpness=runs)

@@ -67,6 +67,10 @@ class StudySection:
         largest completed non-diverged ε and the smallest diverged ε, never pruned: each
         halves the bracket of the divergence boundary (in log ε). Needs a search of
         ``trainer.lr`` alone.
+    range_test : bool
+        Before the search, run the LR range test (:mod:`landscape.analysis.range_test`) from
+        trial 0's θ⁽⁰⁾ and search ``trainer.lr`` over the range it suggests instead of the
+        spec's bounds. Needs a log-scale float search of ``trainer.lr``.
     track_sharpness : int
         Full-batch constant-ε searches: after the search, a few representative trials (the
         best, those nearest below and above the divergence boundary, a stalled one and one at
@@ -82,6 +86,7 @@ class StudySection:
     report_every: int = 1
     vary_init: bool = False
     bisect: int = 0
+    range_test: bool = False
     track_sharpness: int = 50
 
 
@@ -710,6 +715,15 @@ def validate_static(spec: Spec) -> None:
     names = [p.name for p in spec.search]
     for p in spec.search:
         _validate_param(spec, p, names)
+    if not isinstance(spec.study.range_test, bool):
+        raise SpecError(f"study.range_test={spec.study.range_test!r} must be true or false")
+    if spec.study.range_test and (spec.search or spec.analysis is not None):
+        lr = [p for p in spec.search if p.target == "trainer.lr"]
+        if not (len(lr) == 1 and lr[0].type == "float" and lr[0].log and lr[0].step is None):
+            raise SpecError(
+                "study.range_test seeds the bounds of ε: it needs a search of trainer.lr of "
+                "type float with log = true"
+            )
     # (a trial's own spec has no search left: only the study's is checked here)
     if (
         spec.study.bisect

@@ -22,6 +22,8 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
 from landscape import records
+from landscape.objectives import prepare, range_test_record, run_range_test, trial_records
+from landscape.report.text import format_range_test
 from landscape.runner import (
     Interrupted,
     UsageError,
@@ -29,7 +31,7 @@ from landscape.runner import (
     install_signal_handlers,
     run_study,
 )
-from landscape.spec import SpecError, known_specs
+from landscape.spec import SpecError, find_spec, known_specs, parse_spec
 from landscape.storage import (
     DEFAULT_STORAGE,
     StorageError,
@@ -43,6 +45,7 @@ from landscape.storage import (
     resolve,
     truncate_torn_tail,
 )
+from landscape.summary import summarize
 
 PROG = "python -m landscape.study"
 
@@ -67,7 +70,8 @@ def _top_help() -> str:
         f"       {PROG} list [options]         list the studies in a storage\n"
         f"       {PROG} report STUDY [options] write reports/STUDY/index.html from storage\n"
         f"       {PROG} dashboard [options]    open optuna-dashboard on the storage\n"
-        f"       {PROG} repair [options]       fail trials of dead workers, mend a journal\n\n"
+        f"       {PROG} repair [options]       fail trials of dead workers, mend a journal\n"
+        f"       {PROG} lr_range NAME [options] the LR range test on spec NAME's problem\n\n"
         "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
         f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
         "TOML file. Every command has --help.\n"
@@ -195,6 +199,24 @@ def _storage_option(p: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=f"Optuna storage URL, a .db path or a .log journal (default: {DEFAULT_STORAGE})",
     )
+
+
+def _range_parser() -> _Parser:
+    p = _Parser(
+        prog=f"{PROG} lr_range",
+        description="The learning-rate range test (Smith 2017) on the problem of spec NAME: "
+        "one run from trial 0's θ⁽⁰⁾ with ε growing exponentially per update; prints where the "
+        "loss falls and blows up, a suggested ε and search range, and draws the curve. With a "
+        "stored search of the same study name, compares with its best ε.",
+    )
+    p.add_argument("name", metavar="NAME", help="spec name or path")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec field"
+    )
+    _storage_option(p)
+    p.add_argument("--study-name", help="stored study to compare with (default: NAME)")
+    p.add_argument("--out", default="reports", help="folder of the figure (default: reports)")
+    return p
 
 
 def _list_parser() -> _Parser:
@@ -357,6 +379,49 @@ def cmd_repair(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_lr_range(argv: Sequence[str]) -> int:
+    """Run the LR range test on a spec's problem (see ``--help``)."""
+    args = _range_parser().parse_args(argv)
+    try:
+        spec = parse_spec(*find_spec(args.name), args.set)
+        problem = prepare(spec)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out!r} is not a folder")
+        best = _stored_best_lr(args.storage, args.study_name or spec.name)
+    except (SpecError, StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    rt = run_range_test(problem)
+    record = range_test_record(rt)
+    print(format_range_test(record, best))
+    from landscape.report import figures  # matplotlib is loaded only to draw
+    from landscape.report.write import safe_dirname
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{safe_dirname(spec.name)}-lr_range.png"
+    marks = {"suggested": rt.lr_suggested, "blow-up": rt.lr_blowup, "best of the search": best}
+    figures.save(figures.range_test(rt.lr, rt.loss, rt.smoothed, marks), path)
+    print(path)
+    return 0
+
+
+def _stored_best_lr(url: str | None, name: str) -> float | None:
+    """The best ε of a stored search of that name, None when there is none to compare."""
+    target = resolve(url)
+    if target.path is not None and not target.exists():
+        return None  # nothing stored yet: nothing to compare with
+    check_storage(target)
+    storage = open_storage(target)
+    if name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]:
+        return None
+    study = optuna.load_study(study_name=name, storage=storage)
+    if records.is_analysis(study):
+        return None
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    s = summarize(trial_records(study), "maximize" if maximize else "minimize")
+    return s.best.lr if s.best is not None else None
+
+
 def cmd_list(argv: Sequence[str]) -> int:
     """List the studies in a storage (see ``--help``)."""
     args = _list_parser().parse_args(argv)
@@ -429,6 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": cmd_report,
             "dashboard": cmd_dashboard,
             "repair": cmd_repair,
+            "lr_range": cmd_lr_range,
         }
         code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit

@@ -178,6 +178,8 @@ class Summary:
         Largest Hessian eigenvalue at ``best_converged`` (full-batch studies).
     bisection_trials : int
         Trials that bisected the divergence boundary after the search.
+    range_test : dict or None
+        The LR range test that seeded the ε bounds (``study.range_test``), as stored.
     sharpness : list of dict
         λ_max along representative runs read against 2/ε (``trial``, ``role``, ``lr``,
         ``status``, ``regime``, ``every`` and the fields of
@@ -202,6 +204,7 @@ class Summary:
     groups: list[Group] = field(default_factory=list)
     bisection_trials: int = 0
     sharpness: list[dict] = field(default_factory=list)
+    range_test: dict | None = None
 
     @property
     def stability_limit(self) -> float | None:
@@ -258,6 +261,7 @@ def summarize(
     lambda_max_init: float | None = None,
     by: Iterable[str] = (),
     sharpness: Iterable[dict] = (),
+    range_test: dict | None = None,
 ) -> Summary:
     """Build the :class:`Summary` of a study's finished trials.
 
@@ -272,6 +276,8 @@ def summarize(
         Categorical parameters to break the trials down by (e.g. batch_size, schedule).
     sharpness : iterable of dict
         The stored sharpness readings of representative runs (see ``Summary.sharpness``).
+    range_test : dict, optional
+        The stored LR range test (see ``Summary.range_test``).
     """
     recs = sorted(records, key=lambda r: (r.lr, r.number))
     limit_init = _two_over(lambda_max_init)
@@ -301,4 +307,5 @@ def summarize(
         groups=groups,
         bisection_trials=sum(r.bisection for r in recs),
         sharpness=list(sharpness),
+        range_test=range_test,
     )

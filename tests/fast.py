@@ -7,6 +7,7 @@ SETTINGS = [
     "trainer.epochs=30",
     "study.report_every=10",
     "study.bisect=0",  # the shipped lr_search bisects its boundary; tests count their trials
+    "study.track_sharpness=0",  # on where a test needs it (test_sharpness, test_report)
 ]
 """The spec overrides (``--set`` values, or ``overrides=`` of run_study)."""
 

@@ -610,8 +610,9 @@ def test_cli_reports_of_colliding_names_get_their_own_folders(workdir, capsys):
 def test_cli_report_replaces_its_figures_instead_of_piling_them_up(workdir, capsys):
     from landscape.report.write import report_artifacts
 
-    assert main(["lr_search", *FAST, "--n-trials", "3"]) == 0
-    assert main(["lr_search", *FAST, "--n-trials", "1"]) == 0  # a rerun: tracked again
+    tracked = ["--set", "study.track_sharpness=10"]
+    assert main(["lr_search", *FAST, *tracked, "--n-trials", "3"]) == 0
+    assert main(["lr_search", *FAST, *tracked, "--n-trials", "1"]) == 0  # a rerun: tracked again
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
     storage = study._storage
     first = report_artifacts(storage, study)

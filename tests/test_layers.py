@@ -21,6 +21,7 @@ LAYERS = [
         "analysis.geometry",
         "analysis.sharpness",
         "analysis.convergence",
+        "analysis.range_test",
     },
     # what a study is, and how it is stored and run as Optuna trials
     {"spec"},

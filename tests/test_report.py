@@ -26,7 +26,7 @@ def stored(tmp_path_factory):
     os.chdir(folder)
     try:
         runs = [
-            ["lr_search", "--n-trials", "6", *FAST],
+            ["lr_search", "--n-trials", "6", *FAST, "--set", "study.track_sharpness=10"],
             ["batch_search", "--n-trials", "6", *FAST],
             ["schedule_search", "--n-trials", "8", *FAST],
             [

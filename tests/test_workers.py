@@ -262,6 +262,7 @@ def postgres_url():
         yield url
 
 
+@pytest.mark.slow  # benchmarks/bench_workers.py runs 8 workers on PostgreSQL, counting errors
 def test_postgres_four_workers_share_one_study(postgres_url, tmp_path):
     n = 3
     run = subprocess.run(

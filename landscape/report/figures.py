@@ -177,6 +177,36 @@ def convergence(c: ConvergenceCurves) -> Figure:
     return fig
 
 
+def range_test(lr: np.ndarray, loss: np.ndarray, smoothed: np.ndarray, marks: dict) -> Figure:
+    """The LR range test: the loss against the growing ε, with the suggested points marked.
+
+    ``marks`` maps a label (``suggested``, ``blow-up``, ``best of the search`` …) to its ε.
+    """
+    fig, (ax,) = _new(7.2, 4.2)
+    ax.plot(lr, loss, color="#999999", lw=0.8, label="loss before each update")
+    ax.plot(lr, smoothed, color="#0072B2", lw=1.6, label="smoothed (moving average)")
+    styles = ["--", ":", "-.", (0, (5, 1))]
+    for i, (label, value) in enumerate(m for m in marks.items() if m[1] is not None):
+        ax.axvline(
+            value,
+            color=OKABE_ITO[(i + 1) % len(OKABE_ITO)],
+            ls=styles[i % 4],
+            lw=1.2,
+            label=f"{label}: ε = {value:.3g}",
+        )
+    ax.set_xscale("log")
+    finite = smoothed[np.isfinite(smoothed)]
+    if finite.size and finite.min() > 0:
+        ax.set_yscale("log")
+        ax.set_ylim(finite.min() / 2, min(np.nanmax(loss[np.isfinite(loss)]), 10 * finite[0]) * 2)
+    ax.set_xlabel("learning rate ε of the update (log scale)")
+    ax.set_ylabel("training loss E (log scale)")
+    ax.set_title("LR range test: one run, ε growing exponentially")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def batch_map(b: BatchMap) -> Figure:
     """ε × batch size: final loss as colour (left) and status (right)."""
     fig, (ax1, ax2) = _new(11.0, 4.2, 2)

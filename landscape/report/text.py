@@ -76,6 +76,9 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
         reading = _limit_reading(summary)
         if reading:
             lines.append(reading)
+    if summary.range_test is not None:
+        best = summary.best.lr if summary.best is not None else None
+        lines.append(format_range_test(summary.range_test, best))
     if summary.sharpness:
         every = summary.sharpness[0]["every"]
         lines.append(
@@ -88,6 +91,32 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
                 f"{run['status']}): {run['kind']}; r {run['ratio_start']:.3g} at the start, "
                 f"max {run['ratio_max']:.3g}, {run['ratio_end']:.3g} at the end"
             )
+    return "\n".join(lines)
+
+
+def format_range_test(rt: dict, best_lr: float | None = None) -> str:
+    """The LR range test in words (``rt``: :func:`landscape.objectives.range_test_record`)."""
+
+    def g(key: str) -> str:
+        return "—" if rt.get(key) is None else f"{rt[key]:.3g}"
+
+    lines = [
+        f"LR range test: {rt['updates']} updates from θ⁽⁰⁾ with ε growing from "
+        f"{rt['lr_first']:.3g} to {rt['lr_last']:.3g}; the loss fell 10% by ε ≈ "
+        f"{g('lr_start')}, fastest at ε ≈ {g('lr_steepest')}, least at ε ≈ {g('lr_min_loss')}, "
+        + (
+            f"blew up at ε ≈ {g('lr_blowup')}"
+            if rt.get("lr_blowup") is not None
+            else "and never blew up (raise lr_max to see divergence)"
+        ),
+        f"  suggested ε = {g('lr_suggested')} (a tenth of the least-loss ε); a search range "
+        f"holding both failure modes: {g('search_low')} … {g('search_high')}",
+    ]
+    if best_lr is not None:
+        lines.append(
+            f"  the search's best ε = {best_lr:.4g}, {best_lr / rt['lr_suggested']:.3g} × the "
+            "suggestion"
+        )
     return "\n".join(lines)
 
 

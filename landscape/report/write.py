@@ -85,6 +85,7 @@ def _search_report(study, store, add):
         lambda_max_init=records.lambda_max_init(study),
         by=by,
         sharpness=records.sharpness(study),
+        range_test=records.range_test(study),
     )
     metric = records.metric(study, default="value")
     summary = [("finished trials", s.n_trials)]
@@ -162,6 +163,26 @@ def _search_report(study, store, add):
             "Each point is a trial, coloured by how it ended. The dashed line marks the smallest "
             "ε that diverged; dotted and dash-dotted lines mark the stability limit 2/λ_max of "
             "full-batch gradient descent at the best solution and at the common start θ⁽⁰⁾.",
+        )
+    rt = records.range_test(study)
+    curve = data.artifact_arrays(study, store, records.RANGE_TEST) if rt and store else None
+    if curve is not None:
+        add(
+            "range_test.png",
+            figures.range_test(
+                curve["lr"],
+                curve["loss"],
+                curve["smoothed"],
+                {
+                    "suggested": rt["lr_suggested"],
+                    "blow-up": rt.get("lr_blowup"),
+                    "best of the search": s.best.lr if s.best is not None else None,
+                },
+            ),
+            "LR range test that seeded the search",
+            "One run from θ⁽⁰⁾ with ε growing exponentially per update (Smith 2017): the "
+            "search covered the range it suggested. The growing ε leaves each value only a "
+            "few steps, so its blow-up point is no stability limit.",
         )
     tracked = data.sharpness_runs(study, store)
     if tracked:
