@@ -361,6 +361,10 @@ def _history_attr(res: TrainResult) -> dict[str, list]:
         out[key] = (
             [int(v) for v in col] if col.dtype.kind == "i" else [_finite_or_none(v) for v in col]
         )
+    measured = np.isfinite(h["sharpness"])
+    if measured.any():  # trainer.track_sharpness: every measurement, not thinned away
+        out["sharpness_updates"] = [int(v) for v in h["updates"][measured]]
+        out["sharpness"] = [float(v) for v in h["sharpness"][measured]]
     return out
 
 

@@ -143,3 +143,18 @@ def test_tracking_is_off_with_zero(workdir):
         report=False,
     )
     assert run.summary.sharpness == [] and records.sharpness(run.study) == []
+
+
+def test_a_trial_asked_to_track_sharpness_stores_every_measurement(workdir):
+    run = landscape.run_study(
+        "lr_search",
+        storage="s.db",
+        overrides=[*SETTINGS, "trainer.track_sharpness=5"],
+        n_trials=2,
+        report=False,
+    )
+    for t in run.study.trials:
+        h = records.history(t)
+        assert h["sharpness_updates"][:4] == [0, 1, 2, 4]
+        assert len(h["sharpness"]) == len(h["sharpness_updates"])
+        assert all(v > 0 for v in h["sharpness"])
