@@ -306,11 +306,21 @@ def _minima_report(study, store, add):
     return summary, tables
 
 
-def _symmetry_report(study, store, add):
+NO_TRIAL = ([("status", "no complete trial")], [])
+"""The report of a one-trial analysis whose trial has not completed."""
+
+
+def _last_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The latest complete trial of a one-trial analysis (a rerun adds another)."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not trials:
-        return [("status", "no complete trial")], []
-    a = records.result(trials[-1])
+    return trials[-1] if trials else None
+
+
+def _symmetry_report(study, store, add):
+    t = _last_complete(study)
+    if t is None:
+        return NO_TRIAL
+    a = records.result(t)
     rows = [
         [
             "pair swaps leave the output unchanged",
@@ -338,7 +348,7 @@ def _symmetry_report(study, store, add):
     if c.get("with_signs") not in (None, "None"):
         counts.append(["with sign flips ∏ d_l!·2^d_l", c["with_signs"]])
     return (
-        [("network", records.training(trials[-1]) or "")],
+        [("network", records.training(t) or "")],
         [
             Table("Checks", ["check", "tried", "largest deviation"], rows),
             Table("Copies of every minimum", ["count", "value"], counts),
@@ -347,10 +357,9 @@ def _symmetry_report(study, store, add):
 
 
 def _geometry_report(study, store, add):
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not trials:
-        return [("status", "no complete trial")], []
-    t = trials[-1]
+    t = _last_complete(study)
+    if t is None:
+        return NO_TRIAL
     a = records.result(t)
     summary = [
         ("loss of minimum a", a["losses"][0]),
@@ -435,10 +444,10 @@ def _escape_report(study, store, add):
 
 
 def _convergence_report(study, store, add):
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not trials:
-        return [("status", "no complete trial")], []
-    rep = records.result(trials[-1])
+    t = _last_complete(study)
+    if t is None:
+        return NO_TRIAL
+    rep = records.result(t)
     verdict = {True: "holds", False: "does not hold", None: "cannot be judged"}[
         rep.get("robbins_monro_decreases")
     ]
