@@ -57,11 +57,12 @@ def main() -> None:
         best_many = min(best_many, t_many)
         best_loop = min(best_loop, t_loop * len(starts) / len(sample))
     agree = np.mean(res.status[: len(sample)] == np.array(statuses))
-    counts = dict(zip(*np.unique(res.status, return_counts=True), strict=True))
+    names, n = np.unique(res.status, return_counts=True)
+    counts = ", ".join(f"{k} {v}" for k, v in zip(names.tolist(), n.tolist(), strict=True))
     print(
         f"1. XOR 2-2-1, 10,000 starts x 2,000 steps: train_many {best_many:.2f} s; loop "
         f"{best_loop:.1f} s (scaled from {len(sample)} starts) -> {best_loop / best_many:.0f}x"
-        f"; statuses {counts}; agree with the loop on {agree:.0%} of the sampled starts"
+        f"; statuses: {counts}; agree with the loop on {agree:.0%} of the sampled starts"
     )
 
     ds = load_dataset("moons", rng=np.random.default_rng(0), n_samples=500)
