@@ -103,3 +103,45 @@ def test_convergence_through_the_cli_shows_floors_and_robbins_monro(workdir, cap
 def test_convergence_needs_a_linear_model(capsys):
     assert main(["schedule_convergence", "--set", "model.hidden=[4]", "--no-progress"]) == 2
     assert "analysis.kind='convergence' needs θ* in closed form" in capsys.readouterr().err
+
+
+def test_the_floor_grows_faster_than_eps_because_of_reshuffling_at_epoch_ends():
+    """Why the summary says floor ∝ ε^k with k ≈ 2–3: the trainer reshuffles each epoch.
+
+    An independent loop sampling mini-batches *with replacement* gives the textbook floor
+    ∝ ε (k ≈ 1); the trainer's random reshuffling, measured at epoch ends, a steeper one.
+    """
+    ds = load_dataset(
+        "regression", rng=np.random.default_rng(0), n_samples=500, n_features=5, noise=20.0
+    )
+    model = MLP(ds.sizes([]), "identity", "mse")
+    X, y = ds.X_train, ds.y_train
+    A = np.c_[X, np.ones(len(X))]
+    _, loss_star = least_squares_optimum(model, X, y)
+
+    def floor_with_replacement(lr):
+        rng, th, gaps = np.random.default_rng(5), np.zeros(A.shape[1]), []
+        for step in range(60 * len(X) // 8):
+            idx = rng.integers(0, len(X), 8)
+            th -= lr * A[idx].T @ (A[idx] @ th - y[idx]) / 8
+            if step > 30 * len(X) // 8 and step % (len(X) // 8) == 0:
+                gaps.append(0.5 * np.mean((A @ th - y) ** 2) - loss_star)
+        return np.median(gaps)
+
+    def floor_trainer(lr):
+        res = train(
+            model,
+            np.zeros(model.n_params),
+            X,
+            y,
+            lr=lr,
+            epochs=60,
+            batch_size=8,
+            rng=np.random.default_rng(5),
+        )
+        return np.median(res.history["loss"][30:] - loss_star)
+
+    k_replace = np.log10(floor_with_replacement(0.1) / floor_with_replacement(0.01))
+    k_reshuffle = np.log10(floor_trainer(0.1) / floor_trainer(0.01))
+    assert 0.6 < k_replace < 1.4
+    assert k_reshuffle > 1.8
