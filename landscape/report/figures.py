@@ -125,15 +125,23 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
 def sharpness(runs: list[SharpnessRun]) -> Figure:
     """λ_max(θ_t) against updates, each run with its 2/ε (Cohen et al.'s figure), and E(θ_t)."""
     fig, (ax, ax_loss) = _new(11.0, 4.2, ncols=2)
+    # a stalled run's 2/ε sits decades above every measured λ_max: keep the axis on the data
+    # and the limits near it, so the curves are not squeezed into a corner
+    values = np.concatenate([r.sharpness[r.sharpness > 0] for r in runs] or [np.ones(1)])
+    shown = [2.0 / r.lr < 100 * values.max() for r in runs]
     for i, r in enumerate(runs):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         label = f"trial {r.trial}, ε={r.lr:.3g} ({r.role}: {r.kind})"
+        if not shown[i]:
+            label += f"; 2/ε = {2.0 / r.lr:.3g}, above the axis"
         x = np.maximum(r.updates, 1)  # update 0 (θ⁽⁰⁾) drawn at 1 on the log axis
         ax.plot(x, r.sharpness, color=colour, lw=1.4, marker=".", ms=4, label=label)
         ax.axhline(2.0 / r.lr, color=colour, ls="--", lw=1)
         ax_loss.plot(x, r.loss, color=colour, lw=1.4)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    top = max([values.max(), *(2.0 / r.lr for r, s in zip(runs, shown, strict=True) if s)])
+    ax.set_ylim(values.min() / 3, top * 3)
     ax.set_xlabel("update t (log scale; θ⁽⁰⁾ at 1)")
     ax.set_ylabel("sharpness λ_max(θ_t) (log scale)")
     ax.set_title("Sharpness; dashed: each run's 2/ε")
