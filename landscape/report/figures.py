@@ -134,7 +134,7 @@ def sharpness(runs: list[SharpnessRun]) -> Figure:
         label = f"trial {r.trial}, ε={r.lr:.3g} ({r.role}: {r.kind})"
         if not shown[i]:
             label += f"; 2/ε = {2.0 / r.lr:.3g}, above the axis"
-        x = np.maximum(r.updates, 1)  # update 0 (θ⁽⁰⁾) drawn at 1 on the log axis
+        x = r.updates + 1  # θ⁽⁰⁾ (update 0) at 1 on the log axis, update t at t + 1
         ax.plot(x, r.sharpness, color=colour, lw=1.4, marker=".", ms=4, label=label)
         ax.axhline(2.0 / r.lr, color=colour, ls="--", lw=1)
         ax_loss.plot(x, r.loss, color=colour, lw=1.4)
@@ -142,13 +142,13 @@ def sharpness(runs: list[SharpnessRun]) -> Figure:
     ax.set_yscale("log")
     top = max([values.max(), *(2.0 / r.lr for r, s in zip(runs, shown, strict=True) if s)])
     ax.set_ylim(values.min() / 3, top * 3)
-    ax.set_xlabel("update t (log scale; θ⁽⁰⁾ at 1)")
+    ax.set_xlabel("1 + update t (log scale; θ⁽⁰⁾ at 1)")
     ax.set_ylabel("sharpness λ_max(θ_t) (log scale)")
     ax.set_title("Sharpness; dashed: each run's 2/ε")
     ax.legend(fontsize=7, loc="best")
     ax_loss.set_xscale("log")
     ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("update t (log scale; θ⁽⁰⁾ at 1)")
+    ax_loss.set_xlabel("1 + update t (log scale; θ⁽⁰⁾ at 1)")
     ax_loss.set_ylabel("training loss E(θ_t) (log scale)")
     ax_loss.set_title("Loss of the same runs")
     fig.tight_layout()
