@@ -11,7 +11,7 @@ trials, 1 s heartbeat, 2 s grace): the command that lost it exits 1 naming the d
 rerun fails the dead trial by its heartbeat and re-runs its parameters; reported are the trials
 finished, whether the re-run copy completed with the same parameters, the seconds from the kill
 to the rerun's end, and SQLite's integrity check. (tests/test_workers.py has the same scenario
-as a slow test, run by CI with ``pytest -m slow``.)
+as a slow test, run by CI with ``pytest -m slow -n 0``.)
 
 Run:  python benchmarks/bench_workers.py [--trials 24]
 Targets: 2 workers >= 1.7x one worker; 8 workers on PostgreSQL: zero storage errors; a killed
