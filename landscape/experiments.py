@@ -40,11 +40,12 @@ from landscape.analysis.minima import (
     MinimaReport,
     analyse_points,
     classify,
+    examine_points,
     polish,
 )
 from landscape.analysis.symmetry import (
     SymmetryCheck,
-    group_counts,
+    model_group_counts,
     verify_symmetry,
 )
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
@@ -87,7 +88,7 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
     """
     a, t = problem.spec.analysis, problem.spec.trainer
     ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
-    return _train_and_polish(problem, ids, t.batch(problem.n_train), stream=chunk)
+    return _train_and_polish(problem, ids, t.batch(problem.n_train), stream=chunk, examined=True)
 
 
 def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
@@ -100,7 +101,7 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
 
 
 def _train_and_polish(
-    problem: Problem, ids: np.ndarray, batch: int | None, stream: int
+    problem: Problem, ids: np.ndarray, batch: int | None, stream: int, examined: bool = False
 ) -> dict[str, np.ndarray]:
     spec = problem.spec
     a, t = spec.analysis, spec.trainer
@@ -117,6 +118,28 @@ def _train_and_polish(
         **{**t.many_kwargs(d.n_train), "batch_size": batch},
     )
     D = model.n_params
+    if examined:
+        # minima: each end point polished, then examined (continued descent, flat probes)
+        found = examine_points(
+            model,
+            res.theta,
+            d.X_train,
+            d.y_train,
+            gtol=a.polish_gtol,
+            max_iter=a.polish_iter,
+            steps=a.continue_steps,
+            grow=a.grow,
+            rel_flat=a.flat_tol,
+            loss_rtol=a.loss_tol,
+        )
+        return {
+            "start": ids,
+            "theta0": theta0,
+            "theta_end": res.theta,
+            "status": res.status,
+            "train_loss": res.loss,
+            **found,
+        }
     out = {
         "start": ids,
         "theta0": theta0,
@@ -241,11 +264,35 @@ def collect(study: optuna.Study, store: FileSystemArtifactStore, total: int):
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def report_dict(report: MinimaReport) -> dict:
-    """Convert a :class:`MinimaReport` to JSON-able data."""
+def report_dict(report: MinimaReport, *, representatives: bool = False) -> dict:
+    """Convert a :class:`MinimaReport` to JSON-able data.
+
+    With ``representatives`` every class carries its θ (the ``--json`` output); the stored
+    study attr leaves them out (the ``minima.npz`` artifact holds every point).
+    """
     out = dataclasses.asdict(report)
     out.pop("point_class")
     out["chao1"]["complete"] = report.chao1.complete
+    out["headline"] = report.headline()
+    for key in ("minima", "families", "infinity", "saddles"):
+        for c in out[key]:
+            if not representatives:
+                c.pop("representative")
+    out["classes"] = [
+        {
+            "kind": c.kind,
+            "loss": c.loss,
+            "count": c.starts,
+            "copies": c.copies_met,
+            "dimension": c.dimension,
+            "n_flat": c.n_flat,
+            "n_negative": c.n_negative,
+            "grad_norm": c.grad_norm,
+            "asymptote": c.asymptote,
+            **({"representative": list(c.representative)} if representatives else {}),
+        }
+        for c in report.classes
+    ]
     return jsonable(out)
 
 
@@ -267,18 +314,7 @@ def _analyse(model, points: dict, a, data: tuple) -> MinimaReport:
 
     ``points`` holds the arrays :func:`collect` returns; ``a`` is the spec's analysis section.
     """
-    return analyse_points(
-        model,
-        points["theta"],
-        points["loss"],
-        points["converged"],
-        points["eigenvalues"],
-        points["status"],
-        tol=a.tol,
-        loss_tol=a.loss_tol,
-        rel_tol=a.rel_tol,
-        data=data,
-    )
+    return analyse_points(model, points, tol=a.tol, loss_tol=a.loss_tol, data=data)
 
 
 def finalize_minima(
@@ -292,12 +328,12 @@ def finalize_minima(
     a = spec.analysis
     model, _ = build(problem, spec, np.random.default_rng(0))
     report = _analyse(model, points, a, (problem.data.X_train, problem.data.y_train))
-    counts = group_counts(model.layout, model.activation.odd)
+    counts = model_group_counts(model)
     records.set_minima(
         study, report_dict(report), {k: str(v) for k, v in dataclasses.asdict(counts).items()}
     )
     records.upload_arrays(
-        store, study, records.MINIMA_POINTS, {**points, "minimum_class": report.point_class}
+        store, study, records.MINIMA_POINTS, {**points, "point_class": report.point_class}
     )
     return report
 
@@ -393,6 +429,25 @@ class EscapeReport:
         return min(m.high_loss_share for m in others) < gd[0].high_loss_share
 
 
+def _read_by_hessian(points: dict, curv: list) -> dict:
+    """Put escape's polished points in the form :func:`analyse_points` reads.
+
+    Each point's kind is read off its Hessian alone (:func:`classify`): escape does not
+    continue descent (yet).
+    """
+    kind = {"not converged": "unresolved", "maximum": "saddle"}
+    return {
+        **points,
+        "kind": np.array([kind.get(c.kind, c.kind) for c in curv]),
+        "n_flat": np.array([c.n_flat for c in curv]),
+        "n_negative": np.array([c.n_negative for c in curv]),
+        "lambda_min": np.array([c.lambda_min for c in curv]),
+        "lambda_max": np.array([c.lambda_max for c in curv]),
+        "dimension": np.zeros(len(curv), dtype=np.int64),
+        "asymptote": np.full(len(curv), np.nan),
+    }
+
+
 def finalize_escape(
     problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
 ) -> EscapeReport | None:
@@ -404,13 +459,14 @@ def finalize_escape(
         return None
     model, _ = build(problem, spec, np.random.default_rng(0))
     data = (problem.data.X_train, problem.data.y_train)
-    kinds_of = [
+    curvatures = [
         [
-            classify(e, converged=bool(c), rel_tol=a.rel_tol).kind
+            classify(e, converged=bool(c), rel_tol=a.rel_tol)
             for e, c in zip(p["eigenvalues"], p["converged"], strict=True)
         ]
         for p in parts
     ]
+    kinds_of = [[c.kind for c in curv] for curv in curvatures]
     minima_losses = [
         p["loss"][np.array(k) == "minimum"] for p, k in zip(parts, kinds_of, strict=True)
     ]
@@ -418,8 +474,8 @@ def finalize_escape(
     best = float(pooled.min()) if pooled.size else float("nan")
     cut = best + a.loss_threshold
     outcomes = []
-    for method, p, kinds in zip(a.methods, parts, kinds_of, strict=True):
-        rep = _analyse(model, p, a, data)
+    for method, p, kinds, curv in zip(a.methods, parts, kinds_of, curvatures, strict=True):
+        rep = _analyse(model, _read_by_hessian(p, curv), a, data)
         critical = np.isin(kinds, ["minimum", "saddle"])
         high = critical & (p["loss"] > cut)
         low = (np.array(kinds) == "minimum") & (p["loss"] <= cut)
@@ -705,10 +761,10 @@ def _payload_convergence(problem: Problem, study: optuna.Study, r: ConvergenceRe
 
 def _payload_minima(problem: Problem, study: optuna.Study, r: MinimaReport) -> dict:
     model, _ = build(problem, problem.spec, np.random.default_rng(0))
-    counts = group_counts(model.layout, model.activation.odd)
+    counts = model_group_counts(model)
     return {
         "group_counts": {k: str(v) for k, v in dataclasses.asdict(counts).items()},
-        "minima": report_dict(r),
+        "minima": report_dict(r, representatives=True),
     }
 
 

@@ -124,9 +124,11 @@ class AnalysisSection:
     Attributes
     ----------
     kind : {"minima", "symmetry", "geometry", "escape"}
-        ``minima``: train ``n_starts`` random θ⁽⁰⁾ at once, polish the end points, classify
-        them by their Hessian and count the distinct minima before and after symmetry
-        reduction. ``symmetry``: verify the unit-swap symmetry on one network. ``geometry``:
+        ``minima``: train ``n_starts`` random θ⁽⁰⁾ at once, polish the end points, continue
+        descent from each and probe its flat directions to tell an isolated minimum from a
+        family of minima, a slope to infinity, a saddle or an undecided point, and count the
+        distinct ones of each kind modulo the model's symmetries. ``symmetry``: verify the
+        unit-swap symmetry on one network. ``geometry``:
         two minima from two starts, the paths between them before and after aligning their
         units, and slices of the loss around the first. ``escape``: the same starts trained by
         each of ``methods`` for the same number of epochs, compared on how often they end at
@@ -142,7 +144,14 @@ class AnalysisSection:
     tol, loss_tol : float
         Relative clustering tolerances on θ and E (minima).
     rel_tol : float
-        Hessian flatness tolerance relative to its largest eigenvalue (minima).
+        Hessian flatness tolerance relative to its largest eigenvalue (escape).
+    flat_tol : float
+        The same for the minima analysis, which probes every flat direction it finds
+        (:func:`landscape.analysis.minima.examine`).
+    continue_steps : int
+        Newton steps of the descent continued from each polished end point (minima).
+    grow : float
+        Relative growth of ‖θ‖ under that descent that names a slope to infinity (minima).
     max_pairs : int
         Pair swaps tried before sampling them (symmetry).
     n_random : int
@@ -178,6 +187,9 @@ class AnalysisSection:
     tol: float = 1e-5
     loss_tol: float = 1e-9
     rel_tol: float = 1e-7
+    flat_tol: float = 1e-9
+    continue_steps: int = 100
+    grow: float = 0.05
     max_pairs: int = 500
     n_random: int = 20
     gd_steps: int = 200
@@ -746,6 +758,7 @@ def validate_static(spec: Spec) -> None:
             "n_starts",
             "chunk",
             "polish_iter",
+            "continue_steps",
             "max_pairs",
             "n_random",
             "gd_steps",
@@ -776,6 +789,8 @@ def validate_static(spec: Spec) -> None:
             "tol",
             "loss_tol",
             "rel_tol",
+            "flat_tol",
+            "grow",
             "loss_threshold",
             "slice_radius",
         ):

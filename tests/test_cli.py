@@ -430,10 +430,21 @@ def test_cli_minima_stores_chunks_as_artifacts_and_reports(workdir, capsys):
     out = json.loads(capsys.readouterr().out)
     assert (out["chunks"], out["chunks_complete"]) == (2, 2)
     rep = out["minima"]
-    assert rep["n_starts"] == 8 and rep["distinct_points"] >= rep["distinct_minima"] >= 1
+    assert rep["n_starts"] == 8 and sum(rep["kind_counts"].values()) == 8
+    assert rep["distinct_points"] >= rep["distinct_minima"]
     assert out["group_counts"]["with_signs"] == "384"
+    assert out["group_counts"]["continuous"] == "0"
+    # every class with its kind and evidence, and its θ in the model's flat layout (D = 17)
+    classes = rep["classes"]
+    keys = {"kind", "loss", "count", "copies", "dimension", "n_flat", "grad_norm", "representative"}
+    assert classes and all(keys <= set(c) for c in classes)
+    assert {c["kind"] for c in classes} <= {"minimum", "family", "at_infinity", "saddle"}
+    assert sum(c["count"] for c in classes) == 8 - rep["kind_counts"]["unresolved"]
+    assert all(len(c["representative"]) == 17 for c in classes)
+    assert rep["headline"].startswith(f"{rep['distinct_minima']} isolated minim")
     study = optuna.load_study(study_name="minima", storage="sqlite:///studies/landscape.db")
     assert study.user_attrs["minima"]["n_starts"] == 8
+    assert "representative" not in study.user_attrs["minima"]["classes"][0]  # in the npz
     arts = [
         p for p in (workdir / "studies" / "artifacts").iterdir() if p.read_bytes()[:2] == b"PK"
     ]  # npz files; the PNGs are the report's
@@ -444,7 +455,7 @@ def test_cli_minima_stores_chunks_as_artifacts_and_reports(workdir, capsys):
     # a rerun finds every chunk done: nothing is trained again, the report is the same
     assert main(["minima", *MINIMA_FAST, "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["minima"]["distinct_minima"] == rep["distinct_minima"]
+    assert again["minima"] == rep
     assert len([t for t in study.trials if "chunk" in t.params]) == 2
 
 

@@ -1,9 +1,27 @@
 import numpy as np
 import pytest
+from scipy.optimize import minimize
 
 from landscape.analysis.hessian import hessian, hessian_vector_product, largest_eigenvalue
-from landscape.analysis.minima import analyse_points, chao1, classify, cluster, polish
-from landscape.analysis.symmetry import random_transform
+from landscape.analysis.minima import (
+    _asymptote,
+    analyse_points,
+    chao1,
+    classify,
+    cluster,
+    cluster_families,
+    examine,
+    examine_points,
+    polish,
+)
+from landscape.analysis.symmetry import (
+    align_model,
+    flip_units,
+    model_group_counts,
+    random_transform,
+    symmetry_tangents,
+    unit_transform,
+)
 from landscape.data import _teacher, load_dataset
 from landscape.model import MLP
 from landscape.train import train, train_many
@@ -140,26 +158,35 @@ def test_teacher_student_zero_loss_minima_form_one_class(teacher_problem):
     model, ds = teacher_problem
     starts = np.stack([model.init(np.random.default_rng(s)) for s in range(24)])
     res = train_many(model, starts, ds.X_train, ds.y_train, lr=0.3, epochs=2000)
-    P = [polish(model, th, ds.X_train, ds.y_train) for th in res.theta]
-    theta = np.stack([p.theta for p in P])
-    loss = np.array([p.loss for p in P])
-    eig = np.stack([np.linalg.eigvalsh(hessian(model, p.theta, ds.X_train, ds.y_train)) for p in P])
-    report = analyse_points(
-        model,
-        theta,
-        loss,
-        np.array([p.converged for p in P]),
-        eig,
-        res.status,
-        data=(ds.X_train, ds.y_train),
-    )
-    zero = np.flatnonzero((loss < 1e-12) & (report.point_class >= 0))
+    points = examine_points(model, res.theta, ds.X_train, ds.y_train)
+    points.update(status=res.status, theta_end=res.theta)
+    report = analyse_points(model, points, data=(ds.X_train, ds.y_train))
+    loss = points["loss"]
+    zero = np.flatnonzero((loss < 1e-12) & (points["kind"] == "minimum"))
     assert len(zero) >= 3  # gradient descent does find the global minimum from several starts
     assert len(set(report.point_class[zero])) == 1
     best = report.minima[0]
     assert best.loss < 1e-12 and best.starts == len(zero)
     assert best.copies_met >= 2  # met as several distinct symmetric copies
     assert report.distinct_points >= report.distinct_minima
+    assert sum(report.kind_counts.values()) == 24
+    # every class of kind minimum stays put under a long descent without a gradient stop
+    X, y = ds.X_train, ds.y_train
+    t = model.targets(y, len(X))
+    for m in report.minima:
+        theta = np.array(m.representative)
+        res2 = minimize(
+            lambda th: tuple(
+                v.copy() if isinstance(v, np.ndarray) else float(v)
+                for v in model.evaluate(th, X, t)[:2]
+            ),
+            theta,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 2000, "gtol": 0.0, "ftol": 0.0},
+        )
+        assert res2.fun >= m.loss - 1e-12 * max(m.loss, 1e-20)
+        assert np.linalg.norm(res2.x - theta) <= 1e-6 * np.linalg.norm(theta)
 
 
 def test_chao1_formula():
@@ -190,3 +217,153 @@ def test_teacher_dataset_options():
         n_outputs=2,
     )
     assert (ds.task, ds.n_inputs, ds.n_outputs, ds.n_train) == ("regression", 4, 2, 80)
+
+
+# ------------------------------------------------- examine: kinds with known answers
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def test_examine_least_squares_is_an_isolated_minimum(rng):
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+    model = MLP([3, 1], "identity", "mse")
+    p = polish(model, np.zeros(4), X, y)
+    e = examine(model, p.theta, X, y)
+    A = np.hstack([X, np.ones((30, 1))])
+    np.testing.assert_allclose(e.theta, np.linalg.lstsq(A, y, rcond=None)[0], rtol=1e-12)
+    assert (e.kind, e.n_flat, e.dimension) == ("minimum", 0, 0)
+
+
+def test_examine_underdetermined_least_squares_is_a_family_of_dimension_d_minus_n(rng):
+    # 5 samples, 8 parameters: the minima form an affine set of dimension 8 − 5 = 3
+    X, y = rng.normal(size=(5, 7)), rng.normal(size=5)
+    model = MLP([7, 1], "identity", "mse")
+    e = examine(model, polish(model, np.zeros(8), X, y).theta, X, y)
+    assert e.loss < 1e-28
+    assert (e.kind, e.dimension, e.n_flat, e.n_explained) == ("family", 3, 3, 0)
+
+
+def test_examine_separable_logistic_regression_is_at_infinity_with_asymptote_zero(rng):
+    # separable data: cross-entropy has no minimiser; E → 0 as ‖θ‖ → ∞
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    model = MLP([2, 2], "identity", "cross_entropy")
+    p = polish(model, np.zeros(6), X, y)
+    e = examine(model, p.theta, X, y)
+    assert e.kind == "at_infinity" and e.growth > 0.05 and e.loss < p.loss
+    assert 0.0 <= e.asymptote <= max(e.loss, 1e-300) < 1e-6
+    assert e.n_explained == 0  # n_explained is read only at settled points
+
+
+def test_examine_xor_cross_entropy_calls_no_finite_point_a_minimum():
+    model = MLP([2, 2, 2], "tanh", "cross_entropy")
+    starts = np.stack([model.init(np.random.default_rng(s), scheme="normal") for s in range(12)])
+    res = train_many(model, starts, XOR_X, XOR_Y, lr=0.5, epochs=3000)
+    points = examine_points(model, res.theta, XOR_X, XOR_Y)
+    assert set(points["kind"]) <= {"at_infinity", "saddle", "unresolved"}
+    assert (points["kind"] == "at_infinity").sum() >= 10
+
+
+def test_examine_xor_mse_zero_loss_set_is_a_family_of_dimension_five():
+    # 2-2-1: 9 parameters, 4 equations f(x_n) = y_n: the zero-loss set has dimension 5
+    model = MLP([2, 2, 1], "tanh", "mse")
+    y = XOR_Y.astype(float)
+    starts = np.stack([model.init(np.random.default_rng(s), scheme="normal") for s in range(8)])
+    res = train_many(model, starts, XOR_X, y, lr=0.5, epochs=3000)
+    points = examine_points(model, res.theta, XOR_X, y)
+    zero = points["loss"] < 1e-25
+    assert zero.sum() >= 3
+    assert set(points["kind"][zero]) == {"family"}
+    assert set(points["dimension"][zero]) == {5}
+    points.update(status=res.status, theta_end=res.theta)
+    report = analyse_points(model, points, data=(XOR_X, y))
+    assert report.distinct_minima == 0 and report.chao1.observed == 0
+    assert any(f.dimension == 5 and f.loss < 1e-25 for f in report.families)
+    assert "famil" in report.headline() and "dim 5" in report.headline()
+
+
+def test_cluster_families_joins_points_of_one_valley_and_their_symmetric_copies():
+    model = MLP([2, 2, 1], "tanh", "mse")
+    y = XOR_Y.astype(float)
+    th0 = model.init(np.random.default_rng(3), scheme="normal")
+    a = polish(model, train(model, th0, XOR_X, y, lr=0.5, epochs=3000).theta, XOR_X, y)
+    e = examine(model, a.theta, XOR_X, y)
+    assert e.kind == "family"
+    # a second point of the same valley: step along a flat direction and descend again
+    lam, V = np.linalg.eigh(hessian(model, e.theta, XOR_X, y))
+    b = polish(model, e.theta + 0.05 * V[:, 0], XOR_X, y, gtol=1e-14)
+    assert np.linalg.norm(b.theta - e.theta) > 0.01 and b.loss < 1e-25
+    copy = random_transform(model.layout, np.random.default_rng(1), signs=True)(b.theta)
+    thetas = np.stack([e.theta, b.theta, copy])
+    losses = np.array([e.loss, b.loss, model.loss(copy, XOR_X, y)])
+    raw = cluster_families(model, thetas, losses, (XOR_X, y), modulo_symmetry=False)
+    sym = cluster_families(model, thetas, losses, (XOR_X, y), modulo_symmetry=True)
+    assert raw.labels[0] == raw.labels[1] and sym.n_classes == 1
+
+
+def test_examine_zero_network_is_a_saddle(rng):
+    X = rng.normal(size=(40, 2))
+    y = X[:, 0] * X[:, 1]
+    y -= y.mean()
+    model = MLP([2, 3, 1], "tanh", "mse")
+    e = examine(model, np.zeros(model.n_params), X, y)
+    assert e.kind == "saddle" and e.n_negative > 0
+
+
+def test_examine_relu_teacher_minimum_is_isolated_modulo_rescaling(rng):
+    model = MLP([2, 3, 1], "relu", "mse")
+    teacher = model.init(np.random.default_rng(11), scheme="normal")
+    X = rng.normal(size=(200, 2))
+    y = model.forward(teacher, X)[:, 0]
+    p = polish(model, teacher + 1e-3 * rng.normal(size=teacher.size), X, y, gtol=1e-13)
+    e = examine(model, p.theta, X, y)
+    assert e.loss < 1e-25
+    # each hidden unit's positive rescaling is a flat direction the symmetry explains
+    assert (e.kind, e.n_flat, e.n_explained, e.dimension) == ("minimum", 3, 3, 0)
+
+
+def test_asymptote_of_a_geometric_sequence_is_exact():
+    k = np.arange(30)
+    assert _asymptote(0.25 + 3.0 * 0.8**k) == pytest.approx(0.25, rel=1e-12)
+    assert np.isnan(_asymptote(np.linspace(1.0, 0.5, 30)))  # linear: not geometric
+
+
+# --------------------------------------------------------- symmetry group parts
+@pytest.mark.parametrize(
+    ("act", "loss", "dims"),
+    [
+        ("relu", "mse", 9),
+        ("identity", "mse", 41),
+        ("tanh", "cross_entropy", 6),
+        ("sigmoid", "mse", 0),
+    ],
+)
+def test_symmetry_tangents_leave_the_outputs_unchanged(act, loss, dims, rng):
+    model = MLP([3, 4, 5, 3], act, loss)
+    theta = model.init(rng, scheme="normal")
+    X = rng.normal(size=(30, 3))
+    T = symmetry_tangents(model, theta)
+    assert (
+        T.shape == (model.n_params, dims) == (model.n_params, model_group_counts(model).continuous)
+    )
+    out = model.forward(theta, X)
+    for v in T.T:
+        v = v / np.linalg.norm(v)
+        # along a tangent the change is second order: 1e-6 step, outputs move by ≤ 1e-11
+        assert np.abs(model.forward(theta + 1e-6 * v, X) - out).max() < 1e-11
+        assert (
+            np.abs(model.forward(theta + 1e-6 * rng.normal(size=theta.size), X) - out).max() > 1e-9
+        )
+
+
+def test_sigmoid_flip_with_bias_shift_is_a_symmetry_and_align_undoes_it(rng):
+    model = MLP([3, 4, 5, 2], "sigmoid", "mse")
+    theta = model.init(rng, scheme="normal")
+    X = rng.normal(size=(30, 3))
+    f = flip_units(model.layout, theta, 0, np.array([1, 0, 1, 0], bool), odd=False)
+    f = flip_units(model.layout, f, 1, np.array([0, 1, 1, 0, 1], bool), odd=False)
+    np.testing.assert_allclose(model.forward(f, X), model.forward(theta, X), atol=1e-15)
+    assert np.abs(f - theta).max() > 0.1
+    moved = unit_transform(model.layout, perms={0: np.array([2, 0, 3, 1])})(f)
+    np.testing.assert_allclose(align_model(model, moved, theta), theta, atol=1e-14)
+    assert model_group_counts(model).with_signs == 4 * 3 * 2 * 2**4 * 120 * 2**5

@@ -1,11 +1,14 @@
 """How many distinct minima gradient descent reaches from random θ⁽⁰⁾ (seed 1.2).
 
 The pipeline: many starts trained at once (:func:`landscape.train.train_many`); each end point
-polished to a critical point (:func:`polish`); classified by its exact Hessian
-(:func:`classify`); end points clustered by distance and loss, first as they are and then
-modulo the hidden-unit symmetry (:func:`cluster`), which tells how much of the multitude of
-minima is only the symmetry; and the total number of minima, seen and unseen, estimated from the
-basin counts (:func:`chao1`).
+polished to a critical point (:func:`polish`); then examined (:func:`examine`): descent is
+continued from it, since a Hessian cannot see a minimum at infinity, and its flat directions not
+explained by a continuous symmetry are probed, so each end point gets exactly one kind —
+``minimum`` (isolated modulo the symmetry), ``family`` (a connected set of minima at one loss,
+with its dimension), ``at_infinity`` (E keeps falling while ‖θ‖ grows), ``saddle`` or
+``unresolved``; the points of each kind are clustered modulo the symmetry group (:func:`cluster`,
+:func:`cluster_families`), and the number of isolated minima, seen and unseen, is estimated
+from their basin counts (:func:`chao1`).
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import numpy as np
 from scipy.optimize import minimize
 
 from landscape.analysis.hessian import hessian
-from landscape.analysis.symmetry import align
+from landscape.analysis.symmetry import align_model, symmetry_tangents
 from landscape.model import MLP
 from landscape.threads import one_blas_thread
 
 KINDS = ("minimum", "saddle", "maximum", "not converged")
+"""What a Hessian spectrum alone says (:func:`classify`)."""
+
+POINT_KINDS = ("minimum", "family", "at_infinity", "saddle", "unresolved")
+"""What an end point is, once descent was continued and flat directions probed (:func:`examine`)."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,104 @@ def polish(
         if np.isfinite(res.fun) and res.fun <= E:
             theta = res.x
         iterations += int(res.nit)
-        E, g = fun(theta)
+    d = _newton(model, theta, X, y, t, newton_steps, gtol=gtol)
+    gn = float(np.linalg.norm(d.grad))
+    return Polished(
+        d.theta, d.loss, gn, bool(np.isfinite(d.loss) and gn <= gtol), iterations + d.steps
+    )
+
+
+@dataclass(frozen=True)
+class Descent:
+    """Where damped Newton descent from a point went.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (D,)
+        The last accepted point.
+    loss : float
+    grad : ndarray of shape (D,)
+    steps : int
+        Accepted steps.
+    settled : bool
+        No step lowers E any more (to rounding) or ‖∇E‖ reached the target: a critical point.
+    losses, norms : ndarray of shape (steps + 1,)
+        E and ‖θ‖ at the start and after each accepted step.
+    """
+
+    theta: np.ndarray
+    loss: float
+    grad: np.ndarray
+    steps: int
+    settled: bool
+    losses: np.ndarray
+    norms: np.ndarray
+
+    @property
+    def growth(self) -> float:
+        """‖θ_end‖/‖θ_start‖ − 1."""
+        return float(self.norms[-1] / self.norms[0] - 1.0) if self.norms[0] > 0 else 0.0
+
+
+def _continue_lbfgs(
+    model: MLP, d: Descent, X: np.ndarray, y: np.ndarray, t: np.ndarray, max_iter: int, steps: int
+) -> Descent:
+    """Continue a :class:`Descent` by L-BFGS without a gradient stop, then by Newton."""
+
+    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            E, g, _ = model.evaluate(th, X, t)
+        return float(E), g.copy()
+
+    opts = {"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0, "maxcor": 30, "maxfun": 2 * max_iter}
+    res = minimize(fun, d.theta, jac=True, method="L-BFGS-B", options=opts)
+    theta = res.x if np.isfinite(res.fun) and res.fun < d.loss else d.theta
+    e = _newton(model, theta, X, y, t, steps)
+    return Descent(
+        e.theta,
+        e.loss,
+        e.grad,
+        d.steps + int(res.nit) + e.steps,
+        e.settled,
+        np.concatenate([d.losses, e.losses]),
+        np.concatenate([d.norms, e.norms]),
+    )
+
+
+def _newton(
+    model: MLP,
+    theta: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    steps: int,
+    *,
+    gtol: float = 0.0,
+) -> Descent:
+    """Damped Newton descent θ ← θ − V (|Λ| + μ)⁻¹ Vᵀ ∇E, μ adapted as in Levenberg–Marquardt.
+
+    With |Λ| the step descends at a saddle too, and small μ makes it Newton's step near a
+    minimum (quadratic convergence); along a slope that flattens towards infinity it keeps
+    moving outwards (for E = E∞ + c/w² a Newton step multiplies w by 4/3), which is how
+    :func:`examine` tells a minimum at infinity from a finite one. It stops when ‖∇E‖ ≤ gtol,
+    after ``steps`` accepted steps, or when no μ up to 1e12 times its start lowers E: then the
+    point is critical to rounding (``settled``).
+    """
+
+    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            E, g, _ = model.evaluate(th, X, t)
+        return float(E), g.copy()
+
+    E, g = fun(theta)
+    losses, norms = [E], [float(np.linalg.norm(theta))]
     mu = None
-    for _ in range(newton_steps):
+    settled = False
+    taken = 0
+    while taken < steps:
         gn = np.linalg.norm(g)
         if not np.isfinite(E) or gn <= gtol:
+            settled = bool(np.isfinite(E))
             break
         lam, V = np.linalg.eigh(hessian(model, theta, X, y))
         gv = V.T @ g
@@ -115,23 +215,34 @@ def polish(
         mu = 1e-6 * scale if mu is None else mu
         accepted = False
         for _ in range(12):
-            step = V @ (gv / (np.abs(lam) + mu))
-            candidate = theta - step
+            candidate = theta - V @ (gv / (np.abs(lam) + mu))
             E_new, g_new = fun(candidate)
-            iterations += 1
             descent = E_new < E or (
                 E_new <= E + 1e-14 * (1.0 + abs(E)) and np.linalg.norm(g_new) < gn
             )
             if np.isfinite(E_new) and descent:
+                moved = float(np.linalg.norm(candidate - theta))
                 theta, E, g = candidate, E_new, g_new
                 mu = max(mu / 10.0, 1e-16 * scale)
                 accepted = True
                 break
             mu *= 10.0
         if not accepted:
+            settled = True
             break
-    gn = float(np.linalg.norm(g))
-    return Polished(theta, E, gn, bool(np.isfinite(E) and gn <= gtol), iterations)
+        taken += 1
+        if moved <= 1e-14 * (1.0 + norms[-1]):
+            # Steps at the rounding level of θ: Newton has converged; further steps only
+            # trade rounding noise for rounding noise.
+            settled = True
+            losses.append(E)
+            norms.append(float(np.linalg.norm(theta)))
+            break
+        losses.append(E)
+        norms.append(float(np.linalg.norm(theta)))
+    else:
+        settled = bool(np.isfinite(E) and np.linalg.norm(g) <= gtol)
+    return Descent(theta, E, g, taken, settled, np.array(losses), np.array(norms))
 
 
 @dataclass(frozen=True)
@@ -195,6 +306,270 @@ def classify(
     else:
         kind = "saddle"
     return Curvature(kind, neg, flat, pos, float(lam.min()), float(lam.max()), tol)
+
+
+@dataclass(frozen=True)
+class Examined:
+    """What an end point is, with the evidence.
+
+    Attributes
+    ----------
+    kind : one of :data:`POINT_KINDS`
+    theta : ndarray of shape (D,)
+        The point examined: the polished end point after continued descent settled (for
+        ``at_infinity`` and ``unresolved``: where the continuation stopped).
+    loss, grad_norm : float
+    steps : int
+        Newton steps of the continuation.
+    growth : float
+        ‖θ‖ after the continuation over ‖θ‖ before, minus 1.
+    loss_drop : float
+        E before minus E after the continuation.
+    asymptote : float
+        ``at_infinity``: the loss the continuation tends to (Aitken's Δ² over its last thirds;
+        NaN when the sequence is not yet geometric). NaN otherwise.
+    n_negative, n_flat : int
+        Hessian eigenvalues below −tol and within ±tol, tol = rel_flat · max|λ|.
+    n_explained : int
+        Flat directions the continuous symmetries explain (ReLU rescaling, softmax shift, …).
+    dimension : int
+        ``family``: flat directions, not explained by symmetry, along which the loss stays
+        (each probed); 0 otherwise.
+    lambda_min, lambda_max : float
+    reason : str
+        Why the kind was given, in a few words.
+    """
+
+    kind: str
+    theta: np.ndarray
+    loss: float
+    grad_norm: float
+    steps: int
+    growth: float
+    loss_drop: float
+    asymptote: float
+    n_negative: int
+    n_flat: int
+    n_explained: int
+    dimension: int
+    lambda_min: float
+    lambda_max: float
+    reason: str
+
+
+def loss_floor(model: MLP, X: np.ndarray, y: np.ndarray) -> float:
+    """The smallest loss difference :func:`examine` trusts: 1e-12 · E(θ = 0).
+
+    E(0) is the loss of the zero network (½·mean‖t‖² for MSE, log K for cross-entropy): the
+    natural scale of E. Rounding leaves E with an absolute error of about 1e-16 of it.
+    """
+    X = model.check_inputs(X)
+    t = model.targets(y, X.shape[0])
+    E0, _, _ = model.evaluate(np.zeros(model.n_params), X, t, grad=False)
+    return 1e-12 * float(E0)
+
+
+def _same_loss(a: float, b: float, rtol: float, floor: float) -> bool:
+    return abs(a - b) <= rtol * max(abs(a), abs(b)) + floor
+
+
+def _asymptote(losses: np.ndarray) -> float:
+    """Aitken's Δ² limit of E over the last two thirds of a continuation; NaN if not geometric."""
+    n = len(losses)
+    if n and losses[-1] == 0.0:
+        return 0.0  # the loss underflowed on its way to 0
+    if n < 7:
+        return float("nan")
+    a, b, c = losses[n - 1 - 2 * (n // 3)], losses[n - 1 - n // 3], losses[-1]
+    d1, d2 = b - a, c - b
+    if not (d1 < 0 and d2 < 0 and abs(d2) < abs(d1)):
+        return float("nan")
+    return float(max(c - d2 * d2 / (d2 - d1), 0.0))
+
+
+def _unexplained_flat(
+    model: MLP, theta: np.ndarray, V: np.ndarray, flat: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Orthonormal basis of the flat eigenspace orthogonal to the symmetry tangents.
+
+    Returns the basis (D, u) and the number of flat directions the symmetries explain.
+    """
+    F = V[:, flat]
+    T = symmetry_tangents(model, theta)
+    explained = 0
+    if T.shape[1] and F.shape[1]:
+        norms = np.linalg.norm(T, axis=0)
+        T = T[:, norms > 0] / norms[norms > 0]
+        if T.shape[1]:
+            U, s, _ = np.linalg.svd(T, full_matrices=False)
+            Q = U[:, s > 1e-8 * s[0]]
+            explained = min(Q.shape[1], F.shape[1])
+            F = F - Q @ (Q.T @ F)
+    if not F.shape[1]:
+        return F, explained
+    U, s, _ = np.linalg.svd(F, full_matrices=False)
+    return U[:, s > 0.5], explained
+
+
+@one_blas_thread
+def examine(
+    model: MLP,
+    theta: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int = 100,
+    grow: float = 0.05,
+    rel_flat: float = 1e-9,
+    loss_rtol: float = 1e-10,
+    probe: float = 1e-3,
+    probe_steps: int = 60,
+    max_probes: int = 3,
+    lbfgs_iter: int = 3000,
+    floor: float | None = None,
+) -> Examined:
+    """Tell what a polished end point is: continue descent, read the Hessian, probe flat ways.
+
+    1. Damped Newton descent continues from θ for up to ``steps`` steps (then, if it neither
+       settled nor grew, L-BFGS and Newton again). If E fell (beyond the loss tolerance) while
+       ‖θ‖ grew by more than ``grow``, the point lies on a slope towards a minimum at
+       infinity: ``at_infinity``. If it neither settled nor grew: ``unresolved``.
+    2. Where it settled, the exact Hessian: a negative eigenvalue (below −rel_flat · max|λ|)
+       makes a ``saddle``. Flat eigenvalues (within ±rel_flat · max|λ|) are first explained by
+       the continuous symmetries (:func:`landscape.analysis.symmetry.symmetry_tangents`); with
+       none left, the point is an isolated ``minimum``.
+    3. Each remaining flat direction v (up to ``max_probes``) is probed: descent from
+       θ ± probe·‖θ‖·v. A probe ending lower shows a way down the Hessian cannot see
+       (``at_infinity`` if that way leads outwards, else ``saddle``); probes that end at the same
+       loss away from θ show a ``family`` of minima (dimension: the flat directions so
+       confirmed); probes that all come back show a degenerate but isolated ``minimum``.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+        A polished end point (:func:`polish`).
+    X, y : the training data
+    steps, probe_steps : int
+        Newton budgets of the continuation and of each probe.
+    lbfgs_iter : int
+        L-BFGS budget of the continuation when Newton neither settles nor grows ‖θ‖.
+    grow : float
+        Relative growth of ‖θ‖ that, with a falling loss, names a slope to infinity.
+    rel_flat : float
+        Flatness tolerance relative to the largest |eigenvalue| (the Hessian is exact to
+        rounding, so 1e-9 leaves six digits of margin).
+    loss_rtol, floor : float
+        Two losses are equal within loss_rtol · max|E| + floor; floor defaults to
+        :func:`loss_floor`.
+    probe : float
+        Probe distance relative to ‖θ‖.
+    max_probes : int
+        Flat directions probed (each in both signs).
+
+    Returns
+    -------
+    Examined
+    """
+    theta = model.check_theta(theta)
+    X = model.check_inputs(X)
+    t = model.targets(y, X.shape[0])
+    floor = loss_floor(model, X, y) if floor is None else floor
+    nan = float("nan")
+    if not np.isfinite(theta).all():
+        return Examined(
+            "unresolved", theta, nan, nan, 0, 0.0, 0.0, nan, 0, 0, 0, 0, nan, nan, "no end point"
+        )
+    d = _newton(model, theta, X, y, t, steps)
+    if not d.settled and d.growth < grow:
+        # Newton crawls along a long curved valley: L-BFGS covers such valleys in fewer
+        # evaluations (no gradient stop: it runs until no step lowers E or the budget ends),
+        # then Newton again, so the point is judged after the longer descent.
+        d = _continue_lbfgs(model, d, X, y, t, lbfgs_iter, steps)
+    E0 = float(d.losses[0])
+
+    def lower(a: float, b: float) -> bool:  # a below b beyond the tolerance
+        return a < b and not _same_loss(a, b, loss_rtol, floor)
+
+    def result(kind, point, reason, **kw):
+        lam = kw.pop("lam", None)
+        if lam is None:
+            lam = np.linalg.eigvalsh(hessian(model, point.theta, X, y))
+        return Examined(
+            kind=kind,
+            theta=point.theta,
+            loss=float(point.loss),
+            grad_norm=float(np.linalg.norm(point.grad)),
+            steps=d.steps,
+            growth=d.growth,
+            loss_drop=E0 - float(d.loss),
+            asymptote=kw.pop("asymptote", nan),
+            n_negative=kw.pop("n_negative", 0),
+            n_flat=kw.pop("n_flat", 0),
+            n_explained=kw.pop("n_explained", 0),
+            dimension=kw.pop("dimension", 0),
+            lambda_min=float(lam.min()),
+            lambda_max=float(lam.max()),
+            reason=reason,
+        )
+
+    if not np.isfinite(d.loss):
+        return result("unresolved", d, "loss not finite", lam=np.full(1, nan))
+    if d.growth >= grow:
+        # Descent never raises E; when it carries θ outwards by a finite fraction, the point
+        # is on a slope (or, with saturated units, a plateau flat to rounding) that continues
+        # towards infinity, not at a finite minimum.
+        why = (
+            f"descent continued: E fell by {E0 - d.loss:.3g} while ‖θ‖ grew {d.growth:.1%}"
+            if lower(d.loss, E0)
+            else f"descent carried ‖θ‖ {d.growth:.1%} outwards at a loss constant to rounding"
+        )
+        return result("at_infinity", d, why, asymptote=_asymptote(d.losses))
+    if not d.settled:
+        return result("unresolved", d, f"still descending after {d.steps} Newton steps")
+    lam, V = np.linalg.eigh(hessian(model, d.theta, X, y))
+    tol = rel_flat * float(np.abs(lam).max())
+    neg = int((lam < -tol).sum())
+    flat = np.abs(lam) <= tol
+    extra = {"lam": lam, "n_negative": neg, "n_flat": int(flat.sum())}
+    if neg:
+        return result("saddle", d, f"{neg} negative curvature direction(s)", **extra)
+    free, explained = _unexplained_flat(model, d.theta, V, flat)
+    extra["n_explained"] = explained
+    if not free.shape[1]:
+        return result("minimum", d, "positive curvature modulo symmetry", **extra)
+    radius = probe * max(float(np.linalg.norm(d.theta)), 1.0)
+    confirmed = 0
+    for v in free.T[:max_probes]:
+        stays = True
+        moved = False
+        for sign in (1.0, -1.0):
+            p = _newton(model, d.theta + sign * radius * v, X, y, t, probe_steps)
+            if lower(p.loss, d.loss):
+                far = _newton(model, p.theta, X, y, t, steps)
+                if far.growth + p.growth >= grow and lower(far.loss, p.loss):
+                    return result(
+                        "at_infinity",
+                        far,
+                        "a flat direction leads down and outwards",
+                        asymptote=_asymptote(far.losses),
+                        **{k: v for k, v in extra.items() if k != "lam"},
+                    )
+                return result(
+                    "saddle", d, f"a flat direction leads down to E = {p.loss:.6g}", **extra
+                )
+            stays = stays and _same_loss(p.loss, d.loss, loss_rtol, floor)
+            moved = moved or np.linalg.norm(p.theta - d.theta) >= radius / 4
+        confirmed += int(stays and moved)
+    if confirmed:
+        return result(
+            "family",
+            d,
+            f"{free.shape[1]} flat direction(s) beyond symmetry; {confirmed} probed stay at E",
+            dimension=free.shape[1],
+            **extra,
+        )
+    return result("minimum", d, "flat directions probed: each comes back", **extra)
 
 
 @dataclass(frozen=True)
@@ -263,7 +638,6 @@ def cluster(
     """
     thetas = np.asarray(thetas, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
-    odd = model.activation.odd
     reps: list[int] = []
     labels = np.empty(len(thetas), dtype=np.int64)
     if data is not None:
@@ -277,7 +651,7 @@ def cluster(
             slack = loss_tol * (1.0 + abs(losses[r]))
             if abs(losses[i] - losses[r]) > slack:
                 continue
-            cand = align(model.layout, th, ref, odd)[0] if modulo_symmetry else th
+            cand = align_model(model, th, ref) if modulo_symmetry else th
             dist = np.linalg.norm(cand - ref)
             scale = 1.0 + np.linalg.norm(ref)
             same = dist <= tol * scale
@@ -286,6 +660,71 @@ def cluster(
                 with np.errstate(over="ignore", invalid="ignore"):
                     E_path, _, _ = model.evaluate(path, X, t, grad=False)
                 same = bool((E_path <= max(losses[i], losses[r]) + slack).all())
+            if same:
+                label = c
+                break
+        if label < 0:
+            reps.append(i)
+            label = len(reps) - 1
+        labels[i] = label
+    sizes = np.bincount(labels, minlength=len(reps)) if len(labels) else np.zeros(0, int)
+    return Clusters(labels, np.asarray(reps, dtype=np.int64), sizes)
+
+
+def cluster_families(
+    model: MLP,
+    thetas: np.ndarray,
+    losses: np.ndarray,
+    data: tuple[np.ndarray, np.ndarray],
+    *,
+    modulo_symmetry: bool,
+    loss_rtol: float = 1e-10,
+    floor: float | None = None,
+    samples: int = 3,
+    steps: int = 30,
+) -> Clusters:
+    """Group points of families of minima into connected families (optionally modulo symmetry).
+
+    Two points at one loss belong to one family when a path at that loss joins them. The path
+    is found, not assumed straight: ``samples`` points of the segment between them (after
+    aligning θ_a to θ_b by the discrete symmetries) are each carried back down by Newton descent
+    (``steps`` steps); when every one lands at the family's loss, the segment projects onto a
+    curve of minima between the two. Greedy, as :func:`cluster`.
+
+    Parameters
+    ----------
+    model : MLP
+    thetas : ndarray of shape (M, D)
+    losses : ndarray of shape (M,)
+    data : (X, y)
+    modulo_symmetry : bool
+    loss_rtol, floor : float
+        Losses are equal within loss_rtol · max|E| + floor (floor: :func:`loss_floor`).
+    samples, steps : int
+
+    Returns
+    -------
+    Clusters
+    """
+    X = model.check_inputs(data[0])
+    t = model.targets(data[1], X.shape[0])
+    floor = loss_floor(model, X, data[1]) if floor is None else floor
+    alphas = (np.arange(samples) + 1.0) / (samples + 1.0)
+    reps: list[int] = []
+    labels = np.empty(len(thetas), dtype=np.int64)
+    for i, th in enumerate(np.asarray(thetas, dtype=np.float64)):
+        label = -1
+        for c, r in enumerate(reps):
+            ref = thetas[r]
+            if not _same_loss(losses[i], losses[r], loss_rtol, floor):
+                continue
+            cand = align_model(model, th, ref) if modulo_symmetry else th
+            same = True
+            for a in alphas:
+                d = _newton(model, (1.0 - a) * ref + a * cand, X, data[1], t, steps)
+                if not (np.isfinite(d.loss) and _same_loss(d.loss, losses[r], loss_rtol, floor)):
+                    same = False
+                    break
             if same:
                 label = c
                 break
@@ -332,28 +771,47 @@ def chao1(sizes: np.ndarray) -> Chao1:
 
 
 @dataclass(frozen=True)
-class MinimumClass:
-    """One minimum modulo symmetry.
+class PointClass:
+    """One class of end points of one kind: a minimum, a family, a level at infinity, a saddle.
 
     Attributes
     ----------
+    kind : one of :data:`POINT_KINDS` except ``unresolved``
     index : int
         Position of its representative among the analysed points.
     loss : float
+        The representative's loss (``at_infinity``: where its continuation stopped).
     basin_share : float
-        Fraction of all starts whose end point is this minimum (any symmetric copy).
+        Fraction of all starts that ended in this class (any symmetric copy).
     starts : int
     copies_met : int
-        How many distinct symmetric copies of it the starts reached.
-    curvature : Curvature
+        Distinct symmetric copies the starts reached (minima and families; 1 otherwise).
+    dimension : int
+        Families: flat directions beyond symmetry (0 otherwise).
+    n_flat, n_negative : int
+        The representative's flat and negative Hessian eigenvalues.
+    grad_norm : float
+    lambda_min, lambda_max : float
+    asymptote : float
+        ``at_infinity``: the loss the class tends to (NaN if not estimated).
+    representative : tuple of float
+        The representative θ in the model's flat layout.
     """
 
+    kind: str
     index: int
     loss: float
     basin_share: float
     starts: int
     copies_met: int
-    curvature: Curvature
+    dimension: int
+    n_flat: int
+    n_negative: int
+    grad_norm: float
+    lambda_min: float
+    lambda_max: float
+    asymptote: float
+    representative: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -366,21 +824,29 @@ class MinimaReport:
     status_counts : dict of str to int
         How the training runs ended.
     kind_counts : dict of str to int
-        What the polished end points are (minimum, saddle, …, not converged).
+        Starts per kind of end point (:data:`POINT_KINDS`).
     distinct_points : int
-        Distinct minima before symmetry reduction.
+        Distinct isolated minima before symmetry reduction.
     distinct_minima : int
-        Distinct minima modulo the hidden-unit symmetry.
+        Distinct isolated minima modulo the symmetry group.
     loss_levels : int
-        Distinct loss values among the minima (within ``loss_tol``): a count that stays
-        meaningful where minima are flat valleys rather than points.
-    minima : list of MinimumClass
-        Sorted by loss.
+        Distinct loss values among the isolated minima and families (within ``loss_tol``).
+    minima : list of PointClass
+        Isolated minima modulo symmetry, by loss.
+    families : list of PointClass
+        Connected families of minima modulo symmetry, by loss.
+    infinity : list of PointClass
+        Slopes to infinity, grouped by the loss they tend to (within 1%).
+    saddles : list of PointClass
+        Saddles grouped by index and loss.
     chao1 : Chao1
-        Estimated number of minima modulo symmetry, seen and unseen.
+        Estimated number of isolated minima modulo symmetry, seen and unseen.
     tolerances : dict
+    moved : float
+        Median of ‖θ_examined − θ_end‖/‖θ_end‖ over the starts whose end point is a minimum or
+        a family point: how far polishing carried training's end points.
     point_class : ndarray of int, shape (n_starts,)
-        Each start's minimum (its position in ``minima``), −1 where it ended elsewhere.
+        Each start's class, its position in :attr:`classes`; −1 when unresolved.
     """
 
     n_starts: int
@@ -389,10 +855,34 @@ class MinimaReport:
     distinct_points: int
     distinct_minima: int
     loss_levels: int
-    minima: list[MinimumClass]
+    minima: list[PointClass]
+    families: list[PointClass]
+    infinity: list[PointClass]
+    saddles: list[PointClass]
     chao1: Chao1
     tolerances: dict = field(default_factory=dict)
+    moved: float = float("nan")
     point_class: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def classes(self) -> list[PointClass]:
+        """Every class: the minima, then the families, the levels at infinity, the saddles."""
+        return [*self.minima, *self.families, *self.infinity, *self.saddles]
+
+    def headline(self) -> str:
+        """One line: e.g. "3 isolated minima, 1 family (dim 5), 12 starts at infinity, …"."""
+        k = self.kind_counts
+        fams = ", ".join(f"dim {f.dimension}" for f in self.families)
+        parts = [
+            f"{len(self.minima)} isolated minim{'um' if len(self.minima) == 1 else 'a'}",
+            f"{len(self.families)} famil{'y' if len(self.families) == 1 else 'ies'}"
+            + (f" ({fams})" if fams else ""),
+            f"{k.get('at_infinity', 0)} starts at infinity",
+            f"{k.get('saddle', 0)} at saddles",
+            f"{k.get('unresolved', 0)} unresolved",
+        ]
+        ch = self.chao1
+        return ", ".join(parts) + f"; Chao1 over isolated minima: {ch.estimate:.1f}"
 
 
 def _counts(values) -> dict[str, int]:
@@ -402,105 +892,224 @@ def _counts(values) -> dict[str, int]:
     return out
 
 
+def _levels(values: np.ndarray, rtol: float, floor: float) -> np.ndarray:
+    """Label sorted-by-value groups of values equal within rtol · |v| + floor."""
+    order = np.argsort(values, kind="stable")
+    labels = np.empty(len(values), dtype=np.int64)
+    level, last = -1, None
+    for i in order:
+        if last is None or not _same_loss(values[i], last, rtol, floor):
+            level += 1
+            last = values[i]
+        labels[i] = level
+    return labels
+
+
 @one_blas_thread
 def analyse_points(
     model: MLP,
-    thetas: np.ndarray,
-    losses: np.ndarray,
-    converged: np.ndarray,
-    eigenvalues: np.ndarray,
-    statuses: np.ndarray,
+    points: dict[str, np.ndarray],
     *,
     tol: float = 1e-5,
     loss_tol: float = 1e-9,
-    rel_tol: float = 1e-7,
-    data: tuple[np.ndarray, np.ndarray] | None = None,
+    data: tuple[np.ndarray, np.ndarray],
 ) -> MinimaReport:
-    """Classify and cluster polished end points.
+    """Cluster examined end points kind by kind and count them.
+
+    Parameters
+    ----------
+    model : MLP
+    points : dict of str to ndarray
+        Per start (M of them), as :func:`examine` reports them: ``theta`` (M, D), ``theta_end``
+        (M, D) (end of training), ``loss``, ``grad_norm``, ``asymptote``, ``lambda_min``,
+        ``lambda_max`` (M,) float; ``kind``, ``status`` (M,) str; ``n_flat``, ``n_negative``,
+        ``dimension`` (M,) int.
+    tol, loss_tol : float
+        Clustering tolerances of the isolated minima (see :func:`cluster`); ``loss_tol`` also
+        separates loss levels.
+    data : (X, y)
+        Training data: the barrier test of :func:`cluster` and the paths of
+        :func:`cluster_families`.
+    """
+    theta, losses, kinds = points["theta"], points["loss"], points["kind"].astype(str)
+    M = len(theta)
+    floor = loss_floor(model, *data)
+    classes: dict[str, list[PointClass]] = {k: [] for k in POINT_KINDS}
+    point_class = np.full(M, -1, dtype=np.int64)
+    owner: dict[str, list[np.ndarray]] = {k: [] for k in POINT_KINDS}
+
+    def make(kind: str, members: np.ndarray, rep: int, copies: int) -> PointClass:
+        return PointClass(
+            kind=kind,
+            index=int(rep),
+            loss=float(losses[rep]),
+            basin_share=len(members) / M,
+            starts=len(members),
+            copies_met=int(copies),
+            dimension=int(points["dimension"][rep]),
+            n_flat=int(points["n_flat"][rep]),
+            n_negative=int(points["n_negative"][rep]),
+            grad_norm=float(points["grad_norm"][rep]),
+            lambda_min=float(points["lambda_min"][rep]),
+            lambda_max=float(points["lambda_max"][rep]),
+            asymptote=float(points["asymptote"][rep]),
+            representative=tuple(float(v) for v in theta[rep]),
+        )
+
+    distinct_points = 0
+    for kind in ("minimum", "family"):
+        idx = np.flatnonzero(kinds == kind)
+        if not len(idx):
+            continue
+        if kind == "minimum":
+            raw = cluster(
+                model,
+                theta[idx],
+                losses[idx],
+                modulo_symmetry=False,
+                tol=tol,
+                loss_tol=loss_tol,
+                data=data,
+            )
+            rep_idx = idx[raw.representatives]
+            sym = cluster(
+                model,
+                theta[rep_idx],
+                losses[rep_idx],
+                modulo_symmetry=True,
+                tol=tol,
+                loss_tol=loss_tol,
+                data=data,
+            )
+            distinct_points = raw.n_classes
+        else:
+            raw = cluster_families(
+                model, theta[idx], losses[idx], data, modulo_symmetry=False, floor=floor
+            )
+            rep_idx = idx[raw.representatives]
+            sym = cluster_families(
+                model, theta[rep_idx], losses[rep_idx], data, modulo_symmetry=True, floor=floor
+            )
+        of_point = sym.labels[raw.labels]
+        for c in range(sym.n_classes):
+            members = idx[of_point == c]
+            rep = rep_idx[sym.representatives[c]]
+            classes[kind].append(make(kind, members, rep, (sym.labels == c).sum()))
+            owner[kind].append(members)
+    for kind in ("at_infinity", "saddle"):
+        idx = np.flatnonzero(kinds == kind)
+        if not len(idx):
+            continue
+        if kind == "at_infinity":
+            level = np.where(
+                np.isfinite(points["asymptote"][idx]), points["asymptote"][idx], losses[idx]
+            )
+            labels = _levels(level, 1e-2, floor)
+        else:
+            labels = _levels(losses[idx], loss_tol, floor) * (M + 1) + points["n_negative"][idx]
+        for lab in np.unique(labels):
+            members = idx[labels == lab]
+            rep = members[np.argmin(losses[members])]
+            classes[kind].append(make(kind, members, rep, 1))
+            owner[kind].append(members)
+    position = 0
+    ordered: dict[str, list[PointClass]] = {}
+    for kind in ("minimum", "family", "at_infinity", "saddle"):
+        order = sorted(range(len(classes[kind])), key=lambda c: (classes[kind][c].loss, c))
+        ordered[kind] = [classes[kind][c] for c in order]
+        for c in order:
+            point_class[owner[kind][c]] = position
+            position += 1
+    finite = np.flatnonzero((kinds == "minimum") | (kinds == "family"))
+    levels = len(np.unique(_levels(losses[finite], loss_tol, floor))) if len(finite) else 0
+    moved = float("nan")
+    if len(finite) and "theta_end" in points:
+        ends = points["theta_end"][finite]
+        moved = float(
+            np.median(
+                np.linalg.norm(theta[finite] - ends, axis=1)
+                / np.maximum(np.linalg.norm(ends, axis=1), 1e-300)
+            )
+        )
+    return MinimaReport(
+        n_starts=M,
+        status_counts=_counts(points["status"]),
+        kind_counts={k: int((kinds == k).sum()) for k in POINT_KINDS},
+        distinct_points=distinct_points,
+        distinct_minima=len(ordered["minimum"]),
+        loss_levels=levels,
+        minima=ordered["minimum"],
+        families=ordered["family"],
+        infinity=ordered["at_infinity"],
+        saddles=ordered["saddle"],
+        chao1=chao1(np.array([m.starts for m in ordered["minimum"]], dtype=np.int64)),
+        tolerances={"tol": tol, "loss_tol": loss_tol, "loss_floor": floor},
+        moved=moved,
+        point_class=point_class,
+    )
+
+
+EXAMINED_FIELDS = (
+    "kind",
+    "loss",
+    "grad_norm",
+    "steps",
+    "growth",
+    "loss_drop",
+    "asymptote",
+    "n_negative",
+    "n_flat",
+    "n_explained",
+    "dimension",
+    "lambda_min",
+    "lambda_max",
+)
+"""The per-point arrays :func:`examine_points` returns besides θ and the eigenvalues."""
+
+
+@one_blas_thread
+def examine_points(
+    model: MLP, thetas: np.ndarray, X: np.ndarray, y: np.ndarray, **options
+) -> dict[str, np.ndarray]:
+    """Polish and examine many end points (:func:`polish`, then :func:`examine`).
 
     Parameters
     ----------
     model : MLP
     thetas : ndarray of shape (M, D)
-        Polished end points, one per start.
-    losses : ndarray of shape (M,)
-    converged : ndarray of bool, shape (M,)
-        Whether polishing reached ‖∇E‖ ≤ gtol.
-    eigenvalues : ndarray of shape (M, D)
-        Hessian spectrum of each end point.
-    statuses : ndarray of str, shape (M,)
-        How each training run ended.
-    tol, loss_tol : float
-        Clustering tolerances (see :func:`cluster`).
-    rel_tol : float
-        Flatness tolerance (see :func:`classify`).
-    data : (X, y), optional
-        Training data, for the barrier test of :func:`cluster`.
+        End points of training; non-finite rows are ``unresolved``.
+    X, y : the training data
+    **options
+        ``gtol``, ``max_iter`` for :func:`polish`; the rest for :func:`examine`.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``theta`` (M, D), ``eigenvalues`` (M, D) (of the Hessian at the examined point),
+        ``converged`` (M,) (polishing reached gtol) and every field of
+        :data:`EXAMINED_FIELDS`, (M,) each.
     """
-    M = len(thetas)
-    curv = [
-        classify(eigenvalues[i], converged=bool(converged[i]), rel_tol=rel_tol) for i in range(M)
-    ]
-    is_min = np.array([c.kind == "minimum" for c in curv], dtype=bool)
-    idx = np.flatnonzero(is_min)
-    raw = cluster(
-        model,
-        thetas[idx],
-        losses[idx],
-        modulo_symmetry=False,
-        tol=tol,
-        loss_tol=loss_tol,
-        data=data,
-    )
-    # Modulo symmetry: cluster the raw classes' representatives, then map every point.
-    rep_idx = idx[raw.representatives]
-    sym = cluster(
-        model,
-        thetas[rep_idx],
-        losses[rep_idx],
-        modulo_symmetry=True,
-        tol=tol,
-        loss_tol=loss_tol,
-        data=data,
-    )
-    class_of_point = sym.labels[raw.labels] if len(idx) else np.zeros(0, int)
-    minima = []
-    for c in range(sym.n_classes):
-        members = idx[class_of_point == c]
-        rep = rep_idx[sym.representatives[c]]
-        minima.append(
-            MinimumClass(
-                index=int(rep),
-                loss=float(losses[rep]),
-                basin_share=len(members) / M,
-                starts=len(members),
-                copies_met=int((sym.labels == c).sum()),
-                curvature=curv[rep],
-            )
-        )
-    order = sorted(range(len(minima)), key=lambda c: (minima[c].loss, minima[c].index))
-    minima = [minima[c] for c in order]
-    position = np.empty(len(order), dtype=np.int64)
-    position[order] = np.arange(len(order))
-    point_class = np.full(M, -1, dtype=np.int64)
-    if len(idx):
-        point_class[idx] = position[class_of_point]
-    sizes = np.array([m.starts for m in minima], dtype=np.int64)
-    levels = 0
-    last = None
-    for value in sorted(float(losses[i]) for i in idx):
-        if last is None or value - last > loss_tol * (1.0 + abs(last)):
-            levels += 1
-            last = value
-    return MinimaReport(
-        n_starts=M,
-        status_counts=_counts(statuses),
-        kind_counts=_counts(c.kind for c in curv),
-        distinct_points=raw.n_classes,
-        distinct_minima=sym.n_classes,
-        loss_levels=levels,
-        minima=minima,
-        chao1=chao1(sizes),
-        tolerances={"tol": tol, "loss_tol": loss_tol, "rel_tol": rel_tol},
-        point_class=point_class,
-    )
+    polish_opts = {k: options.pop(k) for k in ("gtol", "max_iter") if k in options}
+    M, D = thetas.shape
+    out: dict[str, np.ndarray] = {
+        "theta": np.full((M, D), np.nan),
+        "eigenvalues": np.full((M, D), np.nan),
+        "converged": np.zeros(M, dtype=bool),
+    }
+    rows = []
+    floor = loss_floor(model, X, y)
+    for k, theta in enumerate(thetas):
+        if not np.isfinite(theta).all():
+            rows.append(examine(model, theta, X, y, floor=floor))
+            continue
+        p = polish(model, theta, X, y, **polish_opts)
+        out["converged"][k] = p.converged
+        e = examine(model, p.theta, X, y, floor=floor, **options)
+        rows.append(e)
+        out["theta"][k] = e.theta
+        if np.isfinite(e.loss):
+            out["eigenvalues"][k] = np.linalg.eigvalsh(hessian(model, e.theta, X, y))
+    for name in EXAMINED_FIELDS:
+        out[name] = np.array([getattr(r, name) for r in rows])
+    out["kind"] = out["kind"].astype(str)
+    return out

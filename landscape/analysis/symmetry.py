@@ -2,7 +2,13 @@
 
 Swapping two units j, k of hidden layer l — their incoming weights (columns of W_l), biases
 (entries of b_l) and outgoing weights (rows of W_{l+1}) together — leaves the network's output
-unchanged. For an odd activation (tanh) flipping the sign of all three for one unit does too.
+unchanged. For an odd activation (tanh) flipping the sign of all three for one unit does too;
+for the sigmoid, σ(−z) = 1 − σ(z), the flip also moves the unit's outgoing weights into the
+next layer's biases (:func:`flip_units`). These are discrete. Some models also have continuous
+symmetries, whose orbits are curves of equal loss: ReLU's positive rescaling of a unit
+(incoming ×α, outgoing ÷α), the general linear group of a linear hidden layer, and the shift of
+every softmax logit by the same affine function of the last hidden layer
+(:func:`symmetry_tangents` gives their directions at θ).
 
 A symmetry is stored as a :class:`Transform`: ``θ' = sign ⊙ θ[index]``, one integer index array
 and one ±1 array over θ, so it applies to a (K, D) population at once, composes by indexing
@@ -153,22 +159,153 @@ class GroupCounts:
     permutations : int
         The true size of the unit-permutation group, ∏_l d_l!.
     with_signs : int or None
-        With the sign flips of an odd activation: ∏_l d_l! · 2^{d_l}; None otherwise.
+        With the unit flips (the sign flip of an odd activation, the sigmoid's flip with its
+        bias shift): ∏_l d_l! · 2^{d_l}; None when the activation has none.
+    continuous : int
+        Dimension of the continuous symmetries (0 when there are none): the flat directions
+        of every critical point that the symmetry explains (:func:`symmetry_tangents`).
+    continuous_kinds : str
+        Which continuous symmetries those are ("" when none).
     """
 
     transpositions: int
     permutations: int
     with_signs: int | None
+    continuous: int = 0
+    continuous_kinds: str = ""
 
 
-def group_counts(layout: Layout, odd: bool) -> GroupCounts:
-    """Count the symmetries of the hidden layers of ``layout``."""
+def group_counts(
+    layout: Layout, odd: bool, *, activation: str | None = None, loss: str | None = None
+) -> GroupCounts:
+    """Count the symmetries of the hidden layers of ``layout``.
+
+    Parameters
+    ----------
+    layout : Layout
+    odd : bool
+        The activation is odd (sign flips). The sigmoid's flip counts the same way; pass
+        ``activation="sigmoid"``.
+    activation, loss : str, optional
+        Names the continuous symmetries: ``relu`` (one rescaling per hidden unit),
+        ``identity`` (d_l² per linear hidden layer), ``cross_entropy`` (the softmax shift,
+        d_{L-1} + 1).
+    """
     hidden = layout.sizes[1:-1]
+    flips = odd or activation == "sigmoid"
+    continuous, kinds = 0, []
+    if activation == "relu" and hidden:
+        continuous += sum(hidden)
+        kinds.append(f"ReLU rescaling ({sum(hidden)})")
+    if activation == "identity" and hidden:
+        continuous += sum(d * d for d in hidden)
+        kinds.append(f"linear GL(d) ({sum(d * d for d in hidden)})")
+    if loss == "cross_entropy":
+        continuous += layout.sizes[-2] + 1
+        kinds.append(f"softmax shift ({layout.sizes[-2] + 1})")
     return GroupCounts(
         transpositions=math.prod(math.comb(d, 2) for d in hidden),
         permutations=math.prod(math.factorial(d) for d in hidden),
-        with_signs=math.prod(math.factorial(d) * 2**d for d in hidden) if odd else None,
+        with_signs=math.prod(math.factorial(d) * 2**d for d in hidden) if flips else None,
+        continuous=continuous,
+        continuous_kinds=", ".join(kinds),
     )
+
+
+def model_group_counts(model) -> GroupCounts:
+    """Count the symmetries of ``model`` (an MLP): discrete and continuous."""
+    return group_counts(
+        model.layout,
+        model.activation.odd,
+        activation=model.activation.name,
+        loss=model.loss_fn.name,
+    )
+
+
+def flip_units(layout: Layout, theta: np.ndarray, layer: int, mask: np.ndarray, odd: bool):
+    """Flip the units ``mask`` of hidden layer ``layer``: the odd sign flip or the sigmoid flip.
+
+    Parameters
+    ----------
+    layout : Layout
+    theta : ndarray of shape (D,) or (K, D)
+    layer : int
+    mask : ndarray of bool, shape (d_layer,)
+    odd : bool
+        True: negate the units' incoming weights, biases and outgoing weights. False (sigmoid):
+        the same, and add the old outgoing weights to the next layer's biases, since
+        w·σ(z) = w + (−w)·σ(−z).
+
+    Returns
+    -------
+    ndarray of theta's shape
+    """
+    out = np.array(theta, dtype=np.result_type(theta, np.float64))
+    slots = unit_slots(layout, layer)[np.asarray(mask, dtype=bool)]
+    if not odd and len(slots):
+        d_in = layout.sizes[layer]
+        _, b_next, _ = layout.offsets[layer + 1]
+        outgoing = slots[:, d_in + 1 :]  # (flipped, d_next)
+        out[..., b_next : b_next + outgoing.shape[1]] += out[..., outgoing].sum(axis=-2)
+    out[..., slots] *= -1.0
+    return out
+
+
+def symmetry_tangents(model, theta: np.ndarray) -> np.ndarray:
+    """Directions of θ's orbit under the model's continuous symmetries.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+
+    Returns
+    -------
+    ndarray of shape (D, s)
+        One column per generator (s = ``model_group_counts(model).continuous``); E is constant
+        along each, so every one is a flat direction of the Hessian at a critical point. Columns
+        may be linearly dependent (e.g. a dead unit's).
+
+    Notes
+    -----
+    A hidden layer with W_l → W_l A, b_l → b_l A, W_{l+1} → A⁻¹ W_{l+1} keeps the output when
+    f(zA) = f(z)A: A diagonal positive for ReLU, any invertible A for the identity. The
+    generator A = I + s e_i e_jᵀ moves unit j's incoming weights and bias by unit i's and unit
+    i's outgoing weights by minus unit j's. Softmax is unchanged when every logit gains the same
+    v·h + c: W_L[:, k] += v, b_L[k] += c for all k.
+    """
+    layout = model.layout
+    theta = np.asarray(theta, dtype=np.float64)
+    D = layout.n_params
+    cols = []
+    name = model.activation.name
+    for layer in range(layout.n_layers - 1):
+        if name not in ("relu", "identity"):
+            break
+        slots = unit_slots(layout, layer)
+        d_in = layout.sizes[layer]
+        d = slots.shape[0]
+        pairs = (
+            [(j, j) for j in range(d)]
+            if name == "relu"
+            else [(i, j) for i in range(d) for j in range(d)]
+        )
+        for i, j in pairs:
+            v = np.zeros(D)
+            v[slots[j, : d_in + 1]] += theta[slots[i, : d_in + 1]]
+            v[slots[i, d_in + 1 :]] -= theta[slots[j, d_in + 1 :]]
+            cols.append(v)
+    if model.loss_fn.name == "cross_entropy":
+        w, b, e = layout.offsets[-1]
+        d_in, k = layout.sizes[-2], layout.sizes[-1]
+        for i in range(d_in):
+            v = np.zeros(D)
+            v[w + i * k : w + (i + 1) * k] = 1.0  # W_L[i, :], row-major
+            cols.append(v)
+        v = np.zeros(D)
+        v[b:e] = 1.0
+        cols.append(v)
+    return np.array(cols).T if cols else np.zeros((D, 0))
 
 
 # ---------------------------------------------------------------- canonical form
@@ -266,6 +403,41 @@ def align(
         current = t(current)
         total = total.then(t)
     return current, total
+
+
+def align_model(model, theta: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Bring θ as close to ``reference`` as the model's discrete symmetries allow.
+
+    Unit permutations always; sign flips for an odd activation; the sigmoid's flip (with its
+    bias shift, :func:`flip_units`) for the sigmoid. Layer by layer as in :func:`align`.
+
+    Parameters
+    ----------
+    model : MLP
+    theta, reference : ndarray of shape (D,)
+
+    Returns
+    -------
+    ndarray of shape (D,)
+        A point of θ's orbit, with the same outputs on every input.
+    """
+    layout = model.layout
+    if model.activation.name != "sigmoid":
+        return align(layout, theta, reference, model.activation.odd)[0]
+    current = np.array(theta, dtype=np.float64)
+    for layer in range(layout.n_layers - 1):
+        slots = unit_slots(layout, layer)
+        d_in = layout.sizes[layer]
+        ours = current[slots[:, : d_in + 1]]
+        ref = reference[slots[:, : d_in + 1]]
+        cost = ((ref[:, None, :] - ours[None, :, :]) ** 2).sum(-1)
+        cost_flip = ((ref[:, None, :] + ours[None, :, :]) ** 2).sum(-1)
+        flipped = cost_flip < cost
+        rows, cols = linear_sum_assignment(np.minimum(cost, cost_flip))
+        perm = cols[np.argsort(rows)]
+        current = unit_transform(layout, perms={layer: perm})(current)
+        current = flip_units(layout, current, layer, flipped[np.arange(len(perm)), perm], False)
+    return current
 
 
 # ------------------------------------------------------------------ verification

@@ -278,35 +278,48 @@ def convergence_curves(study: optuna.Study, store) -> ConvergenceCurves | None:
 
 
 class MinimaData(NamedTuple):
-    """Per minimum (sorted by loss): loss, basin share, copies met, Hessian spectrum."""
+    """Per class (minima, families, levels at infinity, saddles; each by loss) and counts.
 
+    Each class has its kind, loss, basin share, copies met, dimension and Hessian spectrum.
+    """
+
+    kinds: list[str]
     loss: np.ndarray
     share: np.ndarray
     copies: np.ndarray
+    dimension: np.ndarray
     spectra: list[np.ndarray]
     counts: dict[str, float]
 
 
 def minima_data(study: optuna.Study, store) -> MinimaData | None:
-    """The minima analysis of a study, with each minimum's spectrum from the artifact."""
+    """The minima analysis of a study, with each class's spectrum from the artifact."""
     rep = records.minima(study)
     if rep is None:
         return None
     arrays = artifact_arrays(study, store, records.MINIMA_POINTS)
+    classes = [*rep["minima"], *rep["families"], *rep["infinity"], *rep["saddles"]]
     spectra = []
-    for m in rep["minima"]:
+    for m in classes:
         spectra.append(arrays["eigenvalues"][m["index"]] if arrays is not None else np.zeros(0))
+
+    def column(key: str) -> np.ndarray:
+        return np.array([np.nan if m[key] is None else m[key] for m in classes], dtype=float)
+
+    kinds = rep["kind_counts"]
     return MinimaData(
-        np.array([m["loss"] for m in rep["minima"]], dtype=float),
-        np.array([m["basin_share"] for m in rep["minima"]], dtype=float),
-        np.array([m["copies_met"] for m in rep["minima"]], dtype=float),
+        [m["kind"] for m in classes],
+        column("loss"),
+        column("basin_share"),
+        column("copies_met"),
+        column("dimension"),
         spectra,
         {
             "starts": rep["n_starts"],
-            "distinct points": rep["distinct_points"],
-            "modulo symmetry": rep["distinct_minima"],
-            "loss levels": rep["loss_levels"],
-            "Chao1 estimate": rep["chao1"]["estimate"],
+            **{f"{k} (starts)": v for k, v in kinds.items()},
+            "isolated minima": rep["distinct_minima"],
+            "families": len(rep["families"]),
+            "Chao1 (isolated)": rep["chao1"]["estimate"],
         },
     )
 

@@ -13,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from landscape.report.data import (  # noqa: E402
     STATUS_ORDER,
@@ -273,41 +275,78 @@ def schedules(s: ScheduleCurves) -> Figure:
     return fig
 
 
-def minima_overview(m: MinimaData, top: int = 20) -> Figure:
-    """Basin share and loss per minimum, and the counts before and after symmetry reduction."""
-    fig, (ax1, ax2, ax3) = _new(13.0, 4.0, 3)
+POINT_STYLE = {
+    "minimum": ("#0072B2", "o", "isolated minimum"),
+    "family": ("#009E73", "s", "family of minima"),
+    "at_infinity": ("#D55E00", "^", "slope to infinity"),
+    "saddle": ("#CC79A7", "v", "saddle"),
+}
+"""One colour, marker and name per kind of end point, in every minima figure."""
+
+
+def _by_kind(ax, x: np.ndarray, y: np.ndarray, kinds: list[str], bar: bool) -> None:
+    for kind, (color, marker, label) in POINT_STYLE.items():
+        sel = np.array([k == kind for k in kinds], dtype=bool)
+        if not sel.any():
+            continue
+        if bar:
+            ax.bar(x[sel], y[sel], color=color, label=label)
+        else:
+            ax.plot(x[sel], y[sel], marker, color=color, label=label, ls="none")
+
+
+def minima_overview(m: MinimaData, top: int = 40) -> Figure:
+    """Basin share and loss per class, coloured by kind, and the starts per kind."""
+    fig, (ax1, ax2, ax3) = _new(14.0, 4.2, 3)
     k = min(top, len(m.loss))
     idx = np.arange(k)
-    ax1.bar(idx, m.share[:k] * 100, color="#0072B2")
-    ax1.set_xlabel(f"minimum, by increasing loss (first {k})")
+    kinds = m.kinds[:k]
+    _by_kind(ax1, idx, m.share[:k] * 100, kinds, bar=True)
+    ax1.set_xlabel(f"class: minima, families, slopes to infinity, saddles (first {k})")
     ax1.set_ylabel("basin share (% of starts)")
-    ax1.set_title("Basin share per minimum")
-    ax2.semilogy(idx, np.maximum(m.loss[:k], 1e-300), "o", color="#D55E00")
-    ax2.set_xlabel(f"minimum, by increasing loss (first {k})")
+    ax1.set_title("Where the starts ended")
+    ax1.legend(fontsize=7)
+    _by_kind(ax2, idx, np.maximum(m.loss[:k], 1e-300), kinds, bar=False)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("class (as left)")
     ax2.set_ylabel("training loss E (log scale)")
-    ax2.set_title("Loss per minimum")
+    ax2.set_title("Loss of each class")
     names = list(m.counts)
-    ax3.bar(range(len(names)), [m.counts[n] for n in names], color=OKABE_ITO[: len(names)])
-    ax3.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=7)
+    colors = [
+        POINT_STYLE[n.split(" ")[0]][0] if n.split(" ")[0] in POINT_STYLE else "#999999"
+        for n in names
+    ]
+    ax3.bar(range(len(names)), [m.counts[n] for n in names], color=colors)
+    ax3.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
     ax3.set_ylabel("count")
-    ax3.set_title("Before and after the symmetry")
+    ax3.set_title("Starts per kind; classes modulo symmetry")
     for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3, axis="y")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 
 
-def hessian_spectra(m: MinimaData, top: int = 20) -> Figure:
-    """Hessian eigenvalues of each minimum's representative (symlog scale)."""
-    fig, (ax,) = _new(7.0, 4.0)
+def hessian_spectra(m: MinimaData, top: int = 40) -> Figure:
+    """Hessian eigenvalues of each class's representative (symlog scale), coloured by kind."""
+    fig, (ax,) = _new(8.0, 4.0)
     for i, lam in enumerate(m.spectra[:top]):
         if lam.size:
-            ax.plot(np.full(lam.size, i), lam, "_", color="#0072B2", ms=10, mew=1.5)
+            color = POINT_STYLE.get(m.kinds[i], ("#999999",))[0]
+            ax.plot(np.full(lam.size, i), lam, "_", color=color, ms=10, mew=1.5)
     ax.set_yscale("symlog", linthresh=1e-8)
     ax.axhline(0.0, color="#000000", lw=0.8)
-    ax.set_xlabel("minimum, by increasing loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("class (minima, families, slopes to infinity, saddles; by loss)")
     ax.set_ylabel("Hessian eigenvalue λ (symlog, linear below 1e-8)")
     ax.set_title("Hessian spectra: flat directions sit at 0")
+    handles = [
+        Line2D([], [], color=c, marker="_", ls="none", ms=10, mew=1.5, label=lab)
+        for kind, (c, _, lab) in POINT_STYLE.items()
+        if kind in m.kinds[:top]
+    ]
+    if handles:
+        ax.legend(handles=handles, fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig

@@ -6,10 +6,12 @@ Plain strings from the typed results of :mod:`landscape.summary`, :mod:`landscap
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from landscape.analysis.minima import MinimaReport
-from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, group_counts
+from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, model_group_counts
 from landscape.experiments import ConvergenceReport, EscapeReport, GeometryReport
 from landscape.objectives import Problem, build
 from landscape.summary import Summary
@@ -166,40 +168,62 @@ def _fmt(v: object) -> str:
 def format_minima(report: MinimaReport, counts: GroupCounts | None = None, top: int = 10) -> str:
     """Format a :class:`MinimaReport` as text for the terminal."""
     lines = [
+        report.headline(),
         f"{report.n_starts} starts; training ended: "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.status_counts.items())),
-        "polished end points: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(report.kind_counts.items())),
-        f"distinct minima: {report.distinct_points} as points, {report.distinct_minima} modulo "
-        f"the hidden-unit symmetry, {report.loss_levels} loss levels",
+        "end points (after continued descent and probes of flat directions): "
+        + ", ".join(f"{k} {v}" for k, v in report.kind_counts.items()),
+        f"isolated minima: {report.distinct_points} as points, {report.distinct_minima} modulo "
+        f"the symmetry group; {report.loss_levels} loss levels among minima and families",
     ]
     ch = report.chao1
     lines.append(
-        f"estimated minima in all (Chao1): {ch.estimate:.1f} "
+        f"estimated isolated minima in all (Chao1): {ch.estimate:.1f} "
         f"({ch.singletons} met once, {ch.doubletons} twice"
         + (
-            "; every minimum was met at least twice)"
+            "; none found)"
+            if not ch.observed
+            else "; every minimum was met at least twice)"
             if ch.complete
             else "; more starts may find more)"
         )
     )
+    if math.isfinite(report.moved):
+        lines.append(
+            f"polishing moved training's end points by a median {report.moved:.2%} of ‖θ‖ "
+            "(minima and families)"
+        )
     if counts is not None:
         lines.append(
             f"symmetric copies of each minimum: {counts.transpositions} pair swaps "
             f"(the seed's ∏ C(d_l, 2)); unit-permutation group ∏ d_l! = {counts.permutations}"
-            + (f"; with sign flips {counts.with_signs}" if counts.with_signs else "")
-        )
-    if report.minima:
-        lines.append("minima by loss (basin share; copies met; Hessian: λ_min … λ_max, flat):")
-        for m in report.minima[:top]:
-            c = m.curvature
-            lines.append(
-                f"  E={m.loss:.6g}  {m.basin_share:6.1%} of starts ({m.starts}); "
-                f"{m.copies_met} copies; λ {c.lambda_min:.3g} … {c.lambda_max:.3g}, "
-                f"{c.n_flat} flat"
+            + (f"; with unit flips {counts.with_signs}" if counts.with_signs else "")
+            + (
+                f"; continuous, dimension {counts.continuous}: {counts.continuous_kinds}"
+                if counts.continuous
+                else ""
             )
-        if len(report.minima) > top:
-            lines.append(f"  … and {len(report.minima) - top} more")
+        )
+    if report.classes:
+        lines.append("classes by kind and loss (share of starts; copies met; Hessian λ range):")
+        for c in report.classes[:top]:
+            what = {
+                "minimum": "minimum    ",
+                "family": f"family d={c.dimension:<2d}",
+                "at_infinity": "at infinity",
+                "saddle": f"saddle i={c.n_negative:<2d}",
+            }[c.kind]
+            tail = (
+                f"E → {c.asymptote:.6g}"
+                if c.kind == "at_infinity" and math.isfinite(c.asymptote)
+                else f"λ {c.lambda_min:.3g} … {c.lambda_max:.3g}, {c.n_flat} flat"
+            )
+            lines.append(
+                f"  {what} E={c.loss:.6g}  {c.basin_share:6.1%} ({c.starts}); "
+                f"{c.copies_met} copies; {tail}"
+            )
+        if len(report.classes) > top:
+            lines.append(f"  … and {len(report.classes) - top} more")
     return "\n".join(lines)
 
 
@@ -328,7 +352,7 @@ def describe(kind: str, problem: Problem, result: object) -> str:
     """The terminal text of an analysis of ``kind`` (a name of ``spec.ANALYSES``)."""
     if kind == "minima":
         model, _ = build(problem, problem.spec, np.random.default_rng(0))
-        return format_minima(result, group_counts(model.layout, model.activation.odd))
+        return format_minima(result, model_group_counts(model))
     return TEXTS[kind](result)
 
 

@@ -258,31 +258,51 @@ def _minima_report(study, store, add):
     if rep is None:
         return [("status", "not every chunk is complete yet")], []
     summary = [
+        ("found", rep.get("headline", "")),
         ("starts", rep["n_starts"]),
-        ("distinct minima as points", rep["distinct_points"]),
-        ("distinct minima modulo symmetry", rep["distinct_minima"]),
-        ("loss levels", rep["loss_levels"]),
-        ("Chao1 estimate of all minima", rep["chao1"]["estimate"]),
+        ("isolated minima as points", rep["distinct_points"]),
+        ("isolated minima modulo symmetry", rep["distinct_minima"]),
+        ("families of minima", len(rep["families"])),
+        ("loss levels (minima and families)", rep["loss_levels"]),
+        ("Chao1 estimate of all isolated minima", rep["chao1"]["estimate"]),
+        ("median move of polishing (share of ‖θ‖)", rep.get("moved")),
     ]
-    summary += [(f"polished: {k}", v) for k, v in sorted(rep["kind_counts"].items())]
+    summary += [(f"end points: {k}", v) for k, v in rep["kind_counts"].items()]
     counts = records.group_counts(study)
     summary += [(f"group: {k}", v) for k, v in counts.items()]
+    classes = [*rep["minima"], *rep["families"], *rep["infinity"], *rep["saddles"]]
     rows = [
         [
+            m["kind"],
             m["loss"],
             f"{m['basin_share']:.1%}",
             m["starts"],
             m["copies_met"],
-            m["curvature"]["lambda_min"],
-            m["curvature"]["lambda_max"],
-            m["curvature"]["n_flat"],
+            m["dimension"],
+            m["n_negative"],
+            m["lambda_min"],
+            m["lambda_max"],
+            m["n_flat"],
+            m["asymptote"],
         ]
-        for m in rep["minima"][:30]
+        for m in classes[:40]
     ]
     tables = [
         Table(
-            "Minima modulo symmetry, by loss (first 30)",
-            ["loss", "basin share", "starts", "copies met", "λ_min", "λ_max", "flat"],
+            "Classes modulo symmetry, by kind and loss (first 40)",
+            [
+                "kind",
+                "loss",
+                "basin share",
+                "starts",
+                "copies met",
+                "dimension",
+                "negative λ",
+                "λ_min",
+                "λ_max",
+                "flat",
+                "E → (at infinity)",
+            ],
             rows,
         )
     ]
@@ -291,17 +311,21 @@ def _minima_report(study, store, add):
         add(
             "minima.png",
             figures.minima_overview(m),
-            "Minima found from random starts",
-            "Left: the share of starts whose end point is each minimum (any symmetric copy); "
-            "middle: each minimum's training loss; right: how many distinct end points there "
-            "are before and after the unit-swap symmetry is taken out, and Chao1's estimate.",
+            "Where random starts ended",
+            "Each end point was polished, descent was continued from it and its flat directions "
+            "were probed: an isolated minimum, a family of minima (a connected set at one "
+            "loss), a slope to a minimum at infinity, or a saddle (unresolved ones are counted "
+            "only). Left: the share of starts in each class (any symmetric copy); middle: each "
+            "class's loss; right: starts per kind, classes modulo symmetry, and Chao1's "
+            "estimate over the isolated minima.",
         )
         add(
             "spectra.png",
             figures.hessian_spectra(m),
             "Hessian spectra",
-            "Every eigenvalue of the exact Hessian at each minimum: eigenvalues at 0 are flat "
-            "directions (a valley of minima rather than a point).",
+            "Every eigenvalue of the exact Hessian at each class's representative, coloured by "
+            "kind: a family's flat directions sit at 0; a slope to infinity's spectrum is "
+            "measured where its continued descent stopped.",
         )
     return summary, tables
 
