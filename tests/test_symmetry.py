@@ -148,3 +148,12 @@ def test_transposition_swaps_two_units(rng):
     np.testing.assert_array_equal(c1[[2, 1, 0]], b1)
     np.testing.assert_array_equal(V2[[2, 1, 0]], W2)
     assert isinstance(T, Transform)
+
+
+def test_verify_symmetry_checks_the_sigmoid_flip_with_its_bias_shift(rng):
+    model = MLP([3, 4, 2], "sigmoid", "mse")
+    theta = model.init(rng, scheme="normal")
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    check = verify_symmetry(model, theta, X, y, rng=rng, n_random=2, gd_steps=5)
+    assert check.sign_flips_tested == 4 and check.sign_output_deviation < 1e-15
+    assert check.counts.with_signs == 4 * 3 * 2 * 2**4

@@ -101,6 +101,43 @@ def hessian(
     return 0.5 * (H + H.T)
 
 
+def hessians(
+    model: MLP, thetas: np.ndarray, X: np.ndarray, t: np.ndarray, *, memory: int = 1 << 25
+) -> np.ndarray:
+    """The exact Hessians of E at K points, from stacked complex-step evaluations.
+
+    Parameters
+    ----------
+    model : MLP
+    thetas : ndarray of shape (K, D)
+    X : ndarray of shape (N, d_0)
+        Checked inputs.
+    t : ndarray
+        Targets from :meth:`MLP.targets`.
+    memory : int
+        Bytes the stacked complex evaluations may use at once; points are taken in groups
+        that fit.
+
+    Returns
+    -------
+    ndarray of shape (K, D, D)
+        Symmetrised.
+    """
+    thetas = np.asarray(thetas, dtype=np.float64)
+    K, D = thetas.shape
+    per_column = 16 * X.shape[0] * max(model.sizes) * 4 + 32 * D
+    group = max(1, min(K, memory // (per_column * D)))
+    H = np.empty((K, D, D))
+    eye = np.arange(D)
+    for start in range(0, K, group):
+        rows = thetas[start : start + group]
+        z = np.repeat(rows.astype(np.complex128), D, axis=0)  # (k·D, D): one row per column
+        z[np.arange(z.shape[0]), np.tile(eye, len(rows))] += 1j * _STEP
+        _, g, _ = model.evaluate(z, X, t, value=False)
+        H[start : start + group] = (g.imag / _STEP).reshape(len(rows), D, D)
+    return 0.5 * (H + H.transpose(0, 2, 1))
+
+
 def top_eigenpair(
     model: MLP,
     theta: np.ndarray,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from landscape.analysis.hessian import hessian
+from landscape.analysis.hessian import hessian, hessians
 from landscape.analysis.symmetry import align_model, symmetry_tangents
 from landscape.model import MLP
 from landscape.threads import one_blas_thread
@@ -117,6 +117,132 @@ def polish(
     )
 
 
+@one_blas_thread
+def polish_many(
+    model: MLP,
+    thetas: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    gtol: float = 1e-8,
+    max_iter: int = 3000,
+    newton_steps: int = 20,
+    memory: int = 30,
+) -> list[Polished]:
+    """:func:`polish` K points at once: a batched L-BFGS, then batched damped Newton.
+
+    Every iteration evaluates the K points (those still running) in one stacked call, so the
+    per-call overhead that dominates one small network is paid once per iteration, not K
+    times. The L-BFGS is the standard two-loop recursion (Nocedal & Wright, Algorithm 7.4) with
+    ``memory`` pairs per point and a backtracking Armijo line search (c₁ = 1e-4, first trial
+    step 1, or 1/‖∇E‖ on the first iteration); a pair with sᵀy ≤ 0 is skipped and a non-descent
+    direction resets the memory. Its iterates are not scipy's, so a point far from any minimum
+    may be carried to another one than :func:`polish` finds: ``benchmarks/bench_minima.py``
+    measures how often the two agree.
+
+    Parameters
+    ----------
+    model : MLP
+    thetas : ndarray of shape (K, D)
+    X, y : the training data
+    gtol, max_iter, newton_steps : as :func:`polish`
+    memory : int
+        Correction pairs kept per point.
+
+    Returns
+    -------
+    list of Polished, one per row (non-finite rows are returned unchanged, not converged)
+    """
+    thetas = np.array(thetas, dtype=np.float64)
+    X = model.check_inputs(X)
+    t = model.targets(y, X.shape[0])
+    K, D = thetas.shape
+
+    def fun(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            E, g, _ = model.evaluate(th, X, t)
+        return np.asarray(E, dtype=np.float64).reshape(len(th)), np.asarray(g).reshape(len(th), D)
+
+    theta = thetas.copy()
+    E = np.full(K, np.nan)
+    g = np.zeros((K, D))
+    finite = np.isfinite(theta).all(axis=1)
+    if finite.any():
+        E[finite], g[finite] = fun(theta[finite])
+    S = np.zeros((K, memory, D))
+    Y = np.zeros((K, memory, D))
+    rho = np.zeros((K, memory))  # 0 marks an empty slot: its terms vanish
+    iters = np.zeros(K, dtype=np.int64)
+    active = finite & np.isfinite(E) & (np.linalg.norm(g, axis=1) > gtol)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if not len(idx):
+            break
+        q = g[idx].copy()
+        Sa, Ya, ra = S[idx], Y[idx], rho[idx]  # gathered once per iteration
+        used = int((ra > 0).any(axis=0).argmax()) if (ra > 0).any() else memory
+        alpha = np.zeros((len(idx), memory))
+        for i in range(memory - 1, used - 1, -1):  # newest pair last; empty slots skipped
+            alpha[:, i] = ra[:, i] * np.einsum("kd,kd->k", Sa[:, i], q)
+            q -= alpha[:, i, None] * Ya[:, i]
+        sy = np.einsum("kd,kd->k", Sa[:, -1], Ya[:, -1])
+        yy = np.einsum("kd,kd->k", Ya[:, -1], Ya[:, -1])
+        gamma = np.where((ra[:, -1] > 0) & (yy > 0), sy / np.where(yy > 0, yy, 1.0), 1.0)
+        r = gamma[:, None] * q
+        for i in range(used, memory):
+            beta = ra[:, i] * np.einsum("kd,kd->k", Ya[:, i], r)
+            r += Sa[:, i] * (alpha[:, i] - beta)[:, None]
+        direction = -r
+        slope = np.einsum("kd,kd->k", g[idx], direction)
+        bad = ~(slope < 0)
+        if bad.any():  # not a descent direction: forget the pairs, go down the gradient
+            rho[idx[bad]] = 0.0
+            direction[bad] = -g[idx[bad]]
+            slope[bad] = -np.einsum("kd,kd->k", g[idx[bad]], g[idx[bad]])
+        first = iters[idx] == 0
+        step = np.where(first, 1.0 / np.maximum(np.linalg.norm(g[idx], axis=1), 1e-300), 1.0)
+        done_ls = np.zeros(len(idx), dtype=bool)
+        new_theta = theta[idx].copy()
+        new_E = E[idx].copy()
+        new_g = g[idx].copy()
+        for _ in range(40):
+            todo = np.flatnonzero(~done_ls)
+            if not len(todo):
+                break
+            cand = theta[idx[todo]] + step[todo, None] * direction[todo]
+            Ec, gc = fun(cand)
+            ok = np.isfinite(Ec) & (Ec <= E[idx[todo]] + 1e-4 * step[todo] * slope[todo])
+            win = todo[ok]
+            new_theta[win], new_E[win], new_g[win] = cand[ok], Ec[ok], gc[ok]
+            done_ls[win] = True
+            step[todo[~ok]] *= 0.5
+        failed = idx[~done_ls]
+        active[failed] = False  # no decrease even at a step 2⁻⁴⁰ times the first: stalled
+        moved = idx[done_ls]
+        s = new_theta[done_ls] - theta[moved]
+        yv = new_g[done_ls] - g[moved]
+        sy = np.einsum("kd,kd->k", s, yv)
+        keep = sy > 1e-12 * np.linalg.norm(s, axis=1) * np.linalg.norm(yv, axis=1)
+        upd = moved[keep]
+        S[upd, :-1], Y[upd, :-1], rho[upd, :-1] = S[upd, 1:], Y[upd, 1:], rho[upd, 1:]
+        S[upd, -1], Y[upd, -1], rho[upd, -1] = s[keep], yv[keep], 1.0 / sy[keep]
+        theta[moved], E[moved], g[moved] = new_theta[done_ls], new_E[done_ls], new_g[done_ls]
+        iters[moved] += 1
+        active[moved] &= np.linalg.norm(g[moved], axis=1) > gtol
+    out: list[Polished | None] = [None] * K
+    run = np.flatnonzero(finite)
+    for k, d in zip(
+        run, newton_many(model, theta[run], X, t, newton_steps, gtol=gtol), strict=True
+    ):
+        gn = float(np.linalg.norm(d.grad))
+        out[k] = Polished(
+            d.theta, d.loss, gn, bool(np.isfinite(d.loss) and gn <= gtol), int(iters[k]) + d.steps
+        )
+    for k in np.flatnonzero(~finite):
+        out[k] = Polished(thetas[k], float("nan"), float("nan"), False, 0)
+    return out  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Descent:
     """Where damped Newton descent from a point went.
@@ -184,65 +310,125 @@ def _newton(
     *,
     gtol: float = 0.0,
 ) -> Descent:
-    """Damped Newton descent θ ← θ − V (|Λ| + μ)⁻¹ Vᵀ ∇E, μ adapted as in Levenberg–Marquardt.
+    """Damped Newton descent from one point (:func:`newton_many` with K = 1)."""
+    return newton_many(model, theta[None, :], X, t, steps, gtol=gtol)[0]
 
-    With |Λ| the step descends at a saddle too, and small μ makes it Newton's step near a
-    minimum (quadratic convergence); along a slope that flattens towards infinity it keeps
-    moving outwards (for E = E∞ + c/w² a Newton step multiplies w by 4/3), which is how
-    :func:`examine` tells a minimum at infinity from a finite one. It stops when ‖∇E‖ ≤ gtol,
-    after ``steps`` accepted steps, or when no μ up to 1e12 times its start lowers E: then the
-    point is critical to rounding (``settled``).
+
+def newton_many(
+    model: MLP,
+    thetas: np.ndarray,
+    X: np.ndarray,
+    t: np.ndarray,
+    steps: int,
+    *,
+    gtol: float = 0.0,
+) -> list[Descent]:
+    """Damped Newton descent θ ← θ − V (|Λ| + μ)⁻¹ Vᵀ ∇E from K points at once.
+
+    With |Λ| the step descends at a saddle too, and small μ (adapted per point as in
+    Levenberg–Marquardt) makes it Newton's step near a minimum (quadratic convergence); along a
+    slope that flattens towards infinity it keeps moving outwards (for E = E∞ + c/w² a Newton
+    step multiplies w by 4/3), which is how :func:`examine` tells a minimum at infinity from a
+    finite one. A point stops when ‖∇E‖ ≤ gtol, after ``steps`` accepted steps, when no μ up to
+    1e12 times its start lowers E, or when its step is at the rounding level of θ (the last two:
+    critical to rounding, ``settled``). The K Hessians come from one stacked complex-step
+    evaluation (:func:`landscape.analysis.hessian.hessians`) and the K eigendecompositions from
+    one batched ``eigh``.
+
+    Parameters
+    ----------
+    model : MLP
+    thetas : ndarray of shape (K, D)
+    X : ndarray of shape (N, d_0)
+        Checked inputs.
+    t : ndarray
+        Targets from :meth:`MLP.targets`.
+    steps : int
+    gtol : float
+
+    Returns
+    -------
+    list of Descent, one per point
     """
-
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        with np.errstate(over="ignore", invalid="ignore"):
-            E, g, _ = model.evaluate(th, X, t)
-        return float(E), g.copy()
-
-    E, g = fun(theta)
-    losses, norms = [E], [float(np.linalg.norm(theta))]
-    mu = None
-    settled = False
-    taken = 0
-    while taken < steps:
-        gn = np.linalg.norm(g)
-        if not np.isfinite(E) or gn <= gtol:
-            settled = bool(np.isfinite(E))
+    theta = np.array(thetas, dtype=np.float64)
+    K = theta.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        E, g, _ = model.evaluate(theta, X, t)
+    E, g = np.array(E, dtype=np.float64).reshape(K), np.array(g).reshape(K, -1)
+    losses = [[float(e)] for e in E]
+    norms = [[float(v)] for v in np.linalg.norm(theta, axis=1)]
+    mu = np.full(K, np.nan)
+    taken = np.zeros(K, dtype=np.int64)
+    settled = np.zeros(K, dtype=bool)
+    done = np.zeros(K, dtype=bool)
+    while True:
+        gn = np.linalg.norm(g, axis=1)
+        stop = ~done & (~np.isfinite(E) | (gn <= gtol))
+        settled[stop] = np.isfinite(E[stop])
+        done |= stop
+        out = ~done & (taken >= steps)
+        settled[out] = np.isfinite(E[out]) & (gn[out] <= gtol)
+        done |= out
+        idx = np.flatnonzero(~done)
+        if not len(idx):
             break
-        lam, V = np.linalg.eigh(hessian(model, theta, X, y))
-        gv = V.T @ g
-        scale = float(np.abs(lam).max()) or 1.0
-        mu = 1e-6 * scale if mu is None else mu
-        accepted = False
+        lam, V = np.linalg.eigh(hessians(model, theta[idx], X, t))
+        gv = np.einsum("kji,kj->ki", V, g[idx])
+        scale = np.abs(lam).max(axis=1)
+        scale[scale == 0] = 1.0
+        m = np.where(np.isnan(mu[idx]), 1e-6 * scale, mu[idx])
+        accepted = np.zeros(len(idx), dtype=bool)
+        moved = np.zeros(len(idx))
         for _ in range(12):
-            candidate = theta - V @ (gv / (np.abs(lam) + mu))
-            E_new, g_new = fun(candidate)
-            descent = E_new < E or (
-                E_new <= E + 1e-14 * (1.0 + abs(E)) and np.linalg.norm(g_new) < gn
-            )
-            if np.isfinite(E_new) and descent:
-                moved = float(np.linalg.norm(candidate - theta))
-                theta, E, g = candidate, E_new, g_new
-                mu = max(mu / 10.0, 1e-16 * scale)
-                accepted = True
+            todo = np.flatnonzero(~accepted)
+            if not len(todo):
                 break
-            mu *= 10.0
-        if not accepted:
-            settled = True
-            break
-        taken += 1
-        if moved <= 1e-14 * (1.0 + norms[-1]):
-            # Steps at the rounding level of θ: Newton has converged; further steps only
-            # trade rounding noise for rounding noise.
-            settled = True
-            losses.append(E)
-            norms.append(float(np.linalg.norm(theta)))
-            break
-        losses.append(E)
-        norms.append(float(np.linalg.norm(theta)))
-    else:
-        settled = bool(np.isfinite(E) and np.linalg.norm(g) <= gtol)
-    return Descent(theta, E, g, taken, settled, np.array(losses), np.array(norms))
+            rows = idx[todo]
+            step = np.einsum("kij,kj->ki", V[todo], gv[todo] / (np.abs(lam[todo]) + m[todo, None]))
+            candidate = theta[rows] - step
+            with np.errstate(over="ignore", invalid="ignore"):
+                E_new, g_new, _ = model.evaluate(candidate, X, t)
+            E_new = np.asarray(E_new, dtype=np.float64).reshape(len(todo))
+            g_new = np.asarray(g_new).reshape(len(todo), -1)
+            E_old = E[rows]
+            descent = (E_new < E_old) | (
+                (E_new <= E_old + 1e-14 * (1.0 + np.abs(E_old)))
+                & (np.linalg.norm(g_new, axis=1) < gn[rows])
+            )
+            ok = np.isfinite(E_new) & descent
+            win = todo[ok]
+            moved[win] = np.linalg.norm(step[ok], axis=1)
+            theta[idx[win]], E[idx[win]], g[idx[win]] = candidate[ok], E_new[ok], g_new[ok]
+            m[win] = np.maximum(m[win] / 10.0, 1e-16 * scale[win])
+            accepted[win] = True
+            m[todo[~ok]] *= 10.0
+        mu[idx] = m
+        stuck = idx[~accepted]
+        settled[stuck] = True
+        done[stuck] = True
+        for j in np.flatnonzero(accepted):
+            k = idx[j]
+            taken[k] += 1
+            prev = norms[k][-1]
+            losses[k].append(float(E[k]))
+            norms[k].append(float(np.linalg.norm(theta[k])))
+            if moved[j] <= 1e-14 * (1.0 + prev):
+                # Steps at the rounding level of θ: Newton has converged; further steps only
+                # trade rounding noise for rounding noise.
+                settled[k] = True
+                done[k] = True
+    return [
+        Descent(
+            theta[k].copy(),
+            float(E[k]),
+            g[k].copy(),
+            int(taken[k]),
+            bool(settled[k]),
+            np.array(losses[k]),
+            np.array(norms[k]),
+        )
+        for k in range(K)
+    ]
 
 
 @dataclass(frozen=True)
@@ -472,20 +658,125 @@ def examine(
     Examined
     """
     theta = model.check_theta(theta)
+    return examine_many(
+        model,
+        theta[None, :],
+        X,
+        y,
+        steps=steps,
+        grow=grow,
+        rel_flat=rel_flat,
+        loss_rtol=loss_rtol,
+        probe=probe,
+        probe_steps=probe_steps,
+        max_probes=max_probes,
+        lbfgs_iter=lbfgs_iter,
+        floor=floor,
+    )[0]
+
+
+@one_blas_thread
+def examine_many(
+    model: MLP,
+    thetas: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int = 100,
+    grow: float = 0.05,
+    rel_flat: float = 1e-9,
+    loss_rtol: float = 1e-10,
+    probe: float = 1e-3,
+    probe_steps: int = 60,
+    max_probes: int = 3,
+    lbfgs_iter: int = 3000,
+    floor: float | None = None,
+) -> list[Examined]:
+    """:func:`examine` K points, the continued Newton descent of all of them at once.
+
+    Parameters
+    ----------
+    thetas : ndarray of shape (K, D)
+        Non-finite rows are ``unresolved`` ("no end point").
+    Others as :func:`examine`.
+
+    Returns
+    -------
+    list of Examined, one per row
+    """
+    thetas = np.asarray(thetas, dtype=np.float64)
     X = model.check_inputs(X)
     t = model.targets(y, X.shape[0])
     floor = loss_floor(model, X, y) if floor is None else floor
     nan = float("nan")
-    if not np.isfinite(theta).all():
-        return Examined(
-            "unresolved", theta, nan, nan, 0, 0.0, 0.0, nan, 0, 0, 0, 0, nan, nan, "no end point"
+    finite = np.flatnonzero(np.isfinite(thetas).all(axis=1))
+    descents = dict(zip(finite, newton_many(model, thetas[finite], X, t, steps), strict=True))
+    out = []
+    for k, theta in enumerate(thetas):
+        if k not in descents:
+            out.append(
+                Examined(
+                    "unresolved",
+                    theta,
+                    nan,
+                    nan,
+                    0,
+                    0.0,
+                    0.0,
+                    nan,
+                    0,
+                    0,
+                    0,
+                    0,
+                    nan,
+                    nan,
+                    "no end point",
+                )
+            )
+            continue
+        d = descents[k]
+        if not d.settled and d.growth < grow:
+            # Newton crawls along a long curved valley: L-BFGS covers such valleys in fewer
+            # evaluations (no gradient stop: it runs until no step lowers E or the budget
+            # ends), then Newton again, so the point is judged after the longer descent.
+            d = _continue_lbfgs(model, d, X, y, t, lbfgs_iter, steps)
+        out.append(
+            _judge(
+                model,
+                d,
+                X,
+                y,
+                t,
+                floor,
+                grow,
+                rel_flat,
+                loss_rtol,
+                probe,
+                probe_steps,
+                max_probes,
+                steps,
+            )
         )
-    d = _newton(model, theta, X, y, t, steps)
-    if not d.settled and d.growth < grow:
-        # Newton crawls along a long curved valley: L-BFGS covers such valleys in fewer
-        # evaluations (no gradient stop: it runs until no step lowers E or the budget ends),
-        # then Newton again, so the point is judged after the longer descent.
-        d = _continue_lbfgs(model, d, X, y, t, lbfgs_iter, steps)
+    return out
+
+
+def _judge(
+    model: MLP,
+    d: Descent,
+    X: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    floor: float,
+    grow: float,
+    rel_flat: float,
+    loss_rtol: float,
+    probe: float,
+    probe_steps: int,
+    max_probes: int,
+    steps: int,
+) -> Examined:
+    """Name what a continued descent ``d`` shows (steps 1–3 of :func:`examine`)."""
+    nan = float("nan")
     E0 = float(d.losses[0])
 
     def lower(a: float, b: float) -> bool:  # a below b beyond the tolerance
@@ -1071,7 +1362,7 @@ EXAMINED_FIELDS = (
 def examine_points(
     model: MLP, thetas: np.ndarray, X: np.ndarray, y: np.ndarray, **options
 ) -> dict[str, np.ndarray]:
-    """Polish and examine many end points (:func:`polish`, then :func:`examine`).
+    """Polish and examine many end points, all at once (:func:`polish_many`, :func:`examine_many`).
 
     Parameters
     ----------
@@ -1096,19 +1387,18 @@ def examine_points(
         "eigenvalues": np.full((M, D), np.nan),
         "converged": np.zeros(M, dtype=bool),
     }
-    rows = []
-    floor = loss_floor(model, X, y)
-    for k, theta in enumerate(thetas):
-        if not np.isfinite(theta).all():
-            rows.append(examine(model, theta, X, y, floor=floor))
-            continue
-        p = polish(model, theta, X, y, **polish_opts)
-        out["converged"][k] = p.converged
-        e = examine(model, p.theta, X, y, floor=floor, **options)
-        rows.append(e)
+    polished = polish_many(model, thetas, X, y, **polish_opts)
+    out["converged"] = np.array([p.converged for p in polished], dtype=bool)
+    start = np.stack([p.theta for p in polished]) if M else thetas
+    rows = examine_many(model, start, X, y, **options)
+    for k, e in enumerate(rows):
         out["theta"][k] = e.theta
-        if np.isfinite(e.loss):
-            out["eigenvalues"][k] = np.linalg.eigvalsh(hessian(model, e.theta, X, y))
+    ok = np.flatnonzero([np.isfinite(e.loss) for e in rows])
+    if len(ok):
+        Xc = model.check_inputs(X)
+        out["eigenvalues"][ok] = np.linalg.eigvalsh(
+            hessians(model, out["theta"][ok], Xc, model.targets(y, Xc.shape[0]))
+        )
     for name in EXAMINED_FIELDS:
         out[name] = np.array([getattr(r, name) for r in rows])
     out["kind"] = out["kind"].astype(str)

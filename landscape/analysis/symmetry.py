@@ -458,7 +458,8 @@ class SymmetryCheck:
     loss_deviation : float
         max |E(πθ) − E(θ)|.
     sign_flips_tested : int
-        Single-unit sign flips tried (odd activations only).
+        Single-unit flips tried: the sign flip of an odd activation, the sigmoid's flip with
+        its bias shift (none for other activations).
     sign_output_deviation : float or None
     gradient_deviation : float
         max |∇E(πθ) − π∇E(θ)| over random group elements π.
@@ -550,13 +551,14 @@ def verify_symmetry(
         out_dev = float(np.abs(model.forward(perms, X) - base_out).max())
         loss_dev = float(np.abs(model.loss(perms, X, y) - base_loss).max())
     flips_tested, sign_dev = 0, None
-    if odd:
+    if odd or model.activation.name == "sigmoid":
         flipped = []
         for layer in range(layout.n_layers - 1):
             for j in range(layout.sizes[layer + 1]):
                 mask = np.zeros(layout.sizes[layer + 1], dtype=bool)
                 mask[j] = True
-                flipped.append(unit_transform(layout, flips={layer: mask})(theta))
+                # the sigmoid's flip also shifts the next layer's biases (flip_units)
+                flipped.append(flip_units(layout, theta, layer, mask, odd))
         flips_tested = len(flipped)
         sign_dev = (
             float(np.abs(model.forward(np.stack(flipped), X) - base_out).max()) if flipped else 0.0
@@ -583,5 +585,5 @@ def verify_symmetry(
         gradient_deviation=grad_dev,
         gd_deviation=gd_dev,
         gd_steps=min(a.epochs, b.epochs),
-        counts=group_counts(layout, odd),
+        counts=model_group_counts(model),
     )
