@@ -22,6 +22,7 @@ LAYERS = [
         "analysis.sharpness",
         "analysis.convergence",
         "analysis.range_test",
+        "analysis.spurious",
     },
     # what a study is, and how it is stored and run as Optuna trials
     {"spec"},

@@ -1,0 +1,126 @@
+import math
+
+import numpy as np
+import pytest
+
+from landscape.analysis.spurious import (
+    classify_ends,
+    gradient_descent,
+    init_students,
+    online_sgd,
+    population_grad,
+    population_hessian,
+    population_loss,
+    sgd_step,
+    teacher,
+    wilson,
+)
+
+
+def test_population_loss_matches_a_monte_carlo_estimate(rng):
+    V = teacher(4, 6)
+    W = rng.normal(size=(5, 6)) / math.sqrt(6)
+    X = rng.standard_normal((400_000, 6))
+    r = np.maximum(X @ W.T, 0).sum(1) - np.maximum(X @ V.T, 0).sum(1)
+    mc = 0.5 * np.mean(r**2)
+    se = 0.5 * np.std(r**2) / math.sqrt(len(X))
+    assert abs(population_loss(W, V) - mc) < 4 * se
+
+
+def test_pair_term_is_the_arc_cosine_kernel_of_degree_one():
+    # E[relu(wᵀx) relu(vᵀx)] for unit w, v at 90°: (1 + 0)/(2π); at 0°: 1/2
+    V = teacher(2, 2)
+    W = np.array([[1.0, 0.0]])
+    # E(W) = ½·½ − (½ + 1/(2π)) + ½·(½ + ½ + 2/(2π))
+    expected = 0.25 - (0.5 + 1 / (2 * math.pi)) + 0.5 * (1.0 + 1 / math.pi)
+    assert population_loss(W, V) == pytest.approx(expected, rel=1e-15)
+    assert population_loss(V, V) == 0.0
+
+
+def test_population_gradient_and_hessian_match_finite_differences(rng):
+    V = teacher(3, 4)
+    W = rng.normal(size=(4, 4)) / 2.0
+    g = population_grad(W, V)
+    h = 1e-6
+    fd = np.zeros_like(W)
+    for idx in np.ndindex(*W.shape):
+        a, b = W.copy(), W.copy()
+        a[idx] += h
+        b[idx] -= h
+        fd[idx] = (population_loss(a, V) - population_loss(b, V)) / (2 * h)
+    np.testing.assert_allclose(g, fd, atol=1e-8 * np.abs(g).max())
+    H = population_hessian(W, V)
+    E = np.eye(W.size).reshape(-1, *W.shape)
+    fdH = np.array(
+        [
+            (population_grad(W + h * e, V) - population_grad(W - h * e, V)).ravel() / (2 * h)
+            for e in E
+        ]
+    )
+    np.testing.assert_allclose(H, fdH, atol=1e-8 * np.abs(H).max())
+    # batched over K starts: the same as one at a time
+    WK = rng.normal(size=(3, 4, 4))
+    np.testing.assert_allclose(population_grad(WK, V)[1], population_grad(WK[1], V), rtol=1e-14)
+
+
+def test_online_sgd_gradient_is_an_unbiased_estimate(rng):
+    V = teacher(3, 3)
+    W0 = rng.normal(size=(1, 4, 3)) / math.sqrt(3)
+    # one step of lr 1 from W0 moves by minus the batch gradient; average many batches
+    steps = np.stack([W0[0] - sgd_step(W0.copy(), V, 1.0, 2000, rng)[0] for _ in range(200)])
+    g = population_grad(W0[0], V)
+    se = steps.std(axis=0) / math.sqrt(len(steps))
+    assert np.all(np.abs(steps.mean(axis=0) - g) < 5 * se + 1e-12)
+
+
+def test_gradient_descent_finds_spurious_minima_at_the_published_rate():
+    # Safran & Shamir (2018), k = n = 8: about 12.6% of GD runs end at a spurious minimum
+    rng = np.random.default_rng(0)
+    V = teacher(8, 8)
+    W, updates, gn = gradient_descent(init_students(rng, 150, 8, 8), V, lr=0.5, steps=5000)
+    assert (gn <= 1e-10).all()  # every run converged: k = n is strongly convex near minima
+    E = population_loss(W, V)
+    spurious = E > 1e-6
+    share = spurious.mean()
+    assert 0.05 <= share <= 0.25
+    # the others reached the global minimum (E = 0 up to the rounding of ~n² terms of size 1)
+    assert (np.abs(E[~spurious]) < 1e-12).all()
+    # each spurious end point is a strict local minimum: positive definite Hessian
+    for w in W[spurious][:3]:
+        lam = np.linalg.eigvalsh(population_hessian(w, V))
+        assert lam[0] > 1e-6 * lam[-1]
+
+
+def test_wilson_interval_matches_scipy():
+    from scipy.stats import binomtest
+
+    for s, n in [(10, 100), (0, 50), (3, 7), (200, 200)]:
+        ci = binomtest(s, n).proportion_ci(method="wilson")
+        assert wilson(s, n) == pytest.approx((ci.low, ci.high), abs=1e-14)
+    assert wilson(0, 50)[0] == 0.0 and wilson(200, 200)[1] == 1.0
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_classify_ends_names_global_spurious_unconverged_and_diverged():
+    rng = np.random.default_rng(0)
+    V = teacher(8, 8)
+    W, _, _ = gradient_descent(init_students(rng, 60, 8, 8), V, lr=0.5, steps=5000)
+    E = population_loss(W, V)
+    spur = int(np.argmax(E))
+    assert E[spur] > 1e-3  # a spurious end point among these starts
+    glob = int(np.argmin(np.abs(E)))
+    far = init_students(rng, 1, 8, 8)[0]  # a random point: no critical point within 1%
+    near = W[spur] + 1e-6 * rng.standard_normal((8, 8))  # refined back to the same minimum
+    ends = np.stack([W[glob], W[spur], far, near, np.full((8, 8), np.nan)])
+    out = classify_ends(ends, V)
+    assert out["kind"].tolist() == ["global", "spurious", "not_converged", "spurious", "diverged"]
+    assert out["loss"][3] == pytest.approx(E[spur], rel=1e-9) and out["moved"][3] < 1e-5
+    assert out["lambda_min"][1] > 0
+
+
+def test_online_sgd_stays_at_the_global_minimum_of_a_realisable_teacher():
+    # every per-sample gradient vanishes at W = V (zero residual): SGD noise is zero there
+    rng = np.random.default_rng(0)
+    V = teacher(4, 5)
+    W = online_sgd(np.stack([V, V]), V, batch=4, lr=0.3, updates=50, rng=rng)
+    np.testing.assert_array_equal(W, np.stack([V, V]))
