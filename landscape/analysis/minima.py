@@ -838,7 +838,8 @@ def _judge(
             p = _newton(model, d.theta + sign * radius * v, X, y, t, probe_steps)
             if lower(p.loss, d.loss):
                 far = _newton(model, p.theta, X, y, t, steps)
-                if far.growth + p.growth >= grow and lower(far.loss, p.loss):
+                outwards = far.norms[-1] / max(d.norms[-1], 1e-300) - 1.0  # from the point
+                if outwards >= grow and lower(far.loss, p.loss):
                     return result(
                         "at_infinity",
                         far,

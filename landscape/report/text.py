@@ -211,7 +211,7 @@ def format_minima(report: MinimaReport, counts: GroupCounts | None = None, top: 
                 "minimum": "minimum    ",
                 "family": f"family d={c.dimension:<2d}",
                 "at_infinity": "at infinity",
-                "saddle": f"saddle i={c.n_negative:<2d}",
+                "saddle": f"saddle i={c.n_negative:<2d}" if c.n_negative else "saddle, flat",
             }[c.kind]
             tail = (
                 f"E → {c.asymptote:.6g}"
