@@ -48,6 +48,7 @@ COMMANDS: dict[str, list[str]] = {
     "study-symmetry": _study("symmetry"),
     "study-geometry": _study("geometry"),
     "study-escape": _study("escape"),
+    "study-spurious": [*_study("spurious"), "--jobs", "2"],
     "study-schedule_convergence": _study("schedule_convergence"),
     "bench_trainer": [PY, str(ROOT / "benchmarks" / "bench_trainer.py")],
     "bench_study": [PY, str(ROOT / "benchmarks" / "bench_study.py")],
@@ -72,6 +73,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "paths.png": ("study-geometry", "geometry/paths.png"),
     "slices.png": ("study-geometry", "geometry/slices.png"),
     "escape.png": ("study-escape", "escape/escape.png"),
+    "spurious.png": ("study-spurious", "spurious/spurious.png"),
     "sharpness.png": ("study-lr_search", "lr_search/sharpness.png"),
     "convergence.png": ("study-schedule_convergence", "schedule_convergence/convergence.png"),
 }

@@ -43,21 +43,24 @@ from landscape.analysis.minima import (
     examine_points,
     polish,
 )
+from landscape.analysis.spurious import SpuriousReport, run_size, summarise
 from landscape.analysis.symmetry import (
     SymmetryCheck,
     model_group_counts,
     verify_symmetry,
 )
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
-from landscape.spec import parse_method, parse_schedule_run
+from landscape.spec import parse_method, parse_schedule_run, parse_size
 from landscape.train import train, train_many
 
 
 def n_chunks(problem: Problem) -> int:
-    """Count the units of work: chunks of starts (minima) or training methods (escape)."""
+    """Count the units of work: chunks of starts (minima), methods (escape), sizes (spurious)."""
     a = problem.spec.analysis
     if a.kind == "escape":
         return len(a.methods)
+    if a.kind == "spurious":
+        return len(a.sizes)
     return -(-a.n_starts // a.chunk)
 
 
@@ -98,6 +101,41 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
     return _train_and_polish(
         problem, np.arange(a.n_starts), batch, stream=seeds.SHUFFLE_ESCAPE + index
     )
+
+
+def run_spurious_size(problem: Problem, index: int) -> dict[str, np.ndarray]:
+    """Run size ``index`` of the spurious sweep (:func:`landscape.analysis.spurious.run_size`)."""
+    spec = problem.spec
+    a = spec.analysis
+    k, n = parse_size(a.sizes[index])
+    return run_size(
+        k,
+        n,
+        n_starts=a.n_starts,
+        methods=a.methods,
+        updates=a.updates,
+        lr=spec.trainer.lr,
+        sgd_lr=a.sgd_lr,
+        tau=a.tau,
+        escape_starts=a.escape_starts,
+        escape_runs=a.escape_runs,
+        loss_tol=a.spurious_tol,
+        rng=seeds.stream(spec.study.seed, seeds.SPURIOUS, index),
+        basin_steps=a.basin_steps,
+    )
+
+
+def finalize_spurious(
+    problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
+) -> SpuriousReport | None:
+    """Summarise the sweep once every size's trial is complete (None until then)."""
+    a = problem.spec.analysis
+    parts = _load_units(study, store, len(a.sizes), "size")
+    if parts is None:
+        return None
+    report = summarise(parts, a.updates)
+    records.set_spurious(study, jsonable(dataclasses.asdict(report)))
+    return report
 
 
 def _train_and_polish(
@@ -175,7 +213,7 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
     total = n_chunks(problem)
     kind = problem.spec.analysis.kind
     param = ANALYSIS_KINDS[kind].unit
-    run = run_chunk if kind == "minima" else run_method
+    run = {"minima": run_chunk, "escape": run_method, "spurious": run_spurious_size}[kind]
 
     def objective(trial: optuna.Trial) -> float:
         start = time.perf_counter()
@@ -191,8 +229,17 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
             raise optuna.TrialPruned(f"{param} {unit} is taken; nothing left in the queue")
         arrays = run(problem, unit)
         records.upload_arrays(store, trial, records.POINTS, arrays)
-        finite = arrays["loss"][np.isfinite(arrays["loss"])]
         records.set_status(trial, "done")
+        if kind == "spurious":
+            gd = arrays["labels"] == "gd"
+            share = float((arrays["basin"][gd] == "spurious").mean()) if gd.any() else 0.0
+            records.write_attrs(
+                trial,
+                {"size": problem.spec.analysis.sizes[unit]},
+                wall_time=time.perf_counter() - start,
+            )
+            return share  # GD's share of starts in a spurious basin
+        finite = arrays["loss"][np.isfinite(arrays["loss"])]
         unit_attrs = {
             "starts": [int(arrays["start"][0]), int(arrays["start"][-1])],
             "polished_converged": int(arrays["converged"].sum()),
@@ -759,6 +806,10 @@ def _payload_convergence(problem: Problem, study: optuna.Study, r: ConvergenceRe
     return {"convergence": jsonable(dataclasses.asdict(r))}
 
 
+def _payload_spurious(problem: Problem, study: optuna.Study, r: SpuriousReport) -> dict:
+    return {"spurious": jsonable(dataclasses.asdict(r))}
+
+
 def _payload_minima(problem: Problem, study: optuna.Study, r: MinimaReport) -> dict:
     model, _ = build(problem, problem.spec, np.random.default_rng(0))
     counts = model_group_counts(model)
@@ -796,5 +847,6 @@ ANALYSIS_KINDS = {
     "geometry": AnalysisKind(None, run_geometry, _payload_geometry),
     "escape": AnalysisKind("method", finalize_escape, _payload_escape),
     "convergence": AnalysisKind(None, run_convergence, _payload_convergence),
+    "spurious": AnalysisKind("size", finalize_spurious, _payload_spurious),
 }
 """Every analysis kind (``spec.ANALYSES`` names the same); a new one is one line here."""

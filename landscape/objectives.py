@@ -100,6 +100,15 @@ def validate_trainer_use(spec: Spec, n_train: int) -> None:
                     "takes its ε and schedule from analysis.schedules (e.g. 'constant:0.01')"
                 )
         return
+    if a is not None and a.kind == "spurious":
+        default = TrainConfig()
+        for name in ("method", "batch_size", "schedule", "schedule_params"):
+            if getattr(t, name) != getattr(default, name):
+                raise SpecError(
+                    f"spurious: trainer.{name}={getattr(t, name)!r} is not used; GD takes "
+                    "trainer.lr, the stochastic runs analysis.methods, sgd_lr and tau"
+                )
+        return
     if a is None or a.kind not in ("minima", "escape"):
         return
     try:

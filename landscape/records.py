@@ -28,6 +28,7 @@ _VERSION = "landscape_version"
 _LAMBDA_MAX = "lambda_max"
 _LAMBDA_MAX_INIT = "lambda_max_init"
 _MINIMA = "minima"
+_SPURIOUS = "spurious"
 _GROUP_COUNTS = "group_counts"
 _ESCAPE = "escape"
 _SHARPNESS = "sharpness"
@@ -167,6 +168,16 @@ def set_lambda_max_init(study: optuna.Study, value: float) -> None:
 def lambda_max_init(study: optuna.Study | Mapping) -> float | None:
     """λ_max at the common θ⁽⁰⁾, if computed."""
     return _attrs(study).get(_LAMBDA_MAX_INIT)
+
+
+def set_spurious(study: optuna.Study, report: dict) -> None:
+    """The spurious-minima sweep (JSON form): shares, escapes, verdict."""
+    study.set_user_attr(_SPURIOUS, report)
+
+
+def spurious(study: optuna.Study | Mapping) -> dict | None:
+    """The spurious-minima sweep, None until every size is complete."""
+    return _attrs(study).get(_SPURIOUS)
 
 
 def set_minima(study: optuna.Study, report: dict, group_counts: dict) -> None:

@@ -25,6 +25,8 @@ SHUFFLE_ESCAPE = 1000
 """Escape method m shuffles with id ``SHUFFLE_ESCAPE + m``; minima chunk c with id c."""
 SHUFFLE_GEOMETRY = 2000
 """Geometry's start k shuffles with id ``SHUFFLE_GEOMETRY + k``."""
+SPURIOUS = 12
+"""Starts and fresh inputs of size i of the spurious sweep (id: i)."""
 SHUFFLE_CONVERGENCE = 3000
 """Every run of the convergence analysis shuffles with this one id: the runs see the same
 mini-batches and differ only in their ε_t (common random numbers)."""

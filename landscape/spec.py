@@ -114,7 +114,7 @@ TrainerSection = TrainConfig
 """The ``[trainer]`` section is the trainers' own configuration (no second copy of defaults)."""
 
 
-ANALYSES = ("minima", "symmetry", "geometry", "escape", "convergence")
+ANALYSES = ("minima", "symmetry", "geometry", "escape", "convergence", "spurious")
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,27 @@ class AnalysisSection:
         The runs of ``convergence``: ``NAME:ε0`` or ``NAME:ε0:key=value,…`` with a schedule
         of :data:`landscape.schedules.SCHEDULES` and its parameters, e.g. ``constant:0.01``,
         ``inverse_time:0.05:tau=100``.
+    sizes : tuple of str
+        ``k:n`` teacher and student widths of the ``spurious`` sweep (Safran & Shamir's ReLU
+        networks with output weights 1, Gaussian inputs in d = k dimensions, population loss
+        in closed form); one trial each. ``[data]`` and ``[model]`` are not used by it;
+        ``trainer.lr`` is GD's ε.
+    updates : int
+        Updates every method makes (spurious): methods are compared at equal updates.
+    sgd_lr : float
+        ε of online SGD with B = 1; B inputs per step use min(trainer.lr/2, sgd_lr · B)
+        (spurious).
+    tau : float
+        τ of the inverse-time decay ε_t = ε/(1 + t/τ) each stochastic method also runs with;
+        0 runs constant ε only (spurious).
+    escape_starts, escape_runs : int
+        Spurious minima GD found that each method is started from, and runs per minimum
+        (spurious).
+    spurious_tol : float
+        A converged run with loss above this is at a spurious minimum (the global one is 0)
+        (spurious).
+    basin_steps : int
+        Population GD steps from an end point that decide its basin (spurious).
     """
 
     kind: str = "minima"
@@ -199,6 +220,14 @@ class AnalysisSection:
     path_points: int = 41
     slice_radius: float = 1.0
     slice_points: int = 41
+    sizes: tuple[str, ...] = ("6:6", "7:7", "8:8", "9:9", "10:10", "8:9", "8:10", "10:11", "10:12")
+    updates: int = 3000
+    sgd_lr: float = 0.01
+    tau: float = 1000.0
+    escape_starts: int = 8
+    escape_runs: int = 2
+    spurious_tol: float = 1e-6
+    basin_steps: int = 20000
     schedules: tuple[str, ...] = (
         "constant:0.003",
         "constant:0.01",
@@ -239,6 +268,17 @@ def parse_schedule_run(text: str) -> tuple[str, float, dict]:
     except ValueError as exc:
         raise SpecError(f"analysis.schedules entry {text!r}: {exc}") from None
     return name, lr, params
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Teacher and student widths ``(k, n)`` of a ``k:n`` size of the spurious sweep."""
+    k, sep, n = text.partition(":")
+    if sep and k.isdigit() and n.isdigit() and int(k) >= 1 and int(n) >= 1:
+        return int(k), int(n)
+    raise SpecError(
+        f"analysis.sizes: {text!r} is not k:n (teacher units k >= 1, student units n >= 1), "
+        "e.g. '8:8' or '8:9'"
+    )
 
 
 def parse_method(method: str) -> int | None:
@@ -759,6 +799,10 @@ def validate_static(spec: Spec) -> None:
             "chunk",
             "polish_iter",
             "continue_steps",
+            "updates",
+            "escape_starts",
+            "escape_runs",
+            "basin_steps",
             "max_pairs",
             "n_random",
             "gd_steps",
@@ -784,6 +828,13 @@ def validate_static(spec: Spec) -> None:
                 )
         for method in a.methods:
             parse_method(method)
+        if a.kind == "spurious":
+            if not a.sizes:
+                raise SpecError("analysis.sizes must list at least one k:n")
+            for text in a.sizes:
+                parse_size(text)
+            if not (math.isfinite(a.tau) and a.tau >= 0):
+                raise SpecError(f"analysis.tau={a.tau!r} must be a finite number >= 0")
         for fname in (
             "polish_gtol",
             "tol",
@@ -791,6 +842,8 @@ def validate_static(spec: Spec) -> None:
             "rel_tol",
             "flat_tol",
             "grow",
+            "sgd_lr",
+            "spurious_tol",
             "loss_threshold",
             "slice_radius",
         ):

@@ -58,6 +58,20 @@ def stored(tmp_path_factory):
                 "--no-progress",
             ],
             ["schedule_convergence", "--set", "trainer.epochs=40", "--no-progress"],
+            [
+                "spurious",
+                "--set",
+                'analysis.sizes=["6:6"]',
+                "--set",
+                "analysis.n_starts=6",
+                "--set",
+                "analysis.updates=200",
+                "--set",
+                "analysis.basin_steps=2000",
+                "--set",
+                'analysis.methods=["gd", "minibatch:8"]',
+                "--no-progress",
+            ],
         ]
         for argv in runs:
             assert main(argv) == 0, argv
@@ -82,6 +96,7 @@ KINDS = {
     "geometry": ["paths.png", "slices.png"],
     "escape": ["escape.png"],
     "schedule_convergence": ["convergence.png"],
+    "spurious": ["spurious.png"],
 }
 
 

@@ -12,6 +12,7 @@ from landscape.analysis.spurious import (
     population_hessian,
     population_loss,
     sgd_step,
+    summarise,
     teacher,
     wilson,
 )
@@ -124,3 +125,109 @@ def test_online_sgd_stays_at_the_global_minimum_of_a_realisable_teacher():
     V = teacher(4, 5)
     W = online_sgd(np.stack([V, V]), V, batch=4, lr=0.3, updates=50, rng=rng)
     np.testing.assert_array_equal(W, np.stack([V, V]))
+
+
+# ------------------------------------------------------------- verdict and the CLI
+def _part(k, n, gd_basin, sgd_basin, escape_left, escape_runs=20):
+    """Arrays of one size as run_size returns them, with chosen basin outcomes."""
+    runs = len(gd_basin)
+    labels = np.array(["gd", "B=8"])
+    basin = np.array([gd_basin, sgd_basin])
+    kind = np.where(basin == "spurious", "spurious", "global")
+    start_loss = np.full(escape_runs, 0.02)
+    esc_kind = np.array(
+        [
+            ["spurious"] * escape_runs,
+            ["global"] * escape_left + ["spurious"] * (escape_runs - escape_left),
+        ]
+    )
+    esc_loss = np.where(esc_kind == "spurious", 0.02, 0.0)
+    return {
+        "k": np.array(k),
+        "n": np.array(n),
+        "labels": labels,
+        "batch": np.array([0, 8]),
+        "decay": np.array([False, False]),
+        "kind": kind,
+        "basin": basin,
+        "loss": np.zeros((2, runs)),
+        "moved": np.zeros((2, runs)),
+        "escape_from": start_loss,
+        "escape_kind": esc_kind,
+        "escape_loss": esc_loss,
+    }
+
+
+def test_verdict_follows_the_wilson_intervals():
+    spur = lambda m, n: np.array(["spurious"] * m + ["global"] * (n - m))  # noqa: E731
+    holds = summarise([_part(8, 8, spur(40, 100), spur(5, 100), 15)], 100)
+    assert holds.verdict == "holds" and "B=8 at k=8, n=8" in holds.sentence
+    (cmp,) = holds.comparisons
+    assert cmp["against_gd"] == "lower"
+    stays = summarise([_part(8, 8, spur(20, 100), spur(22, 100), 0)], 100)
+    assert stays.verdict == "does not hold" and "0 of 20 left" in stays.sentence
+    small = summarise([_part(8, 8, spur(2, 10), spur(1, 10), 1, escape_runs=5)], 100)
+    assert small.verdict == "undecided"
+    row = holds.shares[0]
+    assert (row.basin_spurious, row.basin_low, row.basin_high) == pytest.approx(
+        (0.4, *wilson(40, 100))
+    )
+    (gd_esc, sgd_esc) = holds.escapes
+    assert (sgd_esc.left, sgd_esc.stayed, sgd_esc.runs) == (15, 5, 20)
+
+
+def test_spurious_sweep_through_the_cli(workdir, capsys):
+    import json
+
+    from landscape.study import main
+
+    args = [
+        "spurious",
+        "--set",
+        'analysis.sizes=["6:6", "7:8"]',
+        "--set",
+        "analysis.n_starts=10",
+        "--set",
+        "analysis.updates=300",
+        "--set",
+        "analysis.basin_steps=3000",
+        "--set",
+        'analysis.methods=["gd", "minibatch:8"]',
+        "--set",
+        "analysis.escape_starts=2",
+        "--set",
+        "analysis.escape_runs=1",
+        "--no-progress",
+    ]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["sizes"], out["sizes_complete"]) == (2, 2)
+    rep = out["spurious"]
+    assert rep["verdict"] in ("holds", "does not hold", "undecided") and rep["sentence"]
+    assert rep["updates"] == 300
+    assert [(r["k"], r["n"], r["method"]) for r in rep["shares"]] == [
+        (6, 6, "gd"),
+        (6, 6, "B=8"),
+        (6, 6, "B=8 decay"),
+        (7, 8, "gd"),
+        (7, 8, "B=8"),
+        (7, 8, "B=8 decay"),
+    ]
+    for r in rep["shares"]:
+        assert r["runs"] == 10 and sum(r["counts"].values()) == 10
+        assert r["basin_low"] <= r["basin_spurious"] <= r["basin_high"]
+    assert (workdir / "reports" / "spurious" / "spurious.png").exists()
+    # a rerun finds every size done and reports the same
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spurious"] == rep
+
+
+def test_spurious_refuses_bad_sizes_and_unused_trainer_fields(workdir, capsys):
+    from landscape.study import main
+
+    assert main(["spurious", "--set", 'analysis.sizes=["8x8"]']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'8x8' is not k:n" in err[0]
+    assert main(["spurious", "--set", "trainer.method=online"]) == 2
+    assert "spurious: trainer.method='online' is not used" in capsys.readouterr().err
+    assert not (workdir / "studies" / "landscape.db").exists()

@@ -21,8 +21,11 @@ Everything is vectorised over K starts: W has shape (K, n, d).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+
+from landscape.threads import one_blas_thread
 
 _STEP = 1e-30  # complex step of the Hessian (exact to rounding, no cancellation)
 
@@ -38,6 +41,18 @@ def teacher(k: int, d: int) -> np.ndarray:
     return np.eye(k, d)
 
 
+def _quiet(func):
+    """Run ``func`` with floating-point warnings off: a diverged run is a result, not a flood."""
+
+    def wrapper(*args, **kwargs):
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return func(*args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__ = func.__doc__, func.__name__
+    return wrapper
+
+
+@_quiet
 def _pair(A: np.ndarray, B: np.ndarray, same: bool) -> np.ndarray:
     """f(a_i, b_j) for every pair; A (..., n, d), B (..., m, d) → (..., n, m).
 
@@ -60,11 +75,12 @@ def _pair(A: np.ndarray, B: np.ndarray, same: bool) -> np.ndarray:
     return F
 
 
+@_quiet
 def _pair_grad(A: np.ndarray, B: np.ndarray, same: bool) -> np.ndarray:
     """Σ_j g(a_i, b_j) for every i; A (..., n, d), B (..., m, d) → (..., n, d)."""
-    na = np.sqrt(np.einsum("...id,...id->...i", A, A))
-    nb = np.sqrt(np.einsum("...jd,...jd->...j", B, B))
-    G = np.einsum("...id,...jd->...ij", A, B)
+    na = np.sqrt((A * A).sum(axis=-1))
+    nb = na if same else np.sqrt((B * B).sum(axis=-1))
+    G = A @ np.swapaxes(B, -1, -2)  # batched matmul: the hot loop of GD over K starts
     c = G / (na[..., :, None] * nb[..., None, :])
     if same:
         c = np.where(np.eye(A.shape[-2], dtype=bool), 0.0, c)
@@ -72,7 +88,7 @@ def _pair_grad(A: np.ndarray, B: np.ndarray, same: bool) -> np.ndarray:
     s = np.sqrt(1.0 - c * c)
     # g(a, b) = (‖b‖ sin θ â + (π − θ) b) / 2π, summed over j
     radial = (nb[..., None, :] * s).sum(axis=-1) / na  # (..., n): coefficient of a_i
-    out = radial[..., None] * A + np.einsum("...ij,...jd->...id", math.pi - th, B)
+    out = radial[..., None] * A + (math.pi - th) @ B
     if same:
         # the diagonal pair contributes g(a, a) = a/2, not what the placeholder gave
         diag_s = 1.0  # sin of the placeholder angle π/2
@@ -125,6 +141,7 @@ def init_students(rng: np.random.Generator, K: int, n: int, d: int) -> np.ndarra
     return rng.standard_normal((K, n, d)) / math.sqrt(d)
 
 
+@_quiet
 def sgd_step(
     W: np.ndarray, V: np.ndarray, lr: float | np.ndarray, batch: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -161,6 +178,7 @@ def gradient_descent(
     lr: float,
     steps: int,
     gtol: float = 1e-10,
+    global_below: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full (population) gradient descent from K starts at once.
 
@@ -174,6 +192,10 @@ def gradient_descent(
         Update budget.
     gtol : float
         A start stops when ‖∇E‖ ≤ gtol.
+    global_below : float
+        A start also stops when E < global_below (checked every 50 steps): GD never raises
+        E, so below every spurious minimum's loss it can only be in the global minimum's
+        basin. 0 disables it.
 
     Returns
     -------
@@ -189,7 +211,12 @@ def gradient_descent(
     updates = np.zeros(K, dtype=np.int64)
     active = np.arange(K)
     gn = np.full(K, np.inf)
-    for _ in range(steps):
+    for step in range(steps):
+        if global_below > 0 and step % 50 == 0 and len(active):
+            below = population_loss(W[active], V) < global_below
+            active = active[~below]
+            if not len(active):
+                break
         G = population_grad(W[active], V)
         norms = np.sqrt(np.einsum("knd,knd->k", G, G))
         gn[active] = norms
@@ -235,6 +262,9 @@ def classify_ends(
     loss_tol: float = 1e-6,
     max_move: float = 0.01,
     newton_steps: int = 30,
+    basin_steps: int = 0,
+    basin_lr: float = 0.5,
+    basin_global: float = 1e-5,
 ) -> dict[str, np.ndarray]:
     """Classify where K runs ended, refining each end point only locally.
 
@@ -248,13 +278,21 @@ def classify_ends(
     V : ndarray of shape (k, d)
     gtol, loss_tol, max_move : float
     newton_steps : int
+    basin_steps, basin_lr : int, float
+        With ``basin_steps`` > 0, also the basin of each end point: population GD from it for
+        up to that many steps; ``global`` or ``spurious`` where it converges (a basin is a GD
+        notion; it answers where a noisy iterate *is*, not where it ended).
+    basin_global : float
+        Loss below which the descent is in the global minimum's basin (GD never raises E, and
+        the spurious minima of these networks lie far above: E ≈ 0.02 for k = n = 6 … 12).
 
     Returns
     -------
     dict of str to ndarray of shape (K,)
         ``kind`` (one of :data:`END_KINDS`), ``loss`` (at the classified point), ``moved``
         (refinement distance over ‖W‖), ``lambda_min`` (relative to λ_max; NaN when not
-        converged).
+        converged); with ``basin_steps``, ``basin`` (global, spurious, not_converged, diverged)
+        and ``basin_loss``.
     """
     W = np.asarray(W, dtype=np.float64)
     K = W.shape[0]
@@ -262,6 +300,29 @@ def classify_ends(
     loss = np.full(K, np.nan)
     moved = np.zeros(K)
     lam_rel = np.full(K, np.nan)
+    basin = np.empty(K, dtype=object)
+    basin_loss = np.full(K, np.nan)
+    if basin_steps:
+        # the basin of each end point: where population GD from it converges
+        Wb, _, gb = gradient_descent(
+            np.where(np.isfinite(W), W, 0.0),
+            V,
+            lr=basin_lr,
+            steps=basin_steps,
+            gtol=gtol,
+            global_below=basin_global,
+        )
+        Eb = population_loss(Wb, V)
+        for i in range(K):
+            if not (np.isfinite(W[i]).all() and np.isfinite(Eb[i]) and np.isfinite(gb[i])):
+                basin[i] = "diverged"
+            elif Eb[i] < basin_global:
+                basin[i] = "global"
+            elif gb[i] > gtol:
+                basin[i] = "not_converged"
+            else:
+                basin[i] = "global" if abs(Eb[i]) <= loss_tol else "spurious"
+            basin_loss[i] = Eb[i]
     for i, w in enumerate(W):
         if not np.isfinite(w).all() or not np.isfinite(population_loss(w, V)):
             kind[i] = "diverged"
@@ -296,7 +357,10 @@ def classify_ends(
         lam = np.linalg.eigvalsh(population_hessian(w, V))
         lam_rel[i] = lam[0] / abs(lam).max()
         kind[i] = "spurious" if lam[0] > 1e-9 * abs(lam).max() else "saddle"
-    return {"kind": kind.astype(str), "loss": loss, "moved": moved, "lambda_min": lam_rel}
+    out = {"kind": kind.astype(str), "loss": loss, "moved": moved, "lambda_min": lam_rel}
+    if basin_steps:
+        out["basin"], out["basin_loss"] = basin.astype(str), basin_loss
+    return out
 
 
 def online_sgd(
@@ -333,3 +397,332 @@ def online_sgd(
         eps = lr if tau is None else lr / (1.0 + t / tau)
         sgd_step(W, V, eps, batch, rng)
     return W
+
+
+# ------------------------------------------------------------------ the experiment
+def method_runs(
+    methods: tuple[str, ...] | list[str], decay: bool
+) -> list[tuple[str, int | None, bool]]:
+    """(label, batch size or None for GD, decaying?) of every run of the experiment.
+
+    ``methods`` use the escape vocabulary (``gd``, ``online``, ``minibatch:B``); with ``decay``
+    every stochastic method also runs with the inverse-time decay of ε.
+    """
+    runs = []
+    for m in methods:
+        if m == "gd":
+            runs.append(("gd", None, False))
+            continue
+        batch = 1 if m == "online" else int(m.partition(":")[2])
+        runs.append((f"B={batch}", batch, False))
+        if decay:
+            runs.append((f"B={batch} decay", batch, True))
+    return runs
+
+
+@one_blas_thread
+def run_size(
+    k: int,
+    n: int,
+    *,
+    n_starts: int,
+    methods: tuple[str, ...] | list[str],
+    updates: int,
+    lr: float,
+    sgd_lr: float,
+    tau: float,
+    escape_starts: int,
+    escape_runs: int,
+    loss_tol: float,
+    rng: np.random.Generator,
+    basin_steps: int = 20000,
+) -> dict[str, np.ndarray]:
+    """Every method from the same random starts at equal updates, then escapes from spurious minima.
+
+    1. ``n_starts`` students of n units (d = k inputs, teacher of k orthonormal units) are drawn
+       once; every run starts from them and makes exactly ``updates`` updates: population GD
+       with ε = ``lr``, online SGD with B fresh inputs per step and ε = min(lr/2, sgd_lr · B)
+       (or ε₀/(1 + t/τ) from there, for the decaying variant). Where each run ended is
+       classified by :func:`classify_ends` (a local refinement of at most 1% of ‖W‖), and its
+       basin by population GD from the end point (``basin_steps``).
+    2. From up to ``escape_starts`` spurious minima that GD reached, each run is started
+       ``escape_runs`` times; the basin it is in after ``updates`` updates says whether it left
+       (the global minimum's basin, or another spurious one) or stayed: the direct test of
+       whether mini-batch noise kicks the iterate out of a bad basin.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``labels`` (M,), ``batch`` (M,) (0 for GD), ``decay`` (M,); ``kind``, ``loss``,
+        ``moved`` (M, n_starts); ``escape_from`` (S,) losses of the spurious minima started
+        from; ``basin`` (M, n_starts); ``escape_kind``, ``escape_loss`` (M, S·escape_runs): the
+        basin after the run and its minimum's loss (GD's row: GD from there, which stays by
+        construction); ``k``, ``n`` scalars.
+    """
+    V = teacher(k, k)
+    W0 = init_students(rng, n_starts, n, k)
+    runs = method_runs(methods, tau > 0)
+    kinds, losses, moved, ends, basins = [], [], [], [], []
+
+    def run(W_start: np.ndarray, batch: int | None, decay: bool) -> np.ndarray:
+        if batch is None:
+            return gradient_descent(W_start, V, lr=lr, steps=updates, gtol=0.0)[0]
+        # linear scaling of ε with B (Goyal et al. 2017), capped at half GD's ε: with the
+        # noise, GD's full step diverged (B = 64, ε = 0.5: every run at k = 10, n = 12)
+        eps = min(lr / 2, sgd_lr * batch)
+        return online_sgd(
+            W_start, V, batch=batch, lr=eps, updates=updates, rng=rng, tau=tau if decay else None
+        )
+
+    for _, batch, decay in runs:
+        W = run(W0, batch, decay)
+        c = classify_ends(W, V, loss_tol=loss_tol, basin_steps=basin_steps, basin_lr=lr)
+        kinds.append(c["kind"])
+        losses.append(c["loss"])
+        moved.append(c["moved"])
+        basins.append(c["basin"])
+        ends.append(W)
+    gd_row = (
+        next(i for i, r in enumerate(runs) if r[1] is None)
+        if any(r[1] is None for r in runs)
+        else None
+    )
+    if gd_row is not None:
+        spurious = np.flatnonzero(kinds[gd_row] == "spurious")[:escape_starts]
+        seeds_W = ends[gd_row][spurious]
+        from_loss = losses[gd_row][spurious]
+    else:
+        seeds_W, from_loss = np.zeros((0, n, k)), np.zeros(0)
+    starts = np.repeat(seeds_W, escape_runs, axis=0)
+    esc_kind = np.empty((len(runs), len(starts)), dtype=object)
+    esc_loss = np.full((len(runs), len(starts)), np.nan)
+    if len(starts):
+        for i, (_, batch, decay) in enumerate(runs):
+            c = classify_ends(
+                run(starts, batch, decay),
+                V,
+                loss_tol=loss_tol,
+                basin_steps=basin_steps,
+                basin_lr=lr,
+            )
+            esc_kind[i], esc_loss[i] = c["basin"], c["basin_loss"]
+    return {
+        "k": np.array(k),
+        "n": np.array(n),
+        "labels": np.array([r[0] for r in runs]),
+        "batch": np.array([0 if r[1] is None else r[1] for r in runs]),
+        "decay": np.array([r[2] for r in runs]),
+        "kind": np.array(kinds, dtype=str).reshape(len(runs), n_starts),
+        "basin": np.array(basins, dtype=str).reshape(len(runs), n_starts),
+        "loss": np.array(losses),
+        "moved": np.array(moved),
+        "escape_from": np.repeat(from_loss, escape_runs),
+        "escape_kind": esc_kind.astype(str).reshape(len(runs), len(starts)),
+        "escape_loss": esc_loss,
+    }
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    """One method at one size: where its runs ended.
+
+    Attributes
+    ----------
+    k, n : int
+    method : str
+    runs : int
+    counts : dict of str to int
+        Runs per end kind (:data:`END_KINDS`).
+    spurious, low, high : float
+        Share of runs at a spurious minimum and its 95% Wilson interval.
+    basin_spurious, basin_low, basin_high : float
+        Share of runs whose end point lies in a spurious minimum's basin (GD from it converges
+        there), converged or not, and its 95% Wilson interval. A noisy run that has not
+        settled is not at a minimum, but it has not escaped either: the comparison of methods
+        and the verdict use these shares.
+    """
+
+    k: int
+    n: int
+    method: str
+    runs: int
+    counts: dict[str, int]
+    spurious: float
+    low: float
+    high: float
+    basin_spurious: float
+    basin_low: float
+    basin_high: float
+
+
+@dataclass(frozen=True)
+class EscapeRow:
+    """Runs started at spurious minima GD found, by one method at one size.
+
+    Attributes
+    ----------
+    k, n : int
+    method : str
+    runs : int
+    left : int
+        Runs that ended elsewhere: the global minimum, or a minimum of another loss.
+    stayed : int
+        Runs that ended at the spurious minimum they started in (same loss within 1e-6).
+    unresolved : int
+        Runs that ended at no critical point within reach (or diverged).
+    share, low, high : float
+        left / runs and its 95% Wilson interval.
+    """
+
+    k: int
+    n: int
+    method: str
+    runs: int
+    left: int
+    stayed: int
+    unresolved: int
+    share: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class SpuriousReport:
+    """The spurious-minima sweep: shares per size and method, escapes, and the verdict.
+
+    Attributes
+    ----------
+    updates : int
+        Updates every run made (equal for every method).
+    shares : list of ShareRow
+    escapes : list of EscapeRow
+    comparisons : list of dict
+        Per size and stochastic method: ``k``, ``n``, ``method`` and ``against_gd`` in
+        {"lower", "higher", "overlap"} (95% Wilson intervals disjoint below, above, or not).
+    verdict : {"holds", "does not hold", "undecided"}
+    sentence : str
+    """
+
+    updates: int
+    shares: list[ShareRow]
+    escapes: list[EscapeRow]
+    comparisons: list[dict]
+    verdict: str
+    sentence: str
+
+
+def _basin_share(basin: np.ndarray) -> tuple[float, float, float]:
+    s = int((basin == "spurious").sum())
+    return (s / max(len(basin), 1), *wilson(s, len(basin)))
+
+
+def summarise(parts: list[dict[str, np.ndarray]], updates: int) -> SpuriousReport:
+    """Shares with Wilson intervals, escapes, and the verdict on seed 1.3 from every size's arrays.
+
+    The claim "mini-batch noise helps escape bad minima" ``holds`` when some stochastic method
+    ends in spurious minima's basins less often than GD at some size (95% Wilson intervals
+    disjoint) and none more often anywhere; ``does not hold`` when some does more often and
+    none less, or when no interval is disjoint although GD's share is above zero and the runs
+    started at spurious minima stayed (the upper bound of their leaving share below ½);
+    ``undecided`` otherwise.
+    """
+    shares, escapes, comparisons = [], [], []
+    for p in parts:
+        k, n = int(p["k"]), int(p["n"])
+        gd = None
+        for i, label in enumerate(p["labels"].tolist()):
+            kinds = p["kind"][i]
+            s = int((kinds == "spurious").sum())
+            lo, hi = wilson(s, len(kinds))
+            row = ShareRow(
+                k,
+                n,
+                label,
+                len(kinds),
+                {e: int((kinds == e).sum()) for e in END_KINDS},
+                s / max(len(kinds), 1),
+                lo,
+                hi,
+                *_basin_share(p["basin"][i]),
+            )
+            shares.append(row)
+            if label == "gd":
+                gd = row
+            ek = p["escape_kind"][i]
+            if ek.size:
+                same = (ek == "spurious") & (
+                    np.abs(p["escape_loss"][i] - p["escape_from"]) <= 1e-6 * p["escape_from"]
+                )
+                unresolved = int(np.isin(ek, ["not_converged", "diverged"]).sum())
+                left = len(ek) - int(same.sum()) - unresolved
+                lo, hi = wilson(left, len(ek))
+                escapes.append(
+                    EscapeRow(
+                        k,
+                        n,
+                        label,
+                        len(ek),
+                        left,
+                        int(same.sum()),
+                        unresolved,
+                        left / len(ek),
+                        lo,
+                        hi,
+                    )
+                )
+        if gd is None:
+            continue
+        for row in shares:
+            if (row.k, row.n) != (k, n) or row.method == "gd":
+                continue
+            side = (
+                "lower"
+                if row.basin_high < gd.basin_low
+                else "higher"
+                if row.basin_low > gd.basin_high
+                else "overlap"
+            )
+            comparisons.append({"k": k, "n": n, "method": row.method, "against_gd": side})
+    lower = [c for c in comparisons if c["against_gd"] == "lower"]
+    higher = [c for c in comparisons if c["against_gd"] == "higher"]
+    noisy = [e for e in escapes if e.method != "gd"]
+    runs_out = sum(e.runs for e in noisy)
+    left_out = sum(e.left for e in noisy)
+    gd_has = any(r.method == "gd" and r.basin_low > 0 for r in shares)
+    esc_lo, esc_hi = wilson(left_out, runs_out)
+    stayed = gd_has and runs_out >= 10 and esc_hi < 0.5
+    if lower and not higher:
+        verdict = "holds"
+    elif (higher and not lower) or (not lower and not higher and stayed):
+        verdict = "does not hold"
+    else:
+        verdict = "undecided"
+
+    def where(cs: list[dict]) -> str:
+        return ", ".join(f"{c['method']} at k={c['k']}, n={c['n']}" for c in cs[:6]) + (
+            f" and {len(cs) - 6} more" if len(cs) > 6 else ""
+        )
+
+    if verdict == "holds":
+        sentence = (
+            "seed 1.3 holds here: mini-batch noise ended at spurious minima less often than GD "
+            f"(95% Wilson intervals disjoint) for {where(lower)}; never more often"
+        )
+    elif verdict == "does not hold" and higher:
+        sentence = (
+            "seed 1.3 does not hold here: mini-batch runs ended in spurious basins more often than "
+            f"GD for {where(higher)}; never less often"
+        )
+    elif verdict == "does not hold":
+        sentence = (
+            "seed 1.3 does not hold here: mini-batch runs ended in spurious basins as often as GD "
+            "(no 95% interval disjoint from GD's), and of the runs started at spurious minima GD "
+            f"found, {left_out} of {runs_out} left (95%: {esc_lo:.0%}–{esc_hi:.0%})"
+        )
+    elif lower and higher:
+        sentence = (
+            f"undecided: less often than GD for {where(lower)}, but more often for {where(higher)}"
+        )
+    else:
+        sentence = "undecided at this sample size: no method's 95% interval is disjoint from GD's"
+    return SpuriousReport(updates, shares, escapes, comparisons, verdict, sentence)

@@ -404,6 +404,54 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
     return fig
 
 
+def spurious(rep: dict) -> Figure:
+    """Share of runs in a spurious minimum's basin against k, one line per method (95% Wilson).
+
+    Left: k = n (teacher and student of one width); right: over-parameterised students
+    (n = k + 1, k + 2), by k, one marker per extra unit.
+    """
+    fig, (ax1, ax2) = _new(12.0, 4.2, 2)
+    rows = rep["shares"]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    for i, m in enumerate(methods):
+        color = OKABE_ITO[i % len(OKABE_ITO)]
+        for ax, extra in ((ax1, (0,)), (ax2, (1, 2))):
+            for e in extra:
+                sel = sorted(
+                    (r for r in rows if r["method"] == m and r["n"] - r["k"] == e),
+                    key=lambda r: r["k"],
+                )
+                if not sel:
+                    continue
+                k = np.array([r["k"] for r in sel], dtype=float) + 0.06 * (i - len(methods) / 2)
+                p = np.array([r["basin_spurious"] for r in sel])
+                lo = p - np.array([r["basin_low"] for r in sel])
+                hi = np.array([r["basin_high"] for r in sel]) - p
+                ax.errorbar(
+                    k,
+                    p * 100,
+                    yerr=[lo * 100, hi * 100],
+                    color=color,
+                    marker="os^"[e],
+                    ls="-" if e == 0 else ":",
+                    capsize=2,
+                    label=m if e in (0, 1) else None,
+                )
+    ax1.set_title("k = n: share of runs in a spurious basin")
+    ax2.set_title("over-parameterised: n = k + 1 (■), k + 2 (▲)")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("teacher units k")
+        ax.set_ylabel("runs in a spurious minimum's basin (%, 95% Wilson)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    if ax1.lines:
+        ax1.legend(fontsize=7)
+    elif ax2.lines:
+        ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def escape(e: EscapeData) -> Figure:
     """Final training losses of every method, before polishing (left) and after (right)."""
     fig, (ax1, ax2) = _new(11.0, 4.2, 2)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from landscape.analysis.minima import MinimaReport
+from landscape.analysis.spurious import SpuriousReport
 from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, model_group_counts
 from landscape.experiments import ConvergenceReport, EscapeReport, GeometryReport
 from landscape.objectives import Problem, build
@@ -356,8 +357,34 @@ def describe(kind: str, problem: Problem, result: object) -> str:
     return TEXTS[kind](result)
 
 
+def format_spurious(r: SpuriousReport) -> str:
+    """Format the spurious-minima sweep for the terminal."""
+    lines = [
+        f"verdict: {r.verdict}: {r.sentence}",
+        f"every method made {r.updates} updates from the same starts; 'basin' is where population "
+        "GD from the end point converges (a noisy run that has not settled has not escaped)",
+        f"  {'k':>3s} {'n':>3s}  {'method':12s} {'in spurious basin (95%)':>26s}  where it ended",
+    ]
+    for s in r.shares:
+        ended = ", ".join(f"{k} {v}" for k, v in s.counts.items() if v)
+        lines.append(
+            f"  {s.k:3d} {s.n:3d}  {s.method:12s} {s.basin_spurious:7.1%} "
+            f"[{s.basin_low:5.1%}, {s.basin_high:5.1%}]  {ended}"
+        )
+    if r.escapes:
+        lines.append("runs started at spurious minima GD found (left: ended in another basin):")
+        for e in r.escapes:
+            lines.append(
+                f"  {e.k:3d} {e.n:3d}  {e.method:12s} left {e.left} of {e.runs} "
+                f"({e.share:.0%}, 95% {e.low:.0%}–{e.high:.0%}); stayed {e.stayed}; "
+                f"unresolved {e.unresolved}"
+            )
+    return "\n".join(lines)
+
+
 TEXTS = {
     "minima": format_minima,
+    "spurious": format_spurious,
     "symmetry": format_symmetry,
     "geometry": format_geometry,
     "escape": format_escape,

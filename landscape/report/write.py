@@ -512,8 +512,79 @@ def _convergence_report(study, store, add):
     return summary, [table]
 
 
+def _spurious_report(study, store, add):
+    rep = records.spurious(study)
+    if rep is None:
+        return [("status", "not every size is complete yet")], []
+    summary = [
+        ("verdict", rep["verdict"]),
+        ("why", rep["sentence"]),
+        ("updates per run (every method)", rep["updates"]),
+    ]
+    shares = [
+        [
+            r["k"],
+            r["n"],
+            r["method"],
+            r["runs"],
+            f"{r['basin_spurious']:.1%}",
+            f"{r['basin_low']:.1%} – {r['basin_high']:.1%}",
+            *(r["counts"].get(k, 0) for k in ("global", "spurious", "saddle", "not_converged")),
+            r["counts"].get("diverged", 0),
+        ]
+        for r in rep["shares"]
+    ]
+    escapes = [
+        [
+            e["k"],
+            e["n"],
+            e["method"],
+            e["runs"],
+            e["left"],
+            e["stayed"],
+            e["unresolved"],
+            f"{e['low']:.0%} – {e['high']:.0%}",
+        ]
+        for e in rep["escapes"]
+    ]
+    tables = [
+        Table(
+            "Where the runs ended, per size and method (equal updates)",
+            [
+                "k",
+                "n",
+                "method",
+                "runs",
+                "in spurious basin",
+                "95% Wilson",
+                "global",
+                "spurious",
+                "saddle",
+                "not converged",
+                "diverged",
+            ],
+            shares,
+        ),
+        Table(
+            "Runs started at spurious minima GD found",
+            ["k", "n", "method", "runs", "left", "stayed", "unresolved", "left, 95% Wilson"],
+            escapes,
+        ),
+    ]
+    add(
+        "spurious.png",
+        figures.spurious(rep),
+        "Spurious minima of ReLU networks (Safran & Shamir 2018)",
+        "Share of runs whose end point lies in a spurious minimum's basin (population GD from "
+        "it converges there), with 95% Wilson intervals, per method at equal updates; the "
+        "verdict compares each stochastic method's interval with GD's at the same size.",
+    )
+    return summary, tables
+
+
 REPORTS = {
     "search": _search_report,
+    "spurious": _spurious_report,
     "minima": _minima_report,
     "symmetry": _symmetry_report,
     "geometry": _geometry_report,
