@@ -597,23 +597,7 @@ def _unexplained_flat(
     return U[:, s > 0.5], explained
 
 
-@one_blas_thread
-def examine(
-    model: MLP,
-    theta: np.ndarray,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    steps: int = 100,
-    grow: float = 0.05,
-    rel_flat: float = 1e-9,
-    loss_rtol: float = 1e-10,
-    probe: float = 1e-3,
-    probe_steps: int = 60,
-    max_probes: int = 3,
-    lbfgs_iter: int = 3000,
-    floor: float | None = None,
-) -> Examined:
+def examine(model: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, **options) -> Examined:
     """Tell what a polished end point is: continue descent, read the Hessian, probe flat ways.
 
     1. Damped Newton descent continues from θ for up to ``steps`` steps (then, if it neither
@@ -636,43 +620,14 @@ def examine(
     theta : ndarray of shape (D,)
         A polished end point (:func:`polish`).
     X, y : the training data
-    steps, probe_steps : int
-        Newton budgets of the continuation and of each probe.
-    lbfgs_iter : int
-        L-BFGS budget of the continuation when Newton neither settles nor grows ‖θ‖.
-    grow : float
-        Relative growth of ‖θ‖ that, with a falling loss, names a slope to infinity.
-    rel_flat : float
-        Flatness tolerance relative to the largest |eigenvalue| (the Hessian is exact to
-        rounding, so 1e-9 leaves six digits of margin).
-    loss_rtol, floor : float
-        Two losses are equal within loss_rtol · max|E| + floor; floor defaults to
-        :func:`loss_floor`.
-    probe : float
-        Probe distance relative to ‖θ‖.
-    max_probes : int
-        Flat directions probed (each in both signs).
+    **options
+        As :func:`examine_many`.
 
     Returns
     -------
     Examined
     """
-    theta = model.check_theta(theta)
-    return examine_many(
-        model,
-        theta[None, :],
-        X,
-        y,
-        steps=steps,
-        grow=grow,
-        rel_flat=rel_flat,
-        loss_rtol=loss_rtol,
-        probe=probe,
-        probe_steps=probe_steps,
-        max_probes=max_probes,
-        lbfgs_iter=lbfgs_iter,
-        floor=floor,
-    )[0]
+    return examine_many(model, model.check_theta(theta)[None, :], X, y, **options)[0]
 
 
 @one_blas_thread
@@ -696,9 +651,26 @@ def examine_many(
 
     Parameters
     ----------
+    model : MLP
     thetas : ndarray of shape (K, D)
-        Non-finite rows are ``unresolved`` ("no end point").
-    Others as :func:`examine`.
+        Polished end points (:func:`polish_many`); non-finite rows are ``unresolved``.
+    X, y : the training data
+    steps, probe_steps : int
+        Newton budgets of the continuation and of each probe.
+    lbfgs_iter : int
+        L-BFGS budget of the continuation when Newton neither settles nor grows ‖θ‖.
+    grow : float
+        Relative growth of ‖θ‖ that, with a falling loss, names a slope to infinity.
+    rel_flat : float
+        Flatness tolerance relative to the largest |eigenvalue| (the Hessian is exact to
+        rounding, so 1e-9 leaves six digits of margin).
+    loss_rtol, floor : float
+        Two losses are equal within loss_rtol · max|E| + floor; floor defaults to
+        :func:`loss_floor`.
+    probe : float
+        Probe distance relative to ‖θ‖.
+    max_probes : int
+        Flat directions probed (each in both signs).
 
     Returns
     -------
