@@ -834,19 +834,34 @@ class AnalysisKind:
     payload : callable
         ``payload(problem, study, result)`` → the result as JSON (``--json``); its terminal
         text is :func:`landscape.report.text.describe`'s.
+    value : str
+        What each trial's objective value is (the study's metric name in the dashboard).
     """
 
     unit: str | None
     run: Any
     payload: Any
+    value: str
 
 
 ANALYSIS_KINDS = {
-    "minima": AnalysisKind("chunk", finalize_minima, _payload_minima),
-    "symmetry": AnalysisKind(None, run_symmetry, _payload_symmetry),
-    "geometry": AnalysisKind(None, run_geometry, _payload_geometry),
-    "escape": AnalysisKind("method", finalize_escape, _payload_escape),
-    "convergence": AnalysisKind(None, run_convergence, _payload_convergence),
-    "spurious": AnalysisKind("size", finalize_spurious, _payload_spurious),
+    "minima": AnalysisKind(
+        "chunk", finalize_minima, _payload_minima, "lowest polished loss of the chunk"
+    ),
+    "symmetry": AnalysisKind(
+        None, run_symmetry, _payload_symmetry, "largest deviation under the symmetry"
+    ),
+    "geometry": AnalysisKind(
+        None, run_geometry, _payload_geometry, "loss barrier between the aligned minima"
+    ),
+    "escape": AnalysisKind(
+        "method", finalize_escape, _payload_escape, "lowest polished loss of the method"
+    ),
+    "convergence": AnalysisKind(
+        None, run_convergence, _payload_convergence, "smallest final gap E − E*"
+    ),
+    "spurious": AnalysisKind(
+        "size", finalize_spurious, _payload_spurious, "GD's share of runs in spurious basins"
+    ),
 }
 """Every analysis kind (``spec.ANALYSES`` names the same); a new one is one line here."""

@@ -109,6 +109,12 @@ def write_setup(
         study.set_user_attr(key, value)
 
 
+def set_value_name(study: optuna.Study, name: str) -> None:
+    """Name the trials' objective value (Optuna's metric name: the dashboard shows it)."""
+    if study.metric_names != [name]:
+        study.set_metric_names([name])
+
+
 def stored_spec(study: optuna.Study | Mapping) -> dict | None:
     """The resolved spec the study was made with (None: not made by landscape, or not yet)."""
     return _attrs(study).get(_SPEC)

@@ -744,6 +744,7 @@ def _record_setup(
     study: optuna.Study, spec: Spec, *, kind: str | None = None, n_train: int | None = None
 ) -> None:
     """Store the resolved spec on a new study (a rerun was checked against it already)."""
+    records.set_value_name(study, spec.study.metric if kind is None else ANALYSIS_KINDS[kind].value)
     records.write_setup(
         study,
         spec.name,

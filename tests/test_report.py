@@ -7,12 +7,13 @@ import threading
 import urllib.request
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import numpy as np
 import optuna
 import pytest
 from fast import FAST
 from optuna.artifacts import FileSystemArtifactStore
 
-from landscape.report import data
+from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.report.write import safe_dirname
 from landscape.study import main
@@ -146,6 +147,69 @@ def test_report_data_matches_the_trials(stored):
     c = curves[0]
     h = by_number[c.number].user_attrs["history"]
     assert c.epoch.tolist() == h["epoch"]
+
+
+def test_studies_name_their_value_and_figures_name_their_loss(stored):
+    expected = {
+        "lr_search": "val_loss",
+        "minima": "lowest polished loss of the chunk",
+        "spurious": "GD's share of runs in spurious basins",
+        "symmetry": "largest deviation under the symmetry",
+    }
+    for name, value in expected.items():
+        study = optuna.load_study(study_name=name, storage=STORAGE.format(stored))
+        assert study.metric_names == [value]  # the dashboard shows it, not "Objective 0"
+    study = optuna.load_study(study_name="lr_search", storage=STORAGE.format(stored))
+    assert data.loss_label(study) == "final validation cross-entropy (nats)"
+    fig = figures.optuna_history(study, data.loss_label(study))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel().startswith("final validation")
+    assert ax.get_facecolor()[:3] == (1.0, 1.0, 1.0)  # not ggplot's grey
+    # one searched parameter: no importances plot (it would read 1.00 trivially)
+    assert not (stored / "reports" / "lr_search" / "importances.png").exists()
+    assert (stored / "reports" / "batch_search" / "importances.png").exists()
+
+
+def test_figures_colour_by_status_and_put_updates_on_a_log_axis():
+    def curve(i, status, loss):
+        n = len(loss)
+        return data.Curve(
+            i,
+            f"#{i}",
+            status,
+            np.arange(n, dtype=float),
+            np.arange(n, dtype=float),
+            np.array(loss),
+            np.full(n, np.nan),
+        )
+
+    curves = [
+        curve(0, "diverged", [1.0, 3.0, 9.0]),
+        curve(1, "budget", [1.0, 0.5, 0.2]),
+        curve(2, "budget", [1.0, 0.7, 0.6]),
+    ]
+    ax = figures.learning_curves(curves, x="updates").axes[0]
+    lines = ax.get_lines()
+    assert ax.get_xscale() == "log" and lines[0].get_xdata()[0] == 1.0  # θ⁽⁰⁾ at t + 1 = 1
+    assert lines[0].get_color() == figures.STATUS_COLOURS["diverged"]
+    assert lines[1].get_color() == lines[2].get_color() == figures.STATUS_COLOURS["budget"]
+    assert lines[1].get_linestyle() != lines[2].get_linestyle()
+    assert "#F0E442" not in figures.OKABE_ITO  # the faint yellow is gone
+    pts = data.LrPoints(
+        np.array([0.1, 1.0]),
+        np.array([0.5, 0.3]),
+        np.array(["budget", "pruned"]),
+        "train_loss",
+        None,
+        None,
+        None,
+        "final training loss ½·mean squared error",
+    )
+    ax = figures.loss_vs_lr(pts).axes[0]
+    assert ax.get_title() == "Final loss against ε (no run diverged)"
+    assert ax.get_ylabel() == "final training loss ½·mean squared error"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "pruned (1, value at pruning)" in labels
 
 
 def test_report_page_escapes_user_strings():

@@ -32,6 +32,7 @@ class LrPoints(NamedTuple):
     smallest_diverged: float | None
     stability_limit: float | None
     stability_limit_init: float | None
+    loss_label: str = "loss"
 
 
 class Curve(NamedTuple):
@@ -54,6 +55,7 @@ class BatchMap(NamedTuple):
     loss: np.ndarray
     status: np.ndarray
     n_train: int
+    loss_label: str = "loss"
 
 
 class ScheduleCurves(NamedTuple):
@@ -87,6 +89,19 @@ def _final_loss(t: optuna.trial.FrozenTrial, metric: str) -> float:
     return float(values[-1]) if values else math.nan
 
 
+def loss_label(study: optuna.Study) -> str:
+    """The metric in words with its loss, e.g. "final training cross-entropy (nats)"."""
+    metric = records.metric(study)
+    loss = (records.spec_of(study).get("model") or {}).get("loss", "")
+    which = {"train_loss": "training", "val_loss": "validation"}.get(metric)
+    if which is None:
+        return f"final {metric.replace('_', ' ')}"
+    name = {"cross_entropy": "cross-entropy (nats)", "mse": "loss ½·mean squared error"}.get(
+        loss, "loss"
+    )
+    return f"final {which} {name}"
+
+
 def lr_points(study: optuna.Study) -> LrPoints:
     """Final metric against ε for every finished trial, with the stability limits."""
     metric = records.metric(study)
@@ -105,6 +120,7 @@ def lr_points(study: optuna.Study) -> LrPoints:
         float(diverged.min()) if diverged.size else None,
         2.0 / lam if lam and lam > 0 else None,
         2.0 / lam0 if lam0 and lam0 > 0 else None,
+        loss_label(study),
     )
 
 
@@ -152,6 +168,7 @@ def batch_map(study: optuna.Study) -> BatchMap:
         np.array([_final_loss(t, metric) for t in trials]),
         np.array([records.status(t) for t in trials], dtype=str),
         records.n_train(study),
+        loss_label(study),
     )
 
 

@@ -6,12 +6,15 @@ stays distinguishable for the common colour-vision deficiencies.
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import optuna  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -29,7 +32,8 @@ from landscape.report.data import (  # noqa: E402
 )
 
 DPI = 150
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
+# Okabe–Ito without its yellow (#F0E442), which is too faint on white
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#999999"]
 STATUS_COLOURS = {
     "converged": "#009E73",
     "budget": "#0072B2",
@@ -58,7 +62,8 @@ def loss_vs_lr(p: LrPoints) -> Figure:
                 np.where(np.isfinite(y), y, np.nanmax(shown) if np.isfinite(shown).any() else 1.0),
                 c=STATUS_COLOURS[status],
                 marker=STATUS_MARKERS[status],
-                label=f"{status} ({sel.sum()})",
+                label=f"{status} ({sel.sum()}"
+                + (", value at pruning)" if status == "pruned" else ")"),
                 s=28,
             )
     ax.set_xscale("log")
@@ -91,8 +96,12 @@ def loss_vs_lr(p: LrPoints) -> Figure:
         )
     ax.set_ylim(ymin, ymax)
     ax.set_xlabel("learning rate ε (log scale)")
-    ax.set_ylabel(f"final {p.metric.replace('_', ' ')} (nats or ½·squared error)")
-    ax.set_title("Too large an ε diverges, too small an ε barely moves")
+    ax.set_ylabel(p.loss_label)
+    ax.set_title(
+        "Too large an ε diverges, too small an ε barely moves"
+        if (p.status == "diverged").any()
+        else "Final loss against ε (no run diverged)"
+    )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -100,22 +109,31 @@ def loss_vs_lr(p: LrPoints) -> Figure:
 
 
 def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
-    """Training loss of a selection of trials against epochs or updates."""
+    """Training loss of a selection of trials against epochs or updates.
+
+    Colour follows the status (as in every figure); runs of one status differ by line style.
+    Against updates the axis is logarithmic with θ⁽⁰⁾ at 1 and update t at t + 1.
+    """
     fig, (ax,) = _new(8.4, 4.0)
-    for i, c in enumerate(curves):
-        xs = c.epoch if x == "epoch" else c.updates
-        ok = np.isfinite(c.loss) & (c.loss > 0)
+    styles = ["-", "--", ":", "-."]
+    seen: dict[str, int] = {}
+    for c in curves:
+        xs = c.epoch if x == "epoch" else c.updates + 1.0
+        ok = np.isfinite(c.loss) & (c.loss > 0) & (xs > 0 if x != "epoch" else True)
+        n = seen.get(c.status, 0)
+        seen[c.status] = n + 1
         ax.plot(
             xs[ok],
             c.loss[ok],
-            color=OKABE_ITO[i % len(OKABE_ITO)],
+            color=STATUS_COLOURS.get(c.status, "#000000"),
+            ls=styles[n % len(styles)],
             lw=1.3,
             label=f"{c.label}: {c.status}",
         )
     ax.set_yscale("log")
     if x == "updates":
-        ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("epoch" if x == "epoch" else "update count t (symlog scale)")
+        ax.set_xscale("log")
+    ax.set_xlabel("epoch" if x == "epoch" else "update count t + 1 (log scale; θ⁽⁰⁾ at 1)")
     ax.set_ylabel("training loss E(θ) (log scale)")
     ax.set_title(f"Learning curves against {'epochs' if x == 'epoch' else 'updates'}")
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -227,7 +245,7 @@ def batch_map(b: BatchMap) -> Figure:
     ax1.scatter(
         b.lr[~finite], b.batch_size[~finite], marker="x", c="#D55E00", s=30, label="no finite loss"
     )
-    fig.colorbar(sc, ax=ax1, label="log10 final loss")
+    fig.colorbar(sc, ax=ax1, label=f"log10 of the {b.loss_label}")
     for status in STATUS_ORDER:
         sel = b.status == status
         if sel.any():
@@ -478,7 +496,37 @@ def escape(e: EscapeData) -> Figure:
     return fig
 
 
+def optuna_history(study, label: str) -> Figure:
+    """Optuna's optimisation history, in our style, log y when the value is a positive loss.
+
+    One outlier (e.g. a run at E = 2.5) would flatten the best-so-far line on a linear axis.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        ax = optuna.visualization.matplotlib.plot_optimization_history(study)
+    restyle(ax)
+    values = np.array(
+        [t.value for t in study.get_trials(deepcopy=False) if t.value is not None], dtype=float
+    )
+    if label.startswith("final") and values.size and (values > 0).all():
+        ax.set_yscale("log")
+    ax.set_ylabel(label + (" (log scale)" if ax.get_yscale() == "log" else ""))
+    ax.set_title("Optimisation history: each trial and the best so far")
+    return ax.figure
+
+
+def restyle(ax) -> None:
+    """Give one of Optuna's matplotlib plots (drawn in ggplot style) the look of ours."""
+    ax.set_facecolor("white")
+    ax.figure.set_facecolor("white")
+    ax.grid(True, color="#dddddd", alpha=0.8)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(True)
+        ax.spines[side].set_color("#333333")
+    ax.tick_params(colors="#333333")
+
+
 def save(fig: Figure, path) -> None:
     """Write ``fig`` as PNG at the report's resolution and free it."""
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")  # no clipped labels
     plt.close(fig)

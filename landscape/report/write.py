@@ -232,16 +232,18 @@ def _search_report(study, store, add):
     if complete:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ax = optuna.visualization.matplotlib.plot_optimization_history(study)
+            fig = figures.optuna_history(study, data.loss_label(study))
             add(
                 "history.png",
-                ax.figure,
+                fig,
                 "Optimisation history",
-                "Optuna's own plot: each complete trial's value and the best so far.",
+                "Optuna's own plot: each complete trial's value and the best so far (log scale "
+                "for a positive loss).",
             )
-            if len(complete) >= 2 and params:
+            if len(complete) >= 2 and len(params) >= 2:  # one parameter: trivially 1.00
                 try:
                     ax = optuna.visualization.matplotlib.plot_param_importances(study)
+                    figures.restyle(ax)
                     add(
                         "importances.png",
                         ax.figure,
