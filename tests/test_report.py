@@ -212,6 +212,29 @@ def test_figures_colour_by_status_and_put_updates_on_a_log_axis():
     assert "pruned (1, value at pruning)" in labels
 
 
+def test_escape_strip_and_slices_show_what_they_claim(stored):
+    store = FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
+    study = optuna.load_study(study_name="escape", storage=STORAGE.format(stored))
+    e = data.escape_data(study, store)
+    assert [len(c) for c in e.converged] == [len(p) for p in e.polished] == [3, 3]
+    fig = figures.escape(e)
+    left, right = fig.axes[:2]
+    # every run is a point (a strip, no box): 3 starts × 2 methods on each side
+    shown = sum(len(line.get_xdata()) for line in left.get_lines())
+    assert shown == sum(np.isfinite(v).sum() for v in e.losses)
+    crosses = sum(len(line.get_xdata()) for line in right.get_lines() if line.get_marker() == "x")
+    assert crosses == sum(
+        (~c & np.isfinite(p)).sum() for c, p in zip(e.converged, e.polished, strict=True)
+    )
+    geo = optuna.load_study(study_name="geometry", storage=STORAGE.format(stored))
+    arrays = data.artifact_arrays(geo, store, "geometry.npz", geo.best_trial)
+    ax = figures.slices(arrays).axes[0]
+    for line in ax.get_lines():
+        y = line.get_ydata()
+        assert y[len(y) // 2] == 0.0 and y.min() >= -1e-12  # E − E*: zero at the minimum
+    assert ax.get_yscale() == "linear"
+
+
 def test_report_page_escapes_user_strings():
     evil = '<script>alert("x")</script>'
     page = render(

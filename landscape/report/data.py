@@ -342,11 +342,17 @@ def minima_data(study: optuna.Study, store) -> MinimaData | None:
 
 
 class EscapeData(NamedTuple):
-    """Final training losses per escape method (before polishing)."""
+    """Per escape method: final and polished losses, and whether polishing converged.
+
+    ``threshold``: the loss above which a critical point counts as bad (None before the
+    analysis).
+    """
 
     methods: list[str]
     losses: list[np.ndarray]
     polished: list[np.ndarray]
+    converged: list[np.ndarray] = []
+    threshold: float | None = None
 
 
 def escape_data(study: optuna.Study, store) -> EscapeData | None:
@@ -359,9 +365,14 @@ def escape_data(study: optuna.Study, store) -> EscapeData | None:
     }
     if len(by_method) < len(methods) or not methods:
         return None
-    losses, polished = [], []
+    losses, polished, converged = [], [], []
     for i in range(len(methods)):
         arr = artifact_arrays(study, store, records.POINTS, by_method[i])
         losses.append(arr["train_loss"])
         polished.append(arr["loss"])
-    return EscapeData(list(methods), losses, polished)
+        converged.append(arr["converged"].astype(bool))
+    rep = records.escape(study)
+    threshold = None
+    if rep and rep.get("best_loss") is not None:
+        threshold = float(rep["best_loss"]) + float(rep["loss_threshold"])
+    return EscapeData(list(methods), losses, polished, converged, threshold)

@@ -394,11 +394,16 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
     """1-D slices (left) and 2-D contours along random and Hessian directions."""
     fig, (ax1, ax2, ax3) = _new(14.0, 4.0, 3)
     s = arrays["slice_s"]
-    ax1.plot(s, arrays["slice_random"], color="#0072B2", label="filter-normalised random")
-    ax1.plot(s, arrays["slice_hessian"], color="#D55E00", label="top Hessian eigenvector")
-    ax1.set_yscale("log")
+    centre = len(s) // 2
+    for key, colour, label in (
+        ("slice_random", "#0072B2", "filter-normalised random direction"),
+        ("slice_hessian", "#D55E00", "top Hessian eigenvector (unit norm)"),
+    ):
+        # E − E*: a log axis of E would show a spike to the minimum's 1e-16 at s = 0 and hide
+        # the curvature; a linear axis of the rise above E* shows the parabola
+        ax1.plot(s, arrays[key] - arrays[key][centre], color=colour, label=label)
     ax1.set_xlabel("step s along the direction")
-    ax1.set_ylabel("loss E(θ* + s·d) (log scale)")
+    ax1.set_ylabel("loss above the minimum, E(θ* + s·d) − E(θ*)")
     ax1.set_title("1-D slices through the minimum")
     ax1.legend(fontsize=7)
     p = arrays["plane_s"]
@@ -411,9 +416,10 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
         # levels from the rest of the grid and let the centre fall below them.
         c = len(p) // 2
         rest = np.delete(z.ravel(), c * len(p) + c)
-        levels = np.linspace(rest.min(), rest.max(), 21)
+        low, high = np.floor(rest.min() * 2) / 2, np.ceil(rest.max() * 2) / 2  # round to ½
+        levels = np.linspace(low, high, int(round((high - low) / 0.25)) + 1)
         cs = ax.contourf(p, p, z.T, levels=levels, cmap="cividis", extend="min")
-        fig.colorbar(cs, ax=ax, label="log10 loss")
+        fig.colorbar(cs, ax=ax, label="log10 loss", format="%.1f", ticks=levels[::2])
         ax.plot(0, 0, "+", color="#ffffff", ms=10)
         ax.set_xlabel("step s along d1")
         ax.set_ylabel("step t along d2")
@@ -471,27 +477,42 @@ def spurious(rep: dict) -> Figure:
 
 
 def escape(e: EscapeData) -> Figure:
-    """Final training losses of every method, before polishing (left) and after (right)."""
+    """Every run's final training loss (left) and polished loss (right), per method.
+
+    A strip of points, not a box: the values are often bimodal over many decades, where a box's
+    quartiles mislead. On the right, runs whose polishing did not converge are crosses, and the
+    line is the loss above which a critical point counts as bad.
+    """
     fig, (ax1, ax2) = _new(11.0, 4.2, 2)
     for ax, values, title in (
         (ax1, e.losses, "at the end of training"),
         (ax2, e.polished, "at the critical point below it"),
     ):
-        data = [np.maximum(v[np.isfinite(v)], 1e-300) for v in values]
-        ax.boxplot(data, tick_labels=e.methods, showfliers=False)
-        for i, v in enumerate(data):
-            ax.plot(
-                np.full(v.size, i + 1) + 0.08 * np.linspace(-1, 1, v.size),
-                v,
-                ".",
-                color=OKABE_ITO[i % len(OKABE_ITO)],
-                alpha=0.7,
-            )
+        for i, v in enumerate(values):
+            ok = np.isfinite(v)
+            x = np.full(v.size, i + 1.0) + 0.25 * np.linspace(-1, 1, max(v.size, 1))[: v.size]
+            conv = e.converged[i] if ax is ax2 and len(e.converged) > i else np.ones(v.size, bool)
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            for sel, marker in ((ok & conv, "o"), (ok & ~conv, "x")):
+                ax.plot(
+                    x[sel],
+                    np.maximum(v[sel], 1e-300),
+                    marker,
+                    color=colour,
+                    ms=3.5,
+                    alpha=0.8,
+                    ls="none",
+                )
+        ax.set_xticks(range(1, len(e.methods) + 1), e.methods)
         ax.set_yscale("log")
         ax.set_xlabel("training method (same starts, same epochs)")
         ax.set_ylabel("training loss E (log scale)")
         ax.set_title(f"Final losses {title}")
         ax.grid(alpha=0.3, axis="y")
+    if e.threshold is not None and e.threshold > 0:
+        ax2.axhline(e.threshold, color="#000000", ls="--", lw=1, label="bad above this")
+    ax2.plot([], [], "x", color="#333333", label="polishing not converged")
+    ax2.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
