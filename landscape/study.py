@@ -22,6 +22,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
 from landscape import records
+from landscape.experiments import ANALYSIS_KINDS
 from landscape.objectives import prepare, range_test_record, run_range_test, trial_records
 from landscape.report.text import format_range_test
 from landscape.runner import (
@@ -47,7 +48,10 @@ from landscape.storage import (
 )
 from landscape.summary import summarize
 
-PROG = "python -m landscape.study"
+
+def _prog() -> str:
+    """How the user called us: ``landscape`` (the console script) or ``python -m …``."""
+    return "landscape" if Path(sys.argv[0]).name == "landscape" else "python -m landscape.study"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,12 +70,12 @@ def _fail(message: str) -> int:
 def _top_help() -> str:
     specs = ", ".join(known_specs()) or "none found"
     return (
-        f"usage: {PROG} NAME [options]         run the study spec NAME\n"
-        f"       {PROG} list [options]         list the studies in a storage\n"
-        f"       {PROG} report STUDY [options] write reports/STUDY/index.html from storage\n"
-        f"       {PROG} dashboard [options]    open optuna-dashboard on the storage\n"
-        f"       {PROG} repair [options]       fail trials of dead workers, mend a journal\n"
-        f"       {PROG} lr_range NAME [options] the LR range test on spec NAME's problem\n\n"
+        f"usage: {_prog()} NAME [options]         run the study spec NAME\n"
+        f"       {_prog()} list [options]         list the studies in a storage\n"
+        f"       {_prog()} report STUDY [options] write reports/STUDY/index.html from storage\n"
+        f"       {_prog()} dashboard [options]    open optuna-dashboard on the storage\n"
+        f"       {_prog()} repair [options]       fail trials of dead workers, mend a journal\n"
+        f"       {_prog()} lr_range NAME [options] the LR range test on spec NAME's problem\n\n"
         "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
         f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
         "TOML file. Every command has --help.\n"
@@ -82,7 +86,7 @@ def _top_help() -> str:
 
 def _run_parser() -> _Parser:
     p = _Parser(
-        prog=f"{PROG} NAME",
+        prog=f"{_prog()} NAME",
         description="Run the study spec NAME: Optuna trials of the spec's trainer, then a "
         "summary of which learning rates diverged, stalled or converged.",
     )
@@ -140,7 +144,7 @@ def _artifacts_option(p: argparse.ArgumentParser) -> None:
 
 def _report_parser() -> _Parser:
     p = _Parser(
-        prog=f"{PROG} report",
+        prog=f"{_prog()} report",
         description="Write reports/STUDY/index.html and its PNGs from a stored study "
         "(nothing is retrained), and show them in optuna-dashboard as the study's note.",
     )
@@ -165,7 +169,7 @@ def _report_parser() -> _Parser:
 
 def _repair_parser() -> _Parser:
     p = _Parser(
-        prog=f"{PROG} repair",
+        prog=f"{_prog()} repair",
         description="With no worker running: cut a journal file's torn last line, mark "
         "RUNNING trials older than the grace period FAIL (and enqueue copies), and check "
         "an SQLite file's integrity.",
@@ -183,7 +187,7 @@ def _repair_parser() -> _Parser:
 
 def _dashboard_parser() -> _Parser:
     p = _Parser(
-        prog=f"{PROG} dashboard",
+        prog=f"{_prog()} dashboard",
         description="Start optuna-dashboard on the storage and its artifact folder, "
         "bound to 127.0.0.1.",
     )
@@ -203,7 +207,7 @@ def _storage_option(p: argparse.ArgumentParser) -> None:
 
 def _range_parser() -> _Parser:
     p = _Parser(
-        prog=f"{PROG} lr_range",
+        prog=f"{_prog()} lr_range",
         description="The learning-rate range test (Smith 2017) on the problem of spec NAME: "
         "one run from trial 0's θ⁽⁰⁾ with ε growing exponentially per update; prints where the "
         "loss falls and blows up, a suggested ε and search range, and draws the curve. With a "
@@ -220,7 +224,7 @@ def _range_parser() -> _Parser:
 
 
 def _list_parser() -> _Parser:
-    p = _Parser(prog=f"{PROG} list", description="List the studies in a storage.")
+    p = _Parser(prog=f"{_prog()} list", description="List the studies in a storage.")
     _storage_option(p)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     return p
@@ -281,7 +285,7 @@ def cmd_report(argv: Sequence[str]) -> int:
             except StorageError as exc:
                 raise StorageError(
                     f"{exc}; or write the report without uploading: "
-                    f"{PROG} report {args.study} --no-upload"
+                    f"{_prog()} report {args.study} --no-upload"
                 ) from None
         artifacts = artifact_dir(target, args.artifacts)
         out = Path(args.out)
@@ -445,6 +449,8 @@ def cmd_list(argv: Sequence[str]) -> int:
                 "trials": s.n_trials,
                 "best_value": s.best_trial.value if s.best_trial else None,
                 "best_params": s.best_trial.params if s.best_trial else None,
+                "kind": records.kind(s.user_attrs),
+                "found": _finding(s.user_attrs, s.best_trial.value if s.best_trial else None),
                 "spec": records.spec_name(s.user_attrs),
                 "started": s.datetime_start.isoformat(timespec="seconds")
                 if s.datetime_start
@@ -460,6 +466,10 @@ def cmd_list(argv: Sequence[str]) -> int:
     print(f"studies in {target.display}:")
     width = max(len(r["study"]) for r in rows)
     for r in rows:
+        if r["kind"] != "search":
+            # an analysis's trial values are units of work, not what it found
+            print(f"  {r['study']:{width}s}  {r['trials']:4d} trials  {r['kind']}: {r['found']}")
+            continue
         best = "—" if r["best_value"] is None else f"{r['best_value']:.6g}"
         params = (
             ""
@@ -475,6 +485,25 @@ def cmd_list(argv: Sequence[str]) -> int:
             f"{best}{params}"
         )
     return 0
+
+
+def _finding(attrs: dict, value: float | None) -> str:
+    """One line of what a stored analysis found ("not finished" until its result is stored)."""
+    kind = records.kind(attrs)
+    if kind == "minima" and records.minima(attrs):
+        return records.minima(attrs).get("headline", "done")
+    if kind == "spurious" and records.spurious(attrs):
+        return f"seed 1.3 {records.spurious(attrs)['verdict']}"
+    if kind == "escape" and records.escape(attrs):
+        holds = records.escape(attrs).get("claim_holds")
+        return (
+            "seed 1.3 " + {True: "holds", False: "does not hold", None: "cannot be judged"}[holds]
+        )
+    if kind in ("minima", "spurious", "escape"):
+        return "not finished"
+    if kind in ANALYSIS_KINDS and value is not None:
+        return f"{ANALYSIS_KINDS[kind].value} = {value:.4g}"
+    return "not finished"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

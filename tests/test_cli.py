@@ -96,6 +96,26 @@ def test_cli_list(workdir, capsys):
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["studies"]
     assert rows[0]["study"] == "lr_search" and rows[0]["trials"] == 2
+    assert rows[0]["kind"] == "search"
+    # an analysis lists what it found, not the value of its last unit of work
+    main(["symmetry", "--set", "trainer.epochs=20", "--set", "analysis.gd_steps=5", "--no-report"])
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "symmetry" in x)
+    assert "symmetry: largest deviation under the symmetry = " in line
+
+
+def test_console_script_help_names_itself():
+    import shutil
+
+    exe = shutil.which("landscape")
+    assert exe, "the landscape console script is installed with the package"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert out.startswith("usage: landscape NAME [options]")
+    out = subprocess.run(
+        [sys.executable, "-m", "landscape.study", "--help"], capture_output=True, text=True
+    ).stdout
+    assert out.startswith("usage: python -m landscape.study NAME")
 
 
 def test_cli_journal_storage(workdir, capsys):
