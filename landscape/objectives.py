@@ -74,7 +74,7 @@ def prepare(spec: Spec) -> Problem:
     validate_with_data(spec, data.n_train)
     validate_search(spec, data.n_train)
     validate_trainer_use(spec, data.n_train)
-    make_sampler(spec)
+    make_sampler(spec, n_train=data.n_train)
     make_pruner(spec)
     return Problem(spec=spec, data=data)
 
@@ -206,15 +206,59 @@ class TrialSeededSampler(optuna.samplers.BaseSampler):
         self._inner.reseed_rng()
 
 
-def make_sampler(spec: Spec, seed: int | None = None) -> optuna.samplers.BaseSampler:
+def grid_space(spec: Spec, n_train: int) -> dict[str, list]:
+    """The finite values of every searched parameter, for ``sampler.name = "grid"``.
+
+    Categorical and pow2 parameters give their choices, int parameters every step of their
+    range, float parameters every ``step``; a float without a step has no grid.
+
+    Raises
+    ------
+    SpecError
+        For a parameter without finite values.
+    """
+    space: dict[str, list] = {}
+    for p in spec.search:
+        dist = distribution(p, n_train)
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            space[p.name] = list(dist.choices)
+        elif isinstance(dist, optuna.distributions.IntDistribution) and not dist.log:
+            space[p.name] = list(range(dist.low, dist.high + 1, dist.step))
+        elif (
+            isinstance(dist, optuna.distributions.FloatDistribution) and dist.step and not dist.log
+        ):
+            n = int(round((dist.high - dist.low) / dist.step))
+            space[p.name] = [float(dist.low + i * dist.step) for i in range(n + 1)]
+        else:
+            raise SpecError(
+                f"sampler.name='grid' needs finite values: search.{p.name} is a "
+                f"{'log ' if getattr(dist, 'log', False) else ''}{p.type} range without a grid; "
+                "give it a step (linear scale) or make it categorical, e.g. "
+                "type = 'categorical', choices = [0.01, 0.1, 1.0]"
+            )
+    return space
+
+
+def make_sampler(
+    spec: Spec, seed: int | None = None, n_train: int | None = None
+) -> optuna.samplers.BaseSampler:
     """Build the spec's sampler from the root seed (default the spec's).
 
     TPE and random sampling are seeded per trial (:class:`TrialSeededSampler`). The QMC
     sampler keeps one scrambled sequence for the whole study: it takes the next point by a
     sample index kept in the storage, so concurrent workers already get different points.
+    The grid sampler (Optuna's ``GridSampler``) visits every point of :func:`grid_space` once,
+    in an order drawn from the seed, and stops the study when the grid is done.
     """
     name, opts = spec.sampler.name, dict(spec.sampler.options)
     seed = spec.study.seed if seed is None else seed
+    if name == "grid":
+        if opts:
+            raise SpecError(
+                f"sampler.options {opts}: the grid sampler takes none (--set sampler.options={{}})"
+            )
+        space = grid_space(spec, 1 if n_train is None else n_train)
+        return optuna.samplers.GridSampler(space, seed=trial_sampler_seed(seed, None))
     cls = {
         "tpe": optuna.samplers.TPESampler,
         "random": optuna.samplers.RandomSampler,

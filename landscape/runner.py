@@ -318,7 +318,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         storage=store,
         study_name=options.study_name,
         direction=spec.direction,
-        sampler=make_sampler(spec),
+        sampler=make_sampler(spec, n_train=problem.n_train),
         pruner=make_pruner(spec),
         load_if_exists=True,
     )
@@ -802,7 +802,7 @@ def _work(job: dict[str, Any]) -> None:
     study = optuna.load_study(
         study_name=job["study_name"],
         storage=store,
-        sampler=make_sampler(spec),
+        sampler=make_sampler(spec, n_train=problem.n_train),
         pruner=make_pruner(spec),
     )
     with threadpool_limits(job["threads"]):

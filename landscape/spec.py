@@ -36,7 +36,7 @@ METRICS = {  # metric: natural direction
     "val_accuracy": "maximize",
     "accuracy": "maximize",
 }
-SAMPLERS = ("tpe", "random", "qmc")
+SAMPLERS = ("tpe", "random", "qmc", "grid")
 PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 PARAM_TYPES = ("float", "int", "categorical", "pow2")
 

@@ -660,3 +660,70 @@ def test_cli_report_replaces_its_figures_instead_of_piling_them_up(workdir, caps
     assert sorted((workdir / "studies" / "artifacts").iterdir()) == store_files
     png = (workdir / "studies" / "artifacts" / first["loss_vs_lr.png"]).read_bytes()
     assert png == (workdir / "reports" / "lr_search" / "loss_vs_lr.png").read_bytes()
+
+
+GRID_SPEC = """
+[study]
+seed = 0
+n_trials = 50
+metric = "train_loss"
+report_every = 10
+bisect = 0
+track_sharpness = 0
+
+[data]
+name = "moons"
+options = { n_samples = 120 }
+
+[model]
+hidden = [4]
+
+[trainer]
+epochs = 30
+
+[search.lr]
+target = "trainer.lr"
+type = "categorical"
+choices = [0.01, 0.1, 1.0]
+
+[search.epochs]
+target = "trainer.epochs"
+type = "int"
+low = 10
+high = 30
+step = 10
+
+[sampler]
+name = "grid"
+
+[pruner]
+name = "none"
+"""
+
+
+def test_cli_grid_sampler_visits_every_point_once_then_stops(workdir, capsys):
+    (workdir / "studies").mkdir()
+    (workdir / "studies" / "grid_demo.toml").write_text(GRID_SPEC)
+    assert main(["grid_demo", "--no-progress", "--no-report"]) == 0
+    study = optuna.load_study(study_name="grid_demo", storage="sqlite:///studies/landscape.db")
+    points = sorted((t.params["lr"], t.params["epochs"]) for t in study.trials)
+    assert points == [(lr, e) for lr in (0.01, 0.1, 1.0) for e in (10, 20, 30)]  # 9, not 50
+    capsys.readouterr()
+    # a range without finite values is refused in one line, before anything is written
+    assert (
+        main(
+            [
+                "lr_search",
+                "--set",
+                "sampler.name=grid",
+                "--set",
+                "sampler.options={}",
+                "--storage",
+                "other.db",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "search.lr is a log float range without a grid" in err[0]
+    assert not (workdir / "other.db").exists()
