@@ -894,6 +894,13 @@ def _validate_param(spec: Spec, p: Param, names: list[str]) -> None:
     if p.type == "categorical":
         if not p.choices:
             raise SpecError(f"{where}.choices must list at least one value")
+        for c in p.choices:
+            if not (c is None or isinstance(c, bool | int | float | str)):
+                # Optuna stores a categorical parameter's choices as scalars only
+                raise SpecError(
+                    f"{where}.choices: {c!r} is not a number, string, boolean or none; Optuna "
+                    "stores only such choices (search a list-valued field through its parts)"
+                )
         if p.target == "trainer.schedule":
             for c in p.choices:
                 _one_of(f"{where}.choices[]", c, tuple(SCHEDULES))

@@ -727,3 +727,14 @@ def test_cli_grid_sampler_visits_every_point_once_then_stops(workdir, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "search.lr is a log float range without a grid" in err[0]
     assert not (workdir / "other.db").exists()
+    # list-valued choices cannot be stored by Optuna: refused, not crashed on in the summary
+    listed = GRID_SPEC.replace(
+        'target = "trainer.epochs"\ntype = "int"\nlow = 10\nhigh = 30\nstep = 10',
+        'target = "model.hidden"\ntype = "categorical"\nchoices = [[2], [4]]',
+    )
+    assert listed != GRID_SPEC
+    (workdir / "studies" / "grid_lists.toml").write_text(listed)
+    assert main(["grid_lists", "--storage", "other.db", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "choices: [2] is not a number, string, boolean or none" in err[0]
+    assert not (workdir / "other.db").exists()
