@@ -18,6 +18,7 @@ __all__ = [
     "TrainResult",
     "load_dataset",
     "make_schedule",
+    "load_trial",
     "run_study",
     "train",
 ]
@@ -25,7 +26,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # The study runner loads Optuna and the analyses: only when a notebook asks for it.
-    if name in ("run_study", "StudyRun"):
+    if name in ("run_study", "StudyRun", "load_trial", "TrialRun"):
         from landscape import runner
 
         return getattr(runner, name)

@@ -44,6 +44,7 @@ from landscape.experiments import (
 from landscape.objectives import (
     Problem,
     analysis_rng,
+    apply_params,
     build,
     make_objective,
     make_pruner,
@@ -56,7 +57,14 @@ from landscape.objectives import (
     trial_rng,
 )
 from landscape.report.text import describe, format_summary
-from landscape.spec import Spec, SpecError, find_spec, parse_spec, validate_static
+from landscape.spec import (
+    Spec,
+    SpecError,
+    find_spec,
+    parse_spec,
+    spec_from_dict,
+    validate_static,
+)
 from landscape.storage import (
     StorageTarget,
     artifact_dir,
@@ -973,3 +981,108 @@ def _finish_report(options: _Options, store) -> str | None:
         storage_id=options.target.identity,
     )
     return str(path)
+
+
+# ------------------------------------------------------------------ one stored trial
+@dataclass(frozen=True)
+class TrialRun:
+    """A stored search trial, trained again from its seed: all it takes to analyse it.
+
+    Attributes
+    ----------
+    number : int
+    params : dict
+        Its searched parameters.
+    spec : Spec
+        The study's spec with those parameters applied.
+    model : MLP
+    theta : ndarray of shape (D,)
+        θ at the end of the retraining.
+    theta0 : ndarray of shape (D,)
+        Its θ⁽⁰⁾ (the same stream as the trial's).
+    data : Dataset
+    result : TrainResult
+    matches_stored : bool
+        The retrained final training loss equals the stored one (to 1e-9 relative); False
+        when the stored trial ran with another BLAS thread count or an older version.
+    """
+
+    number: int
+    params: dict
+    spec: Spec
+    model: Any
+    theta: np.ndarray
+    theta0: np.ndarray
+    data: Any
+    result: Any
+    matches_stored: bool
+
+
+def load_trial(study: optuna.Study | str, number: int, *, storage: str | None = None) -> TrialRun:
+    """Train trial ``number`` of a stored search again and return its model, θ and data.
+
+    Parameters
+    ----------
+    study : optuna.Study or str
+        The study, or its name (then ``storage`` is its URL, default the CLI's default).
+    number : int
+    storage : str, optional
+
+    Returns
+    -------
+    TrialRun
+
+    Raises
+    ------
+    UsageError
+        The study is not a landscape search, or has no finished trial ``number``.
+    """
+    if isinstance(study, str):
+        target = resolve(storage)
+        check_storage(target)
+        study = optuna.load_study(study_name=study, storage=open_storage(target))
+    resolved = records.stored_spec(study)
+    if resolved is None or records.is_analysis(study):
+        raise UsageError(
+            f"study {study.study_name!r} is not a landscape search: only its trials can be loaded"
+        )
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    t = trials.get(number)
+    if t is None or not t.state.is_finished() or t.state == TrialState.FAIL:
+        done = sorted(n for n, tr in trials.items() if tr.state.is_finished())
+        raise UsageError(
+            f"--trial {number}: study {study.study_name!r} has no finished trial {number}; "
+            f"finished: {_ranges(done)}"
+        )
+    spec = spec_from_dict(records.spec_name(study) or study.study_name, resolved)
+    problem = prepare(spec)
+    model, res = retrain(problem, dict(t.params), number)
+    _, theta0 = build(problem, apply_params(spec, dict(t.params)), trial_rng(spec, number))
+    stored = t.user_attrs.get("train_loss")
+    same = stored is not None and math.isclose(res.final.loss, stored, rel_tol=1e-9, abs_tol=0)
+    return TrialRun(
+        number,
+        dict(t.params),
+        apply_params(spec, dict(t.params)),
+        model,
+        res.theta,
+        theta0,
+        problem.data,
+        res,
+        bool(same),
+    )
+
+
+def _ranges(numbers: list[int]) -> str:
+    """0–4, 7, 9–10 for [0, 1, 2, 3, 4, 7, 9, 10] ("none" when empty)."""
+    if not numbers:
+        return "none"
+    parts, start, prev = [], numbers[0], numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)

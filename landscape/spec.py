@@ -562,6 +562,30 @@ def parse_spec(name: str, text: str, overrides: list[str] | tuple[str, ...] = ()
     return spec
 
 
+def spec_from_dict(name: str, resolved: dict) -> Spec:
+    """Rebuild a :class:`Spec` from its resolved form (:meth:`Spec.to_dict`, as studies store it).
+
+    Raises
+    ------
+    SpecError
+        When the stored form does not validate (e.g. made by an incompatible version).
+    """
+    raw = {k: v for k, v in resolved.items() if k != "name" and v is not None}
+    if isinstance(raw.get("search"), list):
+        raw["search"] = {p["name"]: p for p in raw["search"]}
+    kwargs: dict[str, Any] = {"name": name, "description": raw.get("description", "")}
+    for key, cls in _SECTIONS.items():
+        if key in raw:
+            kwargs[key] = _build(cls, {k: v for k, v in raw[key].items() if v is not None}, key)
+    kwargs["search"] = tuple(
+        _build(Param, {k: v for k, v in p.items() if v is not None}, f"search.{n}")
+        for n, p in raw.get("search", {}).items()
+    )
+    spec = Spec(**kwargs)
+    validate_static(spec)
+    return spec
+
+
 def _refuse_fixing_searched(spec: Spec, overrides: list[str] | tuple[str, ...]) -> None:
     """A ``--set`` of a field the search sets would be silently overwritten by every trial."""
     for item in overrides:

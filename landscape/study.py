@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
-from landscape import records
+from landscape import records, seeds
+from landscape.analysis.geometry import filter_normalized_direction, hessian_directions, slice_1d
 from landscape.experiments import ANALYSIS_KINDS
 from landscape.objectives import prepare, range_test_record, run_range_test, trial_records
 from landscape.report.text import format_range_test
@@ -30,6 +32,7 @@ from landscape.runner import (
     UsageError,
     configure_logging,
     install_signal_handlers,
+    load_trial,
     run_study,
 )
 from landscape.spec import SpecError, find_spec, known_specs, parse_spec
@@ -75,7 +78,8 @@ def _top_help() -> str:
         f"       {_prog()} report STUDY [options] write reports/STUDY/index.html from storage\n"
         f"       {_prog()} dashboard [options]    open optuna-dashboard on the storage\n"
         f"       {_prog()} repair [options]       fail trials of dead workers, mend a journal\n"
-        f"       {_prog()} lr_range NAME [options] the LR range test on spec NAME's problem\n\n"
+        f"       {_prog()} lr_range NAME [options] the LR range test on spec NAME's problem\n"
+        f"       {_prog()} slice STUDY --trial N  retrain a stored trial; slices, λ_max\n\n"
         "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
         f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
         "TOML file. Every command has --help.\n"
@@ -221,6 +225,100 @@ def _range_parser() -> _Parser:
     p.add_argument("--study-name", help="stored study to compare with (default: NAME)")
     p.add_argument("--out", default="reports", help="folder of the figure (default: reports)")
     return p
+
+
+def _slice_parser() -> _Parser:
+    p = _Parser(
+        prog=f"{_prog()} slice",
+        description="Train a stored search trial again from its seed and look at the landscape "
+        "around its end point: the loss along a filter-normalised random direction and along "
+        "the top Hessian eigenvector, the Hessian's largest eigenvalues. In Python: "
+        "landscape.load_trial(study, N) gives its model, θ and data.",
+    )
+    p.add_argument("study", metavar="STUDY", help="the stored search study")
+    p.add_argument("--trial", type=int, required=True, metavar="N", help="trial number")
+    _storage_option(p)
+    p.add_argument("--radius", type=float, default=1.0, help="half-width of the slices")
+    p.add_argument("--points", type=int, default=41, help="odd number of points per slice")
+    p.add_argument("--out", default="reports", help="folder of the figure (default: reports)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    return p
+
+
+def cmd_slice(argv: Sequence[str]) -> int:
+    """Slice the landscape around a stored trial's end point (see ``--help``)."""
+    args = _slice_parser().parse_args(argv)
+    try:
+        if not (math.isfinite(args.radius) and args.radius > 0):
+            raise UsageError(f"--radius {args.radius}: must be a finite number > 0")
+        if args.points < 3 or args.points % 2 == 0:
+            raise UsageError(f"--points {args.points}: must be odd and >= 3")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out!r} is not a folder")
+        run = load_trial(args.study, args.trial, storage=args.storage)
+    except (SpecError, StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    except KeyError:
+        return _fail(f"study {args.study!r} is not in the storage")
+    d = run.data
+    theta = run.theta
+    if not np.isfinite(theta).all():
+        return _fail(f"--trial {args.trial}: its θ is not finite (the trial diverged)")
+    rng = seeds.stream(run.spec.study.seed, seeds.ANALYSIS, args.trial)
+    random_dir = filter_normalized_direction(run.model, theta, rng)
+    lam, top = hessian_directions(run.model, theta, d.X_train, d.y_train, k=1)
+    kw = {"radius": args.radius, "points": args.points}
+    r = slice_1d(run.model, theta, random_dir, d.X_train, d.y_train, **kw)
+    h = slice_1d(run.model, theta, top[0], d.X_train, d.y_train, **kw)
+    centre = args.points // 2
+    result = {
+        "study": args.study,
+        "trial": args.trial,
+        "params": run.params,
+        "status": run.result.status,
+        "loss": float(run.result.final.loss),
+        "matches_stored": run.matches_stored,
+        "lambda_max": float(lam[0]),
+        "two_over_lambda_max": float(2.0 / lam[0]) if lam[0] > 0 else None,
+        "slice_random_rise": float(np.nanmax(r.loss) - r.loss[centre]),
+        "slice_hessian_rise": float(np.nanmax(h.loss) - h.loss[centre]),
+    }
+    from landscape.report import figures  # matplotlib is loaded only to draw
+    from landscape.report.write import safe_dirname
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{safe_dirname(args.study)}-trial{args.trial}-slices.png"
+    figures.save(
+        figures.slices_1d(
+            r.s,
+            {
+                "filter-normalised random direction": r.loss,
+                "top Hessian eigenvector (unit)": h.loss,
+            },
+            f"trial {args.trial}: {run.result.status}, E = {result['loss']:.4g}",
+        ),
+        path,
+    )
+    result["figure"] = str(path)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in run.params.items()
+    )
+    print(
+        f"trial {args.trial} of {args.study!r} ({params}): trained again, "
+        f"{run.result.status}, E = {result['loss']:.6g}"
+        + ("" if run.matches_stored else " (differs from the stored value: other BLAS threads?)")
+    )
+    print(
+        f"λ_max = {lam[0]:.4g} (2/λ_max = {result['two_over_lambda_max'] or float('nan'):.4g}); "
+        f"E rises by {result['slice_random_rise']:.3g} along the random direction and by "
+        f"{result['slice_hessian_rise']:.3g} along the top eigenvector within ±{args.radius}"
+    )
+    print(path)
+    return 0
 
 
 def _list_parser() -> _Parser:
@@ -524,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dashboard": cmd_dashboard,
             "repair": cmd_repair,
             "lr_range": cmd_lr_range,
+            "slice": cmd_slice,
         }
         code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit

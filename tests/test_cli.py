@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from fast import FAST
+from fast import FAST, QUICK
 
 from landscape.study import main
 
@@ -738,3 +738,37 @@ def test_cli_grid_sampler_visits_every_point_once_then_stops(workdir, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "choices: [2] is not a number, string, boolean or none" in err[0]
     assert not (workdir / "other.db").exists()
+
+
+def test_load_trial_and_slice_a_stored_trial(workdir, capsys):
+    import landscape
+    from landscape.analysis.hessian import hessian
+
+    assert main(["lr_search", "--n-trials", "3", *QUICK]) == 0
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
+    run = landscape.load_trial(study, 1)
+    stored = study.trials[1].user_attrs
+    assert run.matches_stored and run.result.final.loss == pytest.approx(
+        stored["train_loss"], rel=1e-12
+    )
+    assert run.params == study.trials[1].params and run.spec.trainer.lr == stored["lr"]
+    assert run.theta.shape == run.theta0.shape == (run.model.n_params,)
+    capsys.readouterr()
+    assert main(["slice", "lr_search", "--trial", "1", "--json", "--points", "11"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    lam = np.linalg.eigvalsh(hessian(run.model, run.theta, run.data.X_train, run.data.y_train))
+    assert out["lambda_max"] == pytest.approx(lam[-1], rel=1e-10)
+    assert out["slice_random_rise"] >= 0 and (workdir / out["figure"]).stat().st_size > 5000
+    # bad input: one line, exit 2
+    for argv, text in [
+        (["slice", "lr_search", "--trial", "7"], "has no finished trial 7; finished: 0–2"),
+        (["slice", "lr_search", "--trial", "1", "--points", "4"], "--points 4: must be odd"),
+        (["slice", "nosuch", "--trial", "1"], "study 'nosuch' is not in the storage"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and text in err[0], err
+    main(["symmetry", "--set", "trainer.epochs=20", "--set", "analysis.gd_steps=5", "--no-report"])
+    capsys.readouterr()
+    assert main(["slice", "symmetry", "--trial", "0"]) == 2
+    assert "is not a landscape search" in capsys.readouterr().err

@@ -428,6 +428,21 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
     return fig
 
 
+def slices_1d(s: np.ndarray, curves: dict[str, np.ndarray], title: str) -> Figure:
+    """Loss above the centre, E(θ + s·d) − E(θ), along each direction, on a linear axis."""
+    fig, (ax,) = _new(6.4, 4.0)
+    centre = len(s) // 2
+    for i, (label, loss) in enumerate(curves.items()):
+        ax.plot(s, loss - loss[centre], color=OKABE_ITO[i % len(OKABE_ITO)], label=label)
+    ax.set_xlabel("step s along the direction")
+    ax.set_ylabel("loss above the centre, E(θ + s·d) − E(θ)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def spurious(rep: dict) -> Figure:
     """Share of runs in a spurious minimum's basin against k, one line per method (95% Wilson).
 
