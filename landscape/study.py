@@ -79,7 +79,8 @@ def _top_help() -> str:
         f"       {_prog()} dashboard [options]    open optuna-dashboard on the storage\n"
         f"       {_prog()} repair [options]       fail trials of dead workers, mend a journal\n"
         f"       {_prog()} lr_range NAME [options] the LR range test on spec NAME's problem\n"
-        f"       {_prog()} slice STUDY --trial N  retrain a stored trial; slices, λ_max\n\n"
+        f"       {_prog()} slice STUDY --trial N  retrain a stored trial; slices, λ_max\n"
+        f"       {_prog()} compare A B [options]  overlay stored searches in one figure\n\n"
         "Gradient descent on small neural networks, studied by experiment with Optuna.\n\n"
         f"NAME is a spec in ./studies or shipped with landscape ({specs}), or a path to a\n"
         "TOML file. Every command has --help.\n"
@@ -317,6 +318,60 @@ def cmd_slice(argv: Sequence[str]) -> int:
         f"E rises by {result['slice_random_rise']:.3g} along the random direction and by "
         f"{result['slice_hessian_rise']:.3g} along the top eigenvector within ±{args.radius}"
     )
+    print(path)
+    return 0
+
+
+def _compare_parser() -> _Parser:
+    p = _Parser(
+        prog=f"{_prog()} compare",
+        description="Overlay stored searches (e.g. tanh against relu, two datasets): final loss "
+        "against ε and each study's best learning curve, in one figure, with a line per study.",
+    )
+    p.add_argument("studies", metavar="STUDY", nargs="+", help="two or more stored searches")
+    _storage_option(p)
+    p.add_argument("--out", default="reports", help="folder of the figure (default: reports)")
+    return p
+
+
+def cmd_compare(argv: Sequence[str]) -> int:
+    """Compare stored searches in one figure (see ``--help``)."""
+    args = _compare_parser().parse_args(argv)
+    try:
+        if len(args.studies) < 2:
+            raise UsageError(f"compare needs two or more studies, got {len(args.studies)}")
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {args.out!r} is not a folder")
+        target = resolve(args.storage)
+        check_storage(target)
+        storage = open_storage(target)
+        known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        studies = []
+        for name in args.studies:
+            if name not in known:
+                raise UsageError(f"study {name!r} is not in {target.display}; known: {known}")
+            study = optuna.load_study(study_name=name, storage=storage)
+            if records.is_analysis(study) or records.stored_spec(study) is None:
+                raise UsageError(f"study {name!r} is not a landscape search")
+            studies.append(study)
+    except (StorageError, UsageError) as exc:
+        return _fail(str(exc))
+    from landscape.report import data, figures  # matplotlib is loaded only to draw
+    from landscape.report.write import safe_dirname
+
+    points = [data.lr_points(s) for s in studies]
+    best = [data.best_curve(s) for s in studies]
+    for s, p in zip(studies, points, strict=True):
+        try:
+            b = f"best ε {records.lr(s.best_trial):.4g} (value {s.best_value:.4g})"
+        except ValueError:
+            b = "no complete trial"
+        div = "none" if p.smallest_diverged is None else f"{p.smallest_diverged:.4g}"
+        print(f"{s.study_name}: {len(p.lr)} finished trials; {b}; smallest diverged ε {div}")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ("compare-" + "-".join(safe_dirname(n) for n in args.studies) + ".png")
+    figures.save(figures.compare(list(args.studies), points, best), path)
     print(path)
     return 0
 
@@ -623,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "repair": cmd_repair,
             "lr_range": cmd_lr_range,
             "slice": cmd_slice,
+            "compare": cmd_compare,
         }
         code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit

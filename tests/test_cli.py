@@ -772,3 +772,49 @@ def test_load_trial_and_slice_a_stored_trial(workdir, capsys):
     capsys.readouterr()
     assert main(["slice", "symmetry", "--trial", "0"]) == 2
     assert "is not a landscape search" in capsys.readouterr().err
+
+
+def test_compare_overlays_two_searches(workdir, capsys):
+    from landscape.report import data, figures
+
+    assert main(["lr_search", "--n-trials", "3", *QUICK]) == 0
+    assert (
+        main(
+            [
+                "lr_search",
+                "--study-name",
+                "relu",
+                "--n-trials",
+                "3",
+                *QUICK,
+                "--set",
+                "model.activation=relu",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["compare", "lr_search", "relu"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("lr_search: 3 finished trials") and lines[1].startswith("relu: 3")
+    assert (workdir / lines[-1]).stat().st_size > 5000
+    storage = "sqlite:///studies/landscape.db"
+    studies = [optuna.load_study(study_name=n, storage=storage) for n in ("lr_search", "relu")]
+    fig = figures.compare(
+        ["lr_search", "relu"],
+        [data.lr_points(s) for s in studies],
+        [data.best_curve(s) for s in studies],
+    )
+    left, right = fig.axes[:2]
+    # one colour per study, every finished trial a point, each best curve a line
+    assert sum(len(c.get_offsets()) for c in left.collections) == sum(
+        np.isfinite(data.lr_points(s).loss).sum() for s in studies
+    )
+    assert {line.get_color() for line in right.get_lines()} == set(figures.OKABE_ITO[:2])
+    for argv, text in [
+        (["compare", "lr_search"], "compare needs two or more studies, got 1"),
+        (["compare", "lr_search", "nosuch"], "study 'nosuch' is not in"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and text in err[0]

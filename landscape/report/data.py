@@ -158,6 +158,17 @@ def learning_curves(study: optuna.Study, n: int = 8) -> list[Curve]:
     return [_curve(t, f"ε={records.lr(t):.3g} (#{t.number})") for t in chosen]
 
 
+def best_curve(study: optuna.Study) -> Curve | None:
+    """The best complete trial's learning curve (None without one)."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    if not records.history(best):
+        return None
+    return _curve(best, f"{study.study_name}: best ε={records.lr(best):.3g} (#{best.number})")
+
+
 def batch_map(study: optuna.Study) -> BatchMap:
     """Final metric and status over (ε, batch size)."""
     metric = records.metric(study)

@@ -428,6 +428,51 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
     return fig
 
 
+def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) -> Figure:
+    """Two or more searches side by side: final loss against ε, and each best learning curve.
+
+    Each study has one colour; the marker says how a trial ended (as in every figure).
+    """
+    fig, (ax1, ax2) = _new(12.0, 4.2, 2)
+    for i, (name, p) in enumerate(zip(names, points, strict=True)):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        finite = np.isfinite(p.loss)
+        for status in STATUS_ORDER:
+            sel = finite & (p.status == status)
+            if sel.any():
+                ax1.scatter(
+                    p.lr[sel],
+                    p.loss[sel],
+                    color=colour,
+                    marker=STATUS_MARKERS[status],
+                    s=26,
+                    label=f"{name}: {status} ({sel.sum()})",
+                )
+        if p.smallest_diverged is not None:
+            ax1.axvline(p.smallest_diverged, color=colour, ls="--", lw=1)
+        c = best[i]
+        if c is not None:
+            ok = np.isfinite(c.loss) & (c.loss > 0)
+            ax2.plot(c.updates[ok] + 1.0, c.loss[ok], color=colour, lw=1.4, label=c.label)
+    ax1.set_xscale("log")
+    if all((p.loss[np.isfinite(p.loss)] > 0).all() for p in points):
+        ax1.set_yscale("log")
+    ax1.set_xlabel("learning rate ε (log scale; dashed: smallest diverged ε)")
+    ax1.set_ylabel(points[0].loss_label if points else "final loss")
+    ax1.set_title("Final loss against ε")
+    ax1.legend(fontsize=6.5)
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("update count t + 1 (log scale; θ⁽⁰⁾ at 1)")
+    ax2.set_ylabel("training loss E(θ) (log scale)")
+    ax2.set_title("The best trial of each study")
+    ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
 def slices_1d(s: np.ndarray, curves: dict[str, np.ndarray], title: str) -> Figure:
     """Loss above the centre, E(θ + s·d) − E(θ), along each direction, on a linear axis."""
     fig, (ax,) = _new(6.4, 4.0)
