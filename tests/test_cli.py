@@ -112,10 +112,12 @@ def test_console_script_help_names_itself():
     assert exe, "the landscape console script is installed with the package"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("usage: landscape NAME [options]")
-    out = subprocess.run(
-        [sys.executable, "-m", "landscape.study", "--help"], capture_output=True, text=True
-    ).stdout
-    assert out.startswith("usage: python -m landscape.study NAME")
+
+
+def test_module_help_names_python_m(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/somewhere/landscape/study.py"])
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m landscape.study NAME")
 
 
 def test_cli_journal_storage(workdir, capsys):
@@ -441,6 +443,10 @@ MINIMA_FAST = [
     "trainer.epochs=300",
     "--set",
     "data.options.n_samples=80",
+    "--set",
+    "analysis.polish_iter=500",
+    "--set",
+    "analysis.continue_steps=40",
     "--no-progress",
 ]
 

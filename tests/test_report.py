@@ -18,6 +18,9 @@ from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.report.write import safe_dirname
 from landscape.study import main
 
+# every test of this module on one worker: the fixture of stored studies is built once
+pytestmark = pytest.mark.xdist_group("report")
+
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
@@ -40,6 +43,10 @@ def stored(tmp_path_factory):
                 "trainer.epochs=300",
                 "--set",
                 "data.options.n_samples=80",
+                "--set",
+                "analysis.polish_iter=500",
+                "--set",
+                "analysis.continue_steps=40",
                 "--no-progress",
             ],
             ["symmetry", "--set", "trainer.epochs=30", "--set", "analysis.gd_steps=10"],
@@ -68,7 +75,9 @@ def stored(tmp_path_factory):
                 "--set",
                 "analysis.updates=200",
                 "--set",
-                "analysis.basin_steps=2000",
+                "analysis.basin_steps=500",
+                "--set",
+                "analysis.tau=0",
                 "--set",
                 'analysis.methods=["gd", "minibatch:8"]',
                 "--no-progress",

@@ -63,7 +63,7 @@ def _running(url, n=1, name="lr_search"):
     return sum(t.state == TrialState.RUNNING for t in _trials(url, name)) >= n
 
 
-MEDIUM = [*LONG, "--set", "trainer.epochs=3000"]  # trials of about 3 s
+MEDIUM = [*LONG, "--set", "trainer.epochs=2000"]  # trials of about 2 s
 KILLABLE = [*LONG, "--set", "trainer.epochs=8000"]  # three workers on two cores: about 12 s
 
 

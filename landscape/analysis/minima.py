@@ -902,36 +902,42 @@ def cluster(
     """
     thetas = np.asarray(thetas, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
-    reps: list[int] = []
-    labels = np.empty(len(thetas), dtype=np.int64)
     if data is not None:
         X = model.check_inputs(data[0])
         t = model.targets(data[1], X.shape[0])
     alphas = np.array([0.25, 0.5, 0.75])[:, None]
-    for i, th in enumerate(thetas):
-        label = -1
-        for c, r in enumerate(reps):
-            ref = thetas[r]
-            slack = loss_tol * (1.0 + abs(losses[r]))
-            if abs(losses[i] - losses[r]) > slack:
-                continue
-            cand = align_model(model, th, ref) if modulo_symmetry else th
-            dist = np.linalg.norm(cand - ref)
-            scale = 1.0 + np.linalg.norm(ref)
-            same = dist <= tol * scale
-            if not same and data is not None and dist <= reach * scale:
-                path = (1.0 - alphas) * ref + alphas * cand
-                with np.errstate(over="ignore", invalid="ignore"):
-                    E_path, _, _ = model.evaluate(path, X, t, grad=False)
-                same = bool((E_path <= max(losses[i], losses[r]) + slack).all())
-            if same:
-                label = c
-                break
+
+    def same(i: int, r: int) -> bool:
+        ref = thetas[r]
+        slack = loss_tol * (1.0 + abs(losses[r]))
+        if abs(losses[i] - losses[r]) > slack:
+            return False
+        cand = align_model(model, thetas[i], ref) if modulo_symmetry else thetas[i]
+        dist = np.linalg.norm(cand - ref)
+        scale = 1.0 + np.linalg.norm(ref)
+        if dist <= tol * scale:
+            return True
+        if data is None or dist > reach * scale:
+            return False
+        path = (1.0 - alphas) * ref + alphas * cand
+        with np.errstate(over="ignore", invalid="ignore"):
+            E_path, _, _ = model.evaluate(path, X, t, grad=False)
+        return bool((E_path <= max(losses[i], losses[r]) + slack).all())
+
+    return _greedy(len(thetas), same)
+
+
+def _greedy(n: int, same) -> Clusters:
+    """Each point joins the first class whose representative ``same(i, rep)`` accepts."""
+    reps: list[int] = []
+    labels = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        label = next((c for c, r in enumerate(reps) if same(i, r)), -1)
         if label < 0:
             reps.append(i)
             label = len(reps) - 1
         labels[i] = label
-    sizes = np.bincount(labels, minlength=len(reps)) if len(labels) else np.zeros(0, int)
+    sizes = np.bincount(labels, minlength=len(reps)) if n else np.zeros(0, int)
     return Clusters(labels, np.asarray(reps, dtype=np.int64), sizes)
 
 
@@ -974,30 +980,20 @@ def cluster_families(
     t = model.targets(data[1], X.shape[0])
     floor = loss_floor(model, X, data[1]) if floor is None else floor
     alphas = (np.arange(samples) + 1.0) / (samples + 1.0)
-    reps: list[int] = []
-    labels = np.empty(len(thetas), dtype=np.int64)
-    for i, th in enumerate(np.asarray(thetas, dtype=np.float64)):
-        label = -1
-        for c, r in enumerate(reps):
-            ref = thetas[r]
-            if not _same_loss(losses[i], losses[r], loss_rtol, floor):
-                continue
-            cand = align_model(model, th, ref) if modulo_symmetry else th
-            same = True
-            for a in alphas:
-                d = _newton(model, (1.0 - a) * ref + a * cand, X, data[1], t, steps)
-                if not (np.isfinite(d.loss) and _same_loss(d.loss, losses[r], loss_rtol, floor)):
-                    same = False
-                    break
-            if same:
-                label = c
-                break
-        if label < 0:
-            reps.append(i)
-            label = len(reps) - 1
-        labels[i] = label
-    sizes = np.bincount(labels, minlength=len(reps)) if len(labels) else np.zeros(0, int)
-    return Clusters(labels, np.asarray(reps, dtype=np.int64), sizes)
+    thetas = np.asarray(thetas, dtype=np.float64)
+
+    def same(i: int, r: int) -> bool:
+        ref = thetas[r]
+        if not _same_loss(losses[i], losses[r], loss_rtol, floor):
+            return False
+        cand = align_model(model, thetas[i], ref) if modulo_symmetry else thetas[i]
+        for a in alphas:
+            d = _newton(model, (1.0 - a) * ref + a * cand, X, data[1], t, steps)
+            if not (np.isfinite(d.loss) and _same_loss(d.loss, losses[r], loss_rtol, floor)):
+                return False
+        return True
+
+    return _greedy(len(thetas), same)
 
 
 @dataclass(frozen=True)
@@ -1354,6 +1350,8 @@ def examine_points(
         :data:`EXAMINED_FIELDS`, (M,) each.
     """
     polish_opts = {k: options.pop(k) for k in ("gtol", "max_iter") if k in options}
+    # the continuation's L-BFGS gets the polisher's budget
+    options.setdefault("lbfgs_iter", polish_opts.get("max_iter", 3000))
     M, D = thetas.shape
     out: dict[str, np.ndarray] = {
         "theta": np.full((M, D), np.nan),
