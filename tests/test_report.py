@@ -341,8 +341,15 @@ def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
         attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
         assert {"status", "lr", "epochs", "updates", "val_loss", "wall_time", "seed"} <= set(attrs)
         assert any(t["intermediate_values"] for t in detail["trials"])
+        assert detail["objective_names"] == ["val_loss"]  # not "Objective 0"
         note = detail["note"]["body"]
         assert "landscape report: lr_search" in note and "Final loss against" in note
+        _, body = get(f"/api/studies/{studies['symmetry']}")
+        sym = json.loads(body)
+        assert sym["objective_names"] == ["largest deviation under the symmetry"]
+        # the symmetry note carries the checks and the counts, not only the network
+        for text in ("every check within 1e-10 | yes", "pair swaps tried", "unit permutations"):
+            assert text in sym["note"]["body"], sym["note"]["body"]
         pngs = [a for a in detail["artifacts"] if a["filename"].endswith(".png")]
         assert pngs, detail["artifacts"]
         url = re.search(r"\((/artifacts/\d+/[0-9a-f-]+)\)", note).group(1)

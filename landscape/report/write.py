@@ -373,8 +373,31 @@ def _symmetry_report(study, store, add):
     ]
     if c.get("with_signs") not in (None, "None"):
         counts.append(["with sign flips ∏ d_l!·2^d_l", c["with_signs"]])
+    if c.get("continuous") not in (None, "0", 0):
+        counts.append(
+            [
+                "continuous symmetries (dimension)",
+                f"{c['continuous']}: {c.get('continuous_kinds', '')}",
+            ]
+        )
+    worst = max(float(r[2]) for r in rows if r[2] is not None)
+    # the summary rows are also the dashboard note: the checks and counts belong there
+    summary = [
+        ("network", records.training(t) or ""),
+        ("every check within 1e-10", "yes" if worst <= 1e-10 else "no"),
+        ("largest deviation of any check", worst),
+        (
+            "pair swaps tried",
+            f"{a['transpositions_tested']} of {a['transpositions_total']}"
+            + (" (sample)" if a["sampled"] else " (all)"),
+        ),
+        ("output change under a swap", a["output_deviation"]),
+        ("∇E(πθ) − π∇E(θ)", a["gradient_deviation"]),
+        (f"GD(πθ⁽⁰⁾) − π GD(θ⁽⁰⁾) after {a['gd_steps']} steps", a["gd_deviation"]),
+        *((name, value) for name, value in counts),
+    ]
     return (
-        [("network", records.training(t) or "")],
+        summary,
         [
             Table("Checks", ["check", "tried", "largest deviation"], rows),
             Table("Copies of every minimum", ["count", "value"], counts),
