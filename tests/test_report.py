@@ -221,6 +221,27 @@ def test_figures_colour_by_status_and_put_updates_on_a_log_axis():
     assert "pruned (1, value at pruning)" in labels
 
 
+def test_loss_vs_lr_encodes_what_else_the_search_varies(stored):
+    batch = optuna.load_study(study_name="batch_search", storage=STORAGE.format(stored))
+    pts = data.lr_points(batch)
+    trials = data.finished(batch)
+    assert pts.group_name == "batch size"
+    assert pts.group.tolist() == [float(t.user_attrs["batch_size"]) for t in trials]
+    ax = figures.loss_vs_lr(pts).axes[0]
+    areas = np.concatenate([c.get_sizes() for c in ax.collections if len(c.get_offsets())])
+    expected = 10.0 + 9.0 * np.log2(pts.group[np.isin(pts.status, list(figures.STATUS_MARKERS))])
+    assert sorted(areas.tolist()) == pytest.approx(sorted(expected.tolist()))
+    assert any(t.get_text().startswith("batch size") for t in ax.get_legend().get_texts())
+    sched = optuna.load_study(study_name="schedule_search", storage=STORAGE.format(stored))
+    pts = data.lr_points(sched)
+    assert pts.group_name == "schedule"
+    assert set(pts.group) <= {"constant", "linear", "inverse_time", "step", "exponential", "cosine"}
+    labels = [t.get_text() for t in figures.loss_vs_lr(pts).axes[0].get_legend().get_texts()]
+    assert {f"schedule {g}" for g in pts.group} <= set(labels)
+    lr = optuna.load_study(study_name="lr_search", storage=STORAGE.format(stored))
+    assert data.lr_points(lr).group is None
+
+
 def test_escape_strip_and_slices_show_what_they_claim(stored):
     store = FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
     study = optuna.load_study(study_name="escape", storage=STORAGE.format(stored))

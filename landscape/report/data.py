@@ -33,6 +33,8 @@ class LrPoints(NamedTuple):
     stability_limit: float | None
     stability_limit_init: float | None
     loss_label: str = "loss"
+    group: np.ndarray | None = None
+    group_name: str = ""
 
 
 class Curve(NamedTuple):
@@ -121,7 +123,18 @@ def lr_points(study: optuna.Study) -> LrPoints:
         2.0 / lam if lam and lam > 0 else None,
         2.0 / lam0 if lam0 and lam0 > 0 else None,
         loss_label(study),
+        *_group(study, trials),
     )
+
+
+def _group(study: optuna.Study, trials: list) -> tuple[np.ndarray | None, str]:
+    """What else a search varies besides ε, per trial: the batch size or the schedule."""
+    searched = {p.get("target") for p in records.search_space(study) or []}
+    if "trainer.batch_size" in searched:
+        return np.array([records.batch_size(t) for t in trials], dtype=float), "batch size"
+    if "trainer.schedule" in searched:
+        return np.array([records.schedule(t) for t in trials], dtype=str), "schedule"
+    return None, ""
 
 
 def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:

@@ -53,6 +53,17 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     """Final loss against ε, coloured by status, with the divergence boundary and 2/λ_max."""
     fig, (ax,) = _new(8.4, 4.0)
     shown = np.where(np.isfinite(p.loss), p.loss, np.nan)
+    # a third quantity the search varies: batch size as marker area, schedule as edge colour
+    sizes = np.full(len(p.lr), 28.0)
+    edges: np.ndarray | None = None
+    if p.group is not None and p.group_name == "batch size":
+        sizes = 10.0 + 9.0 * np.log2(np.maximum(p.group.astype(float), 1.0))
+    elif p.group is not None:
+        names = list(dict.fromkeys(p.group.tolist()))
+        # edge colours apart from the status colours of the faces
+        rim = ["#000000", "#CC79A7", "#56B4E9", "#7B3294", "#8C510A", "#01665E"]
+        palette = {n: rim[i % len(rim)] for i, n in enumerate(names)}
+        edges = np.array([palette[g] for g in p.group])
     for status in STATUS_ORDER:
         sel = p.status == status
         if sel.any():
@@ -60,11 +71,29 @@ def loss_vs_lr(p: LrPoints) -> Figure:
             ax.scatter(
                 p.lr[sel],
                 np.where(np.isfinite(y), y, np.nanmax(shown) if np.isfinite(shown).any() else 1.0),
+                s=sizes[sel],
+                edgecolors=None if edges is None or status == "pruned" else edges[sel],
+                linewidths=None if edges is None else 1.6,
                 c=STATUS_COLOURS[status],
                 marker=STATUS_MARKERS[status],
                 label=f"{status} ({sel.sum()}"
                 + (", value at pruning)" if status == "pruned" else ")"),
+            )
+    if p.group is not None and p.group_name == "batch size":
+        for b in sorted({int(v) for v in (p.group.min(), np.median(p.group), p.group.max())}):
+            ax.scatter(
+                [], [], s=10.0 + 9.0 * np.log2(max(b, 1)), c="#bbbbbb", label=f"batch size {b}"
+            )
+    elif edges is not None:
+        for name, colour in palette.items():
+            ax.scatter(
+                [],
+                [],
                 s=28,
+                facecolors="none",
+                edgecolors=colour,
+                linewidths=1.6,
+                label=f"schedule {name}",
             )
     ax.set_xscale("log")
     if np.nanmin(shown) > 0:
