@@ -53,6 +53,17 @@ class Polished:
     iterations: int
 
 
+def _scalar_objective(model: MLP, X: np.ndarray, t: np.ndarray):
+    """E and ∇E at one θ, for SciPy's L-BFGS (overflow of a bad step is a large E, not a flood)."""
+
+    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            E, g, _ = model.evaluate(th, X, t)
+        return float(E), g.copy()
+
+    return fun
+
+
 @one_blas_thread
 def polish(
     model: MLP,
@@ -96,11 +107,7 @@ def polish(
     X = model.check_inputs(X)
     t = model.targets(y, X.shape[0])
 
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        with np.errstate(over="ignore", invalid="ignore"):
-            E, g, _ = model.evaluate(th, X, t)
-        return float(E), g.copy()
-
+    fun = _scalar_objective(model, X, t)
     iterations = 0
     E, g = fun(theta)
     if np.isfinite(E) and np.linalg.norm(g) > gtol:
@@ -279,12 +286,7 @@ def _continue_lbfgs(
     model: MLP, d: Descent, X: np.ndarray, y: np.ndarray, t: np.ndarray, max_iter: int, steps: int
 ) -> Descent:
     """Continue a :class:`Descent` by L-BFGS without a gradient stop, then by Newton."""
-
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        with np.errstate(over="ignore", invalid="ignore"):
-            E, g, _ = model.evaluate(th, X, t)
-        return float(E), g.copy()
-
+    fun = _scalar_objective(model, X, t)
     opts = {"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0, "maxcor": 30, "maxfun": 2 * max_iter}
     res = minimize(fun, d.theta, jac=True, method="L-BFGS-B", options=opts)
     theta = res.x if np.isfinite(res.fun) and res.fun < d.loss else d.theta
