@@ -56,12 +56,28 @@ from landscape.train import train, train_many
 
 def n_chunks(problem: Problem) -> int:
     """Count the units of work: chunks of starts (minima), methods (escape), sizes (spurious)."""
+    names = unit_names(problem.spec)
     a = problem.spec.analysis
+    return len(names) if names is not None else -(-a.n_starts // a.chunk)
+
+
+def unit_names(spec) -> list[str] | None:
+    """The names of the units of work, None where units are numbered (minima: chunks).
+
+    Escape's units are its methods, spurious's its sizes k:n; the names are the categories of
+    the unit's trial parameter, so the dashboard and plain Optuna show them.
+    """
+    a = spec.analysis
     if a.kind == "escape":
-        return len(a.methods)
+        return list(a.methods)
     if a.kind == "spurious":
-        return len(a.sizes)
-    return -(-a.n_starts // a.chunk)
+        return list(a.sizes)
+    return None
+
+
+def _unit_of(value: Any, names: list[str] | None) -> int:
+    """A unit's index from its trial parameter (its name, or its number)."""
+    return int(value) if names is None else names.index(value)
 
 
 def start_thetas(problem: Problem, ids: np.ndarray) -> tuple[Any, np.ndarray]:
@@ -130,7 +146,7 @@ def finalize_spurious(
 ) -> SpuriousReport | None:
     """Summarise the sweep once every size's trial is complete (None until then)."""
     a = problem.spec.analysis
-    parts = _load_units(study, store, len(a.sizes), "size")
+    parts = _load_units(study, store, len(a.sizes), "size", list(a.sizes))
     if parts is None:
         return None
     report = summarise(parts, a.updates)
@@ -213,20 +229,25 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
     total = n_chunks(problem)
     kind = problem.spec.analysis.kind
     param = ANALYSIS_KINDS[kind].unit
+    names = unit_names(problem.spec)
     run = {"minima": run_chunk, "escape": run_method, "spurious": run_spurious_size}[kind]
 
     def objective(trial: optuna.Trial) -> float:
         start = time.perf_counter()
-        unit = trial.suggest_int(param, 0, total - 1)
+        if names is None:
+            unit = trial.suggest_int(param, 0, total - 1)
+        else:
+            unit = names.index(trial.suggest_categorical(param, names))
+        value = trial.params[param]
         states = (TrialState.COMPLETE, TrialState.RUNNING)
         if any(
-            t.params.get(param) == unit and t.number != trial.number
+            t.params.get(param) == value and t.number != trial.number
             for t in trial.study.get_trials(deepcopy=False, states=states)
         ):
             # Not from the queue: another worker took the last unit between our look at the
             # queue and our ask, and the sampler proposed a unit that is taken.
             records.set_status(trial, "idle")
-            raise optuna.TrialPruned(f"{param} {unit} is taken; nothing left in the queue")
+            raise optuna.TrialPruned(f"{param} {value} is taken; nothing left in the queue")
         arrays = run(problem, unit)
         records.upload_arrays(store, trial, records.POINTS, arrays)
         records.set_status(trial, "done")
@@ -257,18 +278,23 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
     return objective
 
 
-def enqueue_missing(study: optuna.Study, total: int, param: str = "chunk") -> list[int]:
-    """Enqueue one trial per unit that is neither complete, queued nor running."""
+def enqueue_missing(
+    study: optuna.Study, total: int, param: str = "chunk", names: list[str] | None = None
+) -> list[int]:
+    """Enqueue one trial per unit that is neither complete, queued nor running.
+
+    Units are numbered 0 … total − 1, or named by ``names`` (then the parameter is their name).
+    """
     taken = set()
     for t in study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING)
     ):
         unit = t.params.get(param, t.system_attrs.get("fixed_params", {}).get(param))
         if unit is not None:
-            taken.add(int(unit))
+            taken.add(_unit_of(unit, names))
     missing = [c for c in range(total) if c not in taken]
     for c in missing:
-        study.enqueue_trial({param: c}, skip_if_exists=False)
+        study.enqueue_trial({param: c if names is None else names[c]}, skip_if_exists=False)
     return missing
 
 
@@ -281,12 +307,18 @@ def drain_queue(study: optuna.Study, objective, callback=None) -> int:
     return done
 
 
-def _load_units(study: optuna.Study, store: FileSystemArtifactStore, total: int, param: str):
+def _load_units(
+    study: optuna.Study,
+    store: FileSystemArtifactStore,
+    total: int,
+    param: str,
+    names: list[str] | None = None,
+):
     """Each unit's arrays from its artifact, in unit order; None while units are missing."""
     by_unit: dict[int, optuna.trial.FrozenTrial] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         if param in t.params:
-            by_unit[int(t.params[param])] = t
+            by_unit[_unit_of(t.params[param], names)] = t
     if len(by_unit) < total:
         return None
     parts = []
@@ -501,7 +533,7 @@ def finalize_escape(
     """Compare the methods once every method's trial is complete (None until then)."""
     spec = problem.spec
     a = spec.analysis
-    parts = _load_units(study, store, len(a.methods), "method")
+    parts = _load_units(study, store, len(a.methods), "method", list(a.methods))
     if parts is None:
         return None
     model, _ = build(problem, spec, np.random.default_rng(0))

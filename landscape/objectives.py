@@ -358,9 +358,14 @@ def trial_rng(spec: Spec, number: int) -> np.random.Generator:
 
 def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, np.ndarray]:
     """Build the (trial's) model and draw its θ⁽⁰⁾, the first draw from ``rng``."""
+    model = make_model(problem, spec)
+    return model, model.init(rng, scheme=spec.model.init, scale=spec.model.init_scale)
+
+
+def make_model(problem: Problem, spec: Spec) -> MLP:
+    """The (trial's) network for the problem's data: sizes, activation and loss of the spec."""
     m = spec.model
-    model = MLP(problem.data.sizes(list(m.hidden)), m.activation, m.loss)
-    return model, model.init(rng, scheme=m.init, scale=m.init_scale)
+    return MLP(problem.data.sizes(list(m.hidden)), m.activation, m.loss)
 
 
 def run_training(
@@ -368,8 +373,8 @@ def run_training(
     spec: Spec,
     rng: np.random.Generator,
     callback: Callable[[EpochRecord], bool | None] | None = None,
-) -> tuple[MLP, TrainResult]:
-    """Build the model and train it as the (trial's) spec says."""
+) -> tuple[MLP, np.ndarray, TrainResult]:
+    """Build the model and train it as the (trial's) spec says; return it, θ⁽⁰⁾ and the result."""
     data = problem.data
     model, theta0 = build(problem, spec, rng)
     try:
@@ -386,7 +391,7 @@ def run_training(
         )
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    return model, res
+    return model, theta0, res
 
 
 def metric_value(metric: str, rec: EpochRecord) -> float:
@@ -404,7 +409,8 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _history_attr(res: TrainResult) -> dict[str, list]:
+def history_record(res: TrainResult) -> dict[str, list]:
+    """The thinned learning curve a trial stores (:data:`landscape.records.HISTORY`)."""
     h = res.history
     n = len(h["epoch"])
     keep = np.unique(np.linspace(0, n - 1, min(n, HISTORY_POINTS)).round().astype(int))
@@ -421,12 +427,14 @@ def _history_attr(res: TrainResult) -> dict[str, list]:
     return out
 
 
-def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
+def make_objective(problem: Problem, store=None) -> Callable[[optuna.Trial], float]:
     """Build the Optuna objective of a prepared problem.
 
     Each trial suggests the searched parameters, trains, reports the metric every
     ``study.report_every`` epochs (pruning through the trainer's callback) and records user
-    attrs that make it readable in optuna-dashboard without this package.
+    attrs that make it readable in optuna-dashboard without this package. With an artifact
+    ``store`` it also keeps its learning curve (:data:`landscape.records.HISTORY`) and its final
+    θ with θ⁽⁰⁾ (:data:`landscape.records.THETA`) as trial artifacts.
     """
     spec = problem.spec
     metric = spec.study.metric
@@ -448,7 +456,7 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
                 trial.report(v, rec.epoch)
             return prunable and trial.should_prune()
 
-        _, res = run_training(problem, tspec, rng, callback=report)
+        _, theta0, res = run_training(problem, tspec, rng, callback=report)
         final = res.final
         value = metric_value(metric, final)
         status = res.status
@@ -474,7 +482,6 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             "seed": spec.study.seed,
             "init_stream": [spec.study.seed, seeds.TRAIN]
             + ([trial.number] if spec.study.vary_init else []),
-            "history": _history_attr(res),
             "pruned_while": (
                 curve_state(res.history, tspec.trainer.stall_window, tspec.trainer.stall_tol)
                 if status == "pruned"
@@ -482,6 +489,11 @@ def make_objective(problem: Problem) -> Callable[[optuna.Trial], float]:
             ),
         }
         records.write_outcome(trial, attrs)
+        if store is not None:
+            records.upload_json(store, trial, records.HISTORY, history_record(res))
+            records.upload_arrays(
+                store, trial, records.THETA, {"theta": res.theta, "theta0": theta0}
+            )
         if status == "diverged":
             # A NaN as the last intermediate value ranks the trial last among pruned ones
             # at its step in TPE's split.
@@ -520,8 +532,10 @@ def trial_records(study: optuna.Study) -> list[TrialRecord]:
 
 def retrain(
     problem: Problem, params: dict[str, Any], number: int, track_sharpness: int | None = None
-) -> tuple[MLP, TrainResult]:
+) -> tuple[MLP, np.ndarray, TrainResult]:
     """Train trial ``number`` again with its parameters (bit-identical for a sequential run).
+
+    Returns the model, θ⁽⁰⁾ and the :class:`~landscape.train.TrainResult`.
 
     ``track_sharpness`` measures λ_max along the way (see :func:`landscape.train.train`); it
     draws no random number, so the run is the trial's own.

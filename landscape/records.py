@@ -1,13 +1,19 @@
 """What a stored study holds: the one module that names its attrs and artifacts.
 
-A study made by landscape carries, as Optuna study user attrs, its resolved spec and what its
-analyses concluded; each trial carries how it ended. Every other module reads and writes them
-through the accessors here, so a key is spelled once and a reader cannot drift from a writer.
-Plain Optuna (``optuna.load_study``) and optuna-dashboard read the same attrs without landscape.
+A study made by landscape carries, as Optuna study user attrs, its spec's name and hash and what
+its analyses concluded; its resolved spec is a readable TOML artifact (:data:`SPEC_TOML`) and,
+for landscape's own checks, a study system attr. Each trial carries how it ended. Every other
+module reads and writes them through the accessors here, so a key is spelled once and a reader
+cannot drift from a writer. Plain Optuna (``optuna.load_study``) and optuna-dashboard read the
+same attrs and artifacts without landscape.
+
+Functions that take ``study`` also accept a mapping of its attrs: user and system attrs in one
+dict (:func:`study_attrs`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Mapping
@@ -20,8 +26,11 @@ from optuna.artifacts import upload_artifact
 
 # ------------------------------------------------------------------------ study attrs
 _SPEC_NAME = "spec_name"
-_SPEC = "spec"
-_SEARCH_SPACE = "search_space"
+_SPEC_HASH = "spec_hash"
+_SPEC = "landscape:spec"  # system attrs: long JSON, kept out of `optuna studies` and the dashboard
+_SEARCH_SPACE = "landscape:search_space"
+_OLD_SPEC = "spec"  # user attrs of studies stored before the spec became an artifact
+_OLD_SEARCH_SPACE = "search_space"
 _KIND = "analysis"
 _N_TRAIN = "n_train"
 _VERSION = "landscape_version"
@@ -57,18 +66,25 @@ OUTCOME_KEYS = (
     "wall_time",
     "seed",
     "init_stream",
-    "history",
     "pruned_while",
 )
-"""The user attrs of a search trial, readable in optuna-dashboard (see the README)."""
+"""The user attrs of a search trial, readable in optuna-dashboard (see the README). Its learning
+curve and its θ are trial artifacts (:data:`HISTORY`, :data:`THETA`)."""
 
 # ------------------------------------------------------------------------ artifacts
+SPEC_TOML = "spec.toml"
+"""The study's resolved spec as TOML (a study artifact): rerunnable as a spec file."""
 POINTS = "points.npz"
 """A chunk's (minima) or method's (escape) start, end and polished points."""
 MINIMA_POINTS = "minima.npz"
 """Every polished point of a minima study with its class (a study artifact)."""
 THETA = "theta.npz"
-"""The verified network of a symmetry study."""
+"""A search trial's final ``theta`` and its start ``theta0`` (a trial artifact, shapes (D,)); the
+verified network of a symmetry study (a study artifact)."""
+HISTORY = "history.json"
+"""A search trial's learning curve (a trial artifact): columns ``epoch``, ``updates``, ``loss``,
+``val_loss``, ``accuracy``, ``val_accuracy``, ``lr`` (evenly thinned to at most 200 rows; null
+where not finite) and, when sharpness was tracked, ``sharpness_updates`` and ``sharpness``."""
 GEOMETRY = "geometry.npz"
 CONVERGENCE = "convergence.npz"
 """Trial artifact of the convergence analysis: ``theta_star`` and, per run i, ``r{i}_updates``,
@@ -82,7 +98,12 @@ SHARPNESS = "sharpness.npz"
 
 
 def _attrs(study: optuna.Study | Mapping) -> Mapping:
-    return study if isinstance(study, Mapping) else study.user_attrs
+    return study if isinstance(study, Mapping) else study_attrs(study._storage, study._study_id)
+
+
+def study_attrs(storage: optuna.storages.BaseStorage, study_id: int) -> dict[str, Any]:
+    """A study's user and system attrs in one dict (their keys do not collide)."""
+    return {**storage.get_study_system_attrs(study_id), **storage.get_study_user_attrs(study_id)}
 
 
 # ------------------------------------------------------------------------ setup
@@ -93,13 +114,22 @@ def write_setup(
     search_space: list,
     version: str,
     *,
+    toml: str,
+    store=None,
     kind: str | None = None,
     n_train: int | None = None,
 ) -> None:
-    """Store the resolved spec on a new study (no-op when one is stored already)."""
-    if _SPEC in study.user_attrs:
+    """Store the resolved spec on a new study (no-op when one is stored already).
+
+    The spec goes to a system attr (JSON, for landscape's checks) and, with an artifact
+    ``store``, to the readable artifact :data:`SPEC_TOML`; user attrs get its name and a hash.
+    """
+    if stored_spec(study) is not None:
         return
-    attrs: dict[str, Any] = {_SPEC_NAME: spec_name, _SPEC: spec, _SEARCH_SPACE: search_space}
+    storage, study_id = study._storage, study._study_id
+    storage.set_study_system_attr(study_id, _SPEC, spec)
+    storage.set_study_system_attr(study_id, _SEARCH_SPACE, search_space)
+    attrs: dict[str, Any] = {_SPEC_NAME: spec_name, _SPEC_HASH: spec_hash(spec)}
     if kind is not None:
         attrs[_KIND] = kind
     if n_train is not None:
@@ -107,6 +137,22 @@ def write_setup(
     attrs[_VERSION] = version
     for key, value in attrs.items():
         study.set_user_attr(key, value)
+    if store is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / SPEC_TOML
+            path.write_text(toml, encoding="utf-8")
+            upload_artifact(
+                artifact_store=store,
+                file_path=str(path),
+                study_or_trial=study,
+                mimetype="application/toml",
+            )
+
+
+def spec_hash(spec: dict) -> str:
+    """The first 12 hex digits of the SHA-256 of the resolved spec's canonical JSON."""
+    text = json.dumps(spec, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def set_value_name(study: optuna.Study, name: str) -> None:
@@ -117,7 +163,8 @@ def set_value_name(study: optuna.Study, name: str) -> None:
 
 def stored_spec(study: optuna.Study | Mapping) -> dict | None:
     """The resolved spec the study was made with (None: not made by landscape, or not yet)."""
-    return _attrs(study).get(_SPEC)
+    attrs = _attrs(study)
+    return attrs.get(_SPEC, attrs.get(_OLD_SPEC))
 
 
 def spec_of(study: optuna.Study | Mapping) -> dict:
@@ -147,7 +194,8 @@ def is_analysis(study: optuna.Study | Mapping) -> bool:
 
 def search_space(study: optuna.Study | Mapping) -> list[dict]:
     """The searched parameters as plain dicts (name, target, type, bounds …)."""
-    return _attrs(study).get(_SEARCH_SPACE, [])
+    attrs = _attrs(study)
+    return attrs.get(_SEARCH_SPACE, attrs.get(_OLD_SEARCH_SPACE, []))
 
 
 def n_train(study: optuna.Study | Mapping) -> int:
@@ -297,9 +345,60 @@ def schedule(trial: optuna.trial.FrozenTrial) -> str:
     return trial.params.get("schedule", trial.user_attrs.get("schedule", "constant"))
 
 
-def history(trial: optuna.trial.FrozenTrial) -> dict[str, list] | None:
-    """The trial's thinned learning curve (columns epoch, updates, loss, …), if stored."""
-    return trial.user_attrs.get("history")
+def history(trial: optuna.trial.FrozenTrial, store) -> dict[str, list] | None:
+    """The trial's thinned learning curve (:data:`HISTORY`), None if it has none.
+
+    Read from the artifact ``store`` (None: no curve can be read); studies stored before the
+    curve became an artifact carry it as the user attr ``history``, which is read instead.
+    """
+    if "history" in trial.user_attrs:
+        return trial.user_attrs["history"]
+    artifact_id = trial_artifacts(trial).get(HISTORY)
+    if store is None or artifact_id is None:
+        return None
+    key = (id(store), artifact_id)
+    if key not in _HISTORIES:  # artifacts are written once: a read can be kept
+        with store.open_reader(artifact_id) as fh:
+            _HISTORIES[key] = json.load(fh)
+        while len(_HISTORIES) > 4096:
+            _HISTORIES.pop(next(iter(_HISTORIES)))
+    return _HISTORIES[key]
+
+
+_HISTORIES: dict[tuple[int, str], dict[str, list]] = {}
+
+
+def trial_theta(trial: optuna.trial.FrozenTrial, store) -> dict[str, np.ndarray] | None:
+    """A search trial's stored ``theta`` and ``theta0`` (:data:`THETA`), None if not stored."""
+    artifact_id = trial_artifacts(trial).get(THETA)
+    if store is None or artifact_id is None:
+        return None
+    with store.open_reader(artifact_id) as fh, np.load(fh, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def trial_artifacts(trial: optuna.trial.FrozenTrial) -> dict[str, str]:
+    """A finished trial's artifacts by file name (the newest of each name)."""
+    found: dict[str, str] = {}
+    for key, value in trial.system_attrs.items():
+        if key.startswith("artifacts:"):
+            meta = json.loads(value) if isinstance(value, str) else value
+            if isinstance(meta, dict):
+                found[meta["filename"]] = meta["artifact_id"]
+    return found
+
+
+def upload_json(store, owner: optuna.Study | optuna.Trial, filename: str, obj: Any) -> str:
+    """Store a JSON document as an artifact of a study or trial; return its artifact id."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        path.write_text(json.dumps(obj, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+        return upload_artifact(
+            artifact_store=store,
+            file_path=str(path),
+            study_or_trial=owner,
+            mimetype="application/json",
+        )
 
 
 def mark_worker_gone(storage: optuna.storages.BaseStorage, trial_id: int) -> None:

@@ -40,12 +40,14 @@ from landscape.experiments import (
     enqueue_missing,
     minima_objective,
     n_chunks,
+    unit_names,
 )
 from landscape.objectives import (
     Problem,
     analysis_rng,
     apply_params,
     build,
+    make_model,
     make_objective,
     make_pruner,
     make_sampler,
@@ -330,14 +332,14 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         pruner=make_pruner(spec),
         load_if_exists=True,
     )
-    _record_setup(study, spec, n_train=problem.n_train)
+    options.artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = FileSystemArtifactStore(str(options.artifacts))
+    _record_setup(study, spec, artifacts, n_train=problem.n_train)
     if options.range_test is not None:
         rt = options.range_test
         records.set_range_test(study, range_test_record(rt))
-        options.artifacts.mkdir(parents=True, exist_ok=True)
-        store_ = FileSystemArtifactStore(str(options.artifacts))
         curve = {"lr": rt.lr, "loss": rt.loss, "smoothed": rt.smoothed}
-        records.replace_arrays(store_, study._storage, study, records.RANGE_TEST, curve)
+        records.replace_arrays(artifacts, study._storage, study, records.RANGE_TEST, curve)
     n_trials = spec.study.n_trials
     if options.total is not None:
         states = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -353,7 +355,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
 
         optimize(
             study,
-            make_objective(problem),
+            make_objective(problem, artifacts),
             n_trials=n_trials,
             timeout=spec.study.timeout,
             callbacks=[tick],
@@ -362,13 +364,13 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         dead = _run_workers(spec, options, bar, study, n_trials)
     bar.close()
     if spec.study.bisect and not dead:
-        _bisect(problem, study, spec.study.bisect)
+        _bisect(problem, study, spec.study.bisect, artifacts)
     wall = time.perf_counter() - start
     recs = trial_records(study)
     by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
     rt = records.range_test(study)
     summary = summarize(recs, spec.direction, by=by, range_test=rt)
-    lam, lam0 = _curvature(problem, study, summary)
+    lam, lam0 = _curvature(problem, study, summary, artifacts)
     if lam is not None or lam0 is not None:
         summary = summarize(
             recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by, range_test=rt
@@ -607,7 +609,7 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
         return 0
-    attrs = storage.get_study_user_attrs(study_id)
+    attrs = records.study_attrs(storage, study_id)
     n_trials = len(storage.get_all_trials(study_id, deepcopy=False))
     hint = "run with --study-name NEW for a new study"
     stored = records.stored_spec(attrs)
@@ -636,7 +638,7 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
     return n_trials
 
 
-def _bisect(problem: Problem, study: optuna.Study, steps: int) -> None:
+def _bisect(problem: Problem, study: optuna.Study, steps: int, artifacts) -> None:
     """Halve the bracket of the divergence boundary ``steps`` times (see ``study.bisect``).
 
     Each step runs one never-pruned trial at the geometric midpoint of the largest completed
@@ -644,7 +646,7 @@ def _bisect(problem: Problem, study: optuna.Study, steps: int) -> None:
     boundary (no diverged or no stable trial, or a stable ε above a diverged one).
     """
     spec = problem.spec
-    objective = make_objective(problem)
+    objective = make_objective(problem, artifacts)
     for step in range(steps):
         s = summarize(trial_records(study), spec.direction)
         lo, hi = s.largest_stable_lr, s.smallest_diverged_lr
@@ -696,7 +698,7 @@ def _track_sharpness(
     limit0 = summary.stability_limit_init
     runs, arrays = [], {}
     for role, rec in _representatives(summary, recs):
-        _, res = retrain(problem, rec.params, rec.number, track_sharpness=every)
+        _, _, res = retrain(problem, rec.params, rec.number, track_sharpness=every)
         h = res.history
         measured = np.isfinite(h["sharpness"])
         reading = read_sharpness(h["sharpness"][measured], rec.lr, res.status)
@@ -723,9 +725,13 @@ def _track_sharpness(
 
 
 def _curvature(
-    problem: Problem, study: optuna.Study, summary: Summary
+    problem: Problem, study: optuna.Study, summary: Summary, artifacts
 ) -> tuple[float | None, float | None]:
-    """λ_max at the best converged solution and at the common θ⁽⁰⁾ (constant-ε full-batch GD)."""
+    """λ_max at the best converged solution and at the common θ⁽⁰⁾ (constant-ε full-batch GD).
+
+    The solution is the trial's stored θ (:data:`landscape.records.THETA`); a trial stored
+    without it is trained again.
+    """
     spec = problem.spec
     t = spec.trainer
     searched = {p.target for p in spec.search}
@@ -737,8 +743,15 @@ def _curvature(
     lam = None
     best = summary.best_converged  # a budget-ended run's λ_max depends on the budget
     if best is not None:
-        model, res = retrain(problem, best.params, best.number)
-        lam = largest_eigenvalue(model, res.theta, d.X_train, d.y_train, rng=analysis_rng(spec))
+        trial = study.get_trials(deepcopy=False)[best.number]
+        stored = records.trial_theta(trial, artifacts)
+        if stored is None:
+            model, _, res = retrain(problem, best.params, best.number)
+            theta = res.theta
+        else:
+            model = make_model(problem, apply_params(spec, best.params))
+            theta = stored["theta"]
+        lam = largest_eigenvalue(model, theta, d.X_train, d.y_train, rng=analysis_rng(spec))
         records.set_lambda_max(study, best.number, lam)
     lam0 = None
     if not spec.study.vary_init and not any(p.target.startswith("model.") for p in spec.search):
@@ -749,7 +762,12 @@ def _curvature(
 
 
 def _record_setup(
-    study: optuna.Study, spec: Spec, *, kind: str | None = None, n_train: int | None = None
+    study: optuna.Study,
+    spec: Spec,
+    artifacts,
+    *,
+    kind: str | None = None,
+    n_train: int | None = None,
 ) -> None:
     """Store the resolved spec on a new study (a rerun was checked against it already)."""
     records.set_value_name(study, spec.study.metric if kind is None else ANALYSIS_KINDS[kind].value)
@@ -759,6 +777,8 @@ def _record_setup(
         spec.to_dict(),
         spec.search_space(),
         __version__,
+        toml=spec.to_toml(),
+        store=artifacts,
         kind=kind,
         n_train=n_train,
     )
@@ -814,8 +834,12 @@ def _work(job: dict[str, Any]) -> None:
         pruner=make_pruner(spec),
     )
     with threadpool_limits(job["threads"]):
+        artifacts = FileSystemArtifactStore(job["artifacts"])
         optimize(
-            study, make_objective(problem), n_trials=job["n_trials"], timeout=spec.study.timeout
+            study,
+            make_objective(problem, artifacts),
+            n_trials=job["n_trials"],
+            timeout=spec.study.timeout,
         )
 
 
@@ -893,7 +917,7 @@ def _run_analysis(
         pruner=optuna.pruners.NopPruner(),
         load_if_exists=True,
     )
-    _record_setup(study, spec, kind=kind)
+    _record_setup(study, spec, artifacts, kind=kind)
     start = time.perf_counter()
     where = f"study {options.study_name!r} in {target.display}"
     dead = 0
@@ -904,7 +928,7 @@ def _run_analysis(
         header = f"{where}: {kind} in {time.perf_counter() - start:.1f} s"
     else:
         total = n_chunks(problem)
-        missing = enqueue_missing(study, total, analysis.unit)
+        missing = enqueue_missing(study, total, analysis.unit, unit_names(spec))
         bar = _progress(len(missing), not options.progress)
         if options.jobs == 1:
             drain_queue(
@@ -986,7 +1010,7 @@ def _finish_report(options: _Options, store) -> str | None:
 # ------------------------------------------------------------------ one stored trial
 @dataclass(frozen=True)
 class TrialRun:
-    """A stored search trial, trained again from its seed: all it takes to analyse it.
+    """A stored search trial: its network, θ and data, all it takes to analyse it.
 
     Attributes
     ----------
@@ -997,14 +1021,20 @@ class TrialRun:
         The study's spec with those parameters applied.
     model : MLP
     theta : ndarray of shape (D,)
-        θ at the end of the retraining.
+        θ at the end of the trial: the stored one, or the retraining's when it was trained again.
     theta0 : ndarray of shape (D,)
-        Its θ⁽⁰⁾ (the same stream as the trial's).
+        Its θ⁽⁰⁾.
     data : Dataset
-    result : TrainResult
-    matches_stored : bool
-        The retrained final training loss equals the stored one (to 1e-9 relative); False
-        when the stored trial ran with another BLAS thread count or an older version.
+    status : str
+        How the trial ended (converged, budget, stalled, pruned, diverged).
+    loss : float
+        The training loss at ``theta``.
+    result : TrainResult or None
+        The retraining (history included), None when θ was read from the store.
+    matches_stored : bool or None
+        After a retraining: its θ equals the stored θ bit for bit (without a stored θ: its
+        final training loss equals the stored one to 1e-9 relative); False when the trial ran
+        with another BLAS thread count or an older version. None when not trained again.
     """
 
     number: int
@@ -1014,12 +1044,21 @@ class TrialRun:
     theta: np.ndarray
     theta0: np.ndarray
     data: Any
+    status: str
+    loss: float
     result: Any
-    matches_stored: bool
+    matches_stored: bool | None
 
 
-def load_trial(study: optuna.Study | str, number: int, *, storage: str | None = None) -> TrialRun:
-    """Train trial ``number`` of a stored search again and return its model, θ and data.
+def load_trial(
+    study: optuna.Study | str,
+    number: int,
+    *,
+    storage: str | None = None,
+    artifacts: str | None = None,
+    retrain: bool = False,
+) -> TrialRun:
+    """Trial ``number`` of a stored search: its model, its stored final θ and θ⁽⁰⁾, its data.
 
     Parameters
     ----------
@@ -1027,6 +1066,11 @@ def load_trial(study: optuna.Study | str, number: int, *, storage: str | None = 
         The study, or its name (then ``storage`` is its URL, default the CLI's default).
     number : int
     storage : str, optional
+    artifacts : str, optional
+        The artifact folder (default: ``artifacts/`` beside the storage file).
+    retrain : bool
+        Train the trial again from its seed (its history is then in ``result``) and check the
+        end point against the stored one. A trial stored without θ is always trained again.
 
     Returns
     -------
@@ -1041,6 +1085,10 @@ def load_trial(study: optuna.Study | str, number: int, *, storage: str | None = 
         target = resolve(storage)
         check_storage(target)
         study = optuna.load_study(study_name=study, storage=open_storage(target))
+    else:
+        target = resolve(_storage_url(study) or storage)
+    folder = artifact_dir(target, artifacts)
+    store = FileSystemArtifactStore(str(folder)) if folder.is_dir() else None
     resolved = records.stored_spec(study)
     if resolved is None or records.is_analysis(study):
         raise UsageError(
@@ -1056,21 +1104,48 @@ def load_trial(study: optuna.Study | str, number: int, *, storage: str | None = 
         )
     spec = spec_from_dict(records.spec_name(study) or study.study_name, resolved)
     problem = prepare(spec)
-    model, res = retrain(problem, dict(t.params), number)
-    _, theta0 = build(problem, apply_params(spec, dict(t.params)), trial_rng(spec, number))
-    stored = t.user_attrs.get("train_loss")
-    same = stored is not None and math.isclose(res.final.loss, stored, rel_tol=1e-9, abs_tol=0)
+    params = dict(t.params)
+    tspec = apply_params(spec, params)
+    stored = records.trial_theta(t, store)
+    d = problem.data
+    if stored is not None and not retrain:
+        model = make_model(problem, tspec)
+        theta = stored["theta"]
+        loss = float(model.loss(theta, d.X_train, d.y_train))
+        status = records.status(t) or t.state.name.lower()
+        return TrialRun(
+            number, params, tspec, model, theta, stored["theta0"], d, status, loss, None, None
+        )
+    model, theta0, res = _retrain(problem, params, number)
+    if stored is not None:
+        same = bool(np.array_equal(stored["theta"], res.theta, equal_nan=True))
+    else:
+        value = t.user_attrs.get("train_loss")
+        same = value is not None and math.isclose(res.final.loss, value, rel_tol=1e-9, abs_tol=0)
+    status = records.status(t) or res.status
     return TrialRun(
         number,
-        dict(t.params),
-        apply_params(spec, dict(t.params)),
+        params,
+        tspec,
         model,
         res.theta,
         theta0,
-        problem.data,
+        d,
+        status,
+        float(res.final.loss),
         res,
         bool(same),
     )
+
+
+_retrain = retrain  # load_trial's keyword ``retrain`` hides the function's name
+
+
+def _storage_url(study: optuna.Study) -> str | None:
+    """The URL of a study's RDB storage (None for other storages)."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    engine = getattr(backend, "engine", None)
+    return None if engine is None else engine.url.render_as_string(hide_password=False)
 
 
 def _ranges(numbers: list[int]) -> str:

@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from landscape.activations import ACTIVATIONS
 from landscape.data import DATASETS, dataset_options
 from landscape.losses import LOSSES
@@ -359,9 +361,37 @@ class Spec:
         """Return the resolved spec as plain data (JSON-able; tuples become lists)."""
         return _plain(dataclasses.asdict(self))
 
+    def to_toml(self) -> str:
+        """Return the resolved spec as a TOML spec file (parses back to an equal spec).
+
+        Fields left at None are omitted (TOML has no null; the parser restores them).
+        """
+        doc = _without_none(self.to_dict())
+        del doc["name"]  # a spec's name is its file's stem
+        search = {p.pop("name"): p for p in doc.pop("search")}
+        if search:
+            doc["search"] = search
+        header = f"# resolved spec {self.name!r}: run it as a spec file, or compare with another\n"
+        return header + tomli_w.dumps(doc, multiline_strings=True)
+
     def search_space(self) -> list[dict]:
         """Return the search space as plain data, for comparing a resumed study with its spec."""
         return _plain([dataclasses.asdict(p) for p in self.search])
+
+
+def _unique(name: str, values: tuple[str, ...]) -> None:
+    """Units of work are named by these values (a trial parameter): each must appear once."""
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise SpecError(f"{name}: {', '.join(map(repr, twice))} listed twice; list each once")
+
+
+def _without_none(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_without_none(v) for v in obj]
+    return obj
 
 
 def _plain(obj: Any) -> Any:
@@ -852,9 +882,11 @@ def validate_static(spec: Spec) -> None:
                 )
         for method in a.methods:
             parse_method(method)
+        _unique("analysis.methods", a.methods)
         if a.kind == "spurious":
             if not a.sizes:
                 raise SpecError("analysis.sizes must list at least one k:n")
+            _unique("analysis.sizes", a.sizes)
             for text in a.sizes:
                 parse_size(text)
             if not (math.isfinite(a.tau) and a.tau >= 0):

@@ -231,14 +231,20 @@ def _range_parser() -> _Parser:
 def _slice_parser() -> _Parser:
     p = _Parser(
         prog=f"{_prog()} slice",
-        description="Train a stored search trial again from its seed and look at the landscape "
-        "around its end point: the loss along a filter-normalised random direction and along "
-        "the top Hessian eigenvector, the Hessian's largest eigenvalues. In Python: "
+        description="Look at the landscape around a stored search trial's end point (its θ is "
+        "a trial artifact): the loss along a filter-normalised random direction and along "
+        "the top Hessian eigenvector, the Hessian's largest eigenvalue. In Python: "
         "landscape.load_trial(study, N) gives its model, θ and data.",
     )
     p.add_argument("study", metavar="STUDY", help="the stored search study")
     p.add_argument("--trial", type=int, required=True, metavar="N", help="trial number")
     _storage_option(p)
+    _artifacts_option(p)
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train the trial again from its seed and check its end point against the stored θ",
+    )
     p.add_argument("--radius", type=float, default=1.0, help="half-width of the slices")
     p.add_argument("--points", type=int, default=41, help="odd number of points per slice")
     p.add_argument("--out", default="reports", help="folder of the figure (default: reports)")
@@ -257,7 +263,13 @@ def cmd_slice(argv: Sequence[str]) -> int:
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {args.out!r} is not a folder")
-        run = load_trial(args.study, args.trial, storage=args.storage)
+        run = load_trial(
+            args.study,
+            args.trial,
+            storage=args.storage,
+            artifacts=args.artifacts,
+            retrain=args.retrain,
+        )
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
     except KeyError:
@@ -277,8 +289,9 @@ def cmd_slice(argv: Sequence[str]) -> int:
         "study": args.study,
         "trial": args.trial,
         "params": run.params,
-        "status": run.result.status,
-        "loss": float(run.result.final.loss),
+        "status": run.status,
+        "loss": run.loss,
+        "retrained": run.result is not None,
         "matches_stored": run.matches_stored,
         "lambda_max": float(lam[0]),
         "two_over_lambda_max": float(2.0 / lam[0]) if lam[0] > 0 else None,
@@ -297,7 +310,7 @@ def cmd_slice(argv: Sequence[str]) -> int:
                 "filter-normalised random direction": r.loss,
                 "top Hessian eigenvector (unit)": h.loss,
             },
-            f"trial {args.trial}: {run.result.status}, E = {result['loss']:.4g}",
+            f"trial {args.trial}: {run.status}, E = {result['loss']:.4g}",
         ),
         path,
     )
@@ -308,10 +321,13 @@ def cmd_slice(argv: Sequence[str]) -> int:
     params = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in run.params.items()
     )
+    how = "stored θ" if run.result is None else "trained again"
+    if run.matches_stored is False:
+        how += " (differs from the stored θ: another BLAS thread count or version?)"
+    elif run.matches_stored:
+        how += ", the same θ as stored"
     print(
-        f"trial {args.trial} of {args.study!r} ({params}): trained again, "
-        f"{run.result.status}, E = {result['loss']:.6g}"
-        + ("" if run.matches_stored else " (differs from the stored value: other BLAS threads?)")
+        f"trial {args.trial} of {args.study!r} ({params}): {how}; {run.status}, E = {run.loss:.6g}"
     )
     print(
         f"λ_max = {lam[0]:.4g} (2/λ_max = {result['two_over_lambda_max'] or float('nan'):.4g}); "
@@ -330,6 +346,7 @@ def _compare_parser() -> _Parser:
     )
     p.add_argument("studies", metavar="STUDY", nargs="+", help="two or more stored searches")
     _storage_option(p)
+    _artifacts_option(p)
     p.add_argument("--out", default="reports", help="folder of the figure (default: reports)")
     return p
 
@@ -346,6 +363,8 @@ def cmd_compare(argv: Sequence[str]) -> int:
         target = resolve(args.storage)
         check_storage(target)
         storage = open_storage(target)
+        folder = artifact_dir(target, args.artifacts)
+        store = FileSystemArtifactStore(str(folder)) if folder.is_dir() else None
         known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
         studies = []
         for name in args.studies:
@@ -360,8 +379,8 @@ def cmd_compare(argv: Sequence[str]) -> int:
     from landscape.report import data, figures  # matplotlib is loaded only to draw
     from landscape.report.write import safe_dirname
 
-    points = [data.lr_points(s) for s in studies]
-    best = [data.best_curve(s) for s in studies]
+    points = [data.lr_points(s, store) for s in studies]
+    best = [data.best_curve(s, store) for s in studies]
     for s, p in zip(studies, points, strict=True):
         try:
             b = f"best ε {records.lr(s.best_trial):.4g} (value {s.best_value:.4g})"

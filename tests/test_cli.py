@@ -9,7 +9,9 @@ import numpy as np
 import optuna
 import pytest
 from fast import FAST, QUICK
+from optuna.artifacts import FileSystemArtifactStore
 
+from landscape import records
 from landscape.study import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +29,22 @@ def test_cli_runs_lr_search_into_default_sqlite(workdir, capsys):
     assert "optuna-dashboard sqlite:///studies/landscape.db" in out
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
     assert len(study.trials) == 4
-    assert study.user_attrs["spec"]["data"]["name"] == "moons"
-    assert study.user_attrs["search_space"][0]["name"] == "lr"
     assert all("status" in t.user_attrs for t in study.trials)
+    # the resolved spec: a readable TOML artifact that runs as a spec file; short user attrs
+    from landscape.spec import parse_spec
+
+    attrs = study.user_attrs
+    assert set(attrs) >= {"spec_name", "spec_hash"} and "spec" not in attrs
+    assert len(json.dumps(attrs)) < 400, attrs
+    assert records.spec_of(study)["data"]["name"] == "moons"
+    assert records.search_space(study)[0]["name"] == "lr"
+    (spec_id,) = records.study_artifacts(study._storage, "lr_search", "application/toml").values()
+    with FileSystemArtifactStore("studies/artifacts").open_reader(spec_id) as fh:
+        text = fh.read().decode()
+    assert "ε" in text and "\\u03b5" not in text
+    again = parse_spec("lr_search", text, [])
+    assert again.to_dict() == records.spec_of(study)
+    assert attrs["spec_hash"] == records.spec_hash(again.to_dict())
 
 
 def test_cli_json_summary(workdir, capsys):
@@ -334,7 +349,7 @@ def test_cli_dotted_search_name_can_be_set_when_quoted(workdir, capsys):
     study = optuna.load_study(
         study_name="schedule_search", storage="sqlite:///studies/landscape.db"
     )
-    space = {p["name"]: p for p in study.user_attrs["search_space"]}
+    space = {p["name"]: p for p in records.search_space(study)}
     assert (space["linear.tau"]["low"], space["linear.tau"]["high"]) == (7, 9)
 
 
@@ -655,7 +670,7 @@ def test_cli_report_replaces_its_figures_instead_of_piling_them_up(workdir, caps
     first = report_artifacts(storage, study)
     attrs = storage.get_study_system_attrs(study._study_id)
     n_attrs = sum(k.startswith("artifacts:") for k in attrs)
-    assert "loss_vs_lr.png" in first and n_attrs == len(first) + 1  # + sharpness.npz
+    assert "loss_vs_lr.png" in first and n_attrs == len(first) + 2  # + sharpness.npz, spec.toml
     store_files = sorted((workdir / "studies" / "artifacts").iterdir())
     for _ in range(2):
         assert main(["report", "lr_search"]) == 0
@@ -752,13 +767,16 @@ def test_load_trial_and_slice_a_stored_trial(workdir, capsys):
 
     assert main(["lr_search", "--n-trials", "3", *QUICK]) == 0
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
-    run = landscape.load_trial(study, 1)
+    run = landscape.load_trial(study, 1)  # the stored θ: nothing is trained
     stored = study.trials[1].user_attrs
-    assert run.matches_stored and run.result.final.loss == pytest.approx(
-        stored["train_loss"], rel=1e-12
-    )
+    assert run.result is None and run.matches_stored is None
+    assert run.loss == pytest.approx(stored["train_loss"], rel=1e-13)
+    assert run.status == stored["status"]
     assert run.params == study.trials[1].params and run.spec.trainer.lr == stored["lr"]
     assert run.theta.shape == run.theta0.shape == (run.model.n_params,)
+    again = landscape.load_trial("lr_search", 1, retrain=True)  # by name, trained again
+    assert again.matches_stored and np.array_equal(again.theta, run.theta)
+    assert np.array_equal(again.theta0, run.theta0) and again.result.epochs == stored["epochs"]
     capsys.readouterr()
     assert main(["slice", "lr_search", "--trial", "1", "--json", "--points", "11"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -806,15 +824,16 @@ def test_compare_overlays_two_searches(workdir, capsys):
     assert (workdir / lines[-1]).stat().st_size > 5000
     storage = "sqlite:///studies/landscape.db"
     studies = [optuna.load_study(study_name=n, storage=storage) for n in ("lr_search", "relu")]
+    store = FileSystemArtifactStore("studies/artifacts")
     fig = figures.compare(
         ["lr_search", "relu"],
-        [data.lr_points(s) for s in studies],
-        [data.best_curve(s) for s in studies],
+        [data.lr_points(s, store) for s in studies],
+        [data.best_curve(s, store) for s in studies],
     )
     left, right = fig.axes[:2]
     # one colour per study, every finished trial a point, each best curve a line
     assert sum(len(c.get_offsets()) for c in left.collections) == sum(
-        np.isfinite(data.lr_points(s).loss).sum() for s in studies
+        np.isfinite(data.lr_points(s, store).loss).sum() for s in studies
     )
     assert {line.get_color() for line in right.get_lines()} == set(figures.OKABE_ITO[:2])
     for argv, text in [

@@ -1,9 +1,12 @@
 import math
 
+import numpy as np
 import optuna
 import pytest
+from optuna.artifacts import FileSystemArtifactStore
 from threadpoolctl import threadpool_limits
 
+from landscape import records
 from landscape.objectives import (
     apply_params,
     build,
@@ -55,11 +58,12 @@ def test_objective_suggests_only_the_chosen_schedules_parameters():
     assert len(seen) >= 4
 
 
-def test_objective_records_readable_user_attrs():
+def test_objective_records_readable_user_attrs(tmp_path):
     spec = _spec()
     problem, study = _study(spec)
     study.enqueue_trial({"lr": 0.5})
-    study.optimize(make_objective(problem), n_trials=1)
+    store = FileSystemArtifactStore(str(tmp_path))
+    study.optimize(make_objective(problem, store), n_trials=1)
     t = study.trials[0]
     assert t.state == optuna.trial.TrialState.COMPLETE
     a = t.user_attrs
@@ -67,8 +71,21 @@ def test_objective_records_readable_user_attrs():
     assert a["epochs"] == 30 and a["updates"] == 30 and a["lr"] == 0.5
     assert t.value == pytest.approx(a["val_loss"])
     assert 0.0 <= a["val_accuracy"] <= 1.0 and a["wall_time"] > 0 and a["seed"] == 0
-    assert a["history"]["epoch"][-1] == 30 and len(a["history"]["loss"]) == 31
     assert sorted(t.intermediate_values) == [10, 20, 30]
+    # the learning curve and θ are trial artifacts, not user attrs
+    assert "history" not in a
+    h = records.history(t, store)
+    assert h["epoch"][-1] == 30 and len(h["loss"]) == 31
+    assert h["val_loss"][-1] == pytest.approx(t.value, rel=1e-15)
+    arrays = records.trial_theta(t, store)
+    model, theta0 = build(problem, spec, trial_rng(spec, 0))
+    assert np.array_equal(arrays["theta0"], theta0)
+    with threadpool_limits(1):
+        _, _, res = retrain(problem, t.params, 0)
+    assert np.array_equal(arrays["theta"], res.theta)
+    assert model.loss(arrays["theta"], problem.data.X_train, problem.data.y_train) == (
+        pytest.approx(a["train_loss"], rel=1e-14)
+    )
 
 
 def test_objective_diverging_trial_is_pruned_not_failed():
@@ -133,7 +150,7 @@ def test_objective_retrain_reproduces_a_trial():
     study.optimize(make_objective(problem), n_trials=3)
     best = study.best_trial
     with threadpool_limits(1):
-        _, res = retrain(problem, best.params, best.number)
+        _, _, res = retrain(problem, best.params, best.number)
     assert res.final.val_loss == pytest.approx(best.value, rel=1e-12)
 
 

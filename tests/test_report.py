@@ -11,7 +11,7 @@ import numpy as np
 import optuna
 import pytest
 from fast import FAST
-from optuna.artifacts import FileSystemArtifactStore
+from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
@@ -135,9 +135,13 @@ def test_report_command_rewrites_from_storage_alone(stored, capsys, monkeypatch)
     )
 
 
+def _store(stored):
+    return FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
+
+
 def test_report_data_matches_the_trials(stored):
     study = optuna.load_study(study_name="lr_search", storage=STORAGE.format(stored))
-    pts = data.lr_points(study)
+    pts = data.lr_points(study, _store(stored))
     trials = data.finished(study)
     assert len(pts.lr) == len(trials) == 6
     by_number = {t.number: t for t in trials}
@@ -151,11 +155,18 @@ def test_report_data_matches_the_trials(stored):
     assert "lambda_max" not in study.user_attrs and pts.stability_limit is None
     lam0 = study.user_attrs["lambda_max_init"]
     assert pts.stability_limit_init == pytest.approx(2 / lam0)
-    curves = data.learning_curves(study, n=3)
+    curves = data.learning_curves(study, _store(stored), n=3)
     assert 1 <= len(curves) <= 3
     c = curves[0]
-    h = by_number[c.number].user_attrs["history"]
-    assert c.epoch.tolist() == h["epoch"]
+    # the curve is the trial's artifact, not a user attr
+    assert "history" not in by_number[c.number].user_attrs
+    meta = {
+        m.filename: m for m in get_all_artifact_meta(by_number[c.number], storage=study._storage)
+    }
+    with _store(stored).open_reader(meta["history.json"].artifact_id) as fh:
+        h = json.load(fh)
+    assert c.epoch.tolist() == h["epoch"] and c.loss[-1] == pytest.approx(h["loss"][-1], rel=0)
+    assert meta["history.json"].mimetype == "application/json"
 
 
 def test_studies_name_their_value_and_figures_name_their_loss(stored):
@@ -223,7 +234,7 @@ def test_figures_colour_by_status_and_put_updates_on_a_log_axis():
 
 def test_loss_vs_lr_encodes_what_else_the_search_varies(stored):
     batch = optuna.load_study(study_name="batch_search", storage=STORAGE.format(stored))
-    pts = data.lr_points(batch)
+    pts = data.lr_points(batch, _store(stored))
     trials = data.finished(batch)
     assert pts.group_name == "batch size"
     assert pts.group.tolist() == [float(t.user_attrs["batch_size"]) for t in trials]
@@ -233,13 +244,13 @@ def test_loss_vs_lr_encodes_what_else_the_search_varies(stored):
     assert sorted(areas.tolist()) == pytest.approx(sorted(expected.tolist()))
     assert any(t.get_text().startswith("batch size") for t in ax.get_legend().get_texts())
     sched = optuna.load_study(study_name="schedule_search", storage=STORAGE.format(stored))
-    pts = data.lr_points(sched)
+    pts = data.lr_points(sched, _store(stored))
     assert pts.group_name == "schedule"
     assert set(pts.group) <= {"constant", "linear", "inverse_time", "step", "exponential", "cosine"}
     labels = [t.get_text() for t in figures.loss_vs_lr(pts).axes[0].get_legend().get_texts()]
     assert {f"schedule {g}" for g in pts.group} <= set(labels)
     lr = optuna.load_study(study_name="lr_search", storage=STORAGE.format(stored))
-    assert data.lr_points(lr).group is None
+    assert data.lr_points(lr, _store(stored)).group is None
 
 
 def test_escape_strip_and_slices_show_what_they_claim(stored):

@@ -153,8 +153,9 @@ def test_a_trial_asked_to_track_sharpness_stores_every_measurement(workdir):
         n_trials=2,
         report=False,
     )
+    store = FileSystemArtifactStore(run.artifacts)
     for t in run.study.trials:
-        h = records.history(t)
+        h = records.history(t, store)
         assert h["sharpness_updates"][:4] == [0, 1, 2, 4]
         assert len(h["sharpness"]) == len(h["sharpness_updates"])
         assert all(v > 0 for v in h["sharpness"])

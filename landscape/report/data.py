@@ -73,21 +73,29 @@ def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Complete and pruned trials that carry a landscape status."""
     states = (TrialState.COMPLETE, TrialState.PRUNED)
     return [
-        t
-        for t in study.get_trials(deepcopy=False, states=states)
-        if records.status(t) is not None and records.history(t) is not None
+        t for t in study.get_trials(deepcopy=False, states=states) if records.status(t) is not None
     ]
 
 
-def _final_loss(t: optuna.trial.FrozenTrial, metric: str) -> float:
-    """The metric at the end of the trial; for pruned or diverged trials its last finite value."""
+def _final_loss(t: optuna.trial.FrozenTrial, metric: str, store) -> float:
+    """The metric at the end of the trial; for pruned or diverged trials its last finite value.
+
+    Read from the stored learning curve; without one (no artifact store), from the final value
+    stored as a user attr, else the last finite intermediate value.
+    """
     key = {
         "val_loss": "val_loss",
         "train_loss": "loss",
         "val_accuracy": "val_accuracy",
         "accuracy": "accuracy",
     }[metric]
-    values = [v for v in (records.history(t) or {}).get(key, []) if v is not None]
+    h = records.history(t, store)
+    if h is not None:
+        values = [v for v in h.get(key, []) if v is not None]
+    else:
+        final = t.user_attrs.get(metric)
+        values = [final] if final is not None else []
+        values = values or [v for v in t.intermediate_values.values() if math.isfinite(v)]
     return float(values[-1]) if values else math.nan
 
 
@@ -104,12 +112,12 @@ def loss_label(study: optuna.Study) -> str:
     return f"final {which} {name}"
 
 
-def lr_points(study: optuna.Study) -> LrPoints:
+def lr_points(study: optuna.Study, store) -> LrPoints:
     """Final metric against ε for every finished trial, with the stability limits."""
     metric = records.metric(study)
     trials = finished(study)
     lr = np.array([records.lr(t) for t in trials], dtype=float)
-    loss = np.array([_final_loss(t, metric) for t in trials])
+    loss = np.array([_final_loss(t, metric, store) for t in trials])
     status = np.array([records.status(t) for t in trials], dtype=str)
     diverged = lr[status == "diverged"]
     lam = records.lambda_max(study)
@@ -137,8 +145,7 @@ def _group(study: optuna.Study, trials: list) -> tuple[np.ndarray | None, str]:
     return None, ""
 
 
-def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
-    h = records.history(t)
+def _curve(t: optuna.trial.FrozenTrial, label: str, h: dict[str, list]) -> Curve:
 
     def col(key: str) -> np.ndarray:
         return np.array([math.nan if v is None else v for v in h.get(key, [])], dtype=float)
@@ -154,55 +161,61 @@ def _curve(t: optuna.trial.FrozenTrial, label: str) -> Curve:
     )
 
 
-def learning_curves(study: optuna.Study, n: int = 8) -> list[Curve]:
-    """Up to ``n`` trials spread evenly over ε (their quantiles), best trial included."""
-    trials = sorted(finished(study), key=records.lr)
+def learning_curves(study: optuna.Study, store, n: int = 8) -> list[Curve]:
+    """Up to ``n`` trials spread evenly over ε (their quantiles), best trial included.
+
+    Only trials whose curve is stored (:data:`landscape.records.HISTORY`) are drawn.
+    """
+    trials = sorted((t for t in finished(study) if records.history(t, store)), key=records.lr)
     if not trials:
         return []
     picks = sorted({int(round(i)) for i in np.linspace(0, len(trials) - 1, min(n, len(trials)))})
     chosen = [trials[i] for i in picks]
     try:
         best = study.best_trial
-        if all(t.number != best.number for t in chosen) and records.history(best):
+        if all(t.number != best.number for t in chosen) and records.history(best, store):
             chosen[len(chosen) // 2] = best
     except ValueError:
         pass
     chosen.sort(key=records.lr)
-    return [_curve(t, f"ε={records.lr(t):.3g} (#{t.number})") for t in chosen]
+    return [
+        _curve(t, f"ε={records.lr(t):.3g} (#{t.number})", records.history(t, store)) for t in chosen
+    ]
 
 
-def best_curve(study: optuna.Study) -> Curve | None:
+def best_curve(study: optuna.Study, store) -> Curve | None:
     """The best complete trial's learning curve (None without one)."""
     try:
         best = study.best_trial
     except ValueError:
         return None
-    if not records.history(best):
+    h = records.history(best, store)
+    if not h:
         return None
-    return _curve(best, f"{study.study_name}: best ε={records.lr(best):.3g} (#{best.number})")
+    return _curve(best, f"{study.study_name}: best ε={records.lr(best):.3g} (#{best.number})", h)
 
 
-def batch_map(study: optuna.Study) -> BatchMap:
+def batch_map(study: optuna.Study, store) -> BatchMap:
     """Final metric and status over (ε, batch size)."""
     metric = records.metric(study)
     trials = finished(study)
     return BatchMap(
         np.array([records.lr(t) for t in trials], dtype=float),
         np.array([records.batch_size(t) for t in trials], dtype=float),
-        np.array([_final_loss(t, metric) for t in trials]),
+        np.array([_final_loss(t, metric, store) for t in trials]),
         np.array([records.status(t) for t in trials], dtype=str),
         records.n_train(study),
         loss_label(study),
     )
 
 
-def schedule_curves(study: optuna.Study) -> ScheduleCurves:
+def schedule_curves(study: optuna.Study, store) -> ScheduleCurves:
     """For each schedule kind, its best trial's ε_t over its updates and its learning curve."""
     spec = records.spec_of(study)
     direction = study.direction
     best: dict[str, optuna.trial.FrozenTrial] = {}
     for t in finished(study):
-        if t.state != TrialState.COMPLETE:
+        if t.state != TrialState.COMPLETE or not records.history(t, store):
             continue
         kind = records.schedule(t)
         cur = best.get(kind)
@@ -228,7 +241,7 @@ def schedule_curves(study: optuna.Study) -> ScheduleCurves:
         kinds.append(kind)
         ups.append(u)
         lrs.append(np.asarray(sched(u, records.lr(t)), dtype=float))
-        curves.append(_curve(t, f"{kind}, ε0={records.lr(t):.3g}"))
+        curves.append(_curve(t, f"{kind}, ε0={records.lr(t):.3g}", records.history(t, store)))
     return ScheduleCurves(kinds, ups, lrs, curves)
 
 
@@ -383,9 +396,9 @@ def escape_data(study: optuna.Study, store) -> EscapeData | None:
     """Final losses of every escape method's runs, from each method's artifact."""
     methods = records.spec_of(study).get("analysis", {}).get("methods", [])
     by_method = {
-        int(t.params["method"]): t
+        methods.index(t.params["method"]): t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if "method" in t.params
+        if t.params.get("method") in methods
     }
     if len(by_method) < len(methods) or not methods:
         return None

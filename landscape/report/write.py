@@ -154,7 +154,7 @@ def _search_report(study, store, add):
                 rows,
             )
         )
-    pts = data.lr_points(study)
+    pts = data.lr_points(study, store)
     if len(pts.lr):
         add(
             "loss_vs_lr.png",
@@ -196,7 +196,7 @@ def _search_report(study, store, add):
             "that rises to its line and hovers there is the edge of stability; one that starts "
             "above it and falls is a catapult.",
         )
-    curves = data.learning_curves(study)
+    curves = data.learning_curves(study, store)
     if curves:
         add(
             "curves_epochs.png",
@@ -214,12 +214,12 @@ def _search_report(study, store, add):
     if "batch_size" in params:
         add(
             "batch_map.png",
-            figures.batch_map(data.batch_map(study)),
+            figures.batch_map(data.batch_map(study, store)),
             "Learning rate × batch size",
             "Left: the final loss of each trial; right: how it ended.",
         )
     if "schedule" in params:
-        sc = data.schedule_curves(study)
+        sc = data.schedule_curves(study, store)
         if sc.kinds:
             add(
                 "schedules.png",
