@@ -1,3 +1,4 @@
+import io
 import json
 import os
 import re
@@ -387,6 +388,32 @@ def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
         url = re.search(r"\((/artifacts/\d+/[0-9a-f-]+)\)", note).group(1)
         status, png = get(url)
         assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+        # every study: named values, a note, its spec as a readable TOML artifact, short attrs
+        for name, study_id in studies.items():
+            _, body = get(f"/api/studies/{study_id}")
+            d = json.loads(body)
+            assert d["objective_names"] and d["objective_names"] != ["Objective 0"], name
+            assert d["note"]["body"].startswith(f"## landscape report: {name}"), name
+            (spec,) = [a for a in d["artifacts"] if a["filename"] == "spec.toml"]
+            _, text = get(f"/artifacts/{study_id}/{spec['artifact_id']}")
+            assert text.decode().startswith(f"# resolved spec {name!r}"), name
+            assert len(json.dumps(d["user_attrs"])) < 6000, (name, d["user_attrs"])
+        # a search trial's learning curve (JSON) and θ (npz) are its artifacts
+        trial = detail["trials"][-1]
+        arts = {a["filename"]: a["artifact_id"] for a in trial["artifacts"]}
+        _, body = get(
+            f"/artifacts/{studies['lr_search']}/{trial['trial_id']}/{arts['history.json']}"
+        )
+        history = json.loads(body)
+        assert history["epoch"][0] == 0 and len(history["loss"]) == len(history["epoch"])
+        _, body = get(f"/artifacts/{studies['lr_search']}/{trial['trial_id']}/{arts['theta.npz']}")
+        with np.load(io.BytesIO(body)) as z:
+            assert z["theta"].shape == z["theta0"].shape and z["theta"].ndim == 1
+        # escape's and spurious's units are named categories, not indices
+        _, body = get(f"/api/studies/{studies['escape']}")
+        methods = {t["params"][0]["param_internal_value"] for t in json.loads(body)["trials"]}
+        names = {t["params"][0]["param_external_value"] for t in json.loads(body)["trials"]}
+        assert names == {"gd", "online"} and methods == {0, 1}
     finally:
         server.shutdown()
         server.server_close()

@@ -151,3 +151,17 @@ def test_spec_categorical_batch_sizes_checked():
     )
     with pytest.raises(SpecError, match=r"batch size 0 is outside \[1, N=100\]"):
         validate_with_data(spec, 100)
+
+
+def test_spec_units_named_once_and_resolved_spec_round_trips_through_toml():
+    # escape's methods and spurious's sizes name their trials' units: each once
+    with pytest.raises(SpecError, match=r"analysis.methods: 'gd' listed twice; list each once"):
+        _spec("escape", ['analysis.methods=["gd", "online", "gd"]'])
+    with pytest.raises(SpecError, match=r"analysis.sizes: '6:6' listed twice"):
+        _spec("spurious", ['analysis.sizes=["6:6", "7:7", "6:6"]'])
+    # the stored spec.toml parses back to the same resolved spec, for every shipped spec
+    for name in known_specs():
+        spec = _spec(name, [])
+        text = spec.to_toml()
+        assert text.startswith(f"# resolved spec {name!r}")
+        assert parse_spec(name, text, []) == spec, name
