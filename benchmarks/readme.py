@@ -42,6 +42,37 @@ COMMANDS: dict[str, list[str]] = {
         "runs.db",
     ],
     "study-batch_search": _study("batch_search"),
+    "study-batch_repeats": [
+        *_study("batch_search"),
+        "--study-name",
+        "batch_repeats",
+        "--repeats",
+        "4",
+        "--n-trials",
+        "15",
+    ],
+    "slice-batch_repeats": [
+        PY,
+        "-m",
+        "landscape.study",
+        "slice",
+        "batch_repeats",
+        "--trial",
+        "0",
+        "--retrain",
+        "--storage",
+        "runs.db",
+    ],
+    "compare-batch_search": [
+        PY,
+        "-m",
+        "landscape.study",
+        "compare",
+        "batch_search",
+        "batch_relu",
+        "--storage",
+        "runs.db",
+    ],
     "study-schedule_search": _study("schedule_search"),
     "study-minima": _study("minima"),
     "study-minima_student": _study("minima_student"),
@@ -60,6 +91,20 @@ COMMANDS: dict[str, list[str]] = {
 
 SETUP: dict[str, list[list[str]]] = {
     "lr_range-lr_search": [[*_study("lr_search"), "--no-report"]],
+    "slice-batch_repeats": [
+        [*_study("batch_search"), "--study-name", "batch_repeats", "--n-trials", "2", "--no-report"]
+    ],
+    "compare-batch_search": [
+        [*_study("batch_search"), "--no-report"],
+        [
+            *_study("batch_search"),
+            "--study-name",
+            "batch_relu",
+            "--set",
+            "model.activation=relu",
+            "--no-report",
+        ],
+    ],
 }
 """Commands run first, output discarded, in the same folder (the search lr_range compares to)."""
 
@@ -76,6 +121,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "spurious.png": ("study-spurious", "spurious/spurious.png"),
     "sharpness.png": ("study-lr_search", "lr_search/sharpness.png"),
     "convergence.png": ("study-schedule_convergence", "schedule_convergence/convergence.png"),
+    "loss_vs_lr_repeats.png": ("study-batch_repeats", "batch_repeats/loss_vs_lr.png"),
+    "compare.png": ("compare-batch_search", "compare-batch_search-batch_relu.png"),
 }
 """docs/ figure → (the block whose run draws it, its path under that run's reports/)."""
 

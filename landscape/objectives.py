@@ -258,7 +258,7 @@ def make_sampler(
                 f"sampler.options {opts}: the grid sampler takes none (--set sampler.options={{}})"
             )
         space = grid_space(spec, 1 if n_train is None else n_train)
-        return optuna.samplers.GridSampler(space, seed=trial_sampler_seed(seed, None))
+        return _GridWithCopies(space, seed=trial_sampler_seed(seed, None))
     cls = {
         "tpe": optuna.samplers.TPESampler,
         "random": optuna.samplers.RandomSampler,
@@ -349,11 +349,33 @@ def _set_path(obj: Any, parts: list[str], value: Any) -> Any:
 
 
 # -------------------------------------------------------------------------- training
-def trial_rng(spec: Spec, number: int) -> np.random.Generator:
-    """Return the generator of θ⁽⁰⁾ and the mini-batch shuffles of trial ``number``."""
-    if spec.study.vary_init:
-        return seeds.stream(spec.study.seed, seeds.TRAIN, number)
-    return seeds.stream(spec.study.seed, seeds.TRAIN)
+class _GridWithCopies(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, which also lets enqueued copies (repeats, retries) finish.
+
+    Its ``after_trial`` reads the finished trial's grid id, which an enqueued trial does not
+    have (a KeyError when one grid point is left); such a trial only stops the study once the
+    grid is done.
+    """
+
+    def after_trial(self, study, trial, state, values) -> None:
+        if "grid_id" in study._storage.get_trial_system_attrs(trial._trial_id):
+            super().after_trial(study, trial, state, values)
+        elif not self._get_unvisited_grid_ids(study):
+            study.stop()
+
+
+def trial_rng(spec: Spec, number: int, repeat: int = 0) -> np.random.Generator:
+    """Return the generator of θ⁽⁰⁾ and the mini-batch shuffles of trial ``number``.
+
+    ``repeat`` r > 0 (see ``study.repeats``) draws another θ⁽⁰⁾ and other shuffles for the same
+    configuration.
+    """
+    return seeds.stream(spec.study.seed, seeds.TRAIN, *init_ids(spec, number, repeat))
+
+
+def init_ids(spec: Spec, number: int, repeat: int = 0) -> list[int]:
+    """The stream ids after ``[seed, TRAIN]`` of a trial's θ⁽⁰⁾ and shuffles."""
+    return ([number] if spec.study.vary_init else []) + ([seeds.REPEAT, repeat] if repeat else [])
 
 
 def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, np.ndarray]:
@@ -444,9 +466,11 @@ def make_objective(problem: Problem, store=None) -> Callable[[optuna.Trial], flo
         start = time.perf_counter()
         values = suggest(trial, spec, problem.n_train)
         tspec = apply_params(spec, values)
-        rng = trial_rng(spec, trial.number)
-        # A bisection trial is evidence of where ε diverges: it runs to its end.
-        prunable = records.bisection(trial) is None
+        repeat = records.repeat(trial)
+        rng = trial_rng(spec, trial.number, repeat)
+        # A bisection trial is evidence of where ε diverges, and a repeat is a measurement of
+        # its configuration's spread: both run to their end.
+        prunable = records.bisection(trial) is None and not records.is_repeat(trial)
 
         def report(rec: EpochRecord) -> bool:
             if rec.epoch % every:
@@ -480,8 +504,8 @@ def make_objective(problem: Problem, store=None) -> Callable[[optuna.Trial], flo
             "train_seconds": res.seconds,
             "wall_time": time.perf_counter() - start,
             "seed": spec.study.seed,
-            "init_stream": [spec.study.seed, seeds.TRAIN]
-            + ([trial.number] if spec.study.vary_init else []),
+            "repeat": repeat,
+            "init_stream": [spec.study.seed, seeds.TRAIN, *init_ids(spec, trial.number, repeat)],
             "pruned_while": (
                 curve_state(res.history, tspec.trainer.stall_window, tspec.trainer.stall_tol)
                 if status == "pruned"
@@ -489,6 +513,15 @@ def make_objective(problem: Problem, store=None) -> Callable[[optuna.Trial], flo
             ),
         }
         records.write_outcome(trial, attrs)
+        if (
+            spec.study.repeats > 1
+            and status != "pruned"
+            and records.bisection(trial) is None
+            and not records.is_repeat(trial)
+        ):
+            # The pruner judges a configuration by its first run; one it let finish (or that
+            # diverged) runs its repeats, unpruned.
+            records.enqueue_repeats(trial.study, trial.params, spec.study.repeats)
         if store is not None:
             records.upload_json(store, trial, records.HISTORY, history_record(res))
             records.upload_arrays(
@@ -531,7 +564,11 @@ def trial_records(study: optuna.Study) -> list[TrialRecord]:
 
 
 def retrain(
-    problem: Problem, params: dict[str, Any], number: int, track_sharpness: int | None = None
+    problem: Problem,
+    params: dict[str, Any],
+    number: int,
+    track_sharpness: int | None = None,
+    repeat: int = 0,
 ) -> tuple[MLP, np.ndarray, TrainResult]:
     """Train trial ``number`` again with its parameters (bit-identical for a sequential run).
 
@@ -544,7 +581,7 @@ def retrain(
     if track_sharpness is not None:
         trainer = dataclasses.replace(spec.trainer, track_sharpness=track_sharpness)
         spec = dataclasses.replace(spec, trainer=trainer)
-    return run_training(problem, spec, trial_rng(problem.spec, number))
+    return run_training(problem, spec, trial_rng(problem.spec, number, repeat))
 
 
 def run_range_test(problem: Problem) -> RangeTest:

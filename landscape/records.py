@@ -46,6 +46,7 @@ _RANGE_TEST = "range_test"
 # ------------------------------------------------------------------------ trial attrs
 _STATUS = "status"
 _RETRIED_FROM = "retried_from"
+_REPEAT = "repeat"
 _BISECTION = "bisection"
 _WALL_TIME = "wall_time"
 _TRAINING = "training"
@@ -65,6 +66,7 @@ OUTCOME_KEYS = (
     "train_seconds",
     "wall_time",
     "seed",
+    "repeat",
     "init_stream",
     "pruned_while",
 )
@@ -411,7 +413,25 @@ def retry_copy(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     attrs = {_RETRIED_FROM: trial.number}
     if bisection(trial) is not None:
         attrs[_BISECTION] = bisection(trial)
+    if _REPEAT in trial.user_attrs:
+        attrs[_REPEAT] = trial.user_attrs[_REPEAT]
     study.enqueue_trial(trial.params, user_attrs=attrs)
+
+
+def enqueue_repeats(study: optuna.Study, params: Mapping[str, Any], repeats: int) -> None:
+    """Enqueue repeats 1 … repeats − 1 of a configuration (user attr ``repeat``)."""
+    for r in range(1, repeats):
+        study.enqueue_trial(dict(params), user_attrs={_REPEAT: r}, skip_if_exists=False)
+
+
+def repeat(trial: optuna.Trial | optuna.trial.FrozenTrial) -> int:
+    """Which run of its configuration a search trial is (0: the sampled one)."""
+    return int(trial.user_attrs.get(_REPEAT, 0))
+
+
+def is_repeat(trial: optuna.Trial | optuna.trial.FrozenTrial) -> bool:
+    """Whether the trial is a repeat r > 0 of a configuration (or a retry of one)."""
+    return repeat(trial) > 0
 
 
 def enqueue_bisection(study: optuna.Study, param: str, lr: float, step: int) -> None:

@@ -166,6 +166,7 @@ def run_study(
     artifacts: str | None = None,
     report: bool = True,
     progress: bool = False,
+    repeats: int | None = None,
 ) -> StudyRun:
     """Run a study spec into an Optuna storage and summarise it.
 
@@ -178,7 +179,7 @@ def run_study(
         ``sqlite:///studies/landscape.db``).
     overrides : list of str
         ``key=value`` overrides, as ``--set`` (not with a parsed Spec).
-    study_name, n_trials, timeout, seed, jobs, total, heartbeat, grace, artifacts
+    study_name, n_trials, timeout, seed, jobs, total, heartbeat, grace, artifacts, repeats
         As the command-line options of the same names.
     report : bool
         Write ``reports/NAME/index.html`` (and upload it for optuna-dashboard).
@@ -210,6 +211,7 @@ def run_study(
             artifacts=artifacts,
             report=report,
             progress=progress,
+            repeats=repeats,
         )
 
 
@@ -245,6 +247,7 @@ def _run_study(
     artifacts,
     report,
     progress,
+    repeats,
 ) -> StudyRun:
     if jobs < 1:
         raise UsageError(f"--jobs={jobs} must be >= 1")
@@ -257,27 +260,23 @@ def _run_study(
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise UsageError(f"--timeout={timeout} must be a finite number > 0 of seconds")
     _check_study_name(study_name)
-    extra = [
-        f"study.{key}={value!r}"
-        for key, value in (("n_trials", n_trials), ("timeout", timeout), ("seed", seed))
-        if value is not None
-    ]
+    given = {
+        k: v
+        for k, v in (
+            ("n_trials", n_trials),
+            ("timeout", timeout),
+            ("seed", seed),
+            ("repeats", repeats),
+        )
+        if v is not None
+    }
+    extra = [f"study.{key}={value!r}" for key, value in given.items()]
     if isinstance(name_or_spec, Spec):
         if overrides:
             raise UsageError("overrides apply to a spec name or path, not to a parsed Spec")
         spec = name_or_spec
-        if extra:
-            spec = dataclasses.replace(
-                spec,
-                study=dataclasses.replace(
-                    spec.study,
-                    **{
-                        k: v
-                        for k, v in (("n_trials", n_trials), ("timeout", timeout), ("seed", seed))
-                        if v is not None
-                    },
-                ),
-            )
+        if given:
+            spec = dataclasses.replace(spec, study=dataclasses.replace(spec.study, **given))
         validate_static(spec)  # a Spec built by hand, or changed above, is checked like a file
     else:
         spec_name, text = find_spec(name_or_spec)
@@ -340,28 +339,42 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         records.set_range_test(study, range_test_record(rt))
         curve = {"lr": rt.lr, "loss": rt.loss, "smoothed": rt.smoothed}
         records.replace_arrays(artifacts, study._storage, study, records.RANGE_TEST, curve)
-    n_trials = spec.study.n_trials
+    # n_trials and --total count configurations; each runs study.repeats times (trials)
+    repeats = spec.study.repeats
+    n_trials = spec.study.n_trials * repeats
     if options.total is not None:
         states = (TrialState.COMPLETE, TrialState.PRUNED)
-        n_trials = max(0, options.total - len(study.get_trials(deepcopy=False, states=states)))
+        done = len(study.get_trials(deepcopy=False, states=states))
+        n_trials = max(0, options.total * repeats - done)
     start = time.perf_counter()
     bar = _progress(n_trials, not options.progress)
     dead = 0
+
+    def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"last: {records.status(trial) or trial.state.name}")
+
     if n_trials and options.jobs == 1:
-
-        def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            bar.update(1)
-            bar.set_postfix_str(f"last: {records.status(trial) or trial.state.name}")
-
+        limit, stop = _budget(n_trials // repeats, repeats)
         optimize(
             study,
             make_objective(problem, artifacts),
-            n_trials=n_trials,
+            n_trials=limit,
             timeout=spec.study.timeout,
-            callbacks=[tick],
+            callbacks=[tick, *stop],
         )
     elif n_trials:
-        dead = _run_workers(spec, options, bar, study, n_trials)
+        dead = _run_workers(spec, options, bar, study, n_trials // repeats)
+    timeout = spec.study.timeout
+    if repeats > 1 and not dead and (timeout is None or time.perf_counter() - start < timeout):
+        # Workers stop at their budget with the last configurations' repeats possibly still
+        # queued: run them here, so every sampled configuration has its repeats.
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if waiting:
+            bar.total = (bar.total or 0) + len(waiting)
+            optimize(
+                study, make_objective(problem, artifacts), n_trials=len(waiting), callbacks=[tick]
+            )
     bar.close()
     if spec.study.bisect and not dead:
         _bisect(problem, study, spec.study.bisect, artifacts)
@@ -557,6 +570,7 @@ MAY_CHANGE = frozenset(
         "study.n_trials",
         "study.timeout",
         "study.bisect",
+        "study.repeats",
         "study.track_sharpness",
     }
 )
@@ -638,6 +652,36 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
     return n_trials
 
 
+class _Configurations:
+    """An optimize callback: stop after ``target`` configurations, with no repeat queued.
+
+    Counts the configurations this worker sampled; a worker also runs the repeats it finds
+    queued, and stops only when none is left.
+    """
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.sampled = 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if not records.is_repeat(trial) and records.bisection(trial) is None:
+            self.sampled += 1
+        if self.sampled >= self.target and not study.get_trials(
+            deepcopy=False, states=(TrialState.WAITING,)
+        ):
+            study.stop()
+
+
+def _budget(configurations: int, repeats: int) -> tuple[int | None, list]:
+    """``n_trials`` and extra callbacks of ``optimize`` for ``configurations`` configurations.
+
+    Each runs ``repeats`` times; one whose first run the pruner stopped has no repeats.
+    """
+    if repeats == 1:
+        return configurations, []
+    return None, [_Configurations(configurations)]
+
+
 def _bisect(problem: Problem, study: optuna.Study, steps: int, artifacts) -> None:
     """Halve the bracket of the divergence boundary ``steps`` times (see ``study.bisect``).
 
@@ -698,7 +742,8 @@ def _track_sharpness(
     limit0 = summary.stability_limit_init
     runs, arrays = [], {}
     for role, rec in _representatives(summary, recs):
-        _, _, res = retrain(problem, rec.params, rec.number, track_sharpness=every)
+        repeat = records.repeat(study.get_trials(deepcopy=False)[rec.number])
+        _, _, res = retrain(problem, rec.params, rec.number, track_sharpness=every, repeat=repeat)
         h = res.history
         measured = np.isfinite(h["sharpness"])
         reading = read_sharpness(h["sharpness"][measured], rec.lr, res.status)
@@ -746,7 +791,7 @@ def _curvature(
         trial = study.get_trials(deepcopy=False)[best.number]
         stored = records.trial_theta(trial, artifacts)
         if stored is None:
-            model, _, res = retrain(problem, best.params, best.number)
+            model, _, res = retrain(problem, best.params, best.number, repeat=records.repeat(trial))
             theta = res.theta
         else:
             model = make_model(problem, apply_params(spec, best.params))
@@ -835,11 +880,13 @@ def _work(job: dict[str, Any]) -> None:
     )
     with threadpool_limits(job["threads"]):
         artifacts = FileSystemArtifactStore(job["artifacts"])
+        limit, stop = _budget(job["n_trials"], spec.study.repeats)
         optimize(
             study,
             make_objective(problem, artifacts),
-            n_trials=job["n_trials"],
+            n_trials=limit,
             timeout=spec.study.timeout,
+            callbacks=stop,
         )
 
 
@@ -1116,7 +1163,7 @@ def load_trial(
         return TrialRun(
             number, params, tspec, model, theta, stored["theta0"], d, status, loss, None, None
         )
-    model, theta0, res = _retrain(problem, params, number)
+    model, theta0, res = _retrain(problem, params, number, repeat=records.repeat(t))
     if stored is not None:
         same = bool(np.array_equal(stored["theta"], res.theta, equal_nan=True))
     else:

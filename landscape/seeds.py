@@ -27,6 +27,9 @@ SHUFFLE_GEOMETRY = 2000
 """Geometry's start k shuffles with id ``SHUFFLE_GEOMETRY + k``."""
 SPURIOUS = 12
 """Starts and fresh inputs of size i of the spurious sweep (id: i)."""
+REPEAT = 13
+"""An id marking repeat r > 0 of a search configuration: its θ⁽⁰⁾ and shuffles come from
+``[seed, TRAIN, (trial number), REPEAT, r]`` (see ``study.repeats``)."""
 SHUFFLE_CONVERGENCE = 3000
 """Every run of the convergence analysis shuffles with this one id: the runs see the same
 mini-batches and differ only in their ε_t (common random numbers)."""

@@ -78,6 +78,11 @@ class StudySection:
         best, those nearest below and above the divergence boundary, a stalled one and one at
         one unstable at θ⁽⁰⁾) are trained again measuring λ_max this many times along the
         run, and the summary reads each against 2/ε (0: off).
+    repeats : int
+        Runs of each sampled configuration (searches), >= 1: repeat r > 0 is a trial with the
+        same parameters, user attr ``repeat`` = r, and its own θ⁽⁰⁾ and shuffles (stream
+        ``[seed, TRAIN, (trial number if vary_init), REPEAT, r]``). ``n_trials`` counts
+        configurations; the report shows each configuration's median and interquartile range.
     """
 
     n_trials: int = 40
@@ -90,6 +95,7 @@ class StudySection:
     bisect: int = 0
     range_test: bool = False
     track_sharpness: int = 50
+    repeats: int = 1
 
 
 @dataclass(frozen=True)
@@ -754,6 +760,7 @@ def validate_static(spec: Spec) -> None:
     st = spec.study
     _positive_int("study.n_trials", st.n_trials)
     _positive_int("study.report_every", st.report_every)
+    _positive_int("study.repeats", st.repeats)
     for fname in ("bisect", "track_sharpness"):
         v = getattr(st, fname)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:

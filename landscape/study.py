@@ -103,6 +103,13 @@ def _run_parser() -> _Parser:
     p.add_argument("--seed", type=int, help="root seed of every random choice (default: spec's)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")
     p.add_argument(
+        "--repeats",
+        type=int,
+        metavar="R",
+        help="searches: run each sampled configuration R times, each from its own θ⁽⁰⁾ and "
+        "shuffles (study.repeats; --n-trials counts configurations)",
+    )
+    p.add_argument(
         "--total",
         type=int,
         metavar="N",
@@ -422,6 +429,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             artifacts=args.artifacts,
             report=not args.no_report,
             progress=not args.no_progress,
+            repeats=args.repeats,
         )
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))

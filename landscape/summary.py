@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 REGIMES = ("too small", "converging", "unstable at θ⁽⁰⁾", "diverging")
 """The regimes of ε, in increasing order of ε; every finished trial falls in exactly one."""
 
@@ -152,6 +154,69 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Repeated:
+    """Configurations run several times (``study.repeats``), and the best one by its median.
+
+    Attributes
+    ----------
+    configurations : int
+        Configurations with two or more runs.
+    runs : list of int
+        The smallest and largest number of runs of one of them.
+    params : dict
+        The best configuration's parameters (by median value; a run without a value, pruned
+        or diverged, counts as the worst possible).
+    lr : float
+    median, q25, q75 : float
+        Its median value and quartiles (±∞ when enough runs have no value).
+    numbers : list of int
+        Its trials.
+    """
+
+    configurations: int
+    runs: list[int]
+    params: dict
+    lr: float
+    median: float
+    q25: float
+    q75: float
+    numbers: list[int]
+
+
+def _repeated(recs: list[TrialRecord], direction: str) -> Repeated | None:
+    worst = math.inf if direction == "minimize" else -math.inf
+    by: dict[tuple, list[TrialRecord]] = {}
+    for r in recs:
+        if not r.bisection:
+            by.setdefault(tuple(sorted((k, repr(v)) for k, v in r.params.items())), []).append(r)
+    many = [g for g in by.values() if len(g) > 1]
+    if not many:
+        return None
+    rows = []
+    for g in many:
+        v = np.array(
+            [worst if r.value is None or not math.isfinite(r.value) else r.value for r in g]
+        )
+        with np.errstate(invalid="ignore"):
+            q = np.quantile(v, [0.25, 0.5, 0.75])
+        q = np.where(np.isnan(q), worst, q)  # ∞ − ∞ inside the interpolation
+        rows.append((g, q))
+    sign = 1.0 if direction == "minimize" else -1.0
+    g, q = min(rows, key=lambda row: (sign * row[1][1], row[0][0].number))
+    sizes = [len(g_) for g_, _ in rows]
+    return Repeated(
+        len(rows),
+        [min(sizes), max(sizes)],
+        dict(g[0].params),
+        g[0].lr,
+        float(q[1]),
+        float(q[0]),
+        float(q[2]),
+        [r.number for r in g],
+    )
+
+
+@dataclass(frozen=True)
 class Summary:
     """Counts, ε regimes, the best trial and the stability limits.
 
@@ -189,6 +254,8 @@ class Summary:
         gradient descent diverges at once, this is the curvature it meets.
     groups : list of Group
         Per value of each categorical parameter named in ``summarize(by=…)``.
+    repeated : Repeated or None
+        When configurations were run several times: the best one by its median value.
     """
 
     n_trials: int
@@ -205,6 +272,7 @@ class Summary:
     bisection_trials: int = 0
     sharpness: list[dict] = field(default_factory=list)
     range_test: dict | None = None
+    repeated: Repeated | None = None
 
     @property
     def stability_limit(self) -> float | None:
@@ -308,4 +376,5 @@ def summarize(
         bisection_trials=sum(r.bisection for r in recs),
         sharpness=list(sharpness),
         range_test=range_test,
+        repeated=_repeated(recs, direction),
     )

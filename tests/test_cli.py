@@ -843,3 +843,81 @@ def test_compare_overlays_two_searches(workdir, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and text in err[0]
+
+
+def test_cli_repeats_run_each_configuration_from_its_own_start_and_report_the_spread(
+    workdir, capsys
+):
+    from landscape.report import data, figures
+
+    store = FileSystemArtifactStore("studies/artifacts")
+    no_pruning = ["--set", "pruner.name=none", "--set", "pruner.options={}"]  # else a pruned
+    # first run would have no repeats
+    assert (
+        main(["lr_search", "--n-trials", "3", "--repeats", "3", "--json", *FAST, *no_pruning]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")
+    trials = study.trials
+    assert len(trials) == 9  # --n-trials counts configurations
+    by_config: dict[float, list] = {}
+    for t in trials:
+        by_config.setdefault(t.params["lr"], []).append(t)
+    assert len(by_config) == 3 and all(len(ts) == 3 for ts in by_config.values())
+    for ts in by_config.values():
+        assert sorted(t.user_attrs["repeat"] for t in ts) == [0, 1, 2]
+        starts = [records.trial_theta(t, store)["theta0"] for t in ts]
+        # each run its own θ⁽⁰⁾; repeat 0 keeps the study's common θ⁽⁰⁾ (stream [seed, TRAIN])
+        assert not np.array_equal(starts[0], starts[1]) and not np.array_equal(starts[1], starts[2])
+        assert {tuple(t.user_attrs["init_stream"]) for t in ts} == {
+            (0, 1),
+            (0, 1, 13, 1),
+            (0, 1, 13, 2),
+        }
+    first = [ts[0] for ts in by_config.values()]
+    assert all(np.array_equal(records.trial_theta(t, store)["theta0"], starts[0]) for t in first)
+    # the summary names the best configuration by its median
+    rep = out["summary"]["repeated"]
+    medians = {
+        lr: float(np.median([t.value if t.value is not None else np.inf for t in ts]))
+        for lr, ts in by_config.items()
+    }
+    best_lr = min(medians, key=medians.get)
+    assert rep["configurations"] == 3 and rep["runs"] == [3, 3]
+    assert rep["lr"] == best_lr and rep["median"] == pytest.approx(medians[best_lr], rel=1e-15)
+    # a repeat is reproduced from its own stream
+    import landscape
+
+    again = landscape.load_trial(study, by_config[best_lr][2].number, retrain=True)
+    assert again.matches_stored
+    # figure data: one median and interquartile range per configuration
+    pts = data.lr_points(study, store)
+    spread = pts.spread
+    assert sorted(spread.lr.tolist()) == sorted(by_config) and spread.runs.tolist() == [3, 3, 3]
+    for lr, med, q25, q75 in zip(spread.lr, spread.median, spread.q25, spread.q75, strict=True):
+        values = [t.user_attrs["val_loss"] for t in by_config[lr]]
+        assert med == pytest.approx(np.median(values), rel=1e-15)
+        assert q25 == pytest.approx(np.quantile(values, 0.25), rel=1e-15) and q25 <= med <= q75
+    curves = data.learning_curves(study, store)
+    assert len(curves) == 3 and all(c.runs == 3 and c.band is not None for c in curves)
+    c = curves[0]
+    (lr,) = {t.params["lr"] for t in trials if t.number == c.number}
+    histories = [records.history(t, store) for t in by_config[lr]]
+    assert c.loss[-1] == pytest.approx(np.median([h["loss"][-1] for h in histories]), rel=1e-12)
+    assert np.all(c.band[0] <= c.loss + 1e-15) and np.all(c.loss <= c.band[1] + 1e-15)
+    ax = figures.loss_vs_lr(pts).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "median and interquartile range of 3 runs (diverged as +∞)" in labels
+    assert any(
+        len(poly.get_paths()) for poly in figures.learning_curves(curves).axes[0].collections
+    )
+    # a grid with repeats: every point once per repeat, then it stops
+    (workdir / "studies").mkdir(exist_ok=True)
+    (workdir / "studies" / "grid_demo.toml").write_text(GRID_SPEC)
+    assert main(["grid_demo", "--repeats", "2", "--no-progress", "--no-report"]) == 0
+    grid = optuna.load_study(study_name="grid_demo", storage="sqlite:///studies/landscape.db")
+    runs = sorted((t.params["lr"], t.params["epochs"], t.user_attrs["repeat"]) for t in grid.trials)
+    assert runs == [(lr, e, r) for lr in (0.01, 0.1, 1.0) for e in (10, 20, 30) for r in (0, 1)]
+    capsys.readouterr()
+    assert main(["lr_search", "--repeats", "0", "--study-name", "x", *QUICK]) == 2
+    assert "study.repeats=0 must be" in capsys.readouterr().err

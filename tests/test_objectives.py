@@ -165,3 +165,34 @@ def test_objective_batch_search_pow2_space():
     lr = trial.distributions["lr"]
     assert lr.log and (lr.low, lr.high) == (1e-4, 1e2)  # batch_search.toml
     assert lr.low <= values["lr"] <= lr.high
+
+
+def test_objective_queues_repeats_only_for_a_first_run_the_pruner_let_finish():
+    spec = _spec(extra=["study.repeats=3"])
+    problem = prepare(spec)
+    waiting = (optuna.trial.TrialState.WAITING,)
+    # a pruner that stops every run at its first report: the first run has no repeats
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=1e-12))
+    study.enqueue_trial({"lr": 0.5})
+    study.optimize(make_objective(problem), n_trials=1)
+    assert study.trials[0].user_attrs["status"] == "pruned"
+    assert study.get_trials(states=waiting) == []
+    # a first run that finishes queues runs 1 and 2, which that pruner cannot stop
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=1e-12))
+    study.enqueue_trial({"lr": 0.5}, user_attrs={"bisection": 0})  # (unprunable, no repeats)
+    study.optimize(make_objective(problem), n_trials=1)
+    assert study.get_trials(states=waiting) == []
+    study = optuna.create_study()
+    study.enqueue_trial({"lr": 0.5})
+    study.optimize(make_objective(problem), n_trials=1)
+    queued = study.get_trials(states=waiting)
+    assert [(t.system_attrs["fixed_params"], t.user_attrs) for t in queued] == [
+        ({"lr": 0.5}, {"repeat": 1}),
+        ({"lr": 0.5}, {"repeat": 2}),
+    ]
+    study.pruner = optuna.pruners.ThresholdPruner(upper=1e-12)
+    study.optimize(make_objective(problem), n_trials=2)
+    runs = study.trials
+    assert [t.user_attrs["status"] != "pruned" for t in runs] == [True, True, True]
+    assert [t.user_attrs["init_stream"] for t in runs] == [[0, 1], [0, 1, 13, 1], [0, 1, 13, 2]]
+    assert len({t.value for t in runs}) == 3  # three starts, three end points

@@ -417,3 +417,30 @@ def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_figures_keep_a_run_that_diverged_to_1e287_from_crushing_the_axes():
+    p = data.LrPoints(
+        lr=np.array([0.01, 0.1, 1.0, 10.0]),
+        loss=np.array([0.5, 0.1, 6.4e286, np.nan]),
+        status=np.array(["budget", "converged", "diverged", "diverged"]),
+        metric="val_loss",
+        smallest_diverged=1.0,
+        stability_limit=None,
+        stability_limit_init=None,
+    )
+    for fig in (figures.loss_vs_lr(p), figures.compare(["a", "b"], [p, p], [None, None])):
+        fig.canvas.draw()  # ticks are computed here: a 1e287 limit overflowed them
+        ax = fig.axes[0]
+        assert ax.get_ylim()[1] < 1e3
+        ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())])
+        assert ys.max() == pytest.approx(5.0)  # diverged runs at 10 × the largest other loss
+    epoch = np.arange(5.0)
+    calm = data.Curve(0, "a", "converged", epoch, epoch, np.geomspace(1, 1e-3, 5), epoch)
+    wild = data.Curve(
+        1, "b", "diverged", epoch, epoch, np.array([1, 10, 1e50, 1e287, np.nan]), epoch
+    )
+    fig = figures.learning_curves([calm, wild])
+    fig.canvas.draw()
+    lo, hi = fig.axes[0].get_ylim()
+    assert hi == pytest.approx(100.0) and lo == pytest.approx(5e-4)

@@ -35,10 +35,28 @@ class LrPoints(NamedTuple):
     loss_label: str = "loss"
     group: np.ndarray | None = None
     group_name: str = ""
+    spread: Spread | None = None
+
+
+class Spread(NamedTuple):
+    """Each configuration run several times (``study.repeats``): its median and quartiles.
+
+    A run that diverged counts as +∞, so a quartile is +∞ when enough runs diverged.
+    """
+
+    lr: np.ndarray
+    median: np.ndarray
+    q25: np.ndarray
+    q75: np.ndarray
+    runs: np.ndarray
 
 
 class Curve(NamedTuple):
-    """One trial's learning curve."""
+    """One trial's learning curve, or a configuration's median curve over its runs.
+
+    With several runs (``runs`` > 1), ``loss`` is the median at each epoch of the longest run
+    (over the runs still going) and ``band`` its interquartile range (q25, q75).
+    """
 
     number: int
     label: str
@@ -47,10 +65,15 @@ class Curve(NamedTuple):
     updates: np.ndarray
     loss: np.ndarray
     val_loss: np.ndarray
+    band: tuple[np.ndarray, np.ndarray] | None = None
+    runs: int = 1
 
 
 class BatchMap(NamedTuple):
-    """Final loss and status over (ε, batch size)."""
+    """Final loss and status over (ε, batch size): one point per configuration.
+
+    A configuration run several times shows its median loss and its most common status.
+    """
 
     lr: np.ndarray
     batch_size: np.ndarray
@@ -58,6 +81,7 @@ class BatchMap(NamedTuple):
     status: np.ndarray
     n_train: int
     loss_label: str = "loss"
+    runs: np.ndarray | None = None
 
 
 class ScheduleCurves(NamedTuple):
@@ -132,7 +156,50 @@ def lr_points(study: optuna.Study, store) -> LrPoints:
         2.0 / lam0 if lam0 and lam0 > 0 else None,
         loss_label(study),
         *_group(study, trials),
+        _spread(trials, loss, status),
     )
+
+
+def configuration(t: optuna.trial.FrozenTrial) -> tuple:
+    """What makes runs repeats of one another: their searched parameters."""
+    return tuple(sorted((k, repr(v)) for k, v in t.params.items()))
+
+
+def _runs_of(trials: list) -> dict[tuple, list[int]]:
+    """Indices into ``trials`` of each configuration's runs, in order of first appearance."""
+    out: dict[tuple, list[int]] = {}
+    for i, t in enumerate(trials):
+        out.setdefault(configuration(t), []).append(i)
+    return out
+
+
+def _quartiles(values: np.ndarray) -> np.ndarray:
+    """q25, median, q75 of final losses, a diverged run (NaN) counting as +∞."""
+    v = np.where(np.isnan(values), np.inf, values)
+    with np.errstate(invalid="ignore"):
+        q = np.quantile(v, [0.25, 0.5, 0.75])
+    return np.where(np.isnan(q), np.inf, q)  # ∞ − ∞ inside the interpolation
+
+
+def _spread(trials: list, loss: np.ndarray, status: np.ndarray) -> Spread | None:
+    """Median and quartiles of each configuration with several runs (None: none has)."""
+    rows = []
+    for idx in _runs_of(trials).values():
+        if len(idx) < 2:
+            continue
+        values = np.where(status[idx] == "diverged", np.nan, loss[idx])
+        q25, med, q75 = _quartiles(values)
+        rows.append((records.lr(trials[idx[0]]), med, q25, q75, len(idx)))
+    if not rows:
+        return None
+    cols = np.array(rows, dtype=float).T
+    return Spread(cols[0], cols[1], cols[2], cols[3], cols[4].astype(int))
+
+
+def _most_common(statuses: list[str]) -> str:
+    """The most common status (ties: the worse one, in :data:`STATUS_ORDER`)."""
+    counts = {s: statuses.count(s) for s in statuses}
+    return max(counts, key=lambda s: (counts[s], STATUS_ORDER.index(s) if s in STATUS_ORDER else 0))
 
 
 def _group(study: optuna.Study, trials: list) -> tuple[np.ndarray | None, str]:
@@ -162,50 +229,121 @@ def _curve(t: optuna.trial.FrozenTrial, label: str, h: dict[str, list]) -> Curve
 
 
 def learning_curves(study: optuna.Study, store, n: int = 8) -> list[Curve]:
-    """Up to ``n`` trials spread evenly over ε (their quantiles), best trial included.
+    """Up to ``n`` configurations spread evenly over ε (their quantiles), the best included.
 
-    Only trials whose curve is stored (:data:`landscape.records.HISTORY`) are drawn.
+    Only trials whose curve is stored (:data:`landscape.records.HISTORY`) are drawn; a
+    configuration run several times is drawn as its median curve with its quartile band.
     """
-    trials = sorted((t for t in finished(study) if records.history(t, store)), key=records.lr)
-    if not trials:
+    trials = [t for t in finished(study) if records.history(t, store)]
+    runs = _runs_of(trials)
+    firsts = sorted((trials[idx[0]] for idx in runs.values()), key=records.lr)
+    if not firsts:
         return []
-    picks = sorted({int(round(i)) for i in np.linspace(0, len(trials) - 1, min(n, len(trials)))})
-    chosen = [trials[i] for i in picks]
+    picks = sorted({int(round(i)) for i in np.linspace(0, len(firsts) - 1, min(n, len(firsts)))})
+    chosen = [firsts[i] for i in picks]
     try:
-        best = study.best_trial
-        if all(t.number != best.number for t in chosen) and records.history(best, store):
-            chosen[len(chosen) // 2] = best
+        best = configuration(study.best_trial)
+        if best in runs and all(configuration(t) != best for t in chosen):
+            chosen[len(chosen) // 2] = trials[runs[best][0]]
     except ValueError:
         pass
     chosen.sort(key=records.lr)
     return [
-        _curve(t, f"ε={records.lr(t):.3g} (#{t.number})", records.history(t, store)) for t in chosen
+        runs_curve(
+            [trials[i] for i in runs[configuration(t)]],
+            f"ε={records.lr(t):.3g} (#{t.number})",
+            store,
+        )
+        for t in chosen
     ]
 
 
 def best_curve(study: optuna.Study, store) -> Curve | None:
-    """The best complete trial's learning curve (None without one)."""
+    """The best complete trial's configuration's learning curve (None without one)."""
     try:
         best = study.best_trial
     except ValueError:
         return None
-    h = records.history(best, store)
-    if not h:
+    if not records.history(best, store):
         return None
-    return _curve(best, f"{study.study_name}: best ε={records.lr(best):.3g} (#{best.number})", h)
+    key = configuration(best)
+    same = [t for t in finished(study) if configuration(t) == key and records.history(t, store)]
+    label = f"{study.study_name}: best ε={records.lr(best):.3g} (#{best.number})"
+    return runs_curve(same, label, store)
+
+
+def runs_curve(runs: list[optuna.trial.FrozenTrial], label: str, store) -> Curve:
+    """The learning curve of one run, or the median curve and quartile band of several.
+
+    Each run's loss is interpolated (in log E) onto the epochs of the longest run; a run
+    counts up to its last epoch, and as +∞ from the epoch where its loss stopped being finite.
+    """
+    if len(runs) == 1:
+        return _curve(runs[0], label, records.history(runs[0], store))
+    hs = [records.history(t, store) for t in runs]
+
+    def col(h: dict, key: str) -> np.ndarray:
+        return np.array([math.nan if v is None else v for v in h.get(key, [])], dtype=float)
+
+    longest = max(range(len(hs)), key=lambda i: col(hs[i], "epoch")[-1])
+    epoch, updates = col(hs[longest], "epoch"), col(hs[longest], "updates")
+
+    def on_grid(h: dict, key: str) -> np.ndarray:
+        e, y = col(h, "epoch"), col(h, key)
+        out = np.full(len(epoch), math.nan)
+        ok = np.isfinite(y) & (y > 0)
+        if not ok.any():
+            return out
+        inside = epoch <= e[-1]
+        out[inside] = np.exp(np.interp(epoch[inside], e[ok], np.log(y[ok])))
+        bad = ~np.isfinite(y)
+        if bad.any() and e[bad].min() > e[ok].max():  # from there on, not finite: diverged
+            out[inside & (epoch >= e[bad].min())] = np.inf
+        return out
+
+    def quartiles(key: str) -> np.ndarray:
+        grid = np.array([on_grid(h, key) for h in hs])
+        q = np.full((3, len(epoch)), math.nan)
+        cols = (~np.isnan(grid)).any(axis=0)  # some run still going (finite or +∞)
+        with np.errstate(invalid="ignore"):
+            q[:, cols] = np.nanquantile(grid[:, cols], [0.25, 0.5, 0.75], axis=0)
+        q[np.isnan(q) & cols] = np.inf  # ∞ − ∞ inside the interpolation
+        return q
+
+    loss, val = quartiles("loss"), quartiles("val_loss")
+    statuses = [records.status(t) for t in runs]
+    counts = ", ".join(f"{s} {statuses.count(s)}" for s in STATUS_ORDER if s in statuses)
+    return Curve(
+        runs[0].number,
+        f"{label}, median of {len(runs)} runs ({counts})",
+        _most_common(statuses),
+        epoch,
+        updates,
+        loss[1],
+        val[1],
+        (loss[0], loss[2]),
+        len(runs),
+    )
 
 
 def batch_map(study: optuna.Study, store) -> BatchMap:
-    """Final metric and status over (ε, batch size)."""
+    """Final metric and status over (ε, batch size), one point per configuration."""
     metric = records.metric(study)
     trials = finished(study)
+    loss = np.array([_final_loss(t, metric, store) for t in trials])
+    status = np.array([records.status(t) for t in trials], dtype=str)
+    groups = list(_runs_of(trials).values())
+    median = [
+        _quartiles(np.where(status[idx] == "diverged", np.nan, loss[idx]))[1] for idx in groups
+    ]
     return BatchMap(
-        np.array([records.lr(t) for t in trials], dtype=float),
-        np.array([records.batch_size(t) for t in trials], dtype=float),
-        np.array([_final_loss(t, metric, store) for t in trials]),
-        np.array([records.status(t) for t in trials], dtype=str),
+        np.array([records.lr(trials[idx[0]]) for idx in groups], dtype=float),
+        np.array([records.batch_size(trials[idx[0]]) for idx in groups], dtype=float),
+        np.array(median, dtype=float),
+        np.array([_most_common(status[idx].tolist()) for idx in groups], dtype=str),
         records.n_train(study),
         loss_label(study),
+        np.array([len(idx) for idx in groups]),
     )
 
 
@@ -241,7 +379,9 @@ def schedule_curves(study: optuna.Study, store) -> ScheduleCurves:
         kinds.append(kind)
         ups.append(u)
         lrs.append(np.asarray(sched(u, records.lr(t)), dtype=float))
-        curves.append(_curve(t, f"{kind}, ε0={records.lr(t):.3g}", records.history(t, store)))
+        key = configuration(t)
+        same = [u for u in finished(study) if configuration(u) == key and records.history(u, store)]
+        curves.append(runs_curve(same, f"{kind}, ε0={records.lr(t):.3g}", store))
     return ScheduleCurves(kinds, ups, lrs, curves)
 
 

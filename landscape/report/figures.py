@@ -29,6 +29,7 @@ from landscape.report.data import (  # noqa: E402
     MinimaData,
     ScheduleCurves,
     SharpnessRun,
+    Spread,
 )
 
 DPI = 150
@@ -52,7 +53,9 @@ def _new(width: float = 6.4, height: float = 4.0, ncols: int = 1) -> tuple[Figur
 def loss_vs_lr(p: LrPoints) -> Figure:
     """Final loss against ε, coloured by status, with the divergence boundary and 2/λ_max."""
     fig, (ax,) = _new(8.4, 4.0)
-    shown = np.where(np.isfinite(p.loss), p.loss, np.nan)
+    ceiling = _ceiling([p])
+    shown = np.where(p.status == "diverged", np.minimum(p.loss, ceiling), p.loss)
+    shown = np.where(np.isfinite(shown), shown, np.nan)
     # a third quantity the search varies: batch size as marker area, schedule as edge colour
     sizes = np.full(len(p.lr), 28.0)
     edges: np.ndarray | None = None
@@ -99,6 +102,8 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     if np.nanmin(shown) > 0:
         ax.set_yscale("log")
     ymin, ymax = ax.get_ylim()
+    if p.spread is not None:
+        _spread_bars(ax, p.spread, "#000000", ymax)
     if p.smallest_diverged is not None:
         ax.axvline(
             p.smallest_diverged,
@@ -137,11 +142,55 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     return fig
 
 
+def _ceiling(points: list[LrPoints]) -> float:
+    """Where diverged runs are drawn: ten times the largest loss of a run that did not diverge.
+
+    A diverged run's last finite loss can be ~1e300, which no log axis can show usefully.
+    """
+    kept = [p.loss[np.isfinite(p.loss) & (p.status != "diverged")] for p in points]
+    kept = np.concatenate(kept) if kept else np.array([])
+    return 10.0 * float(kept.max()) if kept.size and kept.max() > 0 else 1e6
+
+
+def _spread_bars(ax, s: Spread, colour: str, top: float, label: str = "") -> None:
+    """Median (bar) and interquartile range (line) of configurations run several times.
+
+    A quartile at +∞ (enough runs diverged) is drawn up to ``top`` with an arrow.
+    """
+    finite = np.isfinite(s.median)
+    q75 = np.where(np.isfinite(s.q75), s.q75, top)
+    runs = f"{s.runs.min()}" if s.runs.min() == s.runs.max() else f"{s.runs.min()}–{s.runs.max()}"
+    ax.vlines(s.lr, np.minimum(s.q25, top), q75, color=colour, lw=1.6, zorder=4)
+    ax.scatter(
+        s.lr[finite],
+        s.median[finite],
+        marker="_",
+        s=220,
+        linewidths=2.2,
+        color=colour,
+        zorder=5,
+        label=label or f"median and interquartile range of {runs} runs (diverged as +∞)",
+    )
+    up = ~np.isfinite(s.q75)
+    if up.any():
+        ax.scatter(s.lr[up], np.full(up.sum(), top), marker="^", s=30, color=colour, zorder=5)
+
+
+def _band(ax, x: np.ndarray, c: Curve, colour: str) -> None:
+    """A median curve's interquartile band, where both quartiles are finite and positive."""
+    if c.band is None:
+        return
+    lo, hi = c.band
+    ok = np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (x > 0)
+    ax.fill_between(x[ok], lo[ok], hi[ok], color=colour, alpha=0.18, lw=0)
+
+
 def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     """Training loss of a selection of trials against epochs or updates.
 
     Colour follows the status (as in every figure); runs of one status differ by line style.
-    Against updates the axis is logarithmic with θ⁽⁰⁾ at 1 and update t at t + 1.
+    Against updates the axis is logarithmic with θ⁽⁰⁾ at 1 and update t at t + 1. A
+    configuration run several times is its median curve with a shaded interquartile band.
     """
     fig, (ax,) = _new(8.4, 4.0)
     styles = ["-", "--", ":", "-."]
@@ -151,15 +200,24 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
         ok = np.isfinite(c.loss) & (c.loss > 0) & (xs > 0 if x != "epoch" else True)
         n = seen.get(c.status, 0)
         seen[c.status] = n + 1
+        colour = STATUS_COLOURS.get(c.status, "#000000")
         ax.plot(
             xs[ok],
             c.loss[ok],
-            color=STATUS_COLOURS.get(c.status, "#000000"),
+            color=colour,
             ls=styles[n % len(styles)],
             lw=1.3,
-            label=f"{c.label}: {c.status}",
+            label=c.label if c.runs > 1 else f"{c.label}: {c.status}",
         )
+        _band(ax, xs, c, colour)
     ax.set_yscale("log")
+    calm = [c.loss[np.isfinite(c.loss) & (c.loss > 0)] for c in curves if c.status != "diverged"]
+    calm = np.concatenate(calm) if calm else np.array([])
+    if calm.size:  # a diverging curve may climb to ~1e300: keep the others readable
+        low = min(
+            float(c.loss[np.isfinite(c.loss) & (c.loss > 0)].min(initial=np.inf)) for c in curves
+        )
+        ax.set_ylim(low / 2.0, min(ax.get_ylim()[1], 100.0 * calm.max()))
     if x == "updates":
         ax.set_xscale("log")
     ax.set_xlabel("epoch" if x == "epoch" else "update count t + 1 (log scale; θ⁽⁰⁾ at 1)")
@@ -271,10 +329,17 @@ def batch_map(b: BatchMap) -> Figure:
     sc = ax1.scatter(
         b.lr[finite], b.batch_size[finite], c=np.log10(b.loss[finite]), cmap="cividis", s=40
     )
+    repeated = b.runs is not None and b.runs.max() > 1
     ax1.scatter(
-        b.lr[~finite], b.batch_size[~finite], marker="x", c="#D55E00", s=30, label="no finite loss"
+        b.lr[~finite],
+        b.batch_size[~finite],
+        marker="x",
+        c="#D55E00",
+        s=30,
+        label="diverged (median +∞)" if repeated else "diverged",
     )
-    fig.colorbar(sc, ax=ax1, label=f"log10 of the {b.loss_label}")
+    what = f"median of {b.runs.min()}–{b.runs.max()} runs: " if repeated else ""
+    fig.colorbar(sc, ax=ax1, label=f"{what}log10 of the {b.loss_label}")
     for status in STATUS_ORDER:
         sel = b.status == status
         if sel.any():
@@ -286,7 +351,12 @@ def batch_map(b: BatchMap) -> Figure:
                 label=f"{status} ({sel.sum()})",
                 s=34,
             )
-    for ax, title in ((ax1, "final loss"), (ax2, "how each trial ended")):
+    titles = (
+        ("final loss (median)", "how most runs ended")
+        if repeated
+        else ("final loss", "how each trial ended")
+    )
+    for ax, title in zip((ax1, ax2), titles, strict=True):
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)
         ax.set_xlabel("learning rate ε (log scale)")
@@ -307,6 +377,7 @@ def schedules(s: ScheduleCurves) -> Figure:
         c = s.curves[i]
         ok = np.isfinite(c.loss) & (c.loss > 0)
         ax2.plot(c.updates[ok], c.loss[ok], color=colour, label=c.label, lw=1.4)
+        _band(ax2, c.updates, c, colour)
     ax1.set_yscale("log")
     ax1.set_xlabel("update count t")
     ax1.set_ylabel("learning rate ε_t (log scale)")
@@ -463,15 +534,17 @@ def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) 
     Each study has one colour; the marker says how a trial ended (as in every figure).
     """
     fig, (ax1, ax2) = _new(12.0, 4.2, 2)
+    ceiling = _ceiling(points)
     for i, (name, p) in enumerate(zip(names, points, strict=True)):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         finite = np.isfinite(p.loss)
+        shown = np.minimum(np.where(p.status == "diverged", np.inf, p.loss), ceiling)
         for status in STATUS_ORDER:
-            sel = finite & (p.status == status)
+            sel = (finite | (p.status == "diverged")) & np.isfinite(shown) & (p.status == status)
             if sel.any():
                 ax1.scatter(
                     p.lr[sel],
-                    p.loss[sel],
+                    shown[sel],
                     color=colour,
                     marker=STATUS_MARKERS[status],
                     s=26,
@@ -483,10 +556,20 @@ def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) 
         if c is not None:
             ok = np.isfinite(c.loss) & (c.loss > 0)
             ax2.plot(c.updates[ok] + 1.0, c.loss[ok], color=colour, lw=1.4, label=c.label)
+            _band(ax2, c.updates + 1.0, c, colour)
+    for i, p in enumerate(points):
+        if p.spread is not None:
+            top = ax1.get_ylim()[1]
+            _spread_bars(
+                ax1, p.spread, OKABE_ITO[i % len(OKABE_ITO)], top, f"{names[i]}: median, IQR"
+            )
     ax1.set_xscale("log")
     if all((p.loss[np.isfinite(p.loss)] > 0).all() for p in points):
         ax1.set_yscale("log")
-    ax1.set_xlabel("learning rate ε (log scale; dashed: smallest diverged ε)")
+    ax1.set_xlabel(
+        "learning rate ε (log scale; dashed: smallest diverged ε"
+        + ("; diverged runs at the top)" if np.isfinite(ceiling) else ")")
+    )
     ax1.set_ylabel(points[0].loss_label if points else "final loss")
     ax1.set_title("Final loss against ε")
     ax1.legend(fontsize=6.5)
@@ -495,7 +578,8 @@ def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) 
     ax2.set_xlabel("update count t + 1 (log scale; θ⁽⁰⁾ at 1)")
     ax2.set_ylabel("training loss E(θ) (log scale)")
     ax2.set_title("The best trial of each study")
-    ax2.legend(fontsize=7)
+    if ax2.get_lines():
+        ax2.legend(fontsize=7)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
     fig.tight_layout()

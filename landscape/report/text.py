@@ -49,6 +49,17 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
         b = summary.best
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in b.params.items())
         lines.append(f"best: trial {b.number}, {metric}={b.value:.6g} at ε={b.lr:.4g} ({params})")
+    if summary.repeated is not None:
+        rep = summary.repeated
+        lo, hi = rep.runs
+        runs = f"{lo}" if lo == hi else f"{lo}–{hi}"
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in rep.params.items())
+        lines.append(
+            f"repeats: {rep.configurations} configurations ran {runs} times each, each run from "
+            f"its own θ⁽⁰⁾ and shuffles; best by median: {params}, median {metric} "
+            f"{rep.median:.6g} (interquartile range {rep.q25:.4g} – {rep.q75:.4g}; trials "
+            f"{', '.join(map(str, rep.numbers))})"
+        )
     if summary.smallest_diverged_lr is not None and not summary.groups:
         lo, hi = summary.largest_stable_lr, summary.smallest_diverged_lr
         ratio = f"; ratio {hi / lo:.6g}" if lo is not None and lo < hi else ""
