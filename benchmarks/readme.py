@@ -49,7 +49,11 @@ COMMANDS: dict[str, list[str]] = {
         "--repeats",
         "4",
         "--n-trials",
-        "15",
+        "12",
+        "--set",
+        "pruner.name=none",
+        "--set",
+        "pruner.options={}",
     ],
     "slice-batch_repeats": [
         PY,

@@ -907,7 +907,7 @@ def test_cli_repeats_run_each_configuration_from_its_own_start_and_report_the_sp
     assert np.all(c.band[0] <= c.loss + 1e-15) and np.all(c.loss <= c.band[1] + 1e-15)
     ax = figures.loss_vs_lr(pts).axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "median and interquartile range of 3 runs (diverged as +∞)" in labels
+    assert any(t.startswith("median and interquartile range of 3 runs") for t in labels)
     assert any(
         len(poly.get_paths()) for poly in figures.learning_curves(curves).axes[0].collections
     )

@@ -83,7 +83,8 @@ def loss_vs_lr(p: LrPoints) -> Figure:
                 + (", value at pruning)" if status == "pruned" else ")"),
             )
     if p.group is not None and p.group_name == "batch size":
-        for b in sorted({int(v) for v in (p.group.min(), np.median(p.group), p.group.max())}):
+        values = np.unique(p.group.astype(int))  # smallest, middle and largest batch size
+        for b in sorted({int(values[0]), int(values[len(values) // 2]), int(values[-1])}):
             ax.scatter(
                 [], [], s=10.0 + 9.0 * np.log2(max(b, 1)), c="#bbbbbb", label=f"batch size {b}"
             )
@@ -103,7 +104,12 @@ def loss_vs_lr(p: LrPoints) -> Figure:
         ax.set_yscale("log")
     ymin, ymax = ax.get_ylim()
     if p.spread is not None:
-        _spread_bars(ax, p.spread, "#000000", ymax)
+        runs = p.spread.runs
+        n = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
+        label = f"median and interquartile range of {n} runs" + (
+            " (diverged as +∞)" if (p.status == "diverged").any() else ""
+        )
+        _spread_bars(ax, p.spread, "#000000", ymax, label)
     if p.smallest_diverged is not None:
         ax.axvline(
             p.smallest_diverged,
@@ -152,14 +158,13 @@ def _ceiling(points: list[LrPoints]) -> float:
     return 10.0 * float(kept.max()) if kept.size and kept.max() > 0 else 1e6
 
 
-def _spread_bars(ax, s: Spread, colour: str, top: float, label: str = "") -> None:
+def _spread_bars(ax, s: Spread, colour: str, top: float, label: str) -> None:
     """Median (bar) and interquartile range (line) of configurations run several times.
 
     A quartile at +∞ (enough runs diverged) is drawn up to ``top`` with an arrow.
     """
     finite = np.isfinite(s.median)
     q75 = np.where(np.isfinite(s.q75), s.q75, top)
-    runs = f"{s.runs.min()}" if s.runs.min() == s.runs.max() else f"{s.runs.min()}–{s.runs.max()}"
     ax.vlines(s.lr, np.minimum(s.q25, top), q75, color=colour, lw=1.6, zorder=4)
     ax.scatter(
         s.lr[finite],
@@ -169,7 +174,7 @@ def _spread_bars(ax, s: Spread, colour: str, top: float, label: str = "") -> Non
         linewidths=2.2,
         color=colour,
         zorder=5,
-        label=label or f"median and interquartile range of {runs} runs (diverged as +∞)",
+        label=label,
     )
     up = ~np.isfinite(s.q75)
     if up.any():
