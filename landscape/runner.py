@@ -375,9 +375,11 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
             optimize(
                 study, make_objective(problem, artifacts), n_trials=len(waiting), callbacks=[tick]
             )
-    bar.close()
     if spec.study.bisect and not dead:
-        _bisect(problem, study, spec.study.bisect, artifacts)
+        bar.total = (bar.total or 0) + spec.study.bisect
+        bar.refresh()
+        _bisect(problem, study, spec.study.bisect, artifacts, tick)
+    bar.close()
     wall = time.perf_counter() - start
     recs = trial_records(study)
     by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
@@ -682,7 +684,7 @@ def _budget(configurations: int, repeats: int) -> tuple[int | None, list]:
     return None, [_Configurations(configurations)]
 
 
-def _bisect(problem: Problem, study: optuna.Study, steps: int, artifacts) -> None:
+def _bisect(problem: Problem, study: optuna.Study, steps: int, artifacts, tick=None) -> None:
     """Halve the bracket of the divergence boundary ``steps`` times (see ``study.bisect``).
 
     Each step runs one never-pruned trial at the geometric midpoint of the largest completed
@@ -700,7 +702,7 @@ def _bisect(problem: Problem, study: optuna.Study, steps: int, artifacts) -> Non
             )
             return
         records.enqueue_bisection(study, spec.search[0].name, math.sqrt(lo * hi), step)
-        optimize(study, objective, n_trials=1)
+        optimize(study, objective, n_trials=1, callbacks=[tick] if tick else None)
 
 
 def _full_batch_constant(spec: Spec) -> bool:

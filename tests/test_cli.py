@@ -921,3 +921,63 @@ def test_cli_repeats_run_each_configuration_from_its_own_start_and_report_the_sp
     capsys.readouterr()
     assert main(["lr_search", "--repeats", "0", "--study-name", "x", *QUICK]) == 2
     assert "study.repeats=0 must be" in capsys.readouterr().err
+
+
+def _stderr_of(argv, cwd, tty):
+    """Run the CLI in a subprocess; its stderr is a terminal (a pty) or a pipe."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    cmd = [sys.executable, "-m", "landscape.study", *argv]
+    env = {**os.environ, "COLUMNS": "120"}
+    if not tty:
+        run = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr
+        return run.stderr
+    master, slave = pty.openpty()
+    # a terminal of 24 × 120 characters (a fresh pty has none, and tqdm then draws no bar)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_cli_long_commands_show_progress_on_a_terminal_and_stay_quiet_when_piped(workdir):
+    search = ["lr_search", "--n-trials", "3", *FAST[:-1], "--no-report"]  # FAST less --no-progress
+    minima = [
+        "minima",
+        "--set",
+        "analysis.n_starts=4",
+        "--set",
+        "analysis.chunk=2",
+        "--set",
+        "trainer.epochs=50",
+        "--set",
+        "analysis.polish_iter=50",
+        "--set",
+        "analysis.continue_steps=5",
+        "--no-report",
+    ]
+    shown = _stderr_of(search, workdir, tty=True)
+    assert "3/3" in shown and "trial" in shown, shown
+    shown = _stderr_of([*minima, "--study-name", "m1"], workdir, tty=True)
+    assert "2/2" in shown and "trial" in shown, shown
+    # piped: not a character of progress (both kinds share one bar, see runner._progress)
+    assert _stderr_of([*search, "--study-name", "s2"], workdir, tty=False) == ""
