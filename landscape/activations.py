@@ -27,12 +27,19 @@ class Activation:
     odd : bool
         f(−z) = −f(z): then flipping the sign of a unit's incoming and outgoing weights is a
         symmetry of the network (seed 1.2).
+    slope : callable
+        ``slope(h)`` returns f'(z) as a new array, given h = f(z).
+    bend : callable
+        ``bend(h, hdot)`` returns the directional derivative of f'(z) when h moves by ``hdot``
+        (f''(z)·ż written through h; the exact Hessian of :mod:`landscape.analysis.hessian`).
     """
 
     name: str
     forward: Callable[[np.ndarray], None]
     backward: Callable[[np.ndarray, np.ndarray], None]
     odd: bool
+    slope: Callable[[np.ndarray], np.ndarray]
+    bend: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _tanh(z: np.ndarray) -> None:
@@ -78,11 +85,28 @@ def _didentity(h: np.ndarray, delta: np.ndarray) -> None:
     return None
 
 
+def _zero_bend(h: np.ndarray, hdot: np.ndarray) -> np.ndarray:
+    # f' is piecewise constant (relu away from its kink, identity): it does not move
+    return np.zeros(np.broadcast_shapes(h.shape, hdot.shape))
+
+
 ACTIVATIONS: dict[str, Activation] = {
-    "tanh": Activation("tanh", _tanh, _dtanh, odd=True),
-    "relu": Activation("relu", _relu, _drelu, odd=False),
-    "sigmoid": Activation("sigmoid", _sigmoid, _dsigmoid, odd=False),
-    "identity": Activation("identity", _identity, _didentity, odd=True),
+    # tanh: f' = 1 − h², so d f' = −2h·ḣ; sigmoid: f' = h(1 − h), so d f' = (1 − 2h)·ḣ
+    "tanh": Activation(
+        "tanh", _tanh, _dtanh, True, lambda h: 1.0 - h * h, lambda h, hd: -2.0 * h * hd
+    ),
+    "relu": Activation("relu", _relu, _drelu, False, lambda h: (h > 0.0) * 1.0, _zero_bend),
+    "sigmoid": Activation(
+        "sigmoid",
+        _sigmoid,
+        _dsigmoid,
+        False,
+        lambda h: h * (1.0 - h),
+        lambda h, hd: (1.0 - 2.0 * h) * hd,
+    ),
+    "identity": Activation(
+        "identity", _identity, _didentity, True, lambda h: np.ones_like(h), _zero_bend
+    ),
 }
 
 

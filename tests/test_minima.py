@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from landscape.analysis.hessian import hessian, hessian_vector_product, largest_eigenvalue
+from landscape.analysis.hessian import (
+    complex_step_hessians,
+    hessian,
+    hessian_vector_product,
+    hessians,
+    largest_eigenvalue,
+)
 from landscape.analysis.minima import (
     _asymptote,
     analyse_points,
@@ -40,6 +46,24 @@ def test_hessian_of_linear_regression_is_closed_form(rng):
     A = np.hstack([X, np.ones((50, 1))])
     H = hessian(model, rng.normal(size=4), X, y)
     np.testing.assert_allclose(H, A.T @ A / 50, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid", "identity"])
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_exact_hessians_agree_with_the_complex_step_at_every_depth(act, loss, rng):
+    # two independent exact routes: forward-mode through backpropagation (real arithmetic)
+    # and the complex step of the gradient; θ fully random, so no relu sits at its kink
+    for hidden in ([], [4], [5, 3]):
+        model = MLP([3, *hidden, 3], act, loss)
+        thetas = rng.normal(size=(3, model.n_params))
+        X = rng.normal(size=(30, 3))
+        y = rng.integers(0, 3, 30) if loss == "cross_entropy" else rng.normal(size=(30, 3))
+        t = model.targets(y, 30)
+        H = hessians(model, thetas, X, t)
+        ref = complex_step_hessians(model, thetas, X, t)
+        assert np.abs(H - ref).max() <= 1e-14 * np.abs(ref).max(), (hidden, act, loss)
+        # small memory: points and directions in groups give the same numbers
+        np.testing.assert_allclose(hessians(model, thetas, X, t, memory=1), H, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
