@@ -430,3 +430,19 @@ def test_shipped_student_spec_finds_two_isolated_minima_each_verified(workdir, c
         lam = np.linalg.eigvalsh(0.5 * (H + H.T))
         assert lam[0] > 1e-6 * lam[-1]
         assert c["copies"] <= 8  # 2! unit swaps × 2² sign flips
+
+
+def test_saturated_counts_the_unit_samples_whose_slope_rounds_to_zero():
+    from landscape.analysis.minima import saturated
+
+    X = np.array([[0.0], [1.0], [30.0]])
+    for act, dead in (("tanh", 4), ("sigmoid", 1), ("relu", 0)):
+        model = MLP([1, 2, 1], act, "mse")
+        # unit 0: z = x; unit 1: z = 40x − 20. tanh' rounds to 0 for |z| ≥ 20 (z = ±20, 30,
+        # 1180); σ' = σ(1 − σ) is 2e-9 at |z| = 20 and 9e-14 at 30, and 0 only at z = 1180;
+        # relu' = 0 is its value, not rounding
+        theta = np.array([1.0, 40.0, 0.0, -20.0, 1.0, 1.0, 0.0])
+        assert saturated(model, theta, X) == (dead, 6), act
+        h = np.tanh(X @ theta[None, :2] + theta[2:4]) if act == "tanh" else None
+        if h is not None:
+            assert int(((1.0 - h * h) == 0.0).sum()) == dead

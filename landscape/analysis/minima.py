@@ -760,6 +760,18 @@ def _judge(
         lam = kw.pop("lam", None)
         if lam is None:
             lam = np.linalg.eigvalsh(hessian(model, point.theta, X, y))
+        if kind in ("minimum", "family"):
+            dead, total = saturated(model, point.theta, X)
+            if dead:
+                # f'(z) > 0 everywhere for tanh and sigmoid, but it rounds to 0 once |z| ≳ 19:
+                # there the gradient and the Hessian vanish by rounding, and "at rest" is an
+                # artefact of float64, not a property of E.
+                kind, reason = (
+                    "unresolved",
+                    f"saturated: f'(z) rounds to 0 at {dead} of {total} unit-samples, so "
+                    f"float64 cannot resolve E's slope there (else: {reason})",
+                )
+                kw.pop("dimension", None)
         return Examined(
             kind=kind,
             theta=point.theta,
@@ -836,6 +848,34 @@ def _judge(
             **extra,
         )
     return result("minimum", d, "flat directions probed: each comes back", **extra)
+
+
+def saturated(model: MLP, theta: np.ndarray, X: np.ndarray) -> tuple[int, int]:
+    """Count the unit-samples whose slope f'(z) rounds to 0 though f' > 0 everywhere.
+
+    For tanh and sigmoid; (0, total) for other activations. ``total`` counts the unit-samples
+    of all hidden layers.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+    X : ndarray of shape (N, d_0)
+
+    Returns
+    -------
+    (int, int)
+    """
+    total = X.shape[0] * sum(model.sizes[1:-1])
+    if model.activation.name not in ("tanh", "sigmoid"):
+        return 0, total
+    dead = 0
+    h = model.check_inputs(X)
+    for W, b in model.layout.unravel(np.asarray(theta, dtype=np.float64))[:-1]:
+        h = h @ W + b
+        model.activation.forward(h)
+        dead += int((model.activation.slope(h) == 0.0).sum())
+    return dead, total
 
 
 @dataclass(frozen=True)
