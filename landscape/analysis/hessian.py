@@ -243,8 +243,8 @@ def hessians(
     Every column H e_j is the directional derivative of the analytic gradient along e_j,
     carried through the forward and the backward pass in real arithmetic (Pearlmutter's
     R-operator): each activation is evaluated once per point and shared by all D directions,
-    where the complex step (:func:`hessians`) evaluates a complex tanh per direction. Exact
-    to rounding, like the complex step; the tests compare the two.
+    where the complex step (:func:`complex_step_hessians`) evaluates a complex tanh per
+    direction. Exact to rounding, like the complex step; the tests compare the two.
 
     Parameters
     ----------

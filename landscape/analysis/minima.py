@@ -333,7 +333,7 @@ def newton_many(
     step multiplies w by 4/3), which is how :func:`examine` tells a minimum at infinity from a
     finite one. A point stops when ‖∇E‖ ≤ gtol, after ``steps`` accepted steps, when no μ up to
     1e12 times its start lowers E, or when its step is at the rounding level of θ (the last two:
-    critical to rounding, ``settled``). The K Hessians come from one stacked complex-step
+    critical to rounding, ``settled``). The K Hessians come from one stacked exact
     evaluation (:func:`landscape.analysis.hessian.hessians`) and the K eigendecompositions from
     one batched ``eigh``.
 
