@@ -117,8 +117,8 @@ def main() -> None:
         print(f"   K={k:6d}: peak {peak / 1024:8.0f} KiB, working {working / 1024:6.0f} KiB")
 
     with blas_threads(1):
-        exact_hessians(args.repeat)
         pipeline(args.pipeline_starts, args.pipeline_sample)
+        exact_hessians(args.repeat)
 
 
 def exact_hessians(repeat: int) -> None:
