@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import optuna
 from optuna.artifacts import upload_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
 
 # ------------------------------------------------------------------------ study attrs
 _SPEC_NAME = "spec_name"
@@ -360,8 +361,11 @@ def history(trial: optuna.trial.FrozenTrial, store) -> dict[str, list] | None:
         return None
     key = (id(store), artifact_id)
     if key not in _HISTORIES:  # artifacts are written once: a read can be kept
-        with store.open_reader(artifact_id) as fh:
-            _HISTORIES[key] = json.load(fh)
+        try:
+            with store.open_reader(artifact_id) as fh:
+                _HISTORIES[key] = json.load(fh)
+        except ArtifactNotFound:  # another artifact folder than the one it was written to
+            return None
         while len(_HISTORIES) > 4096:
             _HISTORIES.pop(next(iter(_HISTORIES)))
     return _HISTORIES[key]
@@ -375,8 +379,11 @@ def trial_theta(trial: optuna.trial.FrozenTrial, store) -> dict[str, np.ndarray]
     artifact_id = trial_artifacts(trial).get(THETA)
     if store is None or artifact_id is None:
         return None
-    with store.open_reader(artifact_id) as fh, np.load(fh, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    try:
+        with store.open_reader(artifact_id) as fh, np.load(fh, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ArtifactNotFound:  # another artifact folder than the one it was written to
+        return None
 
 
 def trial_artifacts(trial: optuna.trial.FrozenTrial) -> dict[str, str]:

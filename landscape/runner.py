@@ -1191,10 +1191,13 @@ _retrain = retrain  # load_trial's keyword ``retrain`` hides the function's name
 
 
 def _storage_url(study: optuna.Study) -> str | None:
-    """The URL of a study's RDB storage (None for other storages)."""
+    """The URL of a study's RDB storage or the path of its journal file (None otherwise)."""
     backend = getattr(study._storage, "_backend", study._storage)
     engine = getattr(backend, "engine", None)
-    return None if engine is None else engine.url.render_as_string(hide_password=False)
+    if engine is not None:
+        return engine.url.render_as_string(hide_password=False)
+    path = getattr(backend, "_file_path", None)  # JournalStorage's JournalFileBackend
+    return f"journal:{path}" if path else None
 
 
 def _ranges(numbers: list[int]) -> str:

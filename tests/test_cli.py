@@ -777,6 +777,16 @@ def test_load_trial_and_slice_a_stored_trial(workdir, capsys):
     again = landscape.load_trial("lr_search", 1, retrain=True)  # by name, trained again
     assert again.matches_stored and np.array_equal(again.theta, run.theta)
     assert np.array_equal(again.theta0, run.theta0) and again.result.epochs == stored["epochs"]
+    # a study object of a journal file finds its artifacts beside the file too
+    assert main(["lr_search", "--n-trials", "2", *QUICK, "--storage", "s.log"]) == 0
+    journal = optuna.load_study(
+        study_name="lr_search",
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend("s.log")),
+    )
+    assert landscape.load_trial(journal, 1).result is None  # read, not trained again
+    # pointed at a folder without its artifacts: trained again from its seed instead
+    other = landscape.load_trial(journal, 1, artifacts="studies/artifacts")
+    assert other.result is not None and other.matches_stored
     capsys.readouterr()
     assert main(["slice", "lr_search", "--trial", "1", "--json", "--points", "11"]) == 0
     out = json.loads(capsys.readouterr().out)
