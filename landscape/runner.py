@@ -341,11 +341,14 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         records.replace_arrays(artifacts, study._storage, study, records.RANGE_TEST, curve)
     # n_trials and --total count configurations; each runs study.repeats times (trials)
     repeats = spec.study.repeats
-    n_trials = spec.study.n_trials * repeats
+    configurations = spec.study.n_trials
     if options.total is not None:
         states = (TrialState.COMPLETE, TrialState.PRUNED)
-        done = len(study.get_trials(deepcopy=False, states=states))
-        n_trials = max(0, options.total * repeats - done)
+        done = sum(
+            1 for t in study.get_trials(deepcopy=False, states=states) if not records.is_repeat(t)
+        )
+        configurations = max(0, options.total - done)
+    n_trials = configurations * repeats
     start = time.perf_counter()
     bar = _progress(n_trials, not options.progress)
     dead = 0
@@ -355,7 +358,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         bar.set_postfix_str(f"last: {records.status(trial) or trial.state.name}")
 
     if n_trials and options.jobs == 1:
-        limit, stop = _budget(n_trials // repeats, repeats)
+        limit, stop = _budget(configurations, repeats)
         optimize(
             study,
             make_objective(problem, artifacts),
@@ -364,7 +367,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
             callbacks=[tick, *stop],
         )
     elif n_trials:
-        dead = _run_workers(spec, options, bar, study, n_trials // repeats)
+        dead = _run_workers(spec, options, bar, study, configurations)
     timeout = spec.study.timeout
     if repeats > 1 and not dead and (timeout is None or time.perf_counter() - start < timeout):
         # Workers stop at their budget with the last configurations' repeats possibly still
