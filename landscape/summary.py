@@ -183,24 +183,32 @@ class Repeated:
     numbers: list[int]
 
 
+def configuration(params: dict) -> tuple:
+    """What makes runs repeats of one another: their searched parameters, as a hashable key."""
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def quartiles(values: np.ndarray, worst: float = math.inf) -> np.ndarray:
+    """q25, median and q75 of a configuration's runs; a run without a value (NaN) is ``worst``."""
+    v = np.where(np.isnan(values), worst, values)
+    with np.errstate(invalid="ignore"):
+        q = np.quantile(v, [0.25, 0.5, 0.75])
+    return np.where(np.isnan(q), worst, q)  # ∞ − ∞ inside the interpolation
+
+
 def _repeated(recs: list[TrialRecord], direction: str) -> Repeated | None:
     worst = math.inf if direction == "minimize" else -math.inf
     by: dict[tuple, list[TrialRecord]] = {}
     for r in recs:
         if not r.bisection:
-            by.setdefault(tuple(sorted((k, repr(v)) for k, v in r.params.items())), []).append(r)
+            by.setdefault(configuration(r.params), []).append(r)
     many = [g for g in by.values() if len(g) > 1]
     if not many:
         return None
     rows = []
     for g in many:
-        v = np.array(
-            [worst if r.value is None or not math.isfinite(r.value) else r.value for r in g]
-        )
-        with np.errstate(invalid="ignore"):
-            q = np.quantile(v, [0.25, 0.5, 0.75])
-        q = np.where(np.isnan(q), worst, q)  # ∞ − ∞ inside the interpolation
-        rows.append((g, q))
+        v = np.array([r.value if r.value is not None else math.nan for r in g], dtype=float)
+        rows.append((g, quartiles(np.where(np.isfinite(v), v, math.nan), worst)))
     sign = 1.0 if direction == "minimize" else -1.0
     g, q = min(rows, key=lambda row: (sign * row[1][1], row[0][0].number))
     sizes = [len(g_) for g_, _ in rows]

@@ -18,6 +18,8 @@ from optuna.trial import TrialState
 
 from landscape import records
 from landscape.schedules import make_schedule
+from landscape.summary import configuration as summary_configuration
+from landscape.summary import quartiles
 
 STATUS_ORDER = ("converged", "budget", "stalled", "pruned", "diverged")
 
@@ -161,8 +163,8 @@ def lr_points(study: optuna.Study, store) -> LrPoints:
 
 
 def configuration(t: optuna.trial.FrozenTrial) -> tuple:
-    """What makes runs repeats of one another: their searched parameters."""
-    return tuple(sorted((k, repr(v)) for k, v in t.params.items()))
+    """What makes runs repeats of one another (:func:`landscape.summary.configuration`)."""
+    return summary_configuration(t.params)
 
 
 def _runs_of(trials: list) -> dict[tuple, list[int]]:
@@ -173,14 +175,6 @@ def _runs_of(trials: list) -> dict[tuple, list[int]]:
     return out
 
 
-def _quartiles(values: np.ndarray) -> np.ndarray:
-    """q25, median, q75 of final losses, a diverged run (NaN) counting as +∞."""
-    v = np.where(np.isnan(values), np.inf, values)
-    with np.errstate(invalid="ignore"):
-        q = np.quantile(v, [0.25, 0.5, 0.75])
-    return np.where(np.isnan(q), np.inf, q)  # ∞ − ∞ inside the interpolation
-
-
 def _spread(trials: list, loss: np.ndarray, status: np.ndarray) -> Spread | None:
     """Median and quartiles of each configuration with several runs (None: none has)."""
     rows = []
@@ -188,7 +182,7 @@ def _spread(trials: list, loss: np.ndarray, status: np.ndarray) -> Spread | None
         if len(idx) < 2:
             continue
         values = np.where(status[idx] == "diverged", np.nan, loss[idx])
-        q25, med, q75 = _quartiles(values)
+        q25, med, q75 = quartiles(values)
         rows.append((records.lr(trials[idx[0]]), med, q25, q75, len(idx)))
     if not rows:
         return None
@@ -266,10 +260,14 @@ def best_curve(study: optuna.Study, store) -> Curve | None:
         return None
     if not records.history(best, store):
         return None
-    key = configuration(best)
-    same = [t for t in finished(study) if configuration(t) == key and records.history(t, store)]
     label = f"{study.study_name}: best ε={records.lr(best):.3g} (#{best.number})"
-    return runs_curve(same, label, store)
+    return runs_curve(_runs_like(study, best, store), label, store)
+
+
+def _runs_like(study: optuna.Study, t: optuna.trial.FrozenTrial, store) -> list:
+    """The finished runs of ``t``'s configuration that have a stored curve (``t`` among them)."""
+    key = configuration(t)
+    return [u for u in finished(study) if configuration(u) == key and records.history(u, store)]
 
 
 def runs_curve(runs: list[optuna.trial.FrozenTrial], label: str, store) -> Curve:
@@ -334,7 +332,7 @@ def batch_map(study: optuna.Study, store) -> BatchMap:
     status = np.array([records.status(t) for t in trials], dtype=str)
     groups = list(_runs_of(trials).values())
     median = [
-        _quartiles(np.where(status[idx] == "diverged", np.nan, loss[idx]))[1] for idx in groups
+        quartiles(np.where(status[idx] == "diverged", np.nan, loss[idx]))[1] for idx in groups
     ]
     return BatchMap(
         np.array([records.lr(trials[idx[0]]) for idx in groups], dtype=float),
@@ -379,9 +377,9 @@ def schedule_curves(study: optuna.Study, store) -> ScheduleCurves:
         kinds.append(kind)
         ups.append(u)
         lrs.append(np.asarray(sched(u, records.lr(t)), dtype=float))
-        key = configuration(t)
-        same = [u for u in finished(study) if configuration(u) == key and records.history(u, store)]
-        curves.append(runs_curve(same, f"{kind}, ε0={records.lr(t):.3g}", store))
+        curves.append(
+            runs_curve(_runs_like(study, t, store), f"{kind}, ε0={records.lr(t):.3g}", store)
+        )
     return ScheduleCurves(kinds, ups, lrs, curves)
 
 
