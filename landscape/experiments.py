@@ -103,7 +103,7 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
     dict of str to ndarray
         ``start`` (M,), ``theta0`` / ``theta_end`` / ``theta`` (M, D) (start, end of
         training, polished), ``status`` (M,) of str, ``train_loss`` (M,), ``loss`` (M,),
-        ``grad_norm`` (M,), ``converged`` (M,) of bool, ``eigenvalues`` (M, D).
+        ``grad_norm`` (M,), ``converged`` (M,) of bool, ``eigenvalues`` (M, F).
     """
     a, t = problem.spec.analysis, problem.spec.trainer
     ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
@@ -204,7 +204,7 @@ def _train_and_polish(
         "loss": np.full(len(ids), np.nan),
         "grad_norm": np.full(len(ids), np.nan),
         "converged": np.zeros(len(ids), dtype=bool),
-        "eigenvalues": np.full((len(ids), D), np.nan),
+        "eigenvalues": np.full((len(ids), model.n_free), np.nan),
     }
     for k, theta in enumerate(res.theta):
         if not np.isfinite(theta).all():

@@ -8,7 +8,7 @@ one vectorised computation and yields K losses and (K, D) gradients.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -34,6 +34,13 @@ class MLP:
         ``cross_entropy``: softmax outputs and eq (6), targets are integer labels in
         [0, d_L). ``mse``: identity outputs and eq (5) with its ½; targets are real arrays of
         shape (N,) when d_L = 1 or (N, d_L), or integer labels that are one-hot coded.
+    frozen : mapping of str to float, optional
+        Parameter blocks held fixed, each at one value: ``{"W2": 1.0, "b1": 0.0, "b2": 0.0}``
+        is Safran & Shamir's student (output weights 1, no biases). Names are those of
+        :meth:`Layout.block` (``W1`` … ``WL``, ``b1`` … ``bL``). :meth:`init` puts the values
+        there; the gradient is zero there, so no trainer or polisher moves them, and the
+        analyses work in the F free coordinates (:attr:`free`): Hessians are F × F, and only
+        symmetries that keep every frozen entry count (:mod:`landscape.analysis.symmetry`).
 
     Attributes
     ----------
@@ -41,6 +48,10 @@ class MLP:
         Where each W_l and b_l sits in θ.
     n_params : int
         D, the length of θ.
+    frozen : dict of str to float
+        The frozen blocks ({} when none).
+    free : ndarray of int, shape (F,)
+        Indices of the free entries of θ (all D when nothing is frozen).
     """
 
     def __init__(
@@ -48,6 +59,7 @@ class MLP:
         sizes: Sequence[int],
         activation: str = "tanh",
         loss: str = "cross_entropy",
+        frozen: Mapping[str, float] | None = None,
     ) -> None:
         self.layout = Layout(tuple(sizes))
         self.activation = get_activation(activation)
@@ -56,12 +68,68 @@ class MLP:
             raise ValueError(
                 f"sizes={list(sizes)}: cross_entropy needs >= 2 outputs (one per class)"
             )
+        self.frozen: dict[str, float] = {}
+        mask = np.zeros(self.layout.n_params, dtype=bool)
+        values = np.zeros(self.layout.n_params)
+        for name, value in dict(frozen or {}).items():
+            block = self.layout.block(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"frozen {name}={value!r} must be a number")
+            if not np.isfinite(value):
+                raise ValueError(f"frozen {name}={value!r} must be finite")
+            self.frozen[name] = float(value)
+            mask[block] = True
+            values[block] = value
+        if mask.all():
+            raise ValueError(f"frozen={self.frozen}: every parameter is frozen, nothing to train")
+        self.free = np.flatnonzero(~mask)
+        # None when nothing is frozen: the hot path then skips the masking altogether
+        self._frozen_idx = np.flatnonzero(mask) if mask.any() else None
+        self._frozen_values = values[mask]
 
     def __repr__(self) -> str:
+        frozen = f", frozen={self.frozen}" if self.frozen else ""
         return (
             f"MLP(sizes={list(self.sizes)}, activation={self.activation.name!r}, "
-            f"loss={self.loss_fn.name!r})"
+            f"loss={self.loss_fn.name!r}{frozen})"
         )
+
+    @property
+    def n_free(self) -> int:
+        """F, the number of free (trainable) parameters: D minus the frozen ones."""
+        return int(self.free.size)
+
+    @property
+    def frozen_mask(self) -> np.ndarray:
+        """Boolean mask of shape (D,): True at frozen entries."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        if self._frozen_idx is not None:
+            mask[self._frozen_idx] = True
+        return mask
+
+    def embed(self, v: np.ndarray) -> np.ndarray:
+        """Place free-coordinate vectors in θ's layout, zero at the frozen entries.
+
+        Parameters
+        ----------
+        v : ndarray of shape (..., F)
+
+        Returns
+        -------
+        ndarray of shape (..., D)
+        """
+        v = np.asarray(v)
+        if self._frozen_idx is None:
+            return v
+        out = np.zeros((*v.shape[:-1], self.n_params), dtype=v.dtype)
+        out[..., self.free] = v
+        return out
+
+    def freeze(self, theta: np.ndarray) -> np.ndarray:
+        """Set the frozen entries of θ (D,) or (K, D) to their values, in place; return θ."""
+        if self._frozen_idx is not None:
+            theta[..., self._frozen_idx] = self._frozen_values
+        return theta
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -103,7 +171,7 @@ class MLP:
         """
         if scheme is None:
             scheme = "he" if self.activation.name == "relu" else "glorot"
-        return self.layout.init(rng, k=k, scheme=scheme, scale=scale)
+        return self.freeze(self.layout.init(rng, k=k, scheme=scheme, scale=scale))
 
     def check_theta(self, theta: np.ndarray) -> np.ndarray:
         """Validate θ: float array of shape (D,) or (K, D).
@@ -251,7 +319,7 @@ class MLP:
         -------
         E : ndarray of shape () or (K,), or None
         grad : ndarray of theta's shape, or None
-            scale · ∇E.
+            scale · ∇E; zero at frozen entries (the gradient over the free parameters).
         accuracy : ndarray of shape () or (K,), or None
 
         Notes
@@ -295,6 +363,8 @@ class MLP:
             if layer:
                 delta = delta @ layers[layer][0].swapaxes(-1, -2)
                 back(h_prev, delta)
+        if self._frozen_idx is not None:
+            g[..., self._frozen_idx] = 0.0  # the gradient in the free coordinates only
         return E, g, acc
 
     def _evaluate_blocks(

@@ -387,7 +387,7 @@ def build(problem: Problem, spec: Spec, rng: np.random.Generator) -> tuple[MLP, 
 def make_model(problem: Problem, spec: Spec) -> MLP:
     """The (trial's) network for the problem's data: sizes, activation and loss of the spec."""
     m = spec.model
-    return MLP(problem.data.sizes(list(m.hidden)), m.activation, m.loss)
+    return MLP(problem.data.sizes(list(m.hidden)), m.activation, m.loss, m.frozen)
 
 
 def run_training(

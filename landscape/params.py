@@ -61,6 +61,30 @@ class Layout:
         """Number D of parameters (the seed's θ_1 … θ_D)."""
         return self._blocks[-1][2]
 
+    def block(self, name: str) -> slice:
+        """The entries of θ that block ``name`` occupies: ``W1`` … ``WL``, ``b1`` … ``bL``.
+
+        Layers count from 1 as in the seed (W_1 maps the inputs to the first hidden layer).
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a block of this layout (the message lists the valid ones).
+        """
+        names = self.block_names
+        if name not in names:
+            raise ValueError(
+                f"parameter block {name!r} is unknown; this network has {', '.join(names)}"
+            )
+        layer = int(name[1:]) - 1
+        w0, b0, b1, _, _ = self._blocks[layer]
+        return slice(w0, b0) if name[0] == "W" else slice(b0, b1)
+
+    @property
+    def block_names(self) -> tuple[str, ...]:
+        """``("W1", "b1", …, "WL", "bL")``, in θ's order."""
+        return tuple(f"{p}{layer}" for layer in range(1, self.n_layers + 1) for p in "Wb")
+
     def unravel(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Return views (W_l, b_l) into θ for every layer.
 

@@ -109,13 +109,18 @@ class DataSection:
 
 @dataclass(frozen=True)
 class ModelSection:
-    """Hidden widths, activation, loss and initialisation of the MLP."""
+    """Hidden widths, activation, loss, initialisation and frozen blocks of the MLP.
+
+    ``frozen`` maps parameter blocks (``W1`` … ``WL``, ``b1`` … ``bL``) to the value they are
+    held at (see :class:`landscape.model.MLP`), e.g. ``{W2 = 1.0, b1 = 0.0, b2 = 0.0}``.
+    """
 
     hidden: tuple[int, ...] = (16,)
     activation: str = "tanh"
     loss: str = "cross_entropy"
     init: str | None = None
     init_scale: float = 1.0
+    frozen: dict = field(default_factory=dict)
 
 
 TrainerSection = TrainConfig
@@ -796,6 +801,20 @@ def validate_static(spec: Spec) -> None:
         _one_of("model.init", m.init, INIT_SCHEMES)
     if not (math.isfinite(m.init_scale) and m.init_scale > 0):
         raise SpecError(f"model.init_scale={m.init_scale!r} must be a finite number > 0")
+    n_layers = len(m.hidden) + 1
+    blocks = [f"{p}{layer}" for layer in range(1, n_layers + 1) for p in "Wb"]
+    for key, value in m.frozen.items():
+        if key not in blocks:
+            raise SpecError(
+                f"model.frozen.{key} is not a parameter block of this network; allowed: "
+                f"{', '.join(blocks)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"model.frozen.{key}={value!r} must be a number")
+        if not math.isfinite(value):
+            raise SpecError(f"model.frozen.{key}={value!r} must be a finite number")
+    if len(m.frozen) == len(blocks):
+        raise SpecError("model.frozen freezes every parameter block; nothing would be trained")
     if "accuracy" in st.metric and m.loss != "cross_entropy":
         raise SpecError(f"study.metric={st.metric!r} needs model.loss='cross_entropy'")
     t = spec.trainer

@@ -21,7 +21,26 @@ EXPECTED = {  # name: (task, d_0, d_L, N total)
 
 
 def test_dataset_registry_is_complete():
-    assert set(DATASETS) == set(EXPECTED)
+    # relu_teacher is never standardised: tests/test_frozen.py checks it against its closed form
+    assert set(DATASETS) == {*EXPECTED, "relu_teacher"}
+
+
+def test_relu_teacher_is_gaussian_inputs_and_a_sum_of_orthonormal_relu_units():
+    ds = load_dataset(
+        "relu_teacher", rng=np.random.default_rng(0), n_samples=5000, n_features=5, n_teacher=3
+    )
+    assert (ds.task, ds.n_inputs, ds.n_outputs, ds.n_train, len(ds.X_val)) == (
+        "regression",
+        5,
+        1,
+        4000,
+        1000,
+    )
+    X = np.vstack([ds.X_train, ds.X_val])
+    assert abs(X.mean()) < 0.02 and abs(X.std() - 1.0) < 0.02  # not standardised: raw N(0, 1)
+    np.testing.assert_array_equal(ds.y_train, np.maximum(ds.X_train[:, :3], 0.0).sum(axis=1))
+    with pytest.raises(ValueError, match="need 1 <= k <= d"):
+        load_dataset("relu_teacher", rng=np.random.default_rng(0), n_features=2, n_teacher=3)
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from landscape.analysis.hessian import hessian
-from landscape.analysis.symmetry import align
+from landscape.analysis.symmetry import align, flip_layers
 from landscape.model import MLP
 from landscape.threads import one_blas_thread
 
@@ -125,7 +125,9 @@ def aligned_path(
     ``kwargs`` go to :func:`interpolate`. The aligned θ_b computes the same function as θ_b
     (it is a symmetric copy), so both paths end at the same losses.
     """
-    b_aligned, _ = align(model.layout, theta_b, theta_a, model.activation.odd)
+    b_aligned, _ = align(
+        model.layout, theta_b, theta_a, flip_layers(model) if model.activation.odd else False
+    )
     return AlignedPaths(
         raw=interpolate(model, theta_a, theta_b, X, y, **kwargs),
         aligned=interpolate(model, theta_a, b_aligned, X, y, **kwargs),
@@ -158,6 +160,7 @@ def filter_normalized_direction(
     Returns
     -------
     ndarray of shape (D,)
+        Zero at the model's frozen entries (they never move, so no slice moves them).
     """
     d = rng.standard_normal(theta.shape[-1])
     for (W, b), (dW, db) in zip(model.layout.unravel(theta), model.layout.unravel(d), strict=True):
@@ -170,6 +173,8 @@ def filter_normalized_direction(
             mine = np.sqrt((dW**2).sum(axis=0) + db**2)
             dW *= own / mine
             db *= own / mine
+    if model.n_free < model.n_params:
+        d[model.frozen_mask] = 0.0
     return d
 
 
@@ -184,10 +189,11 @@ def hessian_directions(
     eigenvalues : ndarray of shape (k,)
         Largest first.
     directions : ndarray of shape (k, D)
+        Zero at frozen entries (the Hessian is over the free parameters).
     """
     lam, V = np.linalg.eigh(hessian(model, theta, X, y))
     order = np.argsort(lam)[::-1][:k]
-    return lam[order], V[:, order].T.copy()
+    return lam[order], model.embed(V[:, order].T.copy())
 
 
 def slice_grid(radius: float, points: int) -> np.ndarray:

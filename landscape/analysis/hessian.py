@@ -41,6 +41,8 @@ def hessian_vector_product(
     Returns
     -------
     ndarray of shape (D,)
+        Zero at frozen entries, whose entries of v are ignored (the Hessian over the free
+        parameters, in θ's layout).
 
     Notes
     -----
@@ -54,6 +56,8 @@ def hessian_vector_product(
 
 
 def _hvp(model: MLP, theta: np.ndarray, X: np.ndarray, t: np.ndarray, v: np.ndarray):
+    if model.n_free < model.n_params:
+        v = model.embed(v[model.free])  # frozen entries do not move: P H P v
     norm = float(np.linalg.norm(v))
     if norm == 0.0:
         return np.zeros_like(theta)
@@ -66,7 +70,7 @@ def _hvp(model: MLP, theta: np.ndarray, X: np.ndarray, t: np.ndarray, v: np.ndar
 def hessian(
     model: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, *, memory: int = 1 << 25
 ) -> np.ndarray:
-    """Build the exact D × D Hessian of E at θ (see :func:`hessians`).
+    """Build the exact F × F Hessian of E at θ over the free parameters (see :func:`hessians`).
 
     Parameters
     ----------
@@ -79,8 +83,9 @@ def hessian(
 
     Returns
     -------
-    ndarray of shape (D, D)
-        Symmetrised (the two triangles agree to rounding already).
+    ndarray of shape (F, F)
+        Symmetrised (the two triangles agree to rounding already). F = D when nothing is
+        frozen; else rows and columns follow ``model.free``.
     """
     theta = model.check_theta(theta)
     if theta.ndim != 1:
@@ -112,21 +117,22 @@ def complex_step_hessians(
 
     Returns
     -------
-    ndarray of shape (K, D, D)
-        Symmetrised.
+    ndarray of shape (K, F, F)
+        Symmetrised; over the free parameters (``model.free``).
     """
     thetas = np.asarray(thetas, dtype=np.float64)
     K, D = thetas.shape
+    free = model.free
+    F = free.size
     per_column = 16 * X.shape[0] * max(model.sizes) * 4 + 32 * D
-    group = max(1, min(K, memory // (per_column * D)))
-    H = np.empty((K, D, D))
-    eye = np.arange(D)
+    group = max(1, min(K, memory // (per_column * F)))
+    H = np.empty((K, F, F))
     for start in range(0, K, group):
         rows = thetas[start : start + group]
-        z = np.repeat(rows.astype(np.complex128), D, axis=0)  # (k·D, D): one row per column
-        z[np.arange(z.shape[0]), np.tile(eye, len(rows))] += 1j * _STEP
+        z = np.repeat(rows.astype(np.complex128), F, axis=0)  # (k·F, D): one row per column
+        z[np.arange(z.shape[0]), np.tile(free, len(rows))] += 1j * _STEP
         _, g, _ = model.evaluate(z, X, t, value=False)
-        H[start : start + group] = (g.imag / _STEP).reshape(len(rows), D, D)
+        H[start : start + group] = (g.imag / _STEP)[:, free].reshape(len(rows), F, F)
     return 0.5 * (H + H.transpose(0, 2, 1))
 
 
@@ -161,20 +167,26 @@ def top_eigenpair(
     -------
     lam : float
     v : ndarray of shape (D,)
+        Zero at frozen entries (λ_max is that of the Hessian over the free parameters).
     """
-    D = theta.shape[0]
-    if D <= 16:
-        lam, V = np.linalg.eigh(hessian(model, theta, X, t))
-        return float(lam[-1]), V[:, -1].copy()
-    op = LinearOperator((D, D), matvec=lambda v: _hvp(model, theta, X, t, v.ravel()), dtype=float)
+    free = model.free
+    F = free.size
+    if F <= 16:
+        lam, V = np.linalg.eigh(hessians(model, theta[None, :], X, t)[0])
+        return float(lam[-1]), model.embed(V[:, -1].copy())
+    op = LinearOperator(
+        (F, F), matvec=lambda u: _hvp(model, theta, X, t, model.embed(u.ravel()))[free], dtype=float
+    )
     try:
-        vals, vecs = eigsh(op, k=1, which="LA", v0=v0, tol=tol, maxiter=max_hvps, ncv=min(D, 8))
+        vals, vecs = eigsh(
+            op, k=1, which="LA", v0=v0[free], tol=tol, maxiter=max_hvps, ncv=min(F, 8)
+        )
     except ArpackNoConvergence as exc:  # pragma: no cover - rare on smooth losses
         if not len(exc.eigenvalues):
             raise
         vals, vecs = exc.eigenvalues, exc.eigenvectors
     i = int(np.argmax(vals))
-    return float(vals[i]), vecs[:, i].copy()
+    return float(vals[i]), model.embed(vecs[:, i].copy())
 
 
 @one_blas_thread
@@ -217,13 +229,16 @@ def largest_eigenvalue(
     theta = model.check_theta(theta)
     X = model.check_inputs(X)
     t = model.targets(y, X.shape[0])
-    D = theta.shape[0]
-    if D <= 16:
+    free = model.free
+    F = free.size
+    if F <= 16:
         return float(np.linalg.eigvalsh(hessian(model, theta, X, y))[-1])
     op = LinearOperator(
-        (D, D), matvec=lambda v: _hvp(model, theta, X, t, v.ravel()), dtype=np.float64
+        (F, F),
+        matvec=lambda u: _hvp(model, theta, X, t, model.embed(u.ravel()))[free],
+        dtype=np.float64,
     )
-    v0 = rng.standard_normal(D)
+    v0 = rng.standard_normal(F)
     try:
         vals = eigsh(
             op, k=1, which="LA", v0=v0, tol=tol, maxiter=max_hvps, return_eigenvectors=False
@@ -260,25 +275,28 @@ def hessians(
 
     Returns
     -------
-    ndarray of shape (K, D, D)
-        Symmetrised (the two triangles agree to rounding already).
+    ndarray of shape (K, F, F)
+        Symmetrised (the two triangles agree to rounding already). Over the F free parameters
+        (``model.free``; F = D when nothing is frozen): frozen entries never move, so their
+        rows and columns are no part of the landscape.
     """
     thetas = np.asarray(thetas, dtype=np.float64)
     K, D = thetas.shape
+    free = model.free
+    F = free.size
     n = X.shape[0]
     per_direction = 8 * n * max(model.sizes) * 6  # the few (N, width) arrays alive per direction
-    cols = int(max(1, min(D, memory // per_direction)))
+    cols = int(max(1, min(F, memory // per_direction)))
     points = int(max(1, min(K, memory // (per_direction * cols))))
-    H = np.empty((K, D, D))
-    eye = np.eye(D)
+    H = np.empty((K, F, F))
+    eye = np.eye(D)[free]  # unit directions of the free parameters, (F, D)
     for p0 in range(0, K, points):
-        for c0 in range(0, D, cols):
+        for c0 in range(0, F, cols):
             block = np.broadcast_to(
                 eye[c0 : c0 + cols], (min(points, K - p0), *eye[c0 : c0 + cols].shape)
             )
-            H[p0 : p0 + points, c0 : c0 + cols] = _directional_gradients(
-                model, thetas[p0 : p0 + points], block, X, t
-            )
+            rows = _directional_gradients(model, thetas[p0 : p0 + points], block, X, t)
+            H[p0 : p0 + points, c0 : c0 + cols] = rows[..., free] if F < D else rows
     return 0.5 * (H + H.transpose(0, 2, 1))
 
 

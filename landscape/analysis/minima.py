@@ -374,8 +374,9 @@ def newton_many(
         idx = np.flatnonzero(~done)
         if not len(idx):
             break
+        # in the free coordinates: frozen entries have no gradient and never move
         lam, V = np.linalg.eigh(hessians(model, theta[idx], X, t))
-        gv = np.einsum("kji,kj->ki", V, g[idx])
+        gv = np.einsum("kji,kj->ki", V, g[idx][:, model.free])
         scale = np.abs(lam).max(axis=1)
         scale[scale == 0] = 1.0
         m = np.where(np.isnan(mu[idx]), 1e-6 * scale, mu[idx])
@@ -386,7 +387,9 @@ def newton_many(
             if not len(todo):
                 break
             rows = idx[todo]
-            step = np.einsum("kij,kj->ki", V[todo], gv[todo] / (np.abs(lam[todo]) + m[todo, None]))
+            step = model.embed(
+                np.einsum("kij,kj->ki", V[todo], gv[todo] / (np.abs(lam[todo]) + m[todo, None]))
+            )
             candidate = theta[rows] - step
             with np.errstate(over="ignore", invalid="ignore"):
                 E_new, g_new, _ = model.evaluate(candidate, X, t)
@@ -580,10 +583,11 @@ def _unexplained_flat(
 ) -> tuple[np.ndarray, int]:
     """Orthonormal basis of the flat eigenspace orthogonal to the symmetry tangents.
 
-    Returns the basis (D, u) and the number of flat directions the symmetries explain.
+    V holds the Hessian's eigenvectors in the free coordinates (F, F). Returns the basis
+    (F, u) and the number of flat directions the symmetries explain.
     """
     F = V[:, flat]
-    T = symmetry_tangents(model, theta)
+    T = symmetry_tangents(model, theta)[model.free]  # they keep the frozen entries
     explained = 0
     if T.shape[1] and F.shape[1]:
         norms = np.linalg.norm(T, axis=0)
@@ -817,7 +821,7 @@ def _judge(
         return result("minimum", d, "positive curvature modulo symmetry", **extra)
     radius = probe * max(float(np.linalg.norm(d.theta)), 1.0)
     confirmed = 0
-    for v in free.T[:max_probes]:
+    for v in model.embed(free.T[:max_probes]):
         stays = True
         moved = False
         for sign in (1.0, -1.0):
@@ -1387,7 +1391,7 @@ def examine_points(
     Returns
     -------
     dict of str to ndarray
-        ``theta`` (M, D), ``eigenvalues`` (M, D) (of the Hessian at the examined point),
+        ``theta`` (M, D), ``eigenvalues`` (M, F) (of the Hessian at the examined point),
         ``converged`` (M,) (polishing reached gtol) and every field of
         :data:`EXAMINED_FIELDS`, (M,) each.
     """
@@ -1397,7 +1401,7 @@ def examine_points(
     M, D = thetas.shape
     out: dict[str, np.ndarray] = {
         "theta": np.full((M, D), np.nan),
-        "eigenvalues": np.full((M, D), np.nan),
+        "eigenvalues": np.full((M, model.n_free), np.nan),
         "converged": np.zeros(M, dtype=bool),
     }
     polished = polish_many(model, thetas, X, y, **polish_opts)

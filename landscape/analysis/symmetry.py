@@ -10,6 +10,13 @@ symmetries, whose orbits are curves of equal loss: ReLU's positive rescaling of 
 every softmax logit by the same affine function of the last hidden layer
 (:func:`symmetry_tangents` gives their directions at θ).
 
+A model with frozen parameter blocks (:class:`landscape.model.MLP`) keeps only the symmetries
+that leave every frozen entry as it is: unit permutations always (a block is frozen at one
+value), a unit's flip only where the blocks it negates are frozen at 0 (:func:`flip_layers`),
+a continuous symmetry only where its direction is zero on the frozen entries. Safran &
+Shamir's student (output weights fixed to 1) thus keeps its n! permutations and loses ReLU's
+rescaling.
+
 A symmetry is stored as a :class:`Transform`: ``θ' = sign ⊙ θ[index]``, one integer index array
 and one ±1 array over θ, so it applies to a (K, D) population at once, composes by indexing
 and inverts by ``argsort``. Which entries of θ a unit owns is one table (:func:`unit_slots`),
@@ -140,12 +147,56 @@ def transposition(layout: Layout, layer: int, j: int, k: int) -> Transform:
     return unit_transform(layout, perms={layer: perm})
 
 
-def random_transform(layout: Layout, rng: np.random.Generator, *, signs: bool = False) -> Transform:
-    """Draw a uniformly random element of the symmetry group (with sign flips if ``signs``)."""
+def _per_layer(layout: Layout, odd) -> tuple[bool, ...]:
+    """``odd`` as one flag per hidden layer (a bool applies to every layer)."""
+    n = layout.n_layers - 1
+    if isinstance(odd, bool | np.bool_):
+        return (bool(odd),) * n
+    flags = tuple(bool(o) for o in odd)
+    if len(flags) != n:
+        raise ValueError(f"got {len(flags)} flip flags for {n} hidden layers")
+    return flags
+
+
+def random_transform(
+    layout: Layout, rng: np.random.Generator, *, signs: bool | tuple[bool, ...] = False
+) -> Transform:
+    """Draw a uniformly random element of the symmetry group.
+
+    ``signs``: with sign flips (True, or one flag per hidden layer as :func:`flip_layers`
+    gives).
+    """
     hidden = range(layout.n_layers - 1)
+    flags = _per_layer(layout, signs)
     perms = {h: rng.permutation(layout.sizes[h + 1]) for h in hidden}
-    flips = {h: rng.random(layout.sizes[h + 1]) < 0.5 for h in hidden} if signs else None
-    return unit_transform(layout, perms, flips)
+    flips = {h: rng.random(layout.sizes[h + 1]) < 0.5 for h in hidden if flags[h]}
+    return unit_transform(layout, perms, flips or None)
+
+
+def flip_layers(model) -> tuple[bool, ...]:
+    """Tell per hidden layer whether flipping a unit (odd sign flip, sigmoid flip) is a symmetry.
+
+    Only for odd activations and the sigmoid; and with frozen blocks only where the flip keeps
+    them: the unit's incoming weights, bias and outgoing weights are negated, so each of
+    W_l, b_l, W_{l+1} that is frozen must be frozen at 0, and the sigmoid's flip adds the
+    outgoing weights to b_{l+1}, so that may be frozen only when W_{l+1} is frozen at 0.
+
+    Returns
+    -------
+    tuple of bool, one per hidden layer
+    """
+    layers = model.layout.n_layers - 1
+    kind = model.activation.odd or model.activation.name == "sigmoid"
+    frozen = getattr(model, "frozen", {})
+    out = []
+    for layer in range(1, layers + 1):  # the seed's numbering: hidden layer l feeds W_{l+1}
+        ok = kind and all(
+            frozen.get(b, 0.0) == 0.0 for b in (f"W{layer}", f"b{layer}", f"W{layer + 1}")
+        )
+        if ok and not model.activation.odd and f"b{layer + 1}" in frozen:
+            ok = frozen.get(f"W{layer + 1}") == 0.0
+        out.append(bool(ok))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -213,12 +264,39 @@ def group_counts(
 
 
 def model_group_counts(model) -> GroupCounts:
-    """Count the symmetries of ``model`` (an MLP): discrete and continuous."""
-    return group_counts(
+    """Count the symmetries of ``model`` (an MLP): discrete and continuous.
+
+    With frozen blocks only those that keep them (see the module docstring): flips per
+    :func:`flip_layers`, continuous symmetries whose generators are zero on the frozen entries.
+    """
+    counts = group_counts(
         model.layout,
         model.activation.odd,
         activation=model.activation.name,
         loss=model.loss_fn.name,
+    )
+    if not getattr(model, "frozen", None):
+        return counts
+    flags = flip_layers(model)
+    hidden = model.layout.sizes[1:-1]
+    with_signs = (
+        math.prod(
+            math.factorial(d) * 2 ** (d if f else 0) for d, f in zip(hidden, flags, strict=True)
+        )
+        if any(flags)
+        else None
+    )
+    # the generators at a generic point (every free entry 1): which survive the frozen entries
+    generic = model.freeze(np.ones(model.n_params))
+    kinds: dict[str, int] = {}
+    for kind, _ in _generators(model, generic):
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return GroupCounts(
+        transpositions=counts.transpositions,
+        permutations=counts.permutations,
+        with_signs=with_signs,
+        continuous=sum(kinds.values()),
+        continuous_kinds=", ".join(f"{k} ({v})" for k, v in kinds.items()),
     )
 
 
@@ -274,11 +352,24 @@ def symmetry_tangents(model, theta: np.ndarray) -> np.ndarray:
     i's outgoing weights by minus unit j's. Softmax is unchanged when every logit gains the same
     v·h + c: W_L[:, k] += v, b_L[k] += c for all k.
     """
-    layout = model.layout
     theta = np.asarray(theta, dtype=np.float64)
+    cols = [v for _, v in _generators(model, theta)]
+    return np.array(cols).T if cols else np.zeros((model.layout.n_params, 0))
+
+
+def _generators(model, theta: np.ndarray):
+    """Yield (kind, direction) of each continuous-symmetry generator that keeps the frozen entries.
+
+    Kept: directions that are zero on every frozen entry (see :func:`symmetry_tangents`).
+    """
+    layout = model.layout
     D = layout.n_params
-    cols = []
     name = model.activation.name
+    frozen = model.frozen_mask if getattr(model, "frozen", None) else None
+
+    def keeps(v: np.ndarray) -> bool:
+        return frozen is None or not v[frozen].any()
+
     for layer in range(layout.n_layers - 1):
         if name not in ("relu", "identity"):
             break
@@ -290,26 +381,31 @@ def symmetry_tangents(model, theta: np.ndarray) -> np.ndarray:
             if name == "relu"
             else [(i, j) for i in range(d) for j in range(d)]
         )
+        kind = "ReLU rescaling" if name == "relu" else "linear GL(d)"
         for i, j in pairs:
             v = np.zeros(D)
             v[slots[j, : d_in + 1]] += theta[slots[i, : d_in + 1]]
             v[slots[i, d_in + 1 :]] -= theta[slots[j, d_in + 1 :]]
-            cols.append(v)
+            if keeps(v):
+                yield kind, v
     if model.loss_fn.name == "cross_entropy":
         w, b, e = layout.offsets[-1]
         d_in, k = layout.sizes[-2], layout.sizes[-1]
         for i in range(d_in):
             v = np.zeros(D)
             v[w + i * k : w + (i + 1) * k] = 1.0  # W_L[i, :], row-major
-            cols.append(v)
+            if keeps(v):
+                yield "softmax shift", v
         v = np.zeros(D)
         v[b:e] = 1.0
-        cols.append(v)
-    return np.array(cols).T if cols else np.zeros((D, 0))
+        if keeps(v):
+            yield "softmax shift", v
 
 
 # ---------------------------------------------------------------- canonical form
-def canonicalize(layout: Layout, theta: np.ndarray, odd: bool) -> tuple[np.ndarray, Transform]:
+def canonicalize(
+    layout: Layout, theta: np.ndarray, odd: bool | tuple[bool, ...]
+) -> tuple[np.ndarray, Transform]:
     """Return a canonical representative of θ's orbit under unit permutations (and sign flips).
 
     Layer by layer from the input: for an odd activation each unit is first flipped so that its
@@ -321,8 +417,9 @@ def canonicalize(layout: Layout, theta: np.ndarray, odd: bool) -> tuple[np.ndarr
     ----------
     layout : Layout
     theta : ndarray of shape (D,)
-    odd : bool
-        Include the sign flips (tanh, identity).
+    odd : bool or tuple of bool
+        Include the sign flips (tanh, identity); one flag per hidden layer as
+        :func:`flip_layers` gives, or one for all.
 
     Returns
     -------
@@ -338,10 +435,11 @@ def canonicalize(layout: Layout, theta: np.ndarray, odd: bool) -> tuple[np.ndarr
     """
     total = Transform.identity(layout.n_params)
     current = np.array(theta, dtype=np.float64)
+    flags = _per_layer(layout, odd)
     for layer in range(layout.n_layers - 1):
         slots = unit_slots(layout, layer)
         d_in = layout.sizes[layer]
-        if odd:
+        if flags[layer]:
             keyvals = np.hstack([current[slots[:, d_in : d_in + 1]], current[slots[:, :d_in]]])
             first = np.argmax(keyvals != 0.0, axis=1)
             lead = keyvals[np.arange(len(keyvals)), first]
@@ -358,7 +456,7 @@ def canonicalize(layout: Layout, theta: np.ndarray, odd: bool) -> tuple[np.ndarr
 
 
 def align(
-    layout: Layout, theta: np.ndarray, reference: np.ndarray, odd: bool
+    layout: Layout, theta: np.ndarray, reference: np.ndarray, odd: bool | tuple[bool, ...]
 ) -> tuple[np.ndarray, Transform]:
     """Permute (and flip) the units of θ to be as close as possible to ``reference``.
 
@@ -372,7 +470,8 @@ def align(
     ----------
     layout : Layout
     theta, reference : ndarray of shape (D,)
-    odd : bool
+    odd : bool or tuple of bool
+        One for all hidden layers, or one per layer (:func:`flip_layers`).
 
     Returns
     -------
@@ -382,7 +481,9 @@ def align(
     """
     total = Transform.identity(layout.n_params)
     current = np.array(theta, dtype=np.float64)
+    flags = _per_layer(layout, odd)
     for layer in range(layout.n_layers - 1):
+        odd = flags[layer]
         slots = unit_slots(layout, layer)
         d_in = layout.sizes[layer]
         ours = current[slots[:, : d_in + 1]]  # incoming + bias, (d, d_in + 1)
@@ -409,7 +510,8 @@ def align_model(model, theta: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Bring θ as close to ``reference`` as the model's discrete symmetries allow.
 
     Unit permutations always; sign flips for an odd activation; the sigmoid's flip (with its
-    bias shift, :func:`flip_units`) for the sigmoid. Layer by layer as in :func:`align`.
+    bias shift, :func:`flip_units`) for the sigmoid; flips only in the layers where they keep
+    the frozen entries (:func:`flip_layers`). Layer by layer as in :func:`align`.
 
     Parameters
     ----------
@@ -422,8 +524,9 @@ def align_model(model, theta: np.ndarray, reference: np.ndarray) -> np.ndarray:
         A point of θ's orbit, with the same outputs on every input.
     """
     layout = model.layout
+    flags = flip_layers(model)
     if model.activation.name != "sigmoid":
-        return align(layout, theta, reference, model.activation.odd)[0]
+        return align(layout, theta, reference, flags)[0]
     current = np.array(theta, dtype=np.float64)
     for layer in range(layout.n_layers - 1):
         slots = unit_slots(layout, layer)
@@ -432,7 +535,7 @@ def align_model(model, theta: np.ndarray, reference: np.ndarray) -> np.ndarray:
         ref = reference[slots[:, : d_in + 1]]
         cost = ((ref[:, None, :] - ours[None, :, :]) ** 2).sum(-1)
         cost_flip = ((ref[:, None, :] + ours[None, :, :]) ** 2).sum(-1)
-        flipped = cost_flip < cost
+        flipped = (cost_flip < cost) & flags[layer]
         rows, cols = linear_sum_assignment(np.minimum(cost, cost_flip))
         perm = cols[np.argsort(rows)]
         current = unit_transform(layout, perms={layer: perm})(current)
@@ -531,6 +634,7 @@ def verify_symmetry(
     """
     layout = model.layout
     odd = model.activation.odd
+    flags = flip_layers(model)
     X = model.check_inputs(X)
     pairs = [
         (layer, j, k)
@@ -551,9 +655,11 @@ def verify_symmetry(
         out_dev = float(np.abs(model.forward(perms, X) - base_out).max())
         loss_dev = float(np.abs(model.loss(perms, X, y) - base_loss).max())
     flips_tested, sign_dev = 0, None
-    if odd or model.activation.name == "sigmoid":
+    if any(flags):
         flipped = []
         for layer in range(layout.n_layers - 1):
+            if not flags[layer]:
+                continue
             for j in range(layout.sizes[layer + 1]):
                 mask = np.zeros(layout.sizes[layer + 1], dtype=bool)
                 mask[j] = True
@@ -565,7 +671,9 @@ def verify_symmetry(
         )
     _, g = model.loss_and_grad(theta, X, y)
     grad_dev = 0.0
-    transforms = [random_transform(layout, rng, signs=odd) for _ in range(n_random)]
+    transforms = [
+        random_transform(layout, rng, signs=flags if odd else False) for _ in range(n_random)
+    ]
     if transforms:
         moved = np.stack([T(theta) for T in transforms])
         _, G = model.loss_and_grad(moved, X, y)
