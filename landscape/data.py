@@ -89,6 +89,17 @@ def _teacher(
     return X, (y[:, 0] if n_outputs == 1 else y)
 
 
+def orthonormal_teacher(k: int, d: int) -> np.ndarray:
+    """Orthonormal teacher weights: the first k unit vectors of ℝ^d, shape (k, d).
+
+    The Gaussian input distribution is rotation invariant, so any orthonormal teacher gives the
+    same landscape up to a rotation of every w_i.
+    """
+    if not 1 <= k <= d:
+        raise ValueError(f"k={k}, d={d}: need 1 <= k <= d for k orthonormal vectors in R^d")
+    return np.eye(k, d)
+
+
 def _relu_teacher(
     n_samples: int = 10000,
     n_features: int = 6,
@@ -106,11 +117,9 @@ def _relu_teacher(
     the inputs are standard already, and a shift or scale of y would make the teacher
     unreachable for a student without biases and with fixed output weights.
     """
-    from landscape.analysis.spurious import teacher
-
     if not (isinstance(n_teacher, int) and isinstance(n_features, int)):
         raise ValueError(f"n_teacher={n_teacher!r}, n_features={n_features!r} must be integers")
-    V = teacher(n_teacher, n_features)
+    V = orthonormal_teacher(n_teacher, n_features)
     X = np.random.default_rng(random_state).standard_normal((n_samples, n_features))
     return X, np.maximum(X @ V.T, 0.0).sum(axis=1)
 

@@ -25,20 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# the teacher's weights live with the relu_teacher dataset, the same problem as a sample
+from landscape.data import orthonormal_teacher as teacher
 from landscape.threads import one_blas_thread
 
 _STEP = 1e-30  # complex step of the Hessian (exact to rounding, no cancellation)
-
-
-def teacher(k: int, d: int) -> np.ndarray:
-    """Orthonormal teacher weights: the first k unit vectors of ℝ^d, shape (k, d).
-
-    The Gaussian input distribution is rotation invariant, so any orthonormal teacher gives the
-    same landscape up to a rotation of every w_i.
-    """
-    if not 1 <= k <= d:
-        raise ValueError(f"k={k}, d={d}: need 1 <= k <= d for k orthonormal vectors in R^d")
-    return np.eye(k, d)
 
 
 def _quiet(func):
