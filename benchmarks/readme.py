@@ -80,6 +80,7 @@ COMMANDS: dict[str, list[str]] = {
     "study-schedule_search": _study("schedule_search"),
     "study-minima": _study("minima"),
     "study-minima_student": _study("minima_student"),
+    "study-minima_relu_teacher": [*_study("minima_relu_teacher"), "--jobs", "2"],
     "study-symmetry": _study("symmetry"),
     "study-geometry": _study("geometry"),
     "study-escape": _study("escape"),

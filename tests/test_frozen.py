@@ -243,3 +243,28 @@ def test_bad_frozen_blocks_are_refused():
         parse_spec("x", text + "frozen = {W9 = 1.0}\n")
     with pytest.raises(SpecError, match="model.frozen.W2='one' must be a number"):
         parse_spec("x", text + 'frozen = {W2 = "one"}\n')
+
+
+def test_a_population_spurious_minimum_has_a_sample_counterpart_nearby():
+    # The closed form says where the population's spurious minima are; on a large sample the
+    # frozen MLP has a minimum nearby with nearly the same loss: the sample stands in for the
+    # population up to its O(1/√N) error, and the frozen machinery finds it.
+    rng = np.random.default_rng(0)
+    d = k = n = 8
+    V = ss.teacher(k, d)
+    W, _, gn = ss.gradient_descent(ss.init_students(rng, 40, n, d), V, lr=0.5, steps=4000)
+    E_pop = ss.population_loss(W, V)
+    spurious = np.flatnonzero((E_pop > 1e-3) & (gn <= 1e-10))
+    assert len(spurious) >= 1
+    w = W[spurious[0]]
+    model = student(d, n)
+    X, y = sample(d, k, 40_000)
+    theta = model.freeze(np.zeros(model.n_params))
+    model.layout.unravel(theta)[0][0][...] = w.T
+    with threadpool_limits(1):
+        out = examine_points(model, theta[None], X, y)
+    moved = np.linalg.norm(out["theta"][0] - theta) / np.linalg.norm(theta)
+    assert out["kind"][0] == "minimum" and out["n_flat"][0] == 0
+    assert moved <= 0.05  # the same basin: the sample's minimum is a few % away
+    assert out["loss"][0] == pytest.approx(E_pop[spurious[0]], rel=0.05)
+    assert out["loss"][0] > 1e-3  # not the teacher: the sample has the spurious minimum too
