@@ -743,7 +743,7 @@ def _check_override_key(parts: list[str], key: str) -> None:
         raise SpecError(
             f"--set {key}: {fld!r} is not a field of {top}; allowed: {', '.join(names)}"
         )
-    if top != "search" and len(parts) > 2 and fld not in ("options", "schedule_params"):
+    if top != "search" and len(parts) > 2 and fld not in ("options", "schedule_params", "frozen"):
         raise SpecError(f"--set {key}: {top}.{fld} has no sub-fields")
 
 

@@ -268,3 +268,36 @@ def test_a_population_spurious_minimum_has_a_sample_counterpart_nearby():
     assert moved <= 0.05  # the same basin: the sample's minimum is a few % away
     assert out["loss"][0] == pytest.approx(E_pop[spurious[0]], rel=0.05)
     assert out["loss"][0] > 1e-3  # not the teacher: the sample has the spurious minimum too
+
+
+def test_the_shipped_frozen_spec_runs_through_the_cli(workdir, capsys):
+    import json
+
+    from landscape.study import main
+
+    args = [
+        "minima_relu_teacher",
+        "--set",
+        "analysis.n_starts=8",
+        "--set",
+        "analysis.chunk=8",
+        "--set",
+        "data.options.n_samples=400",
+        "--set",
+        "trainer.epochs=400",
+        "--no-progress",
+        "--no-report",
+        "--json",
+    ]
+    assert main(args) == 0
+    rep = json.loads(capsys.readouterr().out)["minima"]
+    kinds = {c["kind"] for c in rep["classes"]}
+    assert kinds <= {"minimum"} and rep["n_starts"] == 8
+    for c in rep["classes"]:
+        theta = np.array(c["representative"])
+        # the representative keeps the frozen values: b1 = 0, W2 = 1, b2 = 0
+        assert (theta[64:] == [0.0] * 8 + [1.0] * 8 + [0.0]).all()
+    # a bad block name is one line and exit code 2, nothing run
+    assert main(["minima_relu_teacher", "--set", "model.frozen.W7=1.0", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.frozen.W7 is not a parameter block" in err[0]
