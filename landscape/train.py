@@ -106,7 +106,6 @@ METHODS = ("gd", "minibatch", "online")
 """Batch learning (eq 3), mini-batches of ``batch_size`` (eqs 7–8), online learning (|B| = 1)."""
 
 _MANY_UNSUPPORTED = {  # field: its default; train_many keeps no history and no stall rule
-    "max_updates": None,
     "track_sharpness": None,
     "stall_window": None,
     "stall_tol": 1e-3,
@@ -663,6 +662,7 @@ def train_many(
     diverge_factor: float = 10.0,
     check_every: int = 10,
     chunk: int | None = None,
+    max_updates: int | None = None,
 ) -> ManyResult:
     """Train K starts at once, as one vectorised (K, D) computation per chunk of starts.
 
@@ -682,6 +682,10 @@ def train_many(
     chunk : int or None
         Starts trained together; None sizes chunks so one activation array stays near
         ``MANY_CHUNK_BYTES``.
+    max_updates : int, optional
+        Stop after this many updates, within an epoch if need be: methods with different
+        batch sizes then make exactly the same number of updates (the last epoch's
+        convergence and divergence checks still run).
 
     Returns
     -------
@@ -707,6 +711,7 @@ def train_many(
     _check_count("batch_size", batch_size, low=1, high=n)
     _check_count("check_every", check_every, low=1)
     _check_count("chunk", chunk, low=1)
+    _check_count("max_updates", max_updates, low=1)
     rules = _Rules(atol, rtol, gtol, diverge_factor)
     sched = _resolve_schedule(schedule, schedule_params)
     B = n if batch_size is None else int(batch_size)
@@ -715,6 +720,10 @@ def train_many(
     K = thetas.shape[0]
     if chunk is None:
         chunk = max(1, MANY_CHUNK_BYTES // (8 * n * max(model.sizes)))
+    if max_updates is not None:
+        # never more epochs than the updates allow; the mini-batch loop cuts the last one
+        epochs = min(epochs, -(-int(max_updates) // -(-n // B)))
+    budget = math.inf if max_updates is None else int(max_updates)
     out_theta = thetas.copy()
     out_status = np.full(K, "budget", dtype="<U9")
     out_loss = np.empty(K)
@@ -741,6 +750,7 @@ def train_many(
                 out_loss,
                 out_gnorm,
                 out_epochs,
+                budget,
             )
     return ManyResult(
         theta=out_theta,
@@ -769,6 +779,7 @@ def _train_chunk(
     out_loss,
     out_gnorm,
     out_epochs,
+    budget,
 ) -> None:
     """Train the starts ``ids`` of ``out_theta`` in place (see :func:`train_many`)."""
     n = X.shape[0]
@@ -831,14 +842,15 @@ def _train_chunk(
             m = len(active)
             perms = rng.permuted(np.broadcast_to(np.arange(n), (m, n)), axis=1)
             Xp, tp = X[perms], t[perms]
-            lrs = np.atleast_1d(sched(np.arange(updates, updates + n_batches), lr))
-            for i in range(n_batches):
+            steps = int(min(n_batches, budget - updates))
+            lrs = np.atleast_1d(sched(np.arange(updates, updates + steps), lr))
+            for i in range(steps):
                 sl = slice(i * B, (i + 1) * B)
                 _, step, _ = model.evaluate(
                     theta, Xp[:, sl], tp[:, sl], out=grad, value=False, scale=float(lrs[i])
                 )
                 theta -= step
-            updates += n_batches
+            updates += steps
             # SGD's iterate never stops moving at a fixed ε: only ‖∇E‖ ≤ gtol ends a start
             E, g, _ = model.evaluate(theta, X, t, out=grad)
             gn = np.sqrt(np.einsum("kd,kd->k", g, g))

@@ -470,3 +470,43 @@ def test_a_rising_loss_is_not_stalled():
     assert _Rules.stalled(1.0, 0.9995, 1e-3)  # fell, by less than 1e-3 of it
     assert not _Rules.stalled(1.0, 0.99, 1e-3)  # fell by more
     assert not _Rules.stalled(1.0, 1.2, 1e-3)  # rose: moving the wrong way, not stalling
+
+
+def test_train_many_stops_after_max_updates_within_an_epoch(moons):
+    # N = 160 samples, B = 64: 3 batches an epoch (the last of 32); 10 updates = three epochs
+    # and 1 batch of the fourth, recomputed here step by step from the same permutations
+    from landscape.train import train_many
+
+    model = MLP(moons.sizes([5]))
+    start = model.init(np.random.default_rng(0))
+    X, y = moons.X_train, moons.y_train
+    n = X.shape[0]
+    with threadpool_limits(1):
+        r = train_many(
+            model,
+            start[None],
+            X,
+            y,
+            lr=0.2,
+            epochs=50,
+            batch_size=64,
+            rng=np.random.default_rng(3),
+            max_updates=10,
+        )
+        gd = train_many(model, start[None], X, y, lr=0.2, epochs=50, max_updates=10)
+        gd_ref = train_many(model, start[None], X, y, lr=0.2, epochs=10)
+    rng = np.random.default_rng(3)
+    theta = start.copy()
+    done = 0
+    while done < 10:
+        perm = rng.permuted(np.broadcast_to(np.arange(n), (1, n)), axis=1)[0]
+        for i in range(-(-n // 64)):
+            if done == 10:
+                break
+            idx = perm[i * 64 : (i + 1) * 64]
+            theta -= 0.2 * model.loss_and_grad(theta, X[idx], y[idx])[1]
+            done += 1
+    np.testing.assert_allclose(r.theta[0], theta, rtol=1e-12, atol=1e-14)
+    assert n == 160 and r.epochs[0] == 4 and r.status[0] == "budget"
+    np.testing.assert_array_equal(gd.theta, gd_ref.theta)  # GD: one update an epoch
+    assert gd.epochs[0] == 10
