@@ -28,6 +28,8 @@ from optuna.trial import TrialState
 
 from landscape import records, seeds
 from landscape.analysis.convergence import least_squares_optimum, read_convergence
+from landscape.analysis.escape import EscapeReport, basins, ended, split_minima, train_method
+from landscape.analysis.escape import summarise as summarise_escape
 from landscape.analysis.geometry import (
     aligned_path,
     filter_normalized_direction,
@@ -35,22 +37,20 @@ from landscape.analysis.geometry import (
     slice_1d,
     slice_2d,
 )
-from landscape.analysis.hessian import hessian
 from landscape.analysis.minima import (
     MinimaReport,
     analyse_points,
-    classify,
     examine_points,
     polish,
 )
-from landscape.analysis.spurious import SpuriousReport, run_size, summarise
+from landscape.analysis.spurious import SpuriousReport, method_runs, run_size, summarise
 from landscape.analysis.symmetry import (
     SymmetryCheck,
     model_group_counts,
     verify_symmetry,
 )
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
-from landscape.spec import parse_method, parse_schedule_run, parse_size
+from landscape.spec import parse_schedule_run, parse_size
 from landscape.train import train, train_many
 
 
@@ -69,7 +69,7 @@ def unit_names(spec) -> list[str] | None:
     """
     a = spec.analysis
     if a.kind == "escape":
-        return list(a.methods)
+        return [r[0] for r in escape_method_runs(spec)]
     if a.kind == "spurious":
         return list(a.sizes)
     return None
@@ -105,18 +105,9 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
         training, polished), ``status`` (M,) of str, ``train_loss`` (M,), ``loss`` (M,),
         ``grad_norm`` (M,), ``converged`` (M,) of bool, ``eigenvalues`` (M, F).
     """
-    a, t = problem.spec.analysis, problem.spec.trainer
-    ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
-    return _train_and_polish(problem, ids, t.batch(problem.n_train), stream=chunk, examined=True)
-
-
-def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
-    """Train every start by escape method ``index`` and polish the end points (escape)."""
     a = problem.spec.analysis
-    batch = parse_method(a.methods[index])
-    return _train_and_polish(
-        problem, np.arange(a.n_starts), batch, stream=seeds.SHUFFLE_ESCAPE + index
-    )
+    ids = np.arange(chunk * a.chunk, min(a.n_starts, (chunk + 1) * a.chunk))
+    return _train_and_examine(problem, ids, stream=chunk)
 
 
 def run_spurious_size(problem: Problem, index: int) -> dict[str, np.ndarray]:
@@ -154,15 +145,13 @@ def finalize_spurious(
     return report
 
 
-def _train_and_polish(
-    problem: Problem, ids: np.ndarray, batch: int | None, stream: int, examined: bool = False
-) -> dict[str, np.ndarray]:
+def _train_and_examine(problem: Problem, ids: np.ndarray, stream: int) -> dict[str, np.ndarray]:
+    """Train starts ``ids`` as the trainer section says; polish and examine each end point."""
     spec = problem.spec
     a, t = spec.analysis, spec.trainer
     d = problem.data
     model, theta0 = start_thetas(problem, ids)
-    if batch is not None and batch >= d.n_train:
-        batch = None  # a batch of all N samples is batch learning: no shuffle needed
+    batch = t.batch(problem.n_train)
     res = train_many(
         model,
         theta0,
@@ -171,52 +160,27 @@ def _train_and_polish(
         rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, stream),
         **{**t.many_kwargs(d.n_train), "batch_size": batch},
     )
-    D = model.n_params
-    if examined:
-        # minima: each end point polished, then examined (continued descent, flat probes)
-        found = examine_points(
-            model,
-            res.theta,
-            d.X_train,
-            d.y_train,
-            gtol=a.polish_gtol,
-            max_iter=a.polish_iter,
-            steps=a.continue_steps,
-            grow=a.grow,
-            rel_flat=a.flat_tol,
-            loss_rtol=a.loss_tol,
-        )
-        return {
-            "start": ids,
-            "theta0": theta0,
-            "theta_end": res.theta,
-            "status": res.status,
-            "train_loss": res.loss,
-            **found,
-        }
-    out = {
+    # each end point polished, then examined (continued descent, flat probes)
+    found = examine_points(
+        model,
+        res.theta,
+        d.X_train,
+        d.y_train,
+        gtol=a.polish_gtol,
+        max_iter=a.polish_iter,
+        steps=a.continue_steps,
+        grow=a.grow,
+        rel_flat=a.flat_tol,
+        loss_rtol=a.loss_tol,
+    )
+    return {
         "start": ids,
         "theta0": theta0,
         "theta_end": res.theta,
         "status": res.status,
         "train_loss": res.loss,
-        "theta": np.full((len(ids), D), np.nan),
-        "loss": np.full(len(ids), np.nan),
-        "grad_norm": np.full(len(ids), np.nan),
-        "converged": np.zeros(len(ids), dtype=bool),
-        "eigenvalues": np.full((len(ids), model.n_free), np.nan),
+        **found,
     }
-    for k, theta in enumerate(res.theta):
-        if not np.isfinite(theta).all():
-            continue
-        p = polish(model, theta, d.X_train, d.y_train, gtol=a.polish_gtol, max_iter=a.polish_iter)
-        out["theta"][k], out["loss"][k] = p.theta, p.loss
-        out["grad_norm"][k], out["converged"][k] = p.grad_norm, p.converged
-        if np.isfinite(p.loss):
-            out["eigenvalues"][k] = np.linalg.eigvalsh(
-                hessian(model, p.theta, d.X_train, d.y_train)
-            )
-    return out
 
 
 def _counts(values: np.ndarray) -> dict[str, int]:
@@ -266,7 +230,8 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
             "polished_converged": int(arrays["converged"].sum()),
         }
         if kind == "escape":
-            unit_attrs["method"] = problem.spec.analysis.methods[unit]
+            unit_attrs["method"] = names[unit]
+            unit_attrs["ended"] = _counts(arrays["kind"])
         records.write_attrs(
             trial,
             unit_attrs,
@@ -457,128 +422,175 @@ def run_symmetry(
 
 
 # ------------------------------------------------------------------------- escape
-@dataclass(frozen=True)
-class MethodOutcome:
-    """How one training method's runs ended (escape).
+def escape_method_runs(spec) -> list[tuple[str, int | None, bool]]:
+    """List (label, batch or None, decaying?) of each escape unit.
 
-    Attributes
-    ----------
-    method : str
-    batch_size : int
-    loss_quantiles : dict of str to float
-        Final training loss (before polishing) at the 0, 10, 50, 90 and 100th percentiles.
-    kinds : dict of str to int
-        What the polished end points are.
-    high_loss_share : float
-        Share of runs whose polished end point is a critical point (minimum or saddle) with a
-        training loss more than the threshold above the best minimum any method found: the
-        "undesirable critical points" of seed 1.3.
-    reached_global_share : float
-        Share of runs whose polished end point is a minimum within the threshold of the best.
-    distinct_minima : int
-        Distinct minima reached, modulo the hidden-unit symmetry.
+    Every method, and with ``analysis.tau`` > 0 every stochastic method once more with
+    ε_t = ε/(1 + t/τ).
     """
-
-    method: str
-    batch_size: int
-    loss_quantiles: dict[str, float]
-    kinds: dict[str, int]
-    high_loss_share: float
-    reached_global_share: float
-    distinct_minima: int
+    return method_runs(spec.analysis.methods, spec.analysis.tau > 0)
 
 
-@dataclass(frozen=True)
-class EscapeReport:
-    """The escape experiment: every method from the same starts, for the same epochs."""
-
-    n_starts: int
-    epochs: int
-    loss_threshold: float
-    best_loss: float
-    methods: list[MethodOutcome]
-
-    @property
-    def claim_holds(self) -> bool | None:
-        """Tell whether a mini-batch method ends at bad critical points less often than GD."""
-        gd = [m for m in self.methods if m.method == "gd"]
-        others = [m for m in self.methods if m.method != "gd"]
-        if not gd or not others or all(m.high_loss_share == 0 for m in self.methods):
-            return None  # nothing to compare: no method, or no bad critical point at all
-        return min(m.high_loss_share for m in others) < gd[0].high_loss_share
-
-
-def _read_by_hessian(points: dict, curv: list) -> dict:
-    """Put escape's polished points in the form :func:`analyse_points` reads.
-
-    Each point's kind is read off its Hessian alone (:func:`classify`): escape does not
-    continue descent (yet).
-    """
-    kind = {"not converged": "unresolved", "maximum": "saddle"}
+def _examine_options(a) -> dict:
     return {
-        **points,
-        "kind": np.array([kind.get(c.kind, c.kind) for c in curv]),
-        "n_flat": np.array([c.n_flat for c in curv]),
-        "n_negative": np.array([c.n_negative for c in curv]),
-        "lambda_min": np.array([c.lambda_min for c in curv]),
-        "lambda_max": np.array([c.lambda_max for c in curv]),
-        "dimension": np.zeros(len(curv), dtype=np.int64),
-        "asymptote": np.full(len(curv), np.nan),
+        "gtol": a.polish_gtol,
+        "max_iter": a.polish_iter,
+        "steps": a.continue_steps,
+        "grow": a.grow,
+        "rel_flat": a.flat_tol,
+        "loss_rtol": a.loss_tol,
     }
+
+
+def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
+    """Train every start by escape run ``index`` for ``analysis.updates`` updates; classify ends.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``start`` (M,), ``theta0`` / ``theta_end`` / ``theta`` (M, D) (start, end of
+        training, examined point), ``status`` (M,) training's, ``epochs`` (M,), ``kind`` (M,)
+        (:func:`landscape.analysis.escape.ended`: minima not yet split into global and
+        spurious), ``loss``, ``moved`` (M,), ``converged`` (M,): the examined point is a
+        minimum, saddle or slope within reach; ``basin``, ``basin_loss`` (M,)
+        (:func:`landscape.analysis.escape.basins`); and scalars ``label``, ``batch``,
+        ``decay``, ``lr``.
+    """
+    spec = problem.spec
+    a = spec.analysis
+    d = problem.data
+    label, batch, decay = escape_method_runs(spec)[index]
+    ids = np.arange(a.n_starts)
+    model, theta0 = start_thetas(problem, ids)
+    theta, status, epochs, eps = train_method(
+        model,
+        theta0,
+        d.X_train,
+        d.y_train,
+        batch=batch,
+        decay=decay,
+        lr=spec.trainer.lr,
+        sgd_lr=a.sgd_lr,
+        tau=a.tau,
+        updates=a.updates,
+        rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE + index),
+    )
+    end = ended(model, theta, d.X_train, d.y_train, max_move=a.max_move, **_examine_options(a))
+    basin, basin_loss = _basins(problem, model, theta, end)
+    return {
+        "basin": basin,
+        "basin_loss": basin_loss,
+        "start": ids,
+        "theta0": theta0,
+        "theta_end": theta,
+        "status": status,
+        "epochs": epochs,
+        "train_loss": np.asarray(
+            model.loss(np.where(np.isfinite(theta), theta, 0.0), d.X_train, d.y_train)
+        ),
+        **end,
+        "converged": np.isin(end["kind"], ["minimum", "saddle", "at_infinity"]),
+        "label": np.array(label),
+        "batch": np.array(d.n_train if batch is None else min(batch, d.n_train)),
+        "decay": np.array(decay),
+        "lr": np.array(eps),
+    }
+
+
+def _basins(problem: Problem, model, theta: np.ndarray, end: dict):
+    a = problem.spec.analysis
+    return basins(
+        model,
+        theta,
+        end["kind"],
+        end["loss"],
+        problem.data.X_train,
+        problem.data.y_train,
+        lr=problem.spec.trainer.lr,
+        epochs=a.basin_steps,
+        threshold=a.loss_threshold,
+        max_move=a.max_move,
+        **_examine_options(a),
+    )
 
 
 def finalize_escape(
     problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
 ) -> EscapeReport | None:
-    """Compare the methods once every method's trial is complete (None until then)."""
+    """Compare the methods once every run's trial is complete (None until then).
+
+    Minima are split into global and spurious against the best minimum any run reached; then
+    each stochastic run is started at (up to ``escape_starts``) spurious minima GD found,
+    ``escape_runs`` times each, for the same number of updates, and its end examined.
+    """
     spec = problem.spec
     a = spec.analysis
-    parts = _load_units(study, store, len(a.methods), "method", list(a.methods))
+    runs = escape_method_runs(spec)
+    names = [r[0] for r in runs]
+    parts = _load_units(study, store, len(runs), "method", names)
     if parts is None:
         return None
-    model, _ = build(problem, spec, np.random.default_rng(0))
-    data = (problem.data.X_train, problem.data.y_train)
-    curvatures = [
-        [
-            classify(e, converged=bool(c), rel_tol=a.rel_tol)
-            for e, c in zip(p["eigenvalues"], p["converged"], strict=True)
-        ]
-        for p in parts
-    ]
-    kinds_of = [[c.kind for c in curv] for curv in curvatures]
-    minima_losses = [
-        p["loss"][np.array(k) == "minimum"] for p, k in zip(parts, kinds_of, strict=True)
-    ]
-    pooled = np.concatenate(minima_losses) if minima_losses else np.zeros(0)
-    best = float(pooled.min()) if pooled.size else float("nan")
-    cut = best + a.loss_threshold
-    outcomes = []
-    for method, p, kinds, curv in zip(a.methods, parts, kinds_of, curvatures, strict=True):
-        rep = _analyse(model, _read_by_hessian(p, curv), a, data)
-        critical = np.isin(kinds, ["minimum", "saddle"])
-        high = critical & (p["loss"] > cut)
-        low = (np.array(kinds) == "minimum") & (p["loss"] <= cut)
-        finite = p["train_loss"][np.isfinite(p["train_loss"])]
-        q = np.percentile(finite, [0, 10, 50, 90, 100]) if finite.size else [np.nan] * 5
-        batch = parse_method(method)
-        outcomes.append(
-            MethodOutcome(
-                method=method,
-                batch_size=problem.n_train if batch is None else batch,
-                loss_quantiles={
-                    k: float(v)
-                    for k, v in zip(("min", "p10", "median", "p90", "max"), q, strict=True)
-                },
-                kinds=_counts(np.array(kinds)),
-                high_loss_share=float(high.mean()),
-                reached_global_share=float(low.mean()),
-                distinct_minima=rep.distinct_minima,
+    d = problem.data
+    at_min = np.concatenate([p["loss"][p["kind"].astype(str) == "minimum"] for p in parts])
+    best = float(at_min.min()) if at_min.size else float("nan")
+    for p in parts:
+        p["kind"] = split_minima(p["kind"].astype(str), p["loss"], best, a.loss_threshold)
+        p["basin"] = split_minima(p["basin"].astype(str), p["basin_loss"], best, a.loss_threshold)
+    escapes = []
+    gd = next((p for p in parts if str(p["label"]) == "gd"), None)
+    if gd is not None:
+        chosen = np.flatnonzero(gd["kind"] == "spurious")[: a.escape_starts]
+        starts = np.repeat(gd["theta"][chosen], a.escape_runs, axis=0)
+        start_loss = np.repeat(gd["loss"][chosen], a.escape_runs)
+        model, _ = build(problem, spec, np.random.default_rng(0))
+        labels, ends = [], []
+        for index, (label, batch, decay) in enumerate(runs):
+            if batch is None or not len(starts):
+                continue
+            theta, *_ = train_method(
+                model,
+                starts,
+                d.X_train,
+                d.y_train,
+                batch=batch,
+                decay=decay,
+                lr=spec.trainer.lr,
+                sgd_lr=a.sgd_lr,
+                tau=a.tau,
+                updates=a.updates,
+                rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE_FROM + index),
             )
-        )
-    report = EscapeReport(a.n_starts, spec.trainer.epochs, a.loss_threshold, best, outcomes)
-    out = jsonable(dataclasses.asdict(report))
-    out["claim_holds"] = report.claim_holds
-    records.set_escape(study, out)
+            labels.append(label)
+            ends.append(theta)
+        if ends:
+            # every method's runs examined together: the batched polisher and GD pay their
+            # per-iteration Python cost once for all of them
+            theta = np.concatenate(ends)
+            end = ended(
+                model, theta, d.X_train, d.y_train, max_move=a.max_move, **_examine_options(a)
+            )
+            basin, basin_loss = _basins(problem, model, theta, end)
+            basin = split_minima(basin, basin_loss, best, a.loss_threshold)
+            for i, label in enumerate(labels):
+                rows = slice(i * len(starts), (i + 1) * len(starts))
+                escapes.append(
+                    {
+                        "label": label,
+                        "basin": basin[rows],
+                        "basin_loss": basin_loss[rows],
+                        "start_loss": start_loss,
+                    }
+                )
+    report = summarise_escape(
+        parts,
+        escapes,
+        n_starts=a.n_starts,
+        updates=a.updates,
+        max_move=a.max_move,
+        loss_threshold=a.loss_threshold,
+        best_loss=best,
+    )
+    records.set_escape(study, jsonable(dataclasses.asdict(report)))
     return report
 
 
@@ -887,7 +899,7 @@ ANALYSIS_KINDS = {
         None, run_geometry, _payload_geometry, "loss barrier between the aligned minima"
     ),
     "escape": AnalysisKind(
-        "method", finalize_escape, _payload_escape, "lowest polished loss of the method"
+        "method", finalize_escape, _payload_escape, "lowest loss where the method's runs ended"
     ),
     "convergence": AnalysisKind(
         None, run_convergence, _payload_convergence, "smallest final gap E − E*"

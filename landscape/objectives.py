@@ -115,11 +115,15 @@ def validate_trainer_use(spec: Spec, n_train: int) -> None:
         t.many_kwargs(n_train)
     except ValueError as exc:
         raise SpecError(f"{a.kind}: {exc}") from None
-    if a.kind == "escape" and (t.method != "gd" or t.batch_size is not None):
-        raise SpecError(
-            f"escape: trainer.method={t.method!r} / trainer.batch_size={t.batch_size!r} are not "
-            "used; escape trains by each of analysis.methods (gd, online, minibatch:B)"
-        )
+    if a.kind == "escape":
+        default = TrainConfig()
+        for name in ("method", "batch_size", "epochs", "schedule", "schedule_params"):
+            if getattr(t, name) != getattr(default, name):
+                raise SpecError(
+                    f"escape: trainer.{name}={getattr(t, name)!r} is not used; every method makes "
+                    "analysis.updates updates, GD with trainer.lr, the stochastic runs by "
+                    "analysis.methods, sgd_lr and tau"
+                )
 
 
 def validate_search(spec: Spec, n_train: int) -> None:

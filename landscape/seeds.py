@@ -23,6 +23,8 @@ SHUFFLE = 11
 """Mini-batch shuffles of a multi-start analysis (ids below)."""
 SHUFFLE_ESCAPE = 1000
 """Escape method m shuffles with id ``SHUFFLE_ESCAPE + m``; minima chunk c with id c."""
+SHUFFLE_ESCAPE_FROM = 4000
+"""Escape's runs started at GD's spurious minima, method run m: id ``SHUFFLE_ESCAPE_FROM + m``."""
 SHUFFLE_GEOMETRY = 2000
 """Geometry's start k shuffles with id ``SHUFFLE_GEOMETRY + k``."""
 SPURIOUS = 12

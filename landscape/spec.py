@@ -144,20 +144,22 @@ class AnalysisSection:
         unit-swap symmetry on one network. ``geometry``:
         two minima from two starts, the paths between them before and after aligning their
         units, and slices of the loss around the first. ``escape``: the same starts trained by
-        each of ``methods`` for the same number of epochs, compared on how often they end at
-        a high-loss critical point (seed 1.3).
+        each of ``methods`` (with constant and decaying ε) for the same number of updates,
+        compared on how often they end at a spurious minimum, then started at GD's spurious
+        minima to see whether they leave (seed 1.3; :mod:`landscape.analysis.escape`).
     n_starts : int
         Random starts (minima, escape).
     chunk : int
         Starts per trial: the unit of work one worker takes at a time (minima).
     polish_gtol : float
-        ‖∇E‖ an end point is polished to (minima).
+        ‖∇E‖ an end point is polished to (minima, escape).
     polish_iter : int
-        L-BFGS iteration budget of the polishing (minima).
+        L-BFGS iteration budget of the polishing (minima, escape).
     tol, loss_tol : float
-        Relative clustering tolerances on θ and E (minima).
+        Relative clustering tolerances on θ and E (minima; loss_tol also escape's examination).
     rel_tol : float
-        Hessian flatness tolerance relative to its largest eigenvalue (escape).
+        Hessian flatness tolerance relative to its largest eigenvalue (unused since escape
+        examines its end points as minima does, with ``flat_tol``; kept so old specs load).
     flat_tol : float
         The same for the minima analysis, which probes every flat direction it finds
         (:func:`landscape.analysis.minima.examine`).
@@ -174,10 +176,13 @@ class AnalysisSection:
     trained : bool
         Verify on the network after training (else on θ⁽⁰⁾) (symmetry).
     methods : tuple of str
-        ``gd``, ``online`` or ``minibatch:B`` (escape).
+        ``gd``, ``online`` or ``minibatch:B`` (escape, spurious).
     loss_threshold : float
-        A critical point whose training loss exceeds the best minimum found (by any method)
-        by more than this counts as a bad one (escape).
+        A minimum whose training loss exceeds the best minimum found (by any method) by more
+        than this is spurious (escape).
+    max_move : float
+        Examining an end point may move it at most this fraction of ‖θ‖; farther, the run is
+        ``not_converged`` (escape).
     path_points : int
         Points on each interpolation path (geometry).
     slice_radius : float
@@ -196,21 +201,22 @@ class AnalysisSection:
         in closed form); one trial each. ``[data]`` and ``[model]`` are not used by it;
         ``trainer.lr`` is GD's ε.
     updates : int
-        Updates every method makes (spurious): methods are compared at equal updates.
+        Updates every method makes (spurious, escape): methods are compared at equal updates.
     sgd_lr : float
         ε of online SGD with B = 1; B inputs per step use min(trainer.lr/2, sgd_lr · B)
-        (spurious).
+        (spurious, escape).
     tau : float
         τ of the inverse-time decay ε_t = ε/(1 + t/τ) each stochastic method also runs with;
-        0 runs constant ε only (spurious).
+        0 runs constant ε only (spurious, escape).
     escape_starts, escape_runs : int
         Spurious minima GD found that each method is started from, and runs per minimum
-        (spurious).
+        (spurious, escape).
     spurious_tol : float
         A converged run with loss above this is at a spurious minimum (the global one is 0)
         (spurious).
     basin_steps : int
-        Population GD steps from an end point that decide its basin (spurious).
+        GD steps (spurious: population GD; escape: batch GD epochs on the data) from an end
+        point that decide its basin (spurious, escape).
     """
 
     kind: str = "minima"
@@ -230,6 +236,7 @@ class AnalysisSection:
     trained: bool = True
     methods: tuple[str, ...] = ("gd", "minibatch:64", "minibatch:8", "online")
     loss_threshold: float = 1e-3
+    max_move: float = 0.01
     path_points: int = 41
     slice_radius: float = 1.0
     slice_points: int = 41
@@ -915,8 +922,8 @@ def validate_static(spec: Spec) -> None:
             _unique("analysis.sizes", a.sizes)
             for text in a.sizes:
                 parse_size(text)
-            if not (math.isfinite(a.tau) and a.tau >= 0):
-                raise SpecError(f"analysis.tau={a.tau!r} must be a finite number >= 0")
+        if not (math.isfinite(a.tau) and a.tau >= 0):
+            raise SpecError(f"analysis.tau={a.tau!r} must be a finite number >= 0")
         for fname in (
             "polish_gtol",
             "tol",
@@ -927,6 +934,7 @@ def validate_static(spec: Spec) -> None:
             "sgd_lr",
             "spurious_tol",
             "loss_threshold",
+            "max_move",
             "slice_radius",
         ):
             v = getattr(a, fname)

@@ -674,11 +674,8 @@ def _finding(attrs: dict, value: float | None) -> str:
         return records.minima(attrs).get("headline", "done")
     if kind == "spurious" and records.spurious(attrs):
         return f"seed 1.3 {records.spurious(attrs)['verdict']}"
-    if kind == "escape" and records.escape(attrs):
-        holds = records.escape(attrs).get("claim_holds")
-        return (
-            "seed 1.3 " + {True: "holds", False: "does not hold", None: "cannot be judged"}[holds]
-        )
+    if kind == "escape" and (records.escape(attrs) or {}).get("verdict"):
+        return f"seed 1.3 {records.escape(attrs)['verdict']}"
     if kind in ("minima", "spurious", "escape"):
         return "not finished"
     if kind in ANALYSIS_KINDS and value is not None:

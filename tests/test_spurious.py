@@ -164,8 +164,15 @@ def test_verdict_follows_the_wilson_intervals():
     assert holds.verdict == "holds" and "B=8 at k=8, n=8" in holds.sentence
     (cmp,) = holds.comparisons
     assert cmp["against_gd"] == "lower"
-    stays = summarise([_part(8, 8, spur(20, 100), spur(22, 100), 0)], 100)
-    assert stays.verdict == "does not hold" and "0 of 20 left" in stays.sentence
+    # 0 of 40 left: the leaving share is below 10% (Wilson upper bound 8.8%)
+    stays = summarise([_part(8, 8, spur(20, 100), spur(22, 100), 0, escape_runs=40)], 100)
+    assert stays.verdict == "does not hold" and "0 of 40 left" in stays.sentence
+    # 0 of 20 left is not enough to say so (upper bound 16%)
+    few = summarise([_part(8, 8, spur(20, 100), spur(22, 100), 0)], 100)
+    assert few.verdict == "undecided"
+    # 10 of 40 left (95% 14%–40%): the noise kicks some out, without a measurably lower rate
+    kicks = summarise([_part(8, 8, spur(20, 100), spur(22, 100), 10, escape_runs=40)], 100)
+    assert kicks.verdict == "undecided" and "kicks some iterates out" in kicks.sentence
     small = summarise([_part(8, 8, spur(2, 10), spur(1, 10), 1, escape_runs=5)], 100)
     assert small.verdict == "undecided"
     row = holds.shares[0]

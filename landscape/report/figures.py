@@ -24,7 +24,6 @@ from landscape.report.data import (  # noqa: E402
     BatchMap,
     ConvergenceCurves,
     Curve,
-    EscapeData,
     LrPoints,
     MinimaData,
     ScheduleCurves,
@@ -654,42 +653,62 @@ def spurious(rep: dict) -> Figure:
     return fig
 
 
-def escape(e: EscapeData) -> Figure:
-    """Every run's final training loss (left) and polished loss (right), per method.
+def escape(rep: dict) -> Figure:
+    """Where each method's runs ended (left) and the shares with 95% Wilson intervals (right).
 
-    A strip of points, not a box: the values are often bimodal over many decades, where a box's
-    quartiles mislead. On the right, runs whose polishing did not converge are crosses, and the
-    line is the loss above which a critical point counts as bad.
+    ``rep`` is the stored escape report (:func:`landscape.records.escape`).
     """
-    fig, (ax1, ax2) = _new(11.0, 4.2, 2)
-    for ax, values, title in (
-        (ax1, e.losses, "at the end of training"),
-        (ax2, e.polished, "at the critical point below it"),
-    ):
-        for i, v in enumerate(values):
-            ok = np.isfinite(v)
-            x = np.full(v.size, i + 1.0) + 0.25 * np.linspace(-1, 1, max(v.size, 1))[: v.size]
-            conv = e.converged[i] if ax is ax2 and len(e.converged) > i else np.ones(v.size, bool)
-            colour = OKABE_ITO[i % len(OKABE_ITO)]
-            for sel, marker in ((ok & conv, "o"), (ok & ~conv, "x")):
-                ax.plot(
-                    x[sel],
-                    np.maximum(v[sel], 1e-300),
-                    marker,
-                    color=colour,
-                    ms=3.5,
-                    alpha=0.8,
-                    ls="none",
-                )
-        ax.set_xticks(range(1, len(e.methods) + 1), e.methods)
-        ax.set_yscale("log")
-        ax.set_xlabel("training method (same starts, same epochs)")
-        ax.set_ylabel("training loss E (log scale)")
-        ax.set_title(f"Final losses {title}")
-        ax.grid(alpha=0.3, axis="y")
-    if e.threshold is not None and e.threshold > 0:
-        ax2.axhline(e.threshold, color="#000000", ls="--", lw=1, label="bad above this")
-    ax2.plot([], [], "x", color="#333333", label="polishing not converged")
+    fig, (ax1, ax2) = _new(12.0, 4.2, 2)
+    kinds = ("global", "spurious", "saddle", "at_infinity", "not_converged", "diverged")
+    rows = rep["methods"]
+    names = [m["method"] for m in rows]
+    y = np.arange(len(rows))
+    left = np.zeros(len(rows))
+    for i, k in enumerate(kinds):
+        counts = np.array([m["basins"].get(k, 0) for m in rows], dtype=float)
+        if counts.any():
+            ax1.barh(y, counts, left=left, color=OKABE_ITO[i % len(OKABE_ITO)], label=k)
+        left += counts
+    ax1.set_yticks(y, names)
+    ax1.invert_yaxis()
+    ax1.set_xlabel(f"runs ({rep['updates']} updates each)")
+    ax1.set_title("Basins: where batch GD from each end point goes")
+    ax1.legend(fontsize=7, loc="lower right")
+    share = np.array([m["basin_spurious"] for m in rows])
+    lo = share - np.array([m["basin_low"] for m in rows])
+    hi = np.array([m["basin_high"] for m in rows]) - share
+    ax2.errorbar(
+        share * 100,
+        y,
+        xerr=[lo * 100, hi * 100],
+        fmt="o",
+        color=OKABE_ITO[1],
+        capsize=3,
+        label="in a spurious basin",
+    )
+    by_name = {e["method"]: e for e in rep["escapes"]}
+    esc = [(i, by_name[n]) for i, n in enumerate(names) if n in by_name]
+    if esc:
+        yi = np.array([i for i, _ in esc]) + 0.2
+        s = np.array([e["share"] for _, e in esc])
+        ax2.errorbar(
+            s * 100,
+            yi,
+            xerr=[
+                (s - np.array([e["low"] for _, e in esc])) * 100,
+                (np.array([e["high"] for _, e in esc]) - s) * 100,
+            ],
+            fmt="^",
+            color=OKABE_ITO[2],
+            capsize=3,
+            label="reached the global basin, started at GD's spurious minima",
+        )
+    ax2.set_yticks(y, names)
+    ax2.invert_yaxis()
+    ax2.set_xlim(-2, 102)
+    ax2.set_xlabel("share of runs (%, 95% Wilson)")
+    ax2.set_title("Spurious minima and escapes")
+    ax2.grid(alpha=0.3, axis="x")
     ax2.legend(fontsize=7)
     fig.tight_layout()
     return fig

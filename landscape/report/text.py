@@ -10,10 +10,11 @@ import math
 
 import numpy as np
 
+from landscape.analysis.escape import EscapeReport
 from landscape.analysis.minima import MinimaReport
 from landscape.analysis.spurious import SpuriousReport
 from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, model_group_counts
-from landscape.experiments import ConvergenceReport, EscapeReport, GeometryReport
+from landscape.experiments import ConvergenceReport, GeometryReport
 from landscape.objectives import Problem, build
 from landscape.summary import Summary
 
@@ -266,31 +267,38 @@ def format_symmetry(check: SymmetryCheck) -> str:
     return "\n".join(lines)
 
 
-def format_escape(report: EscapeReport) -> str:
-    """Format an :class:`EscapeReport` as text for the terminal."""
+def format_escape(r: EscapeReport) -> str:
+    """Format the escape experiment (:class:`landscape.analysis.escape.EscapeReport`)."""
     lines = [
-        f"{report.n_starts} starts, {report.epochs} epochs each method; the best minimum found "
-        f"has E = {report.best_loss:.4g}; a bad critical point is a minimum or saddle more than "
-        f"{report.loss_threshold:g} above it",
-        f"  {'method':14s} {'B':>5s} {'median E':>10s} {'bad crit.':>9s} {'low min.':>9s} "
-        f"{'minima':>6s}  end points",
+        f"verdict: {r.verdict}: {r.sentence}",
+        f"{r.n_starts} starts; every method made {r.updates} updates from them (epochs beside). "
+        f"Ended: where the examined end point is (a run whose examined point lies more than "
+        f"{r.max_move:.0%} of ‖θ‖ away is not_converged); basin: where batch GD from the end "
+        f"point goes. Spurious: a minimum more than {r.loss_threshold:g} above the best one "
+        f"reached (E = {r.best_loss:.4g}). The basin interval counts unresolved basins as "
+        "either.",
+        f"  {'method':12s} {'B':>5s} {'ε':>7s} {'epochs':>6s} {'final E':>9s} "
+        f"{'ended spurious':>14s} {'in spurious basin (95%)':>24s}  ended | basins",
     ]
-    for m in report.methods:
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.kinds.items()))
+    for m in r.methods:
+        ended = ", ".join(f"{k} {v}" for k, v in m.counts.items() if v)
+        basins = ", ".join(f"{k} {v}" for k, v in m.basins.items() if v)
         lines.append(
-            f"  {m.method:14s} {m.batch_size:5d} {m.loss_quantiles['median']:10.3g} "
-            f"{m.high_loss_share:9.1%} {m.reached_global_share:9.1%} {m.distinct_minima:6d}  "
-            f"{kinds}"
+            f"  {m.method:12s} {m.batch:5d} {m.lr:7.3g} {m.epochs:6.4g} {m.median_loss:9.3g} "
+            f"{m.spurious:14.1%} {m.basin_spurious:7.1%} [{m.basin_low:5.1%}, "
+            f"{m.basin_high:5.1%}]  {ended} | {basins}"
         )
-    verdict = {
-        True: "holds here: a mini-batch method ends at bad critical points less often "
-        "than batch gradient descent",
-        False: "does not hold here: no mini-batch method ends at bad critical points "
-        "less often than batch gradient descent",
-        None: "cannot be judged here: it needs gd and another method, and at least one "
-        "run ending at a bad critical point",
-    }
-    lines.append("seed 1.3's claim " + verdict[report.claim_holds])
+    if r.escapes:
+        lines.append(
+            "runs started at spurious minima GD found (left: in the global basin after the run; "
+            "stayed: in a spurious basin, the same minimum or a neighbour):"
+        )
+        for e in r.escapes:
+            lines.append(
+                f"  {e.method:12s} left {e.left} of {e.runs} ({e.share:.0%}, 95% "
+                f"{e.low:.0%}–{e.high:.0%}); stayed {e.stayed} ({e.same} at the same minimum); "
+                f"unresolved {e.unresolved}"
+            )
     return "\n".join(lines)
 
 

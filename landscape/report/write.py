@@ -440,55 +440,81 @@ def _geometry_report(study, store, add):
 
 def _escape_report(study, store, add):
     rep = records.escape(study)
-    if rep is None:
+    if rep is None or "verdict" not in rep:
         return [("status", "not every method is complete yet")], []
-    verdict = {True: "holds", False: "does not hold", None: "cannot be judged"}[
-        rep.get("claim_holds")
-    ]
     summary = [
+        ("verdict", rep["verdict"]),
+        ("why", rep["sentence"]),
         ("starts", rep["n_starts"]),
-        ("epochs per method", rep["epochs"]),
-        ("best minimum found", rep.get("best_loss", "—")),
-        ("bad critical point: more than this above it", rep["loss_threshold"]),
-        ("seed 1.3's claim here", verdict),
+        ("updates per run (every method)", rep["updates"]),
+        ("best minimum reached", rep["best_loss"]),
+        ("spurious: a minimum more than this above it", rep["loss_threshold"]),
+        ("not converged: examining moved the end point more than", f"{rep['max_move']:.0%} of ‖θ‖"),
     ]
+
+    def listed(counts: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+
     rows = [
         [
             m["method"],
-            m["batch_size"],
-            m["loss_quantiles"]["median"],
-            f"{m['high_loss_share']:.1%}",
-            f"{m['reached_global_share']:.1%}",
-            m["distinct_minima"],
-            ", ".join(f"{k} {v}" for k, v in sorted(m["kinds"].items())),
+            m["batch"],
+            m["lr"],
+            m["epochs"],
+            m["median_loss"],
+            f"{m['spurious']:.1%}",
+            f"{m['basin_spurious']:.1%}",
+            f"{m['basin_low']:.1%} – {m['basin_high']:.1%}",
+            listed(m["counts"]),
+            listed(m["basins"]),
         ]
         for m in rep["methods"]
     ]
+    escapes = [
+        [
+            e["method"],
+            e["runs"],
+            e["left"],
+            e["stayed"],
+            e["same"],
+            e["unresolved"],
+            f"{e['low']:.0%} – {e['high']:.0%}",
+        ]
+        for e in rep["escapes"]
+    ]
     tables = [
         Table(
-            "Methods",
+            "Where the runs ended, per method (equal updates)",
             [
                 "method",
-                "batch size",
-                "median final loss",
-                "bad critical points",
-                "near the best",
-                "distinct minima",
-                "polished end points",
+                "B",
+                "ε",
+                "epochs",
+                "final E (median)",
+                "ended at a spurious minimum",
+                "in a spurious basin",
+                "95% (unresolved as either)",
+                "where training ended",
+                "basins (batch GD from the end)",
             ],
             rows,
-        )
+        ),
+        Table(
+            "Runs started at spurious minima GD found",
+            ["method", "runs", "left", "stayed", "at the same minimum", "unresolved", "left, 95%"],
+            escapes,
+        ),
     ]
-    e = data.escape_data(study, store)
-    if e is not None:
-        add(
-            "escape.png",
-            figures.escape(e),
-            "Final losses per training method",
-            "The same random starts trained for the same number of epochs by each method: "
-            "the loss where training stopped (left) and at the critical point polishing found "
-            "below it (right).",
-        )
+    add(
+        "escape.png",
+        figures.escape(rep),
+        "Where each method's runs ended, at equal updates",
+        "Left: every run's basin (where batch GD from its end point goes), by kind. Right: "
+        "the share of runs in a spurious basin (circles; 95% interval with unresolved basins "
+        "counted as either) and, for runs started at spurious minima GD found, the share that "
+        "reached the global basin (triangles, 95% Wilson); the verdict compares each "
+        "stochastic method's interval with GD's.",
+    )
     return summary, tables
 
 
@@ -567,6 +593,7 @@ def _spurious_report(study, store, add):
             e["runs"],
             e["left"],
             e["stayed"],
+            e["same"],
             e["unresolved"],
             f"{e['low']:.0%} – {e['high']:.0%}",
         ]
