@@ -431,6 +431,11 @@ def escape_method_runs(spec) -> list[tuple[str, int | None, bool]]:
     return method_runs(spec.analysis.methods, spec.analysis.tau > 0)
 
 
+def _stop_rules(t) -> dict:
+    """The trainer section's stopping rules, which escape's runs keep."""
+    return {k: getattr(t, k) for k in ("gtol", "atol", "rtol", "diverge_factor")}
+
+
 def _examine_options(a) -> dict:
     return {
         "gtol": a.polish_gtol,
@@ -474,6 +479,7 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
         tau=a.tau,
         updates=a.updates,
         rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE + index),
+        **_stop_rules(spec.trainer),
     )
     end = ended(model, theta, d.X_train, d.y_train, max_move=a.max_move, **_examine_options(a))
     basin, basin_loss = _basins(problem, model, theta, end)
@@ -559,6 +565,7 @@ def finalize_escape(
                 tau=a.tau,
                 updates=a.updates,
                 rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE_FROM + index),
+                **_stop_rules(spec.trainer),
             )
             labels.append(label)
             ends.append(theta)

@@ -117,7 +117,14 @@ def validate_trainer_use(spec: Spec, n_train: int) -> None:
         raise SpecError(f"{a.kind}: {exc}") from None
     if a.kind == "escape":
         default = TrainConfig()
-        for name in ("method", "batch_size", "epochs", "schedule", "schedule_params"):
+        for name in (
+            "method",
+            "batch_size",
+            "epochs",
+            "max_updates",
+            "schedule",
+            "schedule_params",
+        ):
             if getattr(t, name) != getattr(default, name):
                 raise SpecError(
                     f"escape: trainer.{name}={getattr(t, name)!r} is not used; every method makes "

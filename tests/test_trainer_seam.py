@@ -4,6 +4,7 @@ import optuna
 import pytest
 
 from landscape import experiments, objectives
+from landscape.analysis import escape
 from landscape.objectives import make_objective, prepare
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.train import TrainConfig
@@ -34,23 +35,27 @@ FIELDS = {  # field: (--set overrides, the trainer keyword and the value it must
     "eval_every": (["trainer.eval_every=2", "study.report_every=2"], "eval_every", 2),
     "track_sharpness": (["trainer.track_sharpness=4"], "track_sharpness", 4),
 }
-MANY = ("max_updates", "stall_window", "stall_tol", "drop_last", "eval_every", "track_sharpness")
+MANY = ("stall_window", "stall_tol", "drop_last", "eval_every", "track_sharpness")
+# escape sets the updates, batch and schedule of every run itself (equal updates)
+ESCAPE_OWN = ("method", "batch_size", "epochs", "max_updates", "schedule", "schedule_params")
 REFUSED = {  # (spec, field): what the refusal says
     ("lr_search", "lr"): "trainer.lr is searched (search.lr)",
     **{("minima", f): f"trainer.{f}=" for f in MANY},
     **{("escape", f): f"trainer.{f}=" for f in MANY},
+    **{("escape", f): f"escape: trainer.{f}=" for f in ESCAPE_OWN},
+    # (these overrides set trainer.method / trainer.schedule too, which are named first)
+    ("escape", "batch_size"): "escape: trainer.method=",
+    ("escape", "schedule_params"): "escape: trainer.schedule=",
     # (its schedule_params override sets the schedule too, which is named first)
     **{
         ("schedule_convergence", f): f"convergence: trainer.{f.removesuffix('_params')}="
         for f in ("lr", "schedule", "schedule_params")
     },
-    ("escape", "method"): "escape trains by each of analysis.methods",
-    ("escape", "batch_size"): "escape trains by each of analysis.methods",
 }
 SMALL = {
     "lr_search": ["data.name=moons", "data.options.n_samples=60"],
     "minima": ["analysis.n_starts=2", "analysis.chunk=2", "data.options.n_samples=40"],
-    "escape": ["analysis.n_starts=2", "data.options.n_samples=40"],
+    "escape": ["analysis.n_starts=2", "data.options.n_samples=100", "analysis.updates=20"],
     "symmetry": ["data.options.n_samples=40"],
     "geometry": ["data.options.n_samples=40"],
     "schedule_convergence": ["data.options.n_samples=60"],
@@ -94,6 +99,7 @@ def test_trainer_field_reaches_the_trainer_or_is_refused(monkeypatch, name, fiel
     for module in (objectives, experiments):
         monkeypatch.setattr(module, "train", _spy, raising=False)
     monkeypatch.setattr(experiments, "train_many", _spy)
+    monkeypatch.setattr(escape, "train_many", _spy)
     overrides, keyword, value = FIELDS[field]
     refusal = REFUSED.get((name, field))
     if refusal is not None:

@@ -191,6 +191,7 @@ def train_method(
     tau: float,
     updates: int,
     rng: np.random.Generator,
+    **stop: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Train every start for exactly ``updates`` updates by one method.
 
@@ -202,6 +203,9 @@ def train_method(
         ε_t = ε/(1 + t/τ) instead of a constant ε.
     lr, sgd_lr : float
         GD's ε, and the ε of B = 1 (see :func:`landscape.analysis.spurious.method_lr`).
+    **stop
+        Stopping rules of :func:`landscape.train.train_many` (``gtol``, ``atol``, ``rtol``,
+        ``diverge_factor``).
 
     Returns
     -------
@@ -227,6 +231,7 @@ def train_method(
         schedule="inverse_time" if decay else "constant",
         schedule_params={"tau": tau} if decay else {},
         max_updates=updates,
+        **stop,
     )
     return res.theta, res.status, res.epochs, eps
 
