@@ -523,9 +523,11 @@ ESCAPE_FAST = [
     "--set",
     "analysis.n_starts=4",
     "--set",
-    "trainer.epochs=20",
+    "analysis.updates=60",
     "--set",
-    "data.options.n_samples=60",
+    "analysis.basin_steps=100",
+    "--set",
+    "data.options.n_samples=100",
     "--set",
     'analysis.methods=["gd", "minibatch:8"]',
     "--set",
@@ -545,9 +547,15 @@ def test_cli_escape_same_seed_same_numbers(workdir, capsys):
         second = json.loads(capsys.readouterr().out)
     assert first["escape"] == second["escape"]
     methods = first["escape"]["methods"]
-    assert [m["method"] for m in methods] == ["gd", "minibatch:8"]
-    assert [m["batch_size"] for m in methods] == [48, 8]
-    assert sum(methods[0]["kinds"].values()) == 4
+    assert [m["method"] for m in methods] == ["gd", "B=8", "B=8 decay"]
+    assert [m["batch"] for m in methods] == [100, 8, 8]
+    assert [m["lr"] for m in methods] == [0.5, 0.08, 0.08]  # min(ε/2, 0.01 · B)
+    assert all(sum(m["counts"].values()) == sum(m["basins"].values()) == 4 for m in methods)
+    assert first["escape"]["updates"] == 60 and first["escape"]["verdict"] in (
+        "holds",
+        "does not hold",
+        "undecided",
+    )
 
 
 def test_cli_escape_rejects_bad_methods(workdir, capsys):
@@ -556,8 +564,8 @@ def test_cli_escape_rejects_bad_methods(workdir, capsys):
         "analysis.methods: 'sgd' is unknown; allowed: gd, online, minibatch:B"
         in capsys.readouterr().err
     )
-    assert main(["escape", "--set", 'analysis.methods=["minibatch:999"]']) == 2
-    assert "outside [1, N=200]" in capsys.readouterr().err
+    assert main(["escape", "--set", 'analysis.methods=["minibatch:9999"]']) == 2
+    assert "'minibatch:9999' is outside [1, N=2000]" in capsys.readouterr().err
 
 
 def test_cli_geometry(workdir, capsys):

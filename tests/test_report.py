@@ -14,6 +14,7 @@ import pytest
 from fast import FAST
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 
+from landscape import records
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.report.write import safe_dirname
@@ -57,7 +58,9 @@ def stored(tmp_path_factory):
                 "--set",
                 "analysis.n_starts=3",
                 "--set",
-                "trainer.epochs=10",
+                "analysis.updates=40",
+                "--set",
+                "analysis.basin_steps=50",
                 "--set",
                 "data.options.n_samples=60",
                 "--set",
@@ -254,19 +257,23 @@ def test_loss_vs_lr_encodes_what_else_the_search_varies(stored):
     assert data.lr_points(lr, _store(stored)).group is None
 
 
-def test_escape_strip_and_slices_show_what_they_claim(stored):
+def test_escape_figure_and_slices_show_what_they_claim(stored):
     store = FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
     study = optuna.load_study(study_name="escape", storage=STORAGE.format(stored))
-    e = data.escape_data(study, store)
-    assert [len(c) for c in e.converged] == [len(p) for p in e.polished] == [3, 3]
-    fig = figures.escape(e)
+    rep = records.escape(study)
+    assert [m["method"] for m in rep["methods"]] == ["gd", "B=1", "B=1 decay"]
+    fig = figures.escape(rep)
     left, right = fig.axes[:2]
-    # every run is a point (a strip, no box): 3 starts × 2 methods on each side
-    shown = sum(len(line.get_xdata()) for line in left.get_lines())
-    assert shown == sum(np.isfinite(v).sum() for v in e.losses)
-    crosses = sum(len(line.get_xdata()) for line in right.get_lines() if line.get_marker() == "x")
-    assert crosses == sum(
-        (~c & np.isfinite(p)).sum() for c, p in zip(e.converged, e.polished, strict=True)
+    # the bars count every run's basin: 3 starts per method
+    widths = {}
+    for bar in left.patches:
+        y = round(bar.get_y() + bar.get_height() / 2)
+        widths[y] = widths.get(y, 0) + bar.get_width()
+    assert widths == {0: 3, 1: 3, 2: 3}
+    # the right panel draws each method's basin share with its interval
+    (line, *_) = right.lines
+    np.testing.assert_allclose(
+        line.get_xdata(), [100 * m["basin_spurious"] for m in rep["methods"]]
     )
     geo = optuna.load_study(study_name="geometry", storage=STORAGE.format(stored))
     arrays = data.artifact_arrays(geo, store, "geometry.npz", geo.best_trial)
@@ -413,7 +420,7 @@ def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
         _, body = get(f"/api/studies/{studies['escape']}")
         methods = {t["params"][0]["param_internal_value"] for t in json.loads(body)["trials"]}
         names = {t["params"][0]["param_external_value"] for t in json.loads(body)["trials"]}
-        assert names == {"gd", "online"} and methods == {0, 1}
+        assert names == {"gd", "B=1", "B=1 decay"} and methods == {0, 1, 2}
     finally:
         server.shutdown()
         server.server_close()
