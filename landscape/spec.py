@@ -240,7 +240,19 @@ class AnalysisSection:
     path_points: int = 41
     slice_radius: float = 1.0
     slice_points: int = 41
-    sizes: tuple[str, ...] = ("6:6", "7:7", "8:8", "9:9", "10:10", "8:9", "8:10", "10:11", "10:12")
+    sizes: tuple[str, ...] = (
+        "6:6",
+        "7:7",
+        "8:8",
+        "9:9",
+        "10:10",
+        "11:11",
+        "12:12",
+        "8:9",
+        "8:10",
+        "10:11",
+        "10:12",
+    )
     updates: int = 3000
     sgd_lr: float = 0.01
     tau: float = 1000.0

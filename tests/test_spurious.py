@@ -238,3 +238,20 @@ def test_spurious_refuses_bad_sizes_and_unused_trainer_fields(workdir, capsys):
     assert main(["spurious", "--set", "trainer.method=online"]) == 2
     assert "spurious: trainer.method='online' is not used" in capsys.readouterr().err
     assert not (workdir / "studies" / "landscape.db").exists()
+
+
+def test_an_over_parameterised_run_near_the_global_minimum_is_in_its_basin():
+    # n = k + 1 converges sublinearly: after 3000 steps E ≈ 5e-10 but ‖∇E‖ ≈ 1e-6, so the run
+    # is not converged; population GD from there stays below 1e-5, far below every spurious
+    # minimum, so its basin is the global one (it used to be named "diverged": the start left
+    # the continuation at once and had no gradient norm recorded)
+    V = teacher(8, 8)
+    W, _, gn = gradient_descent(
+        init_students(np.random.default_rng(0), 4, 9, 8), V, lr=0.5, steps=3000, gtol=0.0
+    )
+    E = population_loss(W, V)
+    assert (E < 1e-8).all() and (gn > 1e-8).all()
+    out = classify_ends(W, V, basin_steps=100)
+    assert out["kind"].tolist() == ["not_converged"] * 4
+    assert out["basin"].tolist() == ["global"] * 4
+    np.testing.assert_array_equal(out["basin_loss"], E)

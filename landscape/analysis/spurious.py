@@ -305,10 +305,14 @@ def classify_ends(
         )
         Eb = population_loss(Wb, V)
         for i in range(K):
-            if not (np.isfinite(W[i]).all() and np.isfinite(Eb[i]) and np.isfinite(gb[i])):
+            # a start stopped below basin_global has no gradient norm recorded (inf): its
+            # loss decides, before any test of the gradient
+            if not (np.isfinite(W[i]).all() and np.isfinite(Eb[i])):
                 basin[i] = "diverged"
             elif Eb[i] < basin_global:
                 basin[i] = "global"
+            elif not np.isfinite(gb[i]):
+                basin[i] = "diverged"
             elif gb[i] > gtol:
                 basin[i] = "not_converged"
             else:
@@ -535,9 +539,12 @@ class ShareRow:
         Share of runs at a spurious minimum and its 95% Wilson interval.
     basin_spurious, basin_low, basin_high : float
         Share of runs whose end point lies in a spurious minimum's basin (GD from it converges
-        there), converged or not, and its 95% Wilson interval. A noisy run that has not
-        settled is not at a minimum, but it has not escaped either: the comparison of methods
-        and the verdict use these shares.
+        there), converged or not, and its 95% interval: Wilson's lower bound with unresolved
+        basins counted as not spurious, Wilson's upper bound with them counted as spurious.
+        A noisy run that has not settled is not at a minimum, but it has not escaped either:
+        the comparison of methods and the verdict use these shares.
+    basins : dict of str to int
+        Runs per basin (global, spurious, not_converged, diverged).
     """
 
     k: int
@@ -551,6 +558,7 @@ class ShareRow:
     basin_spurious: float
     basin_low: float
     basin_high: float
+    basins: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -599,6 +607,9 @@ class SpuriousReport:
         {"lower", "higher", "overlap"} (95% Wilson intervals disjoint below, above, or not).
     verdict : {"holds", "does not hold", "undecided"}
     sentence : str
+    lowest_spurious : float
+        The lowest loss of any verified spurious minimum a run ended at (NaN if none): the
+        basin rule "E below 1e-5 is the global basin" rests on it lying far above.
     """
 
     updates: int
@@ -607,11 +618,15 @@ class SpuriousReport:
     comparisons: list[dict]
     verdict: str
     sentence: str
+    lowest_spurious: float = float("nan")
 
 
 def _basin_share(basin: np.ndarray) -> tuple[float, float, float]:
+    """Share in spurious basins; the interval counts unresolved basins as either."""
+    n = len(basin)
     s = int((basin == "spurious").sum())
-    return (s / max(len(basin), 1), *wilson(s, len(basin)))
+    u = int((basin == "not_converged").sum())
+    return s / max(n, 1), wilson(s, n)[0], wilson(s + u, n)[1]
 
 
 def summarise(parts: list[dict[str, np.ndarray]], updates: int) -> SpuriousReport:
@@ -642,6 +657,7 @@ def summarise(parts: list[dict[str, np.ndarray]], updates: int) -> SpuriousRepor
                 lo,
                 hi,
                 *_basin_share(p["basin"][i]),
+                {b: int((p["basin"][i] == b).sum()) for b in END_KINDS if b != "saddle"},
             )
             shares.append(row)
             if label == "gd":
@@ -693,7 +709,11 @@ def summarise(parts: list[dict[str, np.ndarray]], updates: int) -> SpuriousRepor
         gd_has,
         where="in spurious basins",
     )
-    return SpuriousReport(updates, shares, escapes, comparisons, verdict, sentence)
+    at_spurious = np.concatenate(
+        [np.asarray(p["loss"])[np.asarray(p["kind"]) == "spurious"] for p in parts] or [[]]
+    )
+    lowest = float(at_spurious.min()) if at_spurious.size else float("nan")
+    return SpuriousReport(updates, shares, escapes, comparisons, verdict, sentence, lowest)
 
 
 def against_gd(low: float, high: float, gd_low: float, gd_high: float) -> str:

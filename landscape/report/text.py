@@ -381,14 +381,19 @@ def format_spurious(r: SpuriousReport) -> str:
     lines = [
         f"verdict: {r.verdict}: {r.sentence}",
         f"every method made {r.updates} updates from the same starts; 'basin' is where population "
-        "GD from the end point converges (a noisy run that has not settled has not escaped)",
-        f"  {'k':>3s} {'n':>3s}  {'method':12s} {'in spurious basin (95%)':>26s}  where it ended",
+        "GD from the end point converges (a noisy run that has not settled has not escaped); "
+        "GD that falls below E = 1e-5 is in the global basin (the lowest spurious minimum any "
+        f"run reached has E = {r.lowest_spurious:.4g}); the interval counts unresolved basins "
+        "as either",
+        f"  {'k':>3s} {'n':>3s}  {'method':12s} {'in spurious basin (95%)':>26s}  "
+        "where it ended | basins",
     ]
     for s in r.shares:
         ended = ", ".join(f"{k} {v}" for k, v in s.counts.items() if v)
+        basins = ", ".join(f"{k} {v}" for k, v in s.basins.items() if v)
         lines.append(
             f"  {s.k:3d} {s.n:3d}  {s.method:12s} {s.basin_spurious:7.1%} "
-            f"[{s.basin_low:5.1%}, {s.basin_high:5.1%}]  {ended}"
+            f"[{s.basin_low:5.1%}, {s.basin_high:5.1%}]  {ended} | {basins}"
         )
     if r.escapes:
         lines.append("runs started at spurious minima GD found (left: ended in another basin):")
