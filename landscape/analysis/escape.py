@@ -446,8 +446,8 @@ def summarise(
     if gd is None or not any(r.basins["spurious"] for r in rows):
         verdict, sentence = (
             "undecided",
-            "undecided: the claim needs gd among the methods and at least one run in a "
-            "spurious basin; on this problem none was",
+            "the claim needs gd among the methods and at least one run in a spurious basin; "
+            "on this problem none was",
         )
     return EscapeReport(
         n_starts=n_starts,

@@ -782,17 +782,16 @@ def judge_claim(
         )
     if lower and higher:
         return "undecided", (
-            f"undecided: less often than GD for {listed(lower)}, but more often for "
-            f"{listed(higher)}"
+            f"less often than GD for {listed(lower)}, but more often for {listed(higher)}"
         )
     if runs and esc_lo > 0:
         return "undecided", (
-            f"undecided: from random starts no method ended {where} less often than GD (95% "
+            f"from random starts no method ended {where} less often than GD (95% "
             f"intervals overlap), but of the runs started at bad minima GD found, {left} of "
             f"{runs} left (95%: {esc_lo:.0%}–{esc_hi:.0%}): the noise kicks some iterates out, "
             "too few to lower the rate measurably at this sample size"
         )
     return "undecided", (
-        "undecided at this sample size: no method's 95% interval is disjoint from GD's"
+        "at this sample size no method's 95% interval is disjoint from GD's"
         + (f"; {left} of {runs} runs started at bad minima left" if runs else "")
     )
