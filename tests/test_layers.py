@@ -23,6 +23,7 @@ LAYERS = [
         "analysis.convergence",
         "analysis.range_test",
         "analysis.spurious",
+        "analysis.escape",
     },
     # what a study is, and how it is stored and run as Optuna trials
     {"spec"},
