@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
+from bench_threads import best  # the best of --repeat timings, as every benchmark here
 from threadpoolctl import threadpool_limits
 
 from landscape.analysis import spurious as ss
@@ -30,15 +30,6 @@ from landscape.model import MLP
 from landscape.train import train_many
 
 FROZEN = {"W2": 1.0, "b1": 0.0, "b2": 0.0}
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:

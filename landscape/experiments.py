@@ -431,9 +431,27 @@ def escape_method_runs(spec) -> list[tuple[str, int | None, bool]]:
     return method_runs(spec.analysis.methods, spec.analysis.tau > 0)
 
 
-def _stop_rules(t) -> dict:
-    """The trainer section's stopping rules, which escape's runs keep."""
-    return {k: getattr(t, k) for k in ("gtol", "atol", "rtol", "diverge_factor")}
+def _train_run(problem: Problem, model, theta0: np.ndarray, batch, decay: bool, stream: int):
+    """One escape run from ``theta0`` (:func:`landscape.analysis.escape.train_method`).
+
+    The trainer section's stopping rules are kept; the shuffles come from ``stream``.
+    """
+    spec = problem.spec
+    a, t = spec.analysis, spec.trainer
+    return train_method(
+        model,
+        theta0,
+        problem.data.X_train,
+        problem.data.y_train,
+        batch=batch,
+        decay=decay,
+        lr=t.lr,
+        sgd_lr=a.sgd_lr,
+        tau=a.tau,
+        updates=a.updates,
+        rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, stream),
+        **{k: getattr(t, k) for k in ("gtol", "atol", "rtol", "diverge_factor")},
+    )
 
 
 def _examine_options(a) -> dict:
@@ -467,19 +485,8 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
     label, batch, decay = escape_method_runs(spec)[index]
     ids = np.arange(a.n_starts)
     model, theta0 = start_thetas(problem, ids)
-    theta, status, epochs, eps = train_method(
-        model,
-        theta0,
-        d.X_train,
-        d.y_train,
-        batch=batch,
-        decay=decay,
-        lr=spec.trainer.lr,
-        sgd_lr=a.sgd_lr,
-        tau=a.tau,
-        updates=a.updates,
-        rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE + index),
-        **_stop_rules(spec.trainer),
+    theta, status, epochs, eps = _train_run(
+        problem, model, theta0, batch, decay, seeds.SHUFFLE_ESCAPE + index
     )
     end = ended(model, theta, d.X_train, d.y_train, max_move=a.max_move, **_examine_options(a))
     basin, basin_loss = _basins(problem, model, theta, end)
@@ -553,19 +560,8 @@ def finalize_escape(
         for index, (label, batch, decay) in enumerate(runs):
             if batch is None or not len(starts):
                 continue
-            theta, *_ = train_method(
-                model,
-                starts,
-                d.X_train,
-                d.y_train,
-                batch=batch,
-                decay=decay,
-                lr=spec.trainer.lr,
-                sgd_lr=a.sgd_lr,
-                tau=a.tau,
-                updates=a.updates,
-                rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE_FROM + index),
-                **_stop_rules(spec.trainer),
+            theta, *_ = _train_run(
+                problem, model, starts, batch, decay, seeds.SHUFFLE_ESCAPE_FROM + index
             )
             labels.append(label)
             ends.append(theta)
