@@ -593,7 +593,6 @@ def _spurious_report(study, store, add):
             e["runs"],
             e["left"],
             e["stayed"],
-            e["same"],
             e["unresolved"],
             f"{e['low']:.0%} – {e['high']:.0%}",
         ]
