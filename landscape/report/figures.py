@@ -624,7 +624,10 @@ def spurious(rep: dict) -> Figure:
                 )
                 if not sel:
                     continue
+                # n = k + 1 left of k, n = k + 2 right of it, so neither hides the other
+                shift = 0.0 if e == 0 else 0.5 * (e - 1.5)
                 k = np.array([r["k"] for r in sel], dtype=float) + 0.06 * (i - len(methods) / 2)
+                k += shift
                 p = np.array([r["basin_spurious"] for r in sel])
                 lo = p - np.array([r["basin_low"] for r in sel])
                 hi = np.array([r["basin_high"] for r in sel]) - p
