@@ -89,6 +89,7 @@ COMMANDS: dict[str, list[str]] = {
     "bench_trainer": [PY, str(ROOT / "benchmarks" / "bench_trainer.py")],
     "bench_study": [PY, str(ROOT / "benchmarks" / "bench_study.py")],
     "bench_minima": [PY, str(ROOT / "benchmarks" / "bench_minima.py")],
+    "bench_spurious": [PY, str(ROOT / "benchmarks" / "bench_spurious.py")],
     "bench_workers": [PY, str(ROOT / "benchmarks" / "bench_workers.py")],
     "bench_threads": [PY, str(ROOT / "benchmarks" / "bench_threads.py")],
 }
