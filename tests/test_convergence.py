@@ -31,6 +31,22 @@ def test_least_squares_optimum_solves_the_normal_equations():
         least_squares_optimum(MLP([3, 4, 1], "tanh", "mse"), ds.X_train, ds.y_train)
 
 
+def test_least_squares_optimum_over_the_free_block_only():
+    ds, _ = _problem()
+    X, y = ds.X_train, ds.y_train
+    # b frozen at 0.5: regression of y − 0.5 through the origin (normal equations on X alone)
+    model = MLP(ds.sizes([]), "identity", "mse", {"b1": 0.5})
+    theta, loss = least_squares_optimum(model, X, y)
+    w = np.linalg.solve(X.T @ X, X.T @ (y - 0.5))
+    np.testing.assert_allclose(theta, [*w, 0.5], rtol=0, atol=1e-12)
+    E, g = model.loss_and_grad(theta, X, y)
+    assert np.abs(g).max() < 1e-14 and E == pytest.approx(loss, rel=1e-15)
+    # W frozen at 1: only the intercept moves, to the mean residual
+    model = MLP(ds.sizes([]), "identity", "mse", {"W1": 1.0})
+    theta, _ = least_squares_optimum(model, X, y)
+    np.testing.assert_allclose(theta, [1.0, 1.0, 1.0, np.mean(y - X.sum(axis=1))], atol=1e-12)
+
+
 def test_the_trajectory_holds_theta_at_every_history_row():
     ds, model = _problem()
     theta0 = model.init(np.random.default_rng(1))

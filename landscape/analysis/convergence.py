@@ -37,7 +37,9 @@ def least_squares_optimum(model: MLP, X: np.ndarray, y: np.ndarray) -> tuple[np.
     -------
     theta : ndarray of shape (D,)
         The minimiser of E(θ) = (1/2N) Σ ‖W x_n + b − y_n‖², by ``numpy.linalg.lstsq`` on
-        [X 1], laid out as the model's θ (W row-major, then b).
+        [X 1], laid out as the model's θ (W row-major, then b). With a frozen block (W1 or
+        b1) the minimiser over the free one: its column of [X 1] is left out and its fixed
+        part taken from the targets.
     loss : float
         E(θ*).
 
@@ -53,9 +55,18 @@ def least_squares_optimum(model: MLP, X: np.ndarray, y: np.ndarray) -> tuple[np.
         )
     X = model.check_inputs(X)
     T = model.targets(y, X.shape[0])
-    A = np.c_[X, np.ones(X.shape[0])]
-    coef, *_ = np.linalg.lstsq(A, T, rcond=None)  # shape (d_0 + 1, d_L): rows W, then b
-    theta = np.concatenate([coef[:-1].ravel(), coef[-1].ravel()])
+    theta = model.freeze(np.zeros(model.n_params))
+    ((W, b),) = model.layout.unravel(theta)
+    frozen = model.frozen
+    cols = ([X] if "W1" not in frozen else []) + (
+        [np.ones((X.shape[0], 1))] if "b1" not in frozen else []
+    )
+    rhs = T - (X @ W if "W1" in frozen else 0.0) - (b if "b1" in frozen else 0.0)
+    coef, *_ = np.linalg.lstsq(np.hstack(cols), rhs, rcond=None)  # rows: W (if free), then b
+    if "W1" not in frozen:
+        W[...] = coef[: X.shape[1]]
+    if "b1" not in frozen:
+        b[...] = coef[-1]
     return theta, float(model.loss(theta, X, T))
 
 
