@@ -498,9 +498,7 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
         "theta_end": theta,
         "status": status,
         "epochs": epochs,
-        "train_loss": np.asarray(
-            model.loss(np.where(np.isfinite(theta), theta, 0.0), d.X_train, d.y_train)
-        ),
+        "train_loss": _end_loss(model, theta, d.X_train, d.y_train),
         **end,
         "converged": np.isin(end["kind"], ["minimum", "saddle", "at_infinity"]),
         "label": np.array(label),
@@ -508,6 +506,15 @@ def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
         "decay": np.array(decay),
         "lr": np.array(eps),
     }
+
+
+def _end_loss(model, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Training loss at each end point; NaN where training diverged (a non-finite θ)."""
+    finite = np.isfinite(theta).all(axis=1)
+    out = np.full(len(theta), np.nan)
+    if finite.any():
+        out[finite] = model.loss(theta[finite], X, y)
+    return out
 
 
 def _basins(problem: Problem, model, theta: np.ndarray, end: dict):
