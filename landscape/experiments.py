@@ -161,18 +161,7 @@ def _train_and_examine(problem: Problem, ids: np.ndarray, stream: int) -> dict[s
         **{**t.many_kwargs(d.n_train), "batch_size": batch},
     )
     # each end point polished, then examined (continued descent, flat probes)
-    found = examine_points(
-        model,
-        res.theta,
-        d.X_train,
-        d.y_train,
-        gtol=a.polish_gtol,
-        max_iter=a.polish_iter,
-        steps=a.continue_steps,
-        grow=a.grow,
-        rel_flat=a.flat_tol,
-        loss_rtol=a.loss_tol,
-    )
+    found = examine_points(model, res.theta, d.X_train, d.y_train, **_examine_options(a))
     return {
         "start": ids,
         "theta0": theta0,
@@ -455,6 +444,7 @@ def _train_run(problem: Problem, model, theta0: np.ndarray, batch, decay: bool, 
 
 
 def _examine_options(a) -> dict:
+    """The analysis section's polish and examination settings (minima, escape)."""
     return {
         "gtol": a.polish_gtol,
         "max_iter": a.polish_iter,

@@ -267,6 +267,11 @@ def format_symmetry(check: SymmetryCheck) -> str:
     return "\n".join(lines)
 
 
+def listed(counts: dict[str, int]) -> str:
+    """``"global 117, spurious 11"``: the non-zero counts, in their order."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+
+
 def format_escape(r: EscapeReport) -> str:
     """Format the escape experiment (:class:`landscape.analysis.escape.EscapeReport`)."""
     lines = [
@@ -281,8 +286,7 @@ def format_escape(r: EscapeReport) -> str:
         f"{'ended spurious':>14s} {'in spurious basin (95%)':>24s}  ended | basins",
     ]
     for m in r.methods:
-        ended = ", ".join(f"{k} {v}" for k, v in m.counts.items() if v)
-        basins = ", ".join(f"{k} {v}" for k, v in m.basins.items() if v)
+        ended, basins = listed(m.counts), listed(m.basins)
         lines.append(
             f"  {m.method:12s} {m.batch:5d} {m.lr:7.3g} {m.epochs:6.4g} {m.median_loss:9.3g} "
             f"{m.spurious:14.1%} {m.basin_spurious:7.1%} [{m.basin_low:5.1%}, "
@@ -389,8 +393,7 @@ def format_spurious(r: SpuriousReport) -> str:
         "where it ended | basins",
     ]
     for s in r.shares:
-        ended = ", ".join(f"{k} {v}" for k, v in s.counts.items() if v)
-        basins = ", ".join(f"{k} {v}" for k, v in s.basins.items() if v)
+        ended, basins = listed(s.counts), listed(s.basins)
         lines.append(
             f"  {s.k:3d} {s.n:3d}  {s.method:12s} {s.basin_spurious:7.1%} "
             f"[{s.basin_low:5.1%}, {s.basin_high:5.1%}]  {ended} | {basins}"

@@ -22,6 +22,7 @@ from landscape import records
 from landscape.objectives import trial_records
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
+from landscape.report.text import listed
 from landscape.summary import summarize
 
 
@@ -451,9 +452,6 @@ def _escape_report(study, store, add):
         ("spurious: a minimum more than this above it", rep["loss_threshold"]),
         ("not converged: examining moved the end point more than", f"{rep['max_move']:.0%} of ‖θ‖"),
     ]
-
-    def listed(counts: dict) -> str:
-        return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
 
     rows = [
         [
