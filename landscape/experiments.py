@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
 from landscape import records, seeds
@@ -51,6 +49,7 @@ from landscape.analysis.symmetry import (
 )
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
 from landscape.spec import parse_schedule_run, parse_size
+from landscape.storage import PlanComplete
 from landscape.train import train, train_many
 
 
@@ -256,7 +255,10 @@ def drain_queue(study: optuna.Study, objective, callback=None) -> int:
     """Run queued chunk trials until the queue is empty; returns how many this worker ran."""
     done = 0
     while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        study.optimize(objective, n_trials=1, callbacks=[callback] if callback else None)
+        try:
+            study.optimize(objective, n_trials=1, callbacks=[callback] if callback else None)
+        except PlanComplete:  # another worker took the last queued unit first
+            break
         done += 1
     return done
 
@@ -276,16 +278,11 @@ def _load_units(
     if len(by_unit) < total:
         return None
     parts = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for c in range(total):
-            meta = optuna.artifacts.get_all_artifact_meta(by_unit[c], storage=study._storage)
-            meta = [m for m in meta if m.filename == records.POINTS][-1]
-            path = Path(tmp) / f"unit{c}.npz"
-            download_artifact(
-                artifact_store=store, file_path=str(path), artifact_id=meta.artifact_id
-            )
-            with np.load(path, allow_pickle=False) as z:
-                parts.append({k: z[k] for k in z.files})
+    for c in range(total):
+        meta = optuna.artifacts.get_all_artifact_meta(by_unit[c], storage=study._storage)
+        meta = [m for m in meta if m.filename == records.POINTS][-1]
+        whose = f"trial {by_unit[c].number} ({param} {c}) of {study.study_name!r}"
+        parts.append(records.read_arrays(store, meta.artifact_id, records.POINTS, whose))
     return parts
 
 

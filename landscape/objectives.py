@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ from landscape.train import EpochRecord, TrainConfig, TrainResult, curve_state, 
 
 HISTORY_POINTS = 200
 """At most this many history rows are stored per trial (evenly thinned), to keep storage small."""
+
+
+class TimedOut(Exception):
+    """A trial ran past the run's deadline (``--timeout``) and was stopped between epochs."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,81 @@ def prepare(spec: Spec) -> Problem:
     validate_trainer_use(spec, data.n_train)
     make_sampler(spec, n_train=data.n_train)
     make_pruner(spec)
+    check_memory(spec, data)
     return Problem(spec=spec, data=data)
+
+
+_HESSIAN_KINDS = ("minima", "geometry", "symmetry")
+"""Analyses that form dense (F, F) Hessians of the free parameters (one point at a time)."""
+
+
+def memory_needed(spec: Spec, data: Dataset) -> dict[str, int]:
+    """Estimate the bytes one run of the spec holds at its peak, by what holds them.
+
+    The widest model the spec may build is counted (a search over ``model.hidden`` counts its
+    widest choice). K is the number of θ trained at once (``analysis.chunk`` for the
+    multi-start analyses, 1 for a trial of a search).
+
+    Returns
+    -------
+    dict of str to int
+        ``theta`` (K × D parameters and the ~6 vectors of that size a trainer keeps: gradient,
+        best, start, step, …), ``activations`` (K × N × Σ widths, forward and backward, ~4
+        arrays), ``hessian`` (D² and the eigen-decomposition's copies, analyses that form one).
+    """
+    hiddens = [tuple(spec.model.hidden)]
+    for p in spec.search:
+        if p.target == "model.hidden" and p.choices:
+            hiddens += [tuple(c) if isinstance(c, (list, tuple)) else (c,) for c in p.choices]
+    a = spec.analysis
+    k = 1 if a is None else (a.chunk if a.kind in ("minima", "escape") else 1)
+    n = data.n_train + data.X_val.shape[0]
+    worst = {"theta": 0, "activations": 0, "hessian": 0}
+    for hidden in hiddens:
+        sizes = data.sizes(list(hidden))
+        d = sum((a_ + 1) * b for a_, b in zip(sizes[:-1], sizes[1:], strict=True))
+        parts = {
+            "theta": 8 * 6 * k * d,
+            "activations": 8 * 4 * k * n * sum(sizes),
+            "hessian": 8 * 3 * d * d if a is not None and a.kind in _HESSIAN_KINDS else 0,
+        }
+        if sum(parts.values()) > sum(worst.values()):
+            worst = parts
+    return worst
+
+
+def available_memory() -> int:
+    """Bytes this machine can give a new process without swapping (``MemAvailable``)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # not Linux: the physical memory is the bound
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_memory(spec: Spec, data: Dataset) -> None:
+    """Refuse a spec whose run would not fit in the memory this machine has free.
+
+    Raises
+    ------
+    SpecError
+        Naming the estimate, what dominates it, and the memory available.
+    """
+    parts = memory_needed(spec, data)
+    need, have = sum(parts.values()), available_memory()
+    if need > have:
+        what = ", ".join(f"{k} {_gib(v)}" for k, v in parts.items() if v)
+        raise SpecError(
+            f"this spec needs about {_gib(need)} ({what}) but {_gib(have)} is available; "
+            "use narrower model.hidden, fewer samples or a smaller analysis.chunk"
+        )
 
 
 def validate_trainer_use(spec: Spec, n_train: int) -> None:
@@ -460,14 +539,19 @@ def history_record(res: TrainResult) -> dict[str, list]:
     return out
 
 
-def make_objective(problem: Problem, store=None) -> Callable[[optuna.Trial], float]:
+def make_objective(
+    problem: Problem, store=None, deadline: float | None = None
+) -> Callable[[optuna.Trial], float]:
     """Build the Optuna objective of a prepared problem.
 
     Each trial suggests the searched parameters, trains, reports the metric every
     ``study.report_every`` epochs (pruning through the trainer's callback) and records user
     attrs that make it readable in optuna-dashboard without this package. With an artifact
     ``store`` it also keeps its learning curve (:data:`landscape.records.HISTORY`) and its final
-    θ with θ⁽⁰⁾ (:data:`landscape.records.THETA`) as trial artifacts.
+    θ with θ⁽⁰⁾ (:data:`landscape.records.THETA`) as trial artifacts. Past ``deadline``
+    (``time.time()``, the run's ``--timeout``) a trial stops at its next evaluated epoch with
+    status ``timed out`` and raises :class:`TimedOut` (Optuna marks it FAIL: it measured
+    nothing, and samplers and summaries ignore it).
     """
     spec = problem.spec
     metric = spec.study.metric
@@ -484,6 +568,12 @@ def make_objective(problem: Problem, store=None) -> Callable[[optuna.Trial], flo
         prunable = records.bisection(trial) is None and not records.is_repeat(trial)
 
         def report(rec: EpochRecord) -> bool:
+            if deadline is not None and time.time() > deadline:
+                records.set_status(trial, "timed out")
+                raise TimedOut(
+                    f"trial {trial.number} stopped at epoch {rec.epoch} by the timeout "
+                    f"({time.perf_counter() - start:.1f} s into it) and marked FAIL"
+                )
             if rec.epoch % every:
                 return False
             v = metric_value(metric, rec)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,9 @@ import numpy as np
 import optuna
 from optuna.artifacts import upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.trial import TrialState
+
+_log = logging.getLogger("landscape")
 
 # ------------------------------------------------------------------------ study attrs
 _SPEC_NAME = "spec_name"
@@ -50,6 +55,12 @@ _RETRIED_FROM = "retried_from"
 _REPEAT = "repeat"
 _BISECTION = "bisection"
 _WALL_TIME = "wall_time"
+WORKER = "landscape:worker"
+"""Trial system attr: the process running the trial, ``host:pid:start``
+(:func:`landscape.storage.worker_id`)."""
+INVOCATION = "landscape:invocation"
+"""Trial system attr: the invocation of the command that planned the trial (its ``--n-trials``
+are counted by it)."""
 _TRAINING = "training"
 OUTCOME_KEYS = (
     "status",
@@ -362,9 +373,11 @@ def history(trial: optuna.trial.FrozenTrial, store) -> dict[str, list] | None:
     key = (id(store), artifact_id)
     if key not in _HISTORIES:  # artifacts are written once: a read can be kept
         try:
-            with store.open_reader(artifact_id) as fh:
-                _HISTORIES[key] = json.load(fh)
+            _HISTORIES[key] = read_json(store, artifact_id, HISTORY, _whose(trial))
         except ArtifactNotFound:  # another artifact folder than the one it was written to
+            return None
+        except DamagedArtifact as exc:  # one trial's curve: the report goes on without it
+            _log.warning("%s; its learning curve is left out", exc)
             return None
         while len(_HISTORIES) > 4096:
             _HISTORIES.pop(next(iter(_HISTORIES)))
@@ -380,10 +393,16 @@ def trial_theta(trial: optuna.trial.FrozenTrial, store) -> dict[str, np.ndarray]
     if store is None or artifact_id is None:
         return None
     try:
-        with store.open_reader(artifact_id) as fh, np.load(fh, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        return read_arrays(store, artifact_id, THETA, _whose(trial))
     except ArtifactNotFound:  # another artifact folder than the one it was written to
         return None
+    except DamagedArtifact as exc:  # one trial's θ: read as not stored (trained again)
+        _log.warning("%s; it is read as not stored", exc)
+        return None
+
+
+def _whose(trial: optuna.trial.FrozenTrial) -> str:
+    return f"trial {trial.number}"
 
 
 def trial_artifacts(trial: optuna.trial.FrozenTrial) -> dict[str, str]:
@@ -416,13 +435,46 @@ def mark_worker_gone(storage: optuna.storages.BaseStorage, trial_id: int) -> Non
 
 
 def retry_copy(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Enqueue a copy of a failed trial with its parameters (user attr ``retried_from``)."""
+    """Enqueue a copy of a failed trial with its parameters (user attr ``retried_from``).
+
+    The copy stays in the failed trial's plan (its invocation), so it replaces the failed one
+    there instead of adding to it.
+    """
     attrs = {_RETRIED_FROM: trial.number}
     if bisection(trial) is not None:
         attrs[_BISECTION] = bisection(trial)
     if _REPEAT in trial.user_attrs:
         attrs[_REPEAT] = trial.user_attrs[_REPEAT]
-    study.enqueue_trial(trial.params, user_attrs=attrs)
+    system = {k: trial.system_attrs[k] for k in (INVOCATION,) if k in trial.system_attrs}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs=attrs,
+            system_attrs=system,
+        )
+    )
+
+
+PLAN_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+"""The states of trials a plan counts: finished, running, or queued to run (not failed)."""
+
+
+def in_plan(trial: optuna.trial.FrozenTrial, invocation: str | None = None) -> bool:
+    """Whether a trial counts toward a plan of configurations (``--n-trials``, ``--total``).
+
+    A configuration is a trial that is neither a repeat of one nor a bisection step, in one of
+    :data:`PLAN_STATES`; with ``invocation``, only one that invocation planned.
+    """
+    if trial.state not in PLAN_STATES or is_repeat(trial) or bisection(trial) is not None:
+        return False
+    return invocation is None or trial.system_attrs.get(INVOCATION) == invocation
+
+
+def worker(trial: optuna.trial.FrozenTrial) -> str | None:
+    """The process that runs (or ran) a trial, ``host:pid:start``, if recorded."""
+    return trial.system_attrs.get(WORKER)
 
 
 def enqueue_repeats(study: optuna.Study, params: Mapping[str, Any], repeats: int) -> None:
@@ -457,6 +509,63 @@ def retried_from(trial: optuna.trial.FrozenTrial) -> int | None:
 
 
 # ------------------------------------------------------------------------ artifacts
+class DamagedArtifact(ValueError):
+    """A stored artifact cannot be read; the message is one line naming it and the remedy."""
+
+
+_REGENERATE = {
+    SHARPNESS: "run the study's command again with --total N (N: its finished trials), which "
+    "adds no search trial and measures the sharpness anew",
+    RANGE_TEST: "run the study's command again with --total N (N: its finished trials), which "
+    "adds no search trial and runs the range test anew",
+}
+
+
+def _damaged(filename: str, artifact_id: str, whose: str, exc: BaseException) -> DamagedArtifact:
+    remedy = _REGENERATE.get(
+        filename,
+        "it cannot be regenerated in place: run the analysis again under a new --study-name",
+    )
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DamagedArtifact(
+        f"artifact {filename} ({artifact_id}) of {whose} is damaged ({reason}); {remedy}"
+    )
+
+
+def read_arrays(store, artifact_id: str, filename: str, whose: str) -> dict[str, np.ndarray]:
+    """The arrays of an npz artifact, loaded without pickle.
+
+    Parameters
+    ----------
+    store : artifact store
+    artifact_id, filename : str
+    whose : str
+        Its owner as a reader names it (``study 'lr_search'``, ``trial 3 of 'minima'``).
+
+    Raises
+    ------
+    ArtifactNotFound
+        Not in this store.
+    DamagedArtifact
+        Present but unreadable (truncated, not an npz file).
+    """
+    with store.open_reader(artifact_id) as fh:
+        try:
+            with np.load(fh, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise _damaged(filename, artifact_id, whose, exc) from None
+
+
+def read_json(store, artifact_id: str, filename: str, whose: str) -> Any:
+    """A JSON artifact (see :func:`read_arrays` for the arguments and errors)."""
+    with store.open_reader(artifact_id) as fh:
+        try:
+            return json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise _damaged(filename, artifact_id, whose, exc) from None
+
+
 def study_artifacts(storage, study_name: str, mimetype: str | None = None) -> dict[str, str]:
     """A study's artifacts by file name (the first of each name), skipping deleted ones.
 

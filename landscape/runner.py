@@ -13,6 +13,7 @@ import logging
 import math
 import multiprocessing
 import os
+import secrets
 import signal
 import sys
 import time
@@ -25,12 +26,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from landscape import __version__, records
+from landscape import __version__, files, records
 from landscape.analysis.hessian import largest_eigenvalue
 from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
@@ -42,8 +42,10 @@ from landscape.experiments import (
     n_chunks,
     unit_names,
 )
+from landscape.files import ArtifactStore, DiskFullError, signals_deferred
 from landscape.objectives import (
     Problem,
+    TimedOut,
     analysis_rng,
     apply_params,
     build,
@@ -68,13 +70,19 @@ from landscape.spec import (
     validate_static,
 )
 from landscape.storage import (
+    Plan,
+    PlanComplete,
+    StorageError,
     StorageTarget,
     artifact_dir,
     check_storage,
     check_writable,
+    existing,
+    fail_dead_workers,
     fail_stale_running,
     open_storage,
     resolve,
+    unwrap,
 )
 from landscape.summary import Summary, TrialRecord, regime_of, summarize
 
@@ -148,6 +156,8 @@ class _Options:
     report: bool
     progress: bool
     range_test: RangeTest | None = None
+    storage_retry: float = 120.0
+    invocation: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
 def run_study(
@@ -167,6 +177,7 @@ def run_study(
     report: bool = True,
     progress: bool = False,
     repeats: int | None = None,
+    storage_retry: float = 120.0,
 ) -> StudyRun:
     """Run a study spec into an Optuna storage and summarise it.
 
@@ -181,6 +192,8 @@ def run_study(
         ``key=value`` overrides, as ``--set`` (not with a parsed Spec).
     study_name, n_trials, timeout, seed, jobs, total, heartbeat, grace, artifacts, repeats
         As the command-line options of the same names.
+    storage_retry : float
+        Seconds a storage outage is waited out before the run fails (``--storage-retry``).
     report : bool
         Write ``reports/NAME/index.html`` (and upload it for optuna-dashboard).
     progress : bool
@@ -212,6 +225,7 @@ def run_study(
             report=report,
             progress=progress,
             repeats=repeats,
+            storage_retry=storage_retry,
         )
 
 
@@ -248,6 +262,7 @@ def _run_study(
     report,
     progress,
     repeats,
+    storage_retry,
 ) -> StudyRun:
     if jobs < 1:
         raise UsageError(f"--jobs={jobs} must be >= 1")
@@ -259,6 +274,8 @@ def _run_study(
         raise UsageError(f"--grace={grace} must be a finite number > 0 of seconds")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise UsageError(f"--timeout={timeout} must be a finite number > 0 of seconds")
+    if not (math.isfinite(storage_retry) and storage_retry >= 0):
+        raise UsageError(f"--storage-retry={storage_retry} must be a finite number >= 0 of seconds")
     _check_study_name(study_name)
     given = {
         k: v
@@ -281,6 +298,8 @@ def _run_study(
     else:
         spec_name, text = find_spec(name_or_spec)
         spec = parse_spec(spec_name, text, [*overrides, *extra])
+    if study_name is None:
+        _check_study_name(spec.name, "the study name from the spec file name")
     problem = prepare(spec)
     range_test = None
     if spec.study.range_test and spec.analysis is None:
@@ -298,14 +317,28 @@ def _run_study(
         report=report,
         progress=progress,
         range_test=range_test,
+        storage_retry=storage_retry,
     )
-    beat = _beat(options)
+    beat = {**_beat(options), "retry_seconds": storage_retry}
     check_writable(target)
+    # Every output folder is checked before the storage is opened (or created).
+    if target.path is not None and not target.exists():
+        files.check_folder(target.path.parent, "the folder of --storage")
+    files.check_folder(options.artifacts, "--artifacts")
+    if report:
+        files.check_folder("reports", "the report folder")
     store = None
     n_before = 0
     if target.exists():
         store = open_storage(target, **beat)
         n_before = _check_existing(store, options.study_name, spec, target.display)
+    if store is not None:
+        # A trial whose process is gone from this host can never finish: failed now (and a
+        # copy queued), whatever its heartbeat or the journal's grace period say.
+        for name, number in fail_dead_workers(store, [options.study_name]):
+            log.warning(
+                "trial %d of %r: its process is gone; marked FAIL, a copy queued", number, name
+            )
     if target.kind == "journal" and store is not None:
         limit = grace if grace is not None else 600.0
         for name, number in fail_stale_running(store, limit, [options.study_name]):
@@ -332,72 +365,61 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         load_if_exists=True,
     )
     options.artifacts.mkdir(parents=True, exist_ok=True)
-    artifacts = FileSystemArtifactStore(str(options.artifacts))
+    artifacts = ArtifactStore(str(options.artifacts))
     _record_setup(study, spec, artifacts, n_train=problem.n_train)
     if options.range_test is not None:
         rt = options.range_test
         records.set_range_test(study, range_test_record(rt))
         curve = {"lr": rt.lr, "loss": rt.loss, "smoothed": rt.smoothed}
         records.replace_arrays(artifacts, study._storage, study, records.RANGE_TEST, curve)
-    # n_trials and --total count configurations; each runs study.repeats times (trials)
+    # n_trials and --total count configurations; each runs study.repeats times (trials). The
+    # plan is kept by the storage: fresh trials are created only while the study (--total) or
+    # this invocation (--n-trials) holds fewer configurations, across every worker.
     repeats = spec.study.repeats
-    configurations = spec.study.n_trials
-    if options.total is not None:
-        states = (TrialState.COMPLETE, TrialState.PRUNED)
-        done = sum(
-            1 for t in study.get_trials(deepcopy=False, states=states) if not records.is_repeat(t)
-        )
-        configurations = max(0, options.total - done)
-    n_trials = configurations * repeats
+    plan = _plan(study, options, spec.study.n_trials)
+    missing = _missing(study, plan)
     start = time.perf_counter()
-    bar = _progress(n_trials, not options.progress)
+    bar = _progress(missing * repeats, not options.progress)
     dead = 0
+    deadline = None if spec.study.timeout is None else time.time() + spec.study.timeout
 
     def tick(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar.update(1)
         bar.set_postfix_str(f"last: {records.status(trial) or trial.state.name}")
 
-    if n_trials and options.jobs == 1:
-        limit, stop = _budget(configurations, repeats)
-        optimize(
-            study,
-            make_objective(problem, artifacts),
-            n_trials=limit,
-            timeout=spec.study.timeout,
-            callbacks=[tick, *stop],
-        )
-    elif n_trials:
-        dead = _run_workers(spec, options, bar, study, configurations)
-    timeout = spec.study.timeout
-    if repeats > 1 and not dead and (timeout is None or time.perf_counter() - start < timeout):
-        # Workers stop at their budget with the last configurations' repeats possibly still
-        # queued: run them here, so every sampled configuration has its repeats.
-        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        if waiting:
-            bar.total = (bar.total or 0) + len(waiting)
-            optimize(
-                study, make_objective(problem, artifacts), n_trials=len(waiting), callbacks=[tick]
-            )
+    objective = make_objective(problem, artifacts, deadline=deadline)
+    with _phase("trials", study, plan), store.planned(plan):
+        if missing and options.jobs > 1:
+            dead = _run_workers(spec, options, bar, study, plan, deadline)
+        # Inline, and after the workers: what they left (repeats of the last configurations,
+        # copies of a dead worker's trial) is run here, within the same plan and deadline.
+        _drain(study, objective, deadline, [tick])
     if spec.study.bisect and not dead:
         bar.total = (bar.total or 0) + spec.study.bisect
         bar.refresh()
-        _bisect(problem, study, spec.study.bisect, artifacts, tick)
+        with _phase("the bisection of the divergence boundary", study, plan):
+            _bisect(problem, study, spec.study.bisect, artifacts, tick)
     bar.close()
     wall = time.perf_counter() - start
     recs = trial_records(study)
     by = [p.name for p in spec.search if p.type in ("categorical", "pow2")]
     rt = records.range_test(study)
     summary = summarize(recs, spec.direction, by=by, range_test=rt)
-    lam, lam0 = _curvature(problem, study, summary, artifacts)
+    with _phase("the λ_max computation (after the trials)", study, plan):
+        lam, lam0 = _curvature(problem, study, summary, artifacts)
     if lam is not None or lam0 is not None:
         summary = summarize(
             recs, spec.direction, lambda_max=lam, lambda_max_init=lam0, by=by, range_test=rt
         )
     if _full_batch_constant(spec) and spec.study.track_sharpness and summary.best is not None:
-        runs = _track_sharpness(problem, study, summary, recs, options.artifacts)
+        with _phase(
+            "the sharpness tracking of representative runs (after the trials)", study, plan
+        ):
+            runs = _track_sharpness(problem, study, summary, recs, options.artifacts)
         summary = dataclasses.replace(summary, sharpness=runs)
     n_now = len(study.get_trials(deepcopy=False))
-    report = _finish_report(options, store)
+    with _phase("the report (after the trials)", study, plan):
+        report = _finish_report(options, store)
     target = options.target
     payload = {
         "study": options.study_name,
@@ -439,6 +461,7 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        self.detail: str | None = None  # what was cut short, set by the run (see _phase)
 
 
 def _on_signal(signum, _frame) -> None:
@@ -506,11 +529,14 @@ def configure_logging() -> None:
 
 
 def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
-    """``study.optimize`` that re-queues the trial a SIGTERM/SIGINT interrupted.
+    """``study.optimize`` until the run's plan is complete, re-queueing an interrupted trial.
 
-    Optuna fails the running trial and re-raises :class:`Interrupted`; a copy of the trial with
-    the same parameters is then enqueued (user attr ``retried_from``), so the next run on the
-    study runs it again, as the heartbeat does for a worker that died.
+    Returns when the storage refuses a fresh trial because the plan is complete
+    (:class:`~landscape.storage.PlanComplete`), at ``n_trials`` or ``timeout``. A trial
+    stopped by the run's deadline (:class:`TimedOut`) is FAIL, and the loop ends there. Optuna
+    fails the running trial and re-raises :class:`Interrupted` on SIGTERM/SIGINT; a copy of
+    the trial with the same parameters is then enqueued (user attr ``retried_from``), so the
+    next run on the study runs it again, as the heartbeat does for a worker that died.
     """
     current: dict[str, int] = {}
 
@@ -520,15 +546,32 @@ def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
 
     try:
         study.optimize(tracked, **kwargs)
+    except PlanComplete:
+        return
+    except TimedOut as exc:
+        log.warning("%s", exc)
+        return
     except Interrupted:
         if "number" in current:
             # A second signal must not cut the enqueue short; it is delivered right after.
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            try:
+            with signals_deferred():
                 _requeue(study, current["number"])
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         raise
+
+
+def _drain(study: optuna.Study, objective, deadline: float | None, callbacks: list) -> None:
+    """:func:`optimize` until the plan is complete and no trial is queued, or the deadline.
+
+    A sampler may stop the study early (the grid sampler, once every point was visited) with
+    repeats or copies still queued: those run too, one ``optimize`` each.
+    """
+    waiting = (TrialState.WAITING,)
+    first = True
+    while first or study.get_trials(deepcopy=False, states=waiting):
+        if deadline is not None and time.time() >= deadline:
+            return
+        optimize(study, objective, timeout=_remaining(deadline), callbacks=callbacks)
+        first = False
 
 
 def _requeue(study: optuna.Study, number: int) -> None:
@@ -549,18 +592,20 @@ MAX_STUDY_NAME = 512
 """Optuna's RDB schema stores study names in a VARCHAR(512)."""
 
 
-def _check_study_name(name: str | None) -> None:
+def _check_study_name(name: str | None, what: str = "--study-name") -> None:
+    """Refuse an empty, too long or unprintable study name (``what`` says where it came from)."""
     if name is None:
         return
+    hint = "" if what == "--study-name" else "; rename the file or pass --study-name"
     if not name.strip():
-        raise UsageError(f"--study-name={name!r} must not be empty")
+        raise UsageError(f"{what}={name!r} must not be empty{hint}")
     if len(name) > MAX_STUDY_NAME:
         raise UsageError(
-            f"--study-name of {len(name)} characters is too long; at most "
-            f"{MAX_STUDY_NAME} fit Optuna's storages"
+            f"{what} of {len(name)} characters is too long; at most "
+            f"{MAX_STUDY_NAME} fit Optuna's storages{hint}"
         )
     if any(not ch.isprintable() for ch in name):
-        raise UsageError(f"--study-name={name!r} holds control characters; use printable ones")
+        raise UsageError(f"{what}={name!r} holds control characters; use printable ones{hint}")
 
 
 def _ensure_default_folder(target: StorageTarget) -> None:
@@ -657,34 +702,68 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
     return n_trials
 
 
-class _Configurations:
-    """An optimize callback: stop after ``target`` configurations, with no repeat queued.
-
-    Counts the configurations this worker sampled; a worker also runs the repeats it finds
-    queued, and stops only when none is left.
-    """
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.sampled = 0
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if not records.is_repeat(trial) and records.bisection(trial) is None:
-            self.sampled += 1
-        if self.sampled >= self.target and not study.get_trials(
-            deepcopy=False, states=(TrialState.WAITING,)
-        ):
-            study.stop()
+def _plan(study: optuna.Study, options: _Options, n_trials: int) -> Plan:
+    """The plan of configurations of this run: ``--total`` for the study, or ``n_trials`` more."""
+    if options.total is not None:
+        return Plan(study._study_id, options.total)
+    return Plan(study._study_id, n_trials, options.invocation)
 
 
-def _budget(configurations: int, repeats: int) -> tuple[int | None, list]:
-    """``n_trials`` and extra callbacks of ``optimize`` for ``configurations`` configurations.
+def _missing(study: optuna.Study, plan: Plan) -> int:
+    """Configurations the plan still lacks (finished, running and queued ones count)."""
+    trials = study.get_trials(deepcopy=False, states=records.PLAN_STATES)
+    return max(0, plan.limit - sum(records.in_plan(t, plan.invocation) for t in trials))
 
-    Each runs ``repeats`` times; one whose first run the pruner stopped has no repeats.
-    """
-    if repeats == 1:
-        return configurations, []
-    return None, [_Configurations(configurations)]
+
+def _finished_configurations(study: optuna.Study) -> int:
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    return sum(records.in_plan(t) for t in study.get_trials(deepcopy=False, states=states))
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.time())
+
+
+@contextmanager
+def _phase(what: str, study: optuna.Study, plan: Plan | None) -> Iterator[None]:
+    """Name what an interruption cut short, and what finishes it, on :class:`Interrupted`."""
+    try:
+        yield
+    except Interrupted as exc:
+        if exc.detail is None:
+            exc.detail = _interrupted_detail(what, study, plan)
+        raise
+
+
+def _interrupted_detail(what: str, study: optuna.Study, plan: Plan | None) -> str:
+    name = study.study_name
+    done = _finished_configurations(study)
+    if plan is None:  # an analysis: its units are enqueued again by the same command
+        return (
+            f"during {what}: the running unit is marked FAIL; {done} finished; the same "
+            "command runs the missing units"
+        )
+    if plan.invocation is None:
+        target = plan.limit
+    else:
+        mine = sum(
+            records.in_plan(t, plan.invocation)
+            for t in study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+            )
+        )
+        target = done - mine + plan.limit
+    if what == "trials":
+        return (
+            f"during the trials: the running trial is marked FAIL and queued again; {done} of "
+            f"the {target} configurations planned in study {name!r} are finished; --total "
+            f"{target} finishes the plan (the same command would plan {plan.limit} more)"
+        )
+    return (
+        f"during {what}: every trial is stored ({done} configurations); no new report was "
+        f"written and the previous one, if any, is intact; `report {name}` writes it, "
+        f"--total {done} reruns the phases after the trials"
+    )
 
 
 def _bisect(problem: Problem, study: optuna.Study, steps: int, artifacts, tick=None) -> None:
@@ -769,7 +848,7 @@ def _track_sharpness(
         )
     records.set_sharpness(study, runs)
     artifacts.mkdir(parents=True, exist_ok=True)
-    store = FileSystemArtifactStore(str(artifacts))
+    store = ArtifactStore(str(artifacts))
     records.replace_arrays(store, study._storage, study, records.SHARPNESS, arrays)
     return runs
 
@@ -856,11 +935,17 @@ def _beat(options: _Options) -> dict:
 
 
 def _worker(job: dict[str, Any]) -> None:
-    """One worker process of ``--jobs``: load the study and run its share of trials."""
+    """One worker process of ``--jobs``: load the study and run trials while the plan lacks some.
+
+    Whatever ends it early is said in one line on stderr (no traceback) and its exit code.
+    """
     try:
         _work(job)
     except Interrupted as exc:  # its running trial is FAIL and re-queued already
         sys.exit(128 + exc.signum)
+    except (StorageError, DiskFullError, records.DamagedArtifact) as exc:
+        print(f"landscape: worker {os.getpid()}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def _work(job: dict[str, Any]) -> None:
@@ -870,11 +955,11 @@ def _work(job: dict[str, Any]) -> None:
     # SIGINT stays ignored (inherited from the parent, see _run_workers): Ctrl-C reaches the
     # whole process group, and the parent alone decides, passing SIGTERM on to its workers.
     install_signal_handlers(sigint=False)
-    store = open_storage(resolve(job["storage"]), **job["beat"])
+    store = open_storage(resolve(job["storage"]), retry_seconds=job["retry"], **job["beat"])
+    artifacts = ArtifactStore(job["artifacts"])
     if spec.analysis is not None:
         study = optuna.load_study(study_name=job["study_name"], storage=store)
-        artifacts = FileSystemArtifactStore(job["artifacts"])
-        with threadpool_limits(job["threads"]):
+        with threadpool_limits(job["threads"]), store.planned(Plan(study._study_id, 0)):
             drain_queue(study, minima_objective(problem, artifacts))
         return
     study = optuna.load_study(
@@ -883,38 +968,48 @@ def _work(job: dict[str, Any]) -> None:
         sampler=make_sampler(spec, n_train=problem.n_train),
         pruner=make_pruner(spec),
     )
-    with threadpool_limits(job["threads"]):
-        artifacts = FileSystemArtifactStore(job["artifacts"])
-        limit, stop = _budget(job["n_trials"], spec.study.repeats)
+    plan = Plan(study._study_id, job["limit"], job["invocation"])
+    deadline = job["deadline"]
+    with threadpool_limits(job["threads"]), store.planned(plan):
         optimize(
             study,
-            make_objective(problem, artifacts),
-            n_trials=limit,
-            timeout=spec.study.timeout,
-            callbacks=stop,
+            make_objective(problem, artifacts, deadline=deadline),
+            timeout=_remaining(deadline),
         )
 
 
-def _run_workers(spec: Spec, options: _Options, bar, study: optuna.Study, n_trials: int) -> int:
-    """Run ``n_trials`` (or queued units) in ``options.jobs`` processes; return the dead ones."""
+def _run_workers(
+    spec: Spec,
+    options: _Options,
+    bar,
+    study: optuna.Study,
+    plan: Plan | None = None,
+    deadline: float | None = None,
+) -> int:
+    """Run trials (or queued units) in ``options.jobs`` processes; return the dead ones.
+
+    The workers share the run's ``plan`` through the storage, so the others take over the
+    share of a worker that dies; its running trial is failed as soon as its death is seen and
+    a copy queued, which the others (or the parent, after them) run.
+    """
     jobs = options.jobs
     target = options.target
     n_before = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
-    shares = [n_trials // jobs + (1 if i < n_trials % jobs else 0) for i in range(jobs)]
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
     procs = []
-    for share in shares:
-        if share == 0:
-            continue
+    for _ in range(jobs):
         job = {
             "spec": spec,
             "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
             "study_name": options.study_name,
-            "n_trials": share,
+            "limit": plan.limit if plan is not None else 0,
+            "invocation": plan.invocation if plan is not None else None,
+            "deadline": deadline,
             "threads": threads,
             "artifacts": str(options.artifacts),
             "beat": _beat(options),
+            "retry": options.storage_retry,
         }
         proc = ctx.Process(target=_worker, args=(job,), daemon=False)
         # Started with SIGINT ignored (kept across exec): a Ctrl-C during a worker's start-up
@@ -926,12 +1021,14 @@ def _run_workers(spec: Spec, options: _Options, bar, study: optuna.Study, n_tria
             signal.signal(signal.SIGINT, previous)
         procs.append(proc)
     done = 0
+    seen_dead: set[int] = set()
     try:
         while any(p.is_alive() for p in procs):
             time.sleep(0.5)
             finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
             bar.update(max(0, finished - n_before - done))
             done = max(done, finished - n_before)
+            _rescue(study, procs, seen_dead)
     except Interrupted:
         for p in procs:  # pass the signal on: each worker fails its running trial and exits
             if p.is_alive():
@@ -941,16 +1038,30 @@ def _run_workers(spec: Spec, options: _Options, bar, study: optuna.Study, n_tria
         raise
     for p in procs:
         p.join()
-    dead = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
-    for i, code in dead:
+    _rescue(study, procs, seen_dead)
+    return len(seen_dead)
+
+
+def _rescue(study: optuna.Study, procs, seen_dead: set[int]) -> None:
+    """Fail the running trials of workers that died since the last look, and queue copies."""
+    gone = {
+        i: p for i, p in enumerate(procs) if p.exitcode not in (None, 0) and p.pid not in seen_dead
+    }
+    if not gone:
+        return
+    seen_dead.update(p.pid for p in gone.values())
+    failed = fail_dead_workers(study._storage, [study.study_name], pids=set(seen_dead))
+    numbers = ", ".join(str(n) for _, n in failed) or "none"
+    for i, p in gone.items():
+        code = p.exitcode
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
         log.warning(
-            "worker %d died (%s); its running trial is failed after the grace period "
-            "and re-run by the next run on this storage (or use --total N)",
+            "worker %d died (%s); its running trial (%s) is marked FAIL and a copy queued; "
+            "the other workers take over its share",
             i,
             how,
+            numbers,
         )
-    return len(dead)
 
 
 def _run_analysis(
@@ -960,7 +1071,7 @@ def _run_analysis(
     kind = spec.analysis.kind
     target = options.target
     options.artifacts.mkdir(parents=True, exist_ok=True)
-    artifacts = FileSystemArtifactStore(str(options.artifacts))
+    artifacts = ArtifactStore(str(options.artifacts))
     study = optuna.create_study(
         storage=store,
         study_name=options.study_name,
@@ -980,24 +1091,36 @@ def _run_analysis(
         header = f"{where}: {kind} in {time.perf_counter() - start:.1f} s"
     else:
         total = n_chunks(problem)
-        missing = enqueue_missing(study, total, analysis.unit, unit_names(spec))
-        bar = _progress(len(missing), not options.progress)
-        if options.jobs == 1:
-            drain_queue(
-                study, minima_objective(problem, artifacts), callback=lambda s, t: bar.update(1)
+        names = unit_names(spec)
+
+        def complete() -> int:
+            return sum(
+                1
+                for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if analysis.unit in t.params
             )
-        else:
-            dead = _run_workers(spec, options, bar, study, len(missing))
+
+        def enqueue() -> list[int]:
+            with store.lock(study._study_id):  # two invocations must not queue a unit twice
+                return enqueue_missing(study, total, analysis.unit, names)
+
+        before = complete()
+        enqueue()
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        bar = _progress(len(waiting), not options.progress)
+        objective = minima_objective(problem, artifacts)
+        # Units are queued, never sampled: a plan of no fresh trial keeps workers to the queue.
+        with _phase(f"the {kind} units", study, None), store.planned(Plan(study._study_id, 0)):
+            if options.jobs > 1:
+                dead = _run_workers(spec, options, bar, study)
+                enqueue()  # the units of workers that died, run here
+            drain_queue(study, objective, callback=lambda s, t: bar.update(1))
         bar.close()
-        n_done = sum(
-            1
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if analysis.unit in t.params
-        )
+        n_done = complete()
         result = analysis.run(problem, study, artifacts)
         units = f"{analysis.unit}s"
         header = (
-            f"{where}: {len(missing)} of {total} {units} run here in "
+            f"{where}: {n_done - before} of {total} {units} run here in "
             f"{time.perf_counter() - start:.1f} s"
         )
         payload = {
@@ -1052,7 +1175,7 @@ def _finish_report(options: _Options, store) -> str | None:
         store,
         options.study_name,
         "reports",
-        FileSystemArtifactStore(str(options.artifacts)),
+        ArtifactStore(str(options.artifacts)),
         storage_display=options.target.display,
         storage_id=options.target.identity,
     )
@@ -1134,13 +1257,12 @@ def load_trial(
         The study is not a landscape search, or has no finished trial ``number``.
     """
     if isinstance(study, str):
-        target = resolve(storage)
-        check_storage(target)
+        target = existing(storage)  # reading must not create an empty database
         study = optuna.load_study(study_name=study, storage=open_storage(target))
     else:
         target = resolve(_storage_url(study) or storage)
     folder = artifact_dir(target, artifacts)
-    store = FileSystemArtifactStore(str(folder)) if folder.is_dir() else None
+    store = ArtifactStore(str(folder)) if folder.is_dir() else None
     resolved = records.stored_spec(study)
     if resolved is None or records.is_analysis(study):
         raise UsageError(
@@ -1195,7 +1317,8 @@ _retrain = retrain  # load_trial's keyword ``retrain`` hides the function's name
 
 def _storage_url(study: optuna.Study) -> str | None:
     """The URL of a study's RDB storage or the path of its journal file (None otherwise)."""
-    backend = getattr(study._storage, "_backend", study._storage)
+    storage = unwrap(study._storage)
+    backend = getattr(storage, "_backend", storage)
     engine = getattr(backend, "engine", None)
     if engine is not None:
         return engine.url.render_as_string(hide_password=False)

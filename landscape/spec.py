@@ -9,6 +9,7 @@ one line naming the bad value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import tomllib
 import types
@@ -474,8 +475,23 @@ def find_spec(name: str) -> tuple[str, str]:
     raise SpecError(f"spec {name!r} is unknown; known: {', '.join(known_specs()) or 'none'}")
 
 
+MAX_SPEC_BYTES = 1 << 20
+"""A spec (file, or one ``--set`` value) is at most 1 MiB: it is copied into the storage, an
+artifact and every report, and real specs are a few KiB."""
+
+MAX_SPEC_DEPTH = 16
+"""Tables and arrays nest at most this deep (the deepest real field, a categorical choice of
+hidden widths inside a search table, is 4)."""
+
+
 def _read_text(path: Any, name: str) -> str:
     try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(
+                f"spec file {name!r} has {size:,} bytes; a spec may have at most "
+                f"{MAX_SPEC_BYTES:,} (1 MiB)"
+            )
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(
@@ -588,12 +604,15 @@ def parse_spec(name: str, text: str, overrides: list[str] | tuple[str, ...] = ()
     -------
     Spec
     """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"spec {name!r} is not valid TOML: {exc}") from None
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec {name!r} has {len(text):,} characters; a spec may have at most "
+            f"{MAX_SPEC_BYTES:,} (1 MiB)"
+        )
+    raw = _loads(text, f"spec {name!r}")
     for item in overrides:
         _apply_override(raw, item)
+    _check_size(raw, name)
     allowed = ["description", *_SECTIONS, "search"]
     for key in raw:
         if key not in allowed:
@@ -620,6 +639,44 @@ def parse_spec(name: str, text: str, overrides: list[str] | tuple[str, ...] = ()
     validate_static(spec)
     _refuse_fixing_searched(spec, overrides)
     return spec
+
+
+def _loads(text: str, what: str) -> dict:
+    """``tomllib.loads`` with the depth cap (tomllib recurses once per nesting level)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{what} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(
+            f"{what} nests tables or arrays too deep; at most {MAX_SPEC_DEPTH} levels"
+        ) from None
+    _check_depth(raw, what)
+    return raw
+
+
+def _check_depth(obj: Any, what: str) -> None:
+    stack = [(obj, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_SPEC_DEPTH:
+            raise SpecError(
+                f"{what} nests tables or arrays {depth} levels deep; at most {MAX_SPEC_DEPTH}"
+            )
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+
+
+def _check_size(raw: dict, name: str) -> None:
+    """The spec with its overrides, as stored, is at most :data:`MAX_SPEC_BYTES`."""
+    size = len(json.dumps(raw, default=str))
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec {name!r} with its --set values has {size:,} characters; a spec may have at "
+            f"most {MAX_SPEC_BYTES:,} (1 MiB)"
+        )
 
 
 def spec_from_dict(name: str, resolved: dict) -> Spec:
@@ -712,6 +769,12 @@ def _apply_override(raw: dict, item: str) -> None:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()  # a bare word such as digits
+    except RecursionError:
+        raise SpecError(
+            f"--set {item.partition('=')[0]}: the value nests arrays or tables too deep; at most "
+            f"{MAX_SPEC_DEPTH} levels"
+        ) from None
+    _check_depth(value, f"--set {item.partition('=')[0]}")
     top = parts[0]
     if top not in {"description", *_SECTIONS, "search"}:
         raise SpecError(

@@ -9,14 +9,20 @@ database driver) before anything is created, so bad input leaves nothing behind.
 
 from __future__ import annotations
 
+import abc
 import errno
+import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
+import socket
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,10 +30,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
 import sqlalchemy
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from landscape import records
+from landscape import files, records
+
+_log = logging.getLogger("landscape")
 
 DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -358,7 +367,8 @@ def open_storage(
     attempts: int = 4,
     heartbeat: int | None = None,
     grace: int | None = None,
-) -> optuna.storages.BaseStorage:
+    retry_seconds: float = 120.0,
+) -> ResilientStorage:
     """Create or open the storage (call :func:`check_storage` first).
 
     SQLite files are put in write-ahead-log mode with ``synchronous=NORMAL``: readers do not
@@ -366,21 +376,34 @@ def open_storage(
     ``trial.report`` is a commit. A 30-second busy timeout lets several workers share a file.
     Workers that create the same new database at once race on Optuna's schema (one of them
     fails on a unique constraint); the loser retries after a pause and finds it complete.
+    Server databases check a pooled connection before using it (``pool_pre_ping``), so a
+    restarted server costs a reconnect, not an error.
 
     With ``heartbeat`` (seconds) on SQLite and server databases, every running trial records a
     heartbeat; a trial whose worker died stops beating and, ``grace`` seconds later (default
     3 × heartbeat), the next worker to start a trial marks it FAIL and enqueues a copy with the
     same parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``). Journal files have no
     heartbeat: see :func:`fail_stale_running`.
+
+    Returns
+    -------
+    ResilientStorage
+        The storage, waiting out outages of up to ``retry_seconds`` (see there).
     """
-    for attempt in range(attempts):
+    start = time.monotonic()
+    attempt = 0
+    while True:
         try:
-            return _open(target, heartbeat, grace)
-        except StorageError:
-            if attempt == attempts - 1 or target.kind == "journal":
-                raise
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+            inner = _open(target, heartbeat, grace)
+            return ResilientStorage(inner, target, retry_seconds)
+        except StorageError as exc:
+            attempt += 1
+            outage = exc.__cause__ is not None and transient(exc.__cause__)
+            if target.kind == "journal" or (
+                attempt >= attempts and not (outage and time.monotonic() - start < retry_seconds)
+            ):
+                raise exc.with_traceback(None) from None
+            time.sleep(min(0.5 * attempt, 8.0))
 
 
 def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
@@ -406,11 +429,17 @@ def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
                 target.url, engine_kwargs={"connect_args": {"timeout": 30}}, **beat
             )
             _sqlite_pragmas(storage)
-            return storage
-        return optuna.storages.RDBStorage(target.url, **beat)
+            return optuna.storages._CachedStorage(storage)
+        kwargs = {"pool_pre_ping": True} if target.kind == "rdb" else {}
+        storage = optuna.storages.RDBStorage(target.url, engine_kwargs=kwargs, **beat)
+        return optuna.storages._CachedStorage(storage)
     except Exception as exc:  # the driver's or SQLAlchemy's own error types
+        if files.disk_full(exc):
+            raise files.DiskFullError(errno.ENOSPC, _disk_full_message(target, exc)) from None
         msg = _one_line(exc, target.url)
-        raise StorageError(f"storage {target.display} cannot be opened: {msg}") from None
+        error = StorageError(f"storage {target.display} cannot be opened: {msg}")
+        error.__cause__ = exc  # kept to tell an outage; never printed (the CLI prints one line)
+        raise error from exc
 
 
 def _sqlite_pragmas(storage: optuna.storages.RDBStorage) -> None:
@@ -492,13 +521,43 @@ def fail_stale_running(
         The trials marked FAIL.
     """
     cutoff = datetime.now() - timedelta(seconds=grace)
+    return _fail_running(
+        storage,
+        study_names,
+        lambda t: t.datetime_start is None or t.datetime_start <= cutoff,
+    )
+
+
+def fail_dead_workers(
+    storage: optuna.storages.BaseStorage,
+    study_names: list[str] | None = None,
+    pids: set[int] | None = None,
+) -> list[tuple[str, int]]:
+    """Mark FAIL the RUNNING trials whose process is known dead, and enqueue a copy of each.
+
+    A trial records its process (:func:`worker_id`); one of this host whose process is gone
+    (or is one of ``pids``, workers seen to exit) cannot finish, whatever its heartbeat or the
+    journal's grace period say, so it is failed at once and its copy runs next.
+
+    Returns
+    -------
+    list of (study name, trial number)
+    """
+    return _fail_running(
+        storage,
+        study_names,
+        lambda t: records.worker(t) is not None and worker_dead(records.worker(t), pids),
+    )
+
+
+def _fail_running(storage, study_names, gone) -> list[tuple[str, int]]:
     failed = []
     for summary in optuna.get_all_study_summaries(storage):
         if study_names is not None and summary.study_name not in study_names:
             continue
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.datetime_start is not None and t.datetime_start > cutoff:
+            if not gone(t):
                 continue
             try:
                 # attrs first: a finished trial can no longer be written to
@@ -511,3 +570,306 @@ def fail_stale_running(
             if not records.is_analysis(study) and t.params:
                 records.retry_copy(study, t)
     return failed
+
+
+# ------------------------------------------------------------- a storage that waits
+class StorageUnavailable(StorageError):
+    """The storage stayed unreachable for the whole retry budget; the message is one line."""
+
+
+class PlanComplete(Exception):
+    """No fresh trial may be created: the run's plan of configurations is complete."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many configurations a run may create in a study, counted in the storage.
+
+    Attributes
+    ----------
+    study_id : int
+    limit : int
+        Configurations (see :func:`landscape.records.in_plan`) the study (``invocation`` None)
+        or this invocation may hold, finished, running or queued.
+    invocation : str or None
+        Count only the trials of this invocation (``--n-trials``: its own trials), or every
+        trial of the study (``--total``).
+    """
+
+    study_id: int
+    limit: int
+    invocation: str | None = None
+
+
+_TRANSIENT_NAMES = {
+    "OperationalError",  # SQLAlchemy's and the drivers': server gone, connection refused
+    "InterfaceError",
+    "DisconnectionError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "BrokenPipeError",
+}
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a storage error is an outage worth waiting out (not bad data, not a full disk).
+
+    Walks the chain of causes: Optuna wraps the driver's error in its own.
+    """
+    if files.disk_full(exc):
+        return False
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in _TRANSIENT_NAMES:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def worker_id() -> str:
+    """The running process as ``host:pid:start``.
+
+    The start time (clock ticks since boot) keeps a reused pid from being taken for the
+    process that had it before.
+    """
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+
+
+def _start_ticks(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command name
+
+
+def worker_dead(worker: str, pids: set[int] | None = None) -> bool:
+    """Whether the process ``worker`` (:func:`worker_id`) is known to be dead.
+
+    Only a process of this host can be known dead: its pid is gone or reused, or is one of
+    ``pids`` (processes known to have exited).
+    """
+    host, _, rest = worker.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pids is not None:
+        return pid in pids
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        pass
+    return start != "?" and _start_ticks(pid) != start
+
+
+_FORWARDED = sorted(
+    name
+    for name in dir(optuna.storages.BaseStorage)
+    if not name.startswith("_") and name not in ("create_new_trial", "set_trial_state_values")
+)
+
+
+def _forward(name: str):
+    def method(self, *args, **kwargs):
+        return self._call(name, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``{name}`` of the wrapped storage, retried through an outage."
+    return method
+
+
+class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
+    """An Optuna storage that waits out outages and keeps a run's plan of trials.
+
+    Every call goes to the wrapped storage; one that fails because the database is unreachable
+    (connection refused or dropped) is retried with growing pauses, 0.5 s up to 8 s, for
+    ``retry_seconds`` in all, then raises :class:`StorageUnavailable` in one line. Optuna's
+    heartbeat passes through (a trial whose worker waits keeps its heartbeat thread retrying).
+
+    Fresh trials are created under a lock held across processes (a file lock beside an SQLite
+    or journal file, an advisory lock on PostgreSQL), and only while the study holds fewer
+    configurations than the run's :class:`Plan`: several invocations or workers started
+    together then create exactly the planned number, and a dead worker's share is taken by
+    the others. Each trial records the process running it (system attr ``landscape:worker``),
+    so a run can tell a trial whose process died on this host at once.
+
+    Parameters
+    ----------
+    inner : optuna.storages.BaseStorage
+    target : StorageTarget
+    retry_seconds : float
+        The outage budget (0: fail at the first error).
+    """
+
+    def __init__(self, inner, target: StorageTarget, retry_seconds: float = 120.0) -> None:
+        self.inner = inner
+        self.target = target
+        self.retry_seconds = float(retry_seconds)
+        self._plans: dict[int, Plan] = {}
+        self._worker = worker_id()
+
+    # ---------------------------------------------------------------- calls and retries
+    def _call(self, name: str, *args, **kwargs):
+        start = time.monotonic()
+        pause = 0.5
+        attempt = 0
+        while True:
+            try:
+                return getattr(self.inner, name)(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - classified below, re-raised otherwise
+                if files.disk_full(exc):
+                    raise files.DiskFullError(
+                        errno.ENOSPC, _disk_full_message(self.target, exc)
+                    ) from None
+                if not transient(exc):
+                    raise
+                waited = time.monotonic() - start
+                if waited + pause > self.retry_seconds:
+                    raise StorageUnavailable(
+                        f"storage {self.target.display} unreachable for {waited:.0f} s "
+                        f"({attempt + 1} attempts, budget {self.retry_seconds:g} s, "
+                        f"--storage-retry): {_one_line(exc, self.target.url)}"
+                    ) from None
+                if attempt == 0:
+                    _log.warning(
+                        "storage %s unreachable (%s); retrying for up to %g s",
+                        self.target.display,
+                        _one_line(exc, self.target.url),
+                        self.retry_seconds,
+                    )
+                attempt += 1
+                time.sleep(pause)
+                pause = min(2 * pause, 8.0)
+
+    def create_new_trial(self, study_id: int, template_trial=None) -> int:  # noqa: D102
+        plan = self._plans.get(study_id)
+        if template_trial is not None or plan is None:
+            trial_id = self._call("create_new_trial", study_id, template_trial)
+            if template_trial is None or template_trial.state == TrialState.RUNNING:
+                self._call("set_trial_system_attr", trial_id, records.WORKER, self._worker)
+            return trial_id
+        with self.lock(study_id):
+            trials = self._call(
+                "get_all_trials", study_id, deepcopy=False, states=records.PLAN_STATES
+            )
+            if sum(records.in_plan(t, plan.invocation) for t in trials) >= plan.limit:
+                raise PlanComplete
+            trial_id = self._call("create_new_trial", study_id)
+            if plan.invocation is not None:
+                self._call("set_trial_system_attr", trial_id, records.INVOCATION, plan.invocation)
+            self._call("set_trial_system_attr", trial_id, records.WORKER, self._worker)
+        return trial_id
+
+    def set_trial_state_values(self, trial_id: int, state, values=None) -> bool:  # noqa: D102
+        try:
+            ok = self._call("set_trial_state_values", trial_id, state, values)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # A retried call whose first attempt did reach the database before the connection
+            # dropped: the trial is already in the state asked for.
+            if state.is_finished() and self._call("get_trial", trial_id).state == state:
+                return True
+            raise
+        if ok and state == TrialState.RUNNING:  # a queued trial popped by this process
+            self._call("set_trial_system_attr", trial_id, records.WORKER, self._worker)
+        return ok
+
+    # ---------------------------------------------------------------- heartbeat
+    def record_heartbeat(self, trial_id: int) -> None:  # noqa: D102
+        try:
+            self._call("record_heartbeat", trial_id)
+        except StorageError as exc:  # the trial's own calls report the outage, once
+            _log.debug("heartbeat not recorded: %s", exc)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return self._call("_get_stale_trial_ids", study_id)
+
+    def get_heartbeat_interval(self) -> int | None:  # noqa: D102
+        if not isinstance(self.inner, BaseHeartbeat):
+            return None
+        return self.inner.get_heartbeat_interval()
+
+    def get_heartbeat_stale_trial_callback(self):  # noqa: D102
+        if not isinstance(self.inner, BaseHeartbeat):
+            return None
+        return self.inner.get_heartbeat_stale_trial_callback()
+
+    # ---------------------------------------------------------------- plans and locks
+    @contextmanager
+    def planned(self, plan: Plan) -> Iterator[None]:
+        """Hold fresh trials of ``plan.study_id`` to ``plan`` for the block."""
+        self._plans[plan.study_id] = plan
+        try:
+            yield
+        finally:
+            self._plans.pop(plan.study_id, None)
+
+    @contextmanager
+    def lock(self, study_id: int) -> Iterator[None]:
+        """An exclusive lock on the study, across processes that share the storage."""
+        path = self.target.path
+        if path is not None:
+            with files.locked(path.parent / f".{path.name}.landscape-lock"):
+                yield
+            return
+        engine = getattr(getattr(self.inner, "_backend", self.inner), "engine", None)
+        if engine is None or engine.dialect.name not in ("postgresql", "mysql"):
+            yield  # one process (in-memory SQLite) or a database without named locks
+            return
+        key = int.from_bytes(
+            hashlib.sha256(f"landscape:{study_id}".encode()).digest()[:8], "big", signed=True
+        )
+        acquire, release = (
+            ("SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)")
+            if engine.dialect.name == "postgresql"
+            else ("SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)")
+        )
+        conn = self._connect(engine)
+        try:
+            conn.execute(sqlalchemy.text(acquire), {"k": key if "pg" in acquire else str(key)})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text(release), {"k": key if "pg" in acquire else str(key)})
+        finally:
+            conn.close()
+
+    def _connect(self, engine):
+        return self._retry_plain(engine.connect)
+
+    def _retry_plain(self, fn):
+        start, pause = time.monotonic(), 0.5
+        while True:
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001
+                if not transient(exc) or time.monotonic() - start + pause > self.retry_seconds:
+                    raise StorageUnavailable(
+                        f"storage {self.target.display} unreachable: "
+                        f"{_one_line(exc, self.target.url)}"
+                    ) from None
+                time.sleep(pause)
+                pause = min(2 * pause, 8.0)
+
+
+for _name in _FORWARDED:
+    setattr(ResilientStorage, _name, _forward(_name))
+abc.update_abstractmethods(ResilientStorage)
+
+
+def _disk_full_message(target: StorageTarget, exc: BaseException) -> str:
+    folder = target.path.parent if target.path is not None else Path(".")
+    return (
+        f"the disk holding storage {target.display} is full ({_one_line(exc, target.url)}); "
+        f"free space in {str(folder.resolve())!r} and run the command again"
+    )
+
+
+def unwrap(storage):
+    """The Optuna storage under a :class:`ResilientStorage` (the storage itself otherwise)."""
+    return storage.inner if isinstance(storage, ResilientStorage) else storage

@@ -20,12 +20,14 @@ from typing import Any, NoReturn
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 
-from landscape import records, seeds
+from landscape import files, records, seeds
 from landscape.analysis.geometry import filter_normalized_direction, hessian_directions, slice_1d
 from landscape.experiments import ANALYSIS_KINDS
+from landscape.files import ArtifactStore, DiskFullError, disk_full
 from landscape.objectives import prepare, range_test_record, run_range_test, trial_records
+from landscape.records import DamagedArtifact
+from landscape.report.page import ReportError
 from landscape.report.text import format_range_test
 from landscape.runner import (
     Interrupted,
@@ -64,9 +66,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"landscape: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 # ------------------------------------------------------------------------ parsers
@@ -99,7 +101,11 @@ def _run_parser() -> _Parser:
     _storage_option(p)
     p.add_argument("--study-name", help="name of the study in the storage (default: NAME)")
     p.add_argument("--n-trials", type=int, help="trials to add (default: the spec's)")
-    p.add_argument("--timeout", type=float, help="seconds after which no new trial starts")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds after which no new trial starts and a running one stops (marked FAIL)",
+    )
     p.add_argument("--seed", type=int, help="root seed of every random choice (default: spec's)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes sharing the study")
     p.add_argument(
@@ -129,6 +135,14 @@ def _run_parser() -> _Parser:
         metavar="SECONDS",
         help="age after which a silent RUNNING trial counts as dead (default: "
         "3 × heartbeat; for journal files, which have no heartbeat, 600)",
+    )
+    p.add_argument(
+        "--storage-retry",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long a storage outage (database unreachable) is waited out, retrying with "
+        "growing pauses, before the run fails in one line (default: 120; 0: at once)",
     )
     p.add_argument(
         "--set",
@@ -268,8 +282,7 @@ def cmd_slice(argv: Sequence[str]) -> int:
         if args.points < 3 or args.points % 2 == 0:
             raise UsageError(f"--points {args.points}: must be odd and >= 3")
         out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {args.out!r} is not a folder")
+        files.check_folder(out, "--out")
         run = load_trial(
             args.study,
             args.trial,
@@ -365,13 +378,11 @@ def cmd_compare(argv: Sequence[str]) -> int:
         if len(args.studies) < 2:
             raise UsageError(f"compare needs two or more studies, got {len(args.studies)}")
         out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {args.out!r} is not a folder")
-        target = resolve(args.storage)
-        check_storage(target)
+        files.check_folder(out, "--out")
+        target = existing(args.storage)  # reading must not create an empty database
         storage = open_storage(target)
         folder = artifact_dir(target, args.artifacts)
-        store = FileSystemArtifactStore(str(folder)) if folder.is_dir() else None
+        store = ArtifactStore(str(folder)) if folder.is_dir() else None
         known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
         studies = []
         for name in args.studies:
@@ -430,6 +441,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             report=not args.no_report,
             progress=not args.no_progress,
             repeats=args.repeats,
+            storage_retry=args.storage_retry,
         )
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
@@ -469,13 +481,14 @@ def cmd_report(argv: Sequence[str]) -> int:
                 ) from None
         artifacts = artifact_dir(target, args.artifacts)
         out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {args.out!r} is not a folder")
+        files.check_folder(out, "--out")
+        if not args.no_upload and artifacts.is_dir():
+            files.check_folder(artifacts, "--artifacts")
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
     from landscape.report.write import write_report  # matplotlib is loaded only to report
 
-    store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
+    store = ArtifactStore(str(artifacts)) if artifacts.is_dir() else None
     path = write_report(
         storage,
         args.study,
@@ -516,7 +529,7 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
         storage,
         host="127.0.0.1",
         port=args.port,
-        artifact_store=FileSystemArtifactStore(str(artifacts)),
+        artifact_store=ArtifactStore(str(artifacts)),
     )
     return 0
 
@@ -570,8 +583,7 @@ def cmd_lr_range(argv: Sequence[str]) -> int:
         spec = parse_spec(*find_spec(args.name), args.set)
         problem = prepare(spec)
         out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {args.out!r} is not a folder")
+        files.check_folder(out, "--out")
         best = _stored_best_lr(args.storage, args.study_name or spec.name)
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
@@ -610,14 +622,8 @@ def cmd_list(argv: Sequence[str]) -> int:
     """List the studies in a storage (see ``--help``)."""
     args = _list_parser().parse_args(argv)
     try:
-        target = resolve(args.storage)
-        if target.path is not None and not target.exists():
-            summaries = []
-        else:
-            check_storage(target)
-            summaries = optuna.get_all_study_summaries(
-                open_storage(target), include_best_trial=True
-            )
+        target = existing(args.storage)
+        summaries = optuna.get_all_study_summaries(open_storage(target), include_best_trial=True)
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
     rows = []
@@ -644,6 +650,8 @@ def cmd_list(argv: Sequence[str]) -> int:
         print(f"no studies in {target.display}")
         return 0
     print(f"studies in {target.display}:")
+    for r in rows:  # a terminal must not run a stored name's escape sequences
+        r["study"] = _printable(r["study"])
     width = max(len(r["study"]) for r in rows)
     for r in rows:
         if r["kind"] != "search":
@@ -667,6 +675,11 @@ def cmd_list(argv: Sequence[str]) -> int:
     return 0
 
 
+def _printable(text: str) -> str:
+    r"""``text`` with each unprintable character written as its Python escape (``\x1b``)."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _finding(attrs: dict, value: float | None) -> str:
     """One line of what a stored analysis found ("not finished" until its result is stored)."""
     kind = records.kind(attrs)
@@ -681,6 +694,17 @@ def _finding(attrs: dict, value: float | None) -> str:
     if kind in ANALYSIS_KINDS and value is not None:
         return f"{ANALYSIS_KINDS[kind].value} = {value:.4g}"
     return "not finished"
+
+
+def _no_space_line(exc: BaseException | None) -> str:
+    """One line for a full disk that no landscape writer named (a library's own write)."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    names = [e.filename for e in chain if isinstance(e, OSError) and e.filename]
+    where = f" (writing {names[0]!r})" if names else ""
+    return f"the disk is full{where}; free space there and run the command again"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -707,8 +731,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit
         return code
-    except UsageError as exc:
+    except (UsageError, ReportError, files.FolderError) as exc:
         return _fail(str(exc))
+    except DamagedArtifact as exc:
+        return _fail(str(exc), 1)
     except BrokenPipeError:
         # The reader went away (e.g. `list --json | head`): nothing is left to say, and
         # Python's flush at exit must not raise again on the closed pipe.
@@ -716,12 +742,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except Interrupted as exc:
-        print(
-            f"landscape: interrupted by {exc}; the running trial is marked FAIL; rerun the "
-            "same command to resume",
-            file=sys.stderr,
-        )
+        what = exc.detail or "; nothing this command writes is left half-written"
+        print(f"landscape: interrupted by {exc} {what}".replace(" ;", ";"), file=sys.stderr)
         return 128 + exc.signum
+    except StorageError as exc:  # an outage that outlasted --storage-retry
+        return _fail(str(exc), 1)
+    except Exception as exc:
+        if disk_full(exc):  # the storage's or a report's disk: the one line that matters
+            return _fail(str(exc) if isinstance(exc, DiskFullError) else _no_space_line(exc), 1)
+        raise
 
 
 if __name__ == "__main__":

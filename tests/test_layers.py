@@ -11,7 +11,8 @@ PACKAGE = Path(landscape.__file__).parent
 
 LAYERS = [
     # the core: pure NumPy, no Optuna
-    {"params", "activations", "losses", "schedules", "threads", "seeds", "records", "summary"},
+    {"params", "activations", "losses", "schedules", "threads", "seeds", "summary", "files"},
+    {"records"},
     {"model"},
     {"analysis", "analysis.hessian"},  # curvature: the trainer tracks λ_max with it
     {"data", "train"},

@@ -69,7 +69,10 @@ def test_runner_every_analysis_kind_is_registered_to_run_and_to_report():
 
 
 def test_the_command_line_loads_no_plotting_until_it_reports():
-    """Layers import downwards: parsing, running and printing need no matplotlib."""
+    """Layers import downwards: parsing, running and printing need no matplotlib.
+
+    (The page module is the standard library only: the CLI knows its ReportError.)
+    """
     code = (
         "import sys, landscape.study, landscape.runner, landscape.report.text; "
         "print(sorted(m for m in sys.modules if m.startswith(('matplotlib', 'landscape.report'))))"
@@ -77,4 +80,4 @@ def test_the_command_line_loads_no_plotting_until_it_reports():
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "['landscape.report', 'landscape.report.text']"
+    assert out.strip() == "['landscape.report', 'landscape.report.page', 'landscape.report.text']"

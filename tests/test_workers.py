@@ -91,11 +91,15 @@ def test_signal_fails_the_running_trial_in_one_line_and_the_resume_reruns_it(
     os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code
-    assert err.strip().splitlines() == [
-        f"landscape: interrupted by {name}; the running trial is marked FAIL; rerun the same "
-        "command to resume"
-    ]
+    (line,) = err.strip().splitlines()
     trials = _trials(url)
+    done = sum(t.state == TrialState.COMPLETE for t in trials)
+    # the truth about the plan: a rerun of the same command would plan 20 more
+    assert line == (
+        f"landscape: interrupted by {name} during the trials: the running trial is marked FAIL "
+        f"and queued again; {done} of the 20 configurations planned in study 'lr_search' are "
+        "finished; --total 20 finishes the plan (the same command would plan 20 more)"
+    )
     failed = [t for t in trials if t.state == TrialState.FAIL]
     assert TrialState.RUNNING not in [t.state for t in trials]
     assert len(failed) == jobs

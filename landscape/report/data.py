@@ -7,13 +7,11 @@ Each function returns plain NamedTuples of arrays, tested on their own; drawing 
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import optuna
-from optuna.artifacts import download_artifact, get_all_artifact_meta
+from optuna.artifacts import get_all_artifact_meta
 from optuna.trial import TrialState
 
 from landscape import records
@@ -393,13 +391,8 @@ def artifact_arrays(
     ]
     if not metas:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / filename
-        download_artifact(
-            artifact_store=store, file_path=str(path), artifact_id=metas[-1].artifact_id
-        )
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+    whose = f"study {study.study_name!r}" if trial is None else f"trial {trial.number}"
+    return records.read_arrays(store, metas[-1].artifact_id, filename, whose)
 
 
 class SharpnessRun(NamedTuple):

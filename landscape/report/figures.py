@@ -19,6 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from landscape import files  # noqa: E402
 from landscape.report.data import (  # noqa: E402
     STATUS_ORDER,
     BatchMap,
@@ -747,7 +748,15 @@ def restyle(ax) -> None:
     ax.tick_params(colors="#333333")
 
 
+def write_png(fig: Figure, path) -> None:
+    """Write ``fig`` as PNG at the report's resolution into ``path`` as it stands, and free it."""
+    try:
+        fig.savefig(path, format="png", dpi=DPI, bbox_inches="tight")  # no clipped labels
+    finally:
+        plt.close(fig)
+
+
 def save(fig: Figure, path) -> None:
-    """Write ``fig`` as PNG at the report's resolution and free it."""
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")  # no clipped labels
-    plt.close(fig)
+    """Write ``fig`` as the PNG file ``path``, whole or not at all, and free it."""
+    with files.staged(path) as tmp:
+        write_png(fig, tmp)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -34,6 +35,26 @@ window.addEventListener("load", function () {
   document.body.setAttribute("data-images-loaded", String(ok));
 });
 """
+
+
+class ReportError(ValueError):
+    """A report cannot be written where it should go; the message is one line."""
+
+
+OWNER_META = "landscape-report"
+"""The name of the page's meta tag that holds its study and storage (JSON)."""
+
+
+def page_owner(text: str) -> dict | None:
+    """The owner a page written by :func:`render` names, None when it names none."""
+    m = re.search(rf'<meta name="{OWNER_META}" content="([^"]*)">', text)
+    if m is None:
+        return None
+    try:
+        owner = json.loads(html.unescape(m.group(1)))
+    except ValueError:
+        return None
+    return owner if isinstance(owner, dict) else None
 
 
 class FigureEntry(NamedTuple):
@@ -68,12 +89,22 @@ def render(
     tables: Sequence[Table],
     figures: Sequence[FigureEntry],
     spec: dict,
+    owner: dict | None = None,
 ) -> str:
-    """Build the HTML page (all strings escaped)."""
+    """Build the HTML page (all strings escaped).
+
+    ``owner`` (study and storage) is kept in a ``<meta name="landscape-report">`` tag: the
+    page itself then says which study its folder holds, should the owner file be lost.
+    """
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+    ]
+    if owner is not None:
+        content = e(json.dumps(owner, ensure_ascii=False, sort_keys=True), quote=True)
+        parts.append(f'<meta name="{OWNER_META}" content="{content}">')
+    parts += [
         f"<title>{e(study_name)} — landscape report</title>",
         f"<style>{_STYLE}</style>",
         f"<script>{_SCRIPT}</script>",

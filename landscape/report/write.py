@@ -18,10 +18,17 @@ import optuna
 from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
-from landscape import records
+from landscape import files, records
 from landscape.objectives import trial_records
 from landscape.report import data, figures
-from landscape.report.page import FigureEntry, Table, markdown_note, render
+from landscape.report.page import (
+    FigureEntry,
+    ReportError,
+    Table,
+    markdown_note,
+    page_owner,
+    render,
+)
 from landscape.report.text import listed
 from landscape.summary import summarize
 
@@ -34,6 +41,24 @@ def safe_dirname(name: str) -> str:
 
 OWNER_FILE = ".landscape-report.json"
 """Written in every report folder: which study of which storage the report is of."""
+LOCK_FILE = ".landscape-report.lock"
+"""Held while a report is written into its folder: two reports of one folder take turns."""
+
+
+def _read_owner(path: Path) -> dict | None:
+    """The owner a report folder's file names, None when the file is unreadable or torn."""
+    try:
+        owner = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    return owner if isinstance(owner, dict) else None
+
+
+def _page_owner(folder: Path) -> dict | None:
+    try:
+        return page_owner((folder / "index.html").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
 
 
 def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Path:
@@ -42,7 +67,8 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
     Study names ``a/b`` and ``a_b``, or one name in two storages, share a safe name. The first
     study to write a report takes the plain folder; another finds the folder's owner file naming
     someone else and takes ``NAME-<8 hex digits of sha256(storage, study)>``. Both stay where
-    they are on every later report.
+    they are on every later report. An owner file that cannot be read (emptied, torn) is
+    judged by the page beside it, which names its study too.
 
     Parameters
     ----------
@@ -54,6 +80,11 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
     Returns
     -------
     Path
+
+    Raises
+    ------
+    ReportError
+        A folder's owner file is unreadable and no page there says whose folder it is.
     """
     root = Path(out_root)
     owner = {"study": study_name, "storage": storage_id}
@@ -61,15 +92,22 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
     digest = hashlib.sha256(f"{storage_id}\0{study_name}".encode()).hexdigest()[:8]
     for candidate in (root / base, root / f"{base}-{digest}"):
         marker = candidate / OWNER_FILE
-        if not marker.is_file():
+        if not (marker.is_file() or marker.is_symlink()):
             if not candidate.exists() or candidate.is_dir():
                 return candidate  # new, or a report written before owner files existed
             continue
-        try:
-            if json.loads(marker.read_text(encoding="utf-8")) == owner:
-                return candidate
-        except (ValueError, OSError):
-            continue
+        named = _read_owner(marker)
+        if named is None:
+            named = _page_owner(candidate)
+            if named is None:
+                raise ReportError(
+                    f"report folder {str(candidate)!r}: its owner file {OWNER_FILE} is "
+                    "unreadable (empty or torn) and no report page there names its study; "
+                    f"remove {str(marker)!r} if the folder is {study_name!r}'s, or write "
+                    "elsewhere with --out"
+                )
+        if named == owner:
+            return candidate
     return root / f"{base}-{digest}"
 
 
@@ -681,32 +719,43 @@ def write_report(
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
     kind = records.kind(study)
-    out = report_folder(out_root, study_name, storage_id or storage_display)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / OWNER_FILE).write_text(
-        json.dumps({"study": study_name, "storage": storage_id or storage_display}),
-        encoding="utf-8",
-    )
-    entries: list[FigureEntry] = []
+    owner = {"study": study_name, "storage": storage_id or storage_display}
+    out = report_folder(out_root, study_name, owner["storage"])
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if files.disk_full(exc):
+            raise
+        raise ReportError(
+            f"report folder {str(out)!r} cannot be created ({exc.strerror})"
+        ) from None
+    # One report of a folder at a time; each builds its files under temporary names and
+    # renames them into place together, the page last: a kill, a full disk or an interrupt
+    # leaves the previous report whole (or none), never a part of a new one.
+    with files.locked(out / LOCK_FILE), files.Batch(out) as batch:
+        entries: list[FigureEntry] = []
 
-    def add(filename: str, fig, title: str, caption: str) -> None:
-        figures.save(fig, out / filename)
-        entries.append(FigureEntry(filename, title, caption))
+        def add(filename: str, fig, title: str, caption: str) -> None:
+            figures.write_png(fig, batch.path(filename))
+            entries.append(FigureEntry(filename, title, caption))
 
-    summary, tables = REPORTS[kind](study, store, add)
-    spec = records.spec_of(study)
-    page = render(
-        study_name=study_name,
-        kind=kind,
-        description=spec.get("description", ""),
-        storage=storage_display,
-        summary=summary,
-        tables=tables,
-        figures=entries,
-        spec=spec,
-    )
+        summary, tables = REPORTS[kind](study, store, add)
+        spec = records.spec_of(study)
+        page = render(
+            study_name=study_name,
+            kind=kind,
+            description=spec.get("description", ""),
+            storage=storage_display,
+            summary=summary,
+            tables=tables,
+            figures=entries,
+            spec=spec,
+            owner=owner,
+        )
+        batch.write_bytes(OWNER_FILE, json.dumps(owner).encode("utf-8"))
+        batch.write_bytes("index.html", page.encode("utf-8"))
+        batch.commit()
     index = out / "index.html"
-    index.write_text(page, encoding="utf-8")
     if publish and store is not None:
         publish_note(storage, study, store, summary, [(e.title, out / e.filename) for e in entries])
     return index
@@ -718,8 +767,17 @@ def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
     A figure uploaded by an earlier report of the study is overwritten in place (same artifact
     id, so the note's links stay valid) instead of being uploaded again beside it.
     """
-    import optuna_dashboard  # the optional [dashboard] extra
+    import optuna_dashboard
 
+    # Reports of one study take turns here, each reading what the other uploaded: two first
+    # reports at once would otherwise each upload every figure.
+    lock = Path(store._base_path) / f".report-{study._study_id}.lock"
+    with files.locked(lock):
+        links = _upload_figures(storage, study, store, images)
+        optuna_dashboard.save_note(study, markdown_note(study.study_name, summary, links))
+
+
+def _upload_figures(storage, study: optuna.Study, store, images) -> list[tuple[str, str]]:
     earlier = report_artifacts(storage, study)
     links = []
     for title, path in images:
@@ -735,7 +793,7 @@ def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
             with open(path, "rb") as fh:
                 store.write(artifact_id, fh)
         links.append((title, f"/artifacts/{study._study_id}/{artifact_id}"))
-    optuna_dashboard.save_note(study, markdown_note(study.study_name, summary, links))
+    return links
 
 
 def report_artifacts(storage, study: optuna.Study) -> dict[str, str]:
