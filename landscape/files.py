@@ -14,6 +14,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -160,6 +161,30 @@ def write_bytes(path: Path | str, data: bytes) -> None:
 def write_text(path: Path | str, text: str) -> None:
     """:func:`replace_file` with ``text`` encoded as UTF-8."""
     write_bytes(path, text.encode("utf-8"))
+
+
+_STAGED = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[^.]*)?$")
+"""The names :func:`staged` and :class:`Batch` give their temporary files (``mkstemp``)."""
+
+
+def sweep_staged(folder: Path | str) -> int:
+    """Remove the temporary files that writers killed mid-write (``kill -9``) left in ``folder``.
+
+    Call it only while holding the lock that every writer of the folder holds (a live writer's
+    temporary file would be removed too).
+
+    Returns
+    -------
+    int
+        How many files were removed.
+    """
+    removed = 0
+    for path in Path(folder).iterdir():
+        if _STAGED.match(path.name) and (path.is_file() or path.is_symlink()):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
 
 
 class ArtifactStore(FileSystemArtifactStore):

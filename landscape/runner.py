@@ -1177,7 +1177,8 @@ def _finish_report(options: _Options, store) -> str | None:
         "reports",
         ArtifactStore(str(options.artifacts)),
         storage_display=options.target.display,
-        storage_id=options.target.identity,
+        storage_id=options.target.identity_from("reports"),
+        storage_aliases=(options.target.identity,),
     )
     return str(path)
 

@@ -661,7 +661,8 @@ def _check_depth(obj: Any, what: str) -> None:
         node, depth = stack.pop()
         if depth > MAX_SPEC_DEPTH:
             raise SpecError(
-                f"{what} nests tables or arrays {depth} levels deep; at most {MAX_SPEC_DEPTH}"
+                f"{what} nests tables or arrays too deep (more than {MAX_SPEC_DEPTH} levels); "
+                f"at most {MAX_SPEC_DEPTH}"
             )
         if isinstance(node, dict):
             stack += [(v, depth + 1) for v in node.values()]

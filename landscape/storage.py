@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import socket
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -99,6 +100,17 @@ class StorageTarget:
         """What identifies the storage from any folder: a file's absolute path, or the URL."""
         if self.path is not None:
             return f"{self.kind}:{self.path.resolve()}"
+        return self.display
+
+    def identity_from(self, folder: Path | str) -> str:
+        """What identifies the storage as seen from ``folder``: a file's path relative to it.
+
+        A report folder names its study's storage this way, so a project folder that is moved
+        or copied whole (storage and reports together) keeps its reports where they were.
+        """
+        if self.path is not None:
+            rel = os.path.relpath(self.path.resolve(), Path(folder).resolve())
+            return f"{self.kind}:{rel}"
         return self.display
 
     def exists(self) -> bool:
@@ -305,6 +317,13 @@ def _check_sqlite_header(path: Path, shown: str) -> None:
         raise StorageError(f"storage {shown}: {str(path)!r} is not an SQLite database")
 
 
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder if str(folder) else ".").free
+    except OSError:
+        return 1 << 62
+
+
 def _check_sqlite_file(path: Path, shown: str) -> None:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -315,6 +334,13 @@ def _check_sqlite_file(path: Path, shown: str) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
+        # SQLite says "disk I/O error" when it cannot grow its -shm index on a full disk
+        if "disk I/O error" in str(exc) and _free_bytes(path.parent) < 1 << 20:
+            raise files.DiskFullError(
+                errno.ENOSPC,
+                f"the disk holding storage {shown} is full (SQLite: {exc}); free space in "
+                f"{str(path.parent.resolve())!r} and run the command again",
+            ) from None
         raise StorageError(f"storage {shown}: {str(path)!r} is corrupt ({exc})") from None
     if ok != "ok":
         raise StorageError(f"storage {shown}: {str(path)!r} is corrupt (quick_check: {ok})")

@@ -495,7 +495,8 @@ def cmd_report(argv: Sequence[str]) -> int:
         out,
         store,
         storage_display=target.display,
-        storage_id=target.identity,
+        storage_id=target.identity_from(out),
+        storage_aliases=(target.identity,),
         publish=not args.no_upload and store is not None,
     )
     print(path)
@@ -622,8 +623,15 @@ def cmd_list(argv: Sequence[str]) -> int:
     """List the studies in a storage (see ``--help``)."""
     args = _list_parser().parse_args(argv)
     try:
-        target = existing(args.storage)
-        summaries = optuna.get_all_study_summaries(open_storage(target), include_best_trial=True)
+        if args.storage is None and not resolve(None).exists():
+            # the default storage is made by the first study: before it, nothing is stored yet
+            # (a storage named on the command line that is missing is a mistake, refused below)
+            target, summaries = resolve(None), []
+        else:
+            target = existing(args.storage)
+            summaries = optuna.get_all_study_summaries(
+                open_storage(target), include_best_trial=True
+            )
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
     rows = []

@@ -104,6 +104,9 @@ def test_cli_list(workdir, capsys):
     assert main(["list"]) == 0
     assert "no studies in sqlite:///studies/landscape.db" in capsys.readouterr().out
     assert not (workdir / "studies").exists()
+    # a storage named on the command line that does not exist is a mistake, not an empty list
+    assert main(["list", "--storage", "studies/landscape.db"]) == 2
+    assert not (workdir / "studies").exists()
     main(["lr_search", "--n-trials", "2", *FAST])
     capsys.readouterr()
     assert main(["list"]) == 0

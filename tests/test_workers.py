@@ -90,8 +90,10 @@ def test_signal_fails_the_running_trial_in_one_line_and_the_resume_reruns_it(
     # as a terminal does: Ctrl-C reaches the whole process group, kill(1) only the process
     os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == code
-    (line,) = err.strip().splitlines()
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    (line,) = lines
     trials = _trials(url)
     done = sum(t.state == TrialState.COMPLETE for t in trials)
     # the truth about the plan: a rerun of the same command would plan 20 more

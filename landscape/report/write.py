@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
@@ -61,7 +62,9 @@ def _page_owner(folder: Path) -> dict | None:
         return None
 
 
-def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Path:
+def report_folder(
+    out_root: Path | str, study_name: str, storage_id: str, aliases: Sequence[str] = ()
+) -> Path:
     """The report folder of a study: its safe name, or that name and a hash when it is taken.
 
     Study names ``a/b`` and ``a_b``, or one name in two storages, share a safe name. The first
@@ -75,7 +78,11 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
     out_root : path
     study_name : str
     storage_id : str
-        What identifies the storage: a file's absolute path, or the URL without credentials.
+        What identifies the storage: a file's path relative to ``out_root``, or the URL
+        without credentials.
+    aliases : sequence of str
+        Other names of the same storage that an owner file may hold (the absolute path that
+        reports written before relative names were used hold).
 
     Returns
     -------
@@ -87,7 +94,6 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
         A folder's owner file is unreadable and no page there says whose folder it is.
     """
     root = Path(out_root)
-    owner = {"study": study_name, "storage": storage_id}
     base = safe_dirname(study_name)
     digest = hashlib.sha256(f"{storage_id}\0{study_name}".encode()).hexdigest()[:8]
     for candidate in (root / base, root / f"{base}-{digest}"):
@@ -106,7 +112,7 @@ def report_folder(out_root: Path | str, study_name: str, storage_id: str) -> Pat
                     f"remove {str(marker)!r} if the folder is {study_name!r}'s, or write "
                     "elsewhere with --out"
                 )
-        if named == owner:
+        if named.get("study") == study_name and named.get("storage") in (storage_id, *aliases):
             return candidate
     return root / f"{base}-{digest}"
 
@@ -690,6 +696,7 @@ def write_report(
     *,
     storage_display: str = "",
     storage_id: str = "",
+    storage_aliases: Sequence[str] = (),
     publish: bool = True,
 ) -> Path:
     """Write ``out_root/NAME/index.html`` and its PNGs from the stored study.
@@ -708,6 +715,8 @@ def write_report(
     storage_id : str
         What identifies the storage, for the report's folder (see :func:`report_folder`);
         default ``storage_display``.
+    storage_aliases : sequence of str
+        Other identities of the storage an earlier report's owner file may hold.
     publish : bool
         Also upload the PNGs as study artifacts and save the summary as the study's note in
         optuna-dashboard (needs ``store``).
@@ -720,7 +729,7 @@ def write_report(
     study = optuna.load_study(study_name=study_name, storage=storage)
     kind = records.kind(study)
     owner = {"study": study_name, "storage": storage_id or storage_display}
-    out = report_folder(out_root, study_name, owner["storage"])
+    out = report_folder(out_root, study_name, owner["storage"], storage_aliases)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -733,6 +742,7 @@ def write_report(
     # renames them into place together, the page last: a kill, a full disk or an interrupt
     # leaves the previous report whole (or none), never a part of a new one.
     with files.locked(out / LOCK_FILE), files.Batch(out) as batch:
+        files.sweep_staged(out)  # what a report killed mid-write left (no writer runs now)
         entries: list[FigureEntry] = []
 
         def add(filename: str, fig, title: str, caption: str) -> None:
