@@ -101,7 +101,9 @@ def memory_needed(spec: Spec, data: Dataset) -> dict[str, int]:
     dict of str to int
         ``theta`` (K × D parameters and the ~6 vectors of that size a trainer keeps: gradient,
         best, start, step, …), ``activations`` (K × N × Σ widths, forward and backward, ~4
-        arrays), ``hessian`` (D² and the eigen-decomposition's copies, analyses that form one).
+        arrays), ``hessian`` (D² and the eigen-decomposition's copies, analyses that form one),
+        ``ends`` (a minima census keeps θ⁽⁰⁾, the end point, the polished point and its
+        representative for every start: 4 × n_starts × D).
     """
     hiddens = [tuple(spec.model.hidden)]
     for p in spec.search:
@@ -110,7 +112,7 @@ def memory_needed(spec: Spec, data: Dataset) -> dict[str, int]:
     a = spec.analysis
     k = 1 if a is None else (a.chunk if a.kind in ("minima", "escape") else 1)
     n = data.n_train + data.X_val.shape[0]
-    worst = {"theta": 0, "activations": 0, "hessian": 0}
+    worst = {"theta": 0, "activations": 0, "hessian": 0, "ends": 0}
     for hidden in hiddens:
         sizes = data.sizes(list(hidden))
         d = sum((a_ + 1) * b for a_, b in zip(sizes[:-1], sizes[1:], strict=True))
@@ -118,6 +120,7 @@ def memory_needed(spec: Spec, data: Dataset) -> dict[str, int]:
             "theta": 8 * 6 * k * d,
             "activations": 8 * 4 * k * n * sum(sizes),
             "hessian": 8 * 3 * d * d if a is not None and a.kind in _HESSIAN_KINDS else 0,
+            "ends": 8 * 4 * a.n_starts * d if a is not None and a.kind == "minima" else 0,
         }
         if sum(parts.values()) > sum(worst.values()):
             worst = parts
@@ -154,7 +157,8 @@ def check_memory(spec: Spec, data: Dataset) -> None:
         what = ", ".join(f"{k} {_gib(v)}" for k, v in parts.items() if v)
         raise SpecError(
             f"this spec needs about {_gib(need)} ({what}) but {_gib(have)} is available; "
-            "use narrower model.hidden, fewer samples or a smaller analysis.chunk"
+            "use narrower model.hidden, fewer samples, fewer analysis.n_starts or a smaller "
+            "analysis.chunk"
         )
 
 

@@ -394,7 +394,10 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         # Inline, and after the workers: what they left (repeats of the last configurations,
         # copies of a dead worker's trial) is run here, within the same plan and deadline.
         _drain(study, objective, deadline, [tick])
-    if spec.study.bisect and not dead:
+    timed_out = deadline is not None and time.time() > deadline
+    if spec.study.bisect and timed_out:
+        log.warning("the bisection of the divergence boundary is skipped: --timeout has passed")
+    if spec.study.bisect and not dead and not timed_out:
         bar.total = (bar.total or 0) + spec.study.bisect
         bar.refresh()
         with _phase("the bisection of the divergence boundary", study, plan):
@@ -418,9 +421,14 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
             runs = _track_sharpness(problem, study, summary, recs, options.artifacts)
         summary = dataclasses.replace(summary, sharpness=runs)
     n_now = len(study.get_trials(deepcopy=False))
-    with _phase("the report (after the trials)", study, plan):
-        report = _finish_report(options, store)
     target = options.target
+    header = (
+        f"study {options.study_name!r} in {target.display}: {n_now - n_before} trials "
+        f"added ({n_now} in all) in {wall:.1f} s"
+    )
+    text = format_summary(summary, spec.study.metric, header)
+    with _phase("the report (after the trials)", study, plan, done=text):
+        report = _finish_report(options, store)
     payload = {
         "study": options.study_name,
         "spec": spec.name,
@@ -433,10 +441,6 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         "summary": summary.to_dict(),
         "report": report,
     }
-    header = (
-        f"study {options.study_name!r} in {target.display}: {n_now - n_before} trials "
-        f"added ({n_now} in all) in {wall:.1f} s"
-    )
     return StudyRun(
         study=study,
         spec=spec,
@@ -447,7 +451,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         wall_seconds=wall,
         summary=summary,
         result=None,
-        text=format_summary(summary, spec.study.metric, header),
+        text=text,
         payload=payload,
         report=report,
         artifacts=str(options.artifacts),
@@ -462,6 +466,7 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
         self.detail: str | None = None  # what was cut short, set by the run (see _phase)
+        self.done: str | None = None  # the summary of what was finished before it
 
 
 def _on_signal(signum, _frame) -> None:
@@ -476,7 +481,7 @@ def install_signal_handlers(sigint: bool = True) -> None:
 
 
 class _InterruptedTrialFilter(logging.Filter):
-    """Drop Optuna's warnings about a trial that failed because of SIGTERM/SIGINT.
+    """Drop Optuna's warnings about a trial that SIGTERM/SIGINT or ``--timeout`` stopped.
 
     Optuna logs the failed trial with the traceback of the interruption (dozens of lines); the
     CLI says it in one line of its own.
@@ -489,7 +494,7 @@ class _InterruptedTrialFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
         message = record.getMessage()
         number = message.split(" ", 2)[1] if message.startswith("Trial ") else None
-        if record.exc_info and isinstance(record.exc_info[1], Interrupted):
+        if record.exc_info and isinstance(record.exc_info[1], (Interrupted, TimedOut)):
             self._numbers.add(number)
             return False
         return not (number in self._numbers and " failed with value " in message)
@@ -725,18 +730,30 @@ def _remaining(deadline: float | None) -> float | None:
 
 
 @contextmanager
-def _phase(what: str, study: optuna.Study, plan: Plan | None) -> Iterator[None]:
-    """Name what an interruption cut short, and what finishes it, on :class:`Interrupted`."""
+def _phase(
+    what: str, study: optuna.Study, plan: Plan | None, done: str | None = None
+) -> Iterator[None]:
+    """Name what an interruption cut short, and what finishes it, on :class:`Interrupted`.
+
+    ``done`` is the summary of what the run finished before the phase (printed by the CLI
+    even though the phase was cut short).
+    """
     try:
         yield
     except Interrupted as exc:
         if exc.detail is None:
             exc.detail = _interrupted_detail(what, study, plan)
+            exc.done = done
         raise
 
 
 def _interrupted_detail(what: str, study: optuna.Study, plan: Plan | None) -> str:
     name = study.study_name
+    if what.startswith("the report") and plan is None:
+        return (
+            f"during {what}: the analysis is stored; no new report was written and the previous "
+            f"one, if any, is intact; `report {name}` writes it"
+        )
     done = _finished_configurations(study)
     if plan is None:  # an analysis: its units are enqueued again by the same command
         return (
@@ -1138,7 +1155,8 @@ def _run_analysis(
         text = describe(kind, problem, result)
         payload.update(analysis.payload(problem, study, result))
     lines = [header, text]
-    report = _finish_report(options, store)
+    with _phase("the report (after the analysis)", study, None, done="\n".join(lines)):
+        report = _finish_report(options, store)
     n_now = len(study.get_trials(deepcopy=False))
     return StudyRun(
         study=study,

@@ -479,6 +479,10 @@ MAX_SPEC_BYTES = 1 << 20
 """A spec (file, or one ``--set`` value) is at most 1 MiB: it is copied into the storage, an
 artifact and every report, and real specs are a few KiB."""
 
+MAX_STARTS = 1_000_000
+"""Random starts one multi-start analysis may ask for: its chunks are Optuna trials, and a
+study of more than ~10⁴ trials is slow to load in every storage."""
+
 MAX_SPEC_DEPTH = 16
 """Tables and arrays nest at most this deep (the deepest real field, a categorical choice of
 hidden widths inside a search table, is 4)."""
@@ -972,6 +976,11 @@ def validate_static(spec: Spec) -> None:
             "path_points",
         ):
             _positive_int(f"analysis.{fname}", getattr(a, fname))
+        if a.n_starts > MAX_STARTS:
+            raise SpecError(
+                f"analysis.n_starts={a.n_starts:,} is more than a study holds; at most "
+                f"{MAX_STARTS:,} starts (run several studies and compare them for more)"
+            )
         if a.path_points < 2:
             raise SpecError(f"analysis.path_points={a.path_points} must be >= 2")
         if a.slice_points < 3 or a.slice_points % 2 == 0:

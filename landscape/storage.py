@@ -17,8 +17,8 @@ import json
 import logging
 import os
 import re
-import socket
 import shutil
+import socket
 import sqlite3
 import tempfile
 import time

@@ -7,6 +7,7 @@ written), 1 on an unexpected error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -750,6 +751,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except Interrupted as exc:
+        if exc.done:  # what the run finished before the phase that was cut short
+            with contextlib.suppress(OSError):
+                print(exc.done, flush=True)
         what = exc.detail or "; nothing this command writes is left half-written"
         print(f"landscape: interrupted by {exc} {what}".replace(" ;", ";"), file=sys.stderr)
         return 128 + exc.signum

@@ -91,7 +91,47 @@ def test_memory_estimate_counts_the_widest_choice_and_the_chunk_and_the_hessian(
         "theta": 8 * 6 * 8 * D,
         "activations": 8 * 4 * 8 * n * sum(sizes),
         "hessian": 8 * 3 * D * D,
+        "ends": 8 * 4 * spec.analysis.n_starts * D,
     }
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("analysis.n_starts=1000000000", "analysis.n_starts=1,000,000,000 is more than"),
+        ("analysis.n_starts=900000", "fewer analysis.n_starts"),  # within the cap, not memory
+    ],
+)
+def test_a_census_too_big_is_refused_before_any_unit_is_queued(tmp_path, override, needle):
+    from landscape.objectives import available_memory
+
+    if "900000" in override and available_memory() > 40 << 30:  # it needs ~46 GiB
+        pytest.skip("this machine has the memory for it")
+    args = ["minima", "--set", override, "--set", "model.hidden=[400]", "--no-progress"]
+    line = _one_line(_cli(args, tmp_path, timeout=60))
+    assert needle in line
+    _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_timeout_stops_a_running_trial_between_epochs(tmp_path, jobs):
+    endless = ["--set", "trainer.epochs=1000000000000", "--set", "trainer.stall_tol=0"]
+    endless += ["--set", "trainer.gtol=0", "--set", "study.bisect=4"]
+    args = ["lr_search", "--no-progress", "--no-report", "--storage", "s.db", *endless]
+    # (workers take a few seconds to start: the timeout leaves them time to begin a trial)
+    run = _cli([*args, "--timeout", "3" if jobs == 1 else "8", "--jobs", str(jobs)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    stopped = [x for x in lines if "by the timeout" in x and "marked FAIL" in x]
+    study = optuna.load_study(study_name="lr_search", storage=f"sqlite:///{tmp_path / 's.db'}")
+    trials = study.get_trials()
+    assert 1 <= len(trials) <= jobs
+    assert [t.state for t in trials] == [TrialState.FAIL] * len(trials)
+    assert {t.user_attrs["status"] for t in trials} == {"timed out"}
+    # one line per stopped trial, and one that the bisection is skipped; nothing else
+    assert len(stopped) == len(trials) and len(lines) == len(trials) + 1, run.stderr
+    assert "bisection of the divergence boundary is skipped" in lines[-1]
 
 
 @pytest.mark.parametrize(
@@ -270,6 +310,26 @@ def test_an_interrupt_mid_report_says_so_and_leaves_no_half_report(copy):
     assert not [n for n in left if n.endswith((".png", ".html"))]
 
 
+def test_an_interrupt_in_a_runs_report_prints_its_summary_and_leaves_no_half_report(tmp_path):
+    code = KILL_IN_REPORT.format(sig="INT")
+    run = subprocess.run(
+        [sys.executable, "-c", code, "lr_search", *FAST, "--storage", "s.db", "--n-trials", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KILL_AT": "2"},
+    )
+    assert run.returncode == 130
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("landscape: interrupted by SIGINT during the report (after the trials)")
+    assert "running trial" not in line and "`report lr_search` writes it" in line
+    # the trials are stored and the summary of them is printed
+    assert run.stdout.startswith("study 'lr_search' in sqlite:///s.db: 2 trials added")
+    assert "best: trial" in run.stdout
+    report = tmp_path / "reports" / "lr_search"
+    assert not [p.name for p in report.iterdir() if p.name.endswith((".png", ".html"))]
+
+
 def test_symlinks_planted_in_a_report_folder_are_never_written_through(copy, tmp_path):
     report = copy / "reports" / "lr_search"
     outside = {}
@@ -428,3 +488,36 @@ def test_staged_writes_leave_the_old_file_when_the_writer_fails(tmp_path):
         files.replace_file(path, boom)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_a_resumed_census_counts_the_units_it_ran_itself(tmp_path):
+    """An interrupted minima run resumed: the header counts the chunks this run ran."""
+    import time
+
+    small = ["--set", "analysis.n_starts=16", "--set", "analysis.chunk=4"]
+    small += ["--set", "trainer.epochs=600", "--set", "data.options.n_samples=80"]
+    small += ["--set", "analysis.polish_iter=300", "--set", "analysis.continue_steps=40"]
+    args = [*CLI, "minima", *small, "--storage", "s.db", "--no-progress", "--no-report"]
+    url = f"sqlite:///{tmp_path / 's.db'}"
+
+    def complete() -> int:
+        try:
+            study = optuna.load_study(study_name="minima", storage=url)
+        except Exception:  # not created yet
+            return 0
+        return len(study.get_trials(states=(TrialState.COMPLETE,)))
+
+    proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 120
+    while complete() < 1 and time.time() < end and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    before = complete()
+    if proc.returncode == 0 or before == 4:
+        pytest.skip("the run finished before it could be interrupted")
+    assert proc.returncode == 143, err
+    run = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert complete() == 4
+    assert f": {4 - before} of 4 chunks run here in " in run.stdout.splitlines()[0]
