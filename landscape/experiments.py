@@ -26,8 +26,7 @@ from optuna.trial import TrialState
 
 from landscape import records, seeds
 from landscape.analysis.convergence import least_squares_optimum, read_convergence
-from landscape.analysis.escape import EscapeReport, basins, ended, split_minima, train_method
-from landscape.analysis.escape import summarise as summarise_escape
+from landscape.analysis.escape import SampleNet
 from landscape.analysis.geometry import (
     aligned_path,
     filter_normalized_direction,
@@ -41,7 +40,8 @@ from landscape.analysis.minima import (
     examine_points,
     polish,
 )
-from landscape.analysis.spurious import SpuriousReport, method_runs, run_size, summarise
+from landscape.analysis.noise import AxisConfig, AxisReport, run_axis, summarise_axis
+from landscape.analysis.spurious import PopulationReLU, init_students
 from landscape.analysis.symmetry import (
     SymmetryCheck,
     model_group_counts,
@@ -50,6 +50,7 @@ from landscape.analysis.symmetry import (
 from landscape.objectives import Problem, analysis_rng, build, trial_rng
 from landscape.spec import parse_schedule_run, parse_size
 from landscape.storage import PlanComplete
+from landscape.threads import one_blas_thread
 from landscape.train import train, train_many
 
 
@@ -68,9 +69,9 @@ def unit_names(spec) -> list[str] | None:
     """
     a = spec.analysis
     if a.kind == "escape":
-        return [r[0] for r in escape_method_runs(spec)]
+        return [f"B={b}" for b in a.batches]
     if a.kind == "spurious":
-        return list(a.sizes)
+        return [f"{size} B={b}" for size in a.sizes for b in a.batches]
     return None
 
 
@@ -109,38 +110,67 @@ def run_chunk(problem: Problem, chunk: int) -> dict[str, np.ndarray]:
     return _train_and_examine(problem, ids, stream=chunk)
 
 
-def run_spurious_size(problem: Problem, index: int) -> dict[str, np.ndarray]:
-    """Run size ``index`` of the spurious sweep (:func:`landscape.analysis.spurious.run_size`)."""
+def axis_config(a, lr: float) -> AxisConfig:
+    """The noise axis as the spec's analysis section says (see :class:`AxisConfig`)."""
+    return AxisConfig(
+        grid=() if isinstance(a.grid, str) else tuple(a.grid),
+        grid_points=a.grid_points,
+        grid_low=a.grid_low,
+        grid_high=a.grid_high,
+        horizons=tuple(a.horizons),
+        cooldown=a.cooldown,
+        cool_factor=a.cool_factor,
+        n_starts=a.n_starts,
+        chains=a.chains,
+        ceiling=a.ceiling,
+        div_updates=a.div_updates,
+        div_chains=a.div_chains,
+        basin_steps=a.basin_steps,
+        lr=lr,
+        margin=a.margin,
+        alpha=a.alpha,
+    )
+
+
+@one_blas_thread
+def run_spurious_unit(problem: Problem, index: int) -> dict[str, np.ndarray]:
+    """One size and batch size of the noise axis (:func:`landscape.analysis.noise.run_axis`).
+
+    The starts depend on the size alone (stream [seed, SPURIOUS, size]), so every batch size
+    and GD meet the same θ⁽⁰⁾; each unit's noise has a stream of its own.
+    """
     spec = problem.spec
     a = spec.analysis
-    k, n = parse_size(a.sizes[index])
-    return run_size(
-        k,
-        n,
-        n_starts=a.n_starts,
-        methods=a.methods,
-        updates=a.updates,
-        lr=spec.trainer.lr,
-        sgd_lr=a.sgd_lr,
-        tau=a.tau,
-        escape_starts=a.escape_starts,
-        escape_runs=a.escape_runs,
-        loss_tol=a.spurious_tol,
-        rng=seeds.stream(spec.study.seed, seeds.SPURIOUS, index),
-        basin_steps=a.basin_steps,
+    s, b = divmod(index, len(a.batches))
+    k, n = parse_size(a.sizes[s])
+    chain = PopulationReLU(k, n, lr=spec.trainer.lr, global_below=a.spurious_tol)
+    seed = spec.study.seed
+    starts = init_students(seeds.stream(seed, seeds.SPURIOUS, s), a.n_starts, n, k)
+    return run_axis(
+        chain,
+        starts.reshape(a.n_starts, chain.dim),
+        a.batches[b],
+        axis_config(a, spec.trainer.lr),
+        lambda j: seeds.stream(seed, seeds.SPURIOUS, s, 1 + b, j),
     )
 
 
 def finalize_spurious(
     problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
-) -> SpuriousReport | None:
-    """Summarise the sweep once every size's trial is complete (None until then)."""
+) -> AxisReport | None:
+    """Judge the noise axis once every unit is complete (None until then)."""
     a = problem.spec.analysis
-    parts = _load_units(study, store, len(a.sizes), "size", list(a.sizes))
+    names = unit_names(problem.spec)
+    parts = _load_units(study, store, len(names), "sweep", names)
     if parts is None:
         return None
-    report = summarise(parts, a.updates)
-    records.set_spurious(study, jsonable(dataclasses.asdict(report)))
+    sized = [(a.sizes[i // len(a.batches)], p) for i, p in enumerate(parts)]
+    symmetry = (
+        "permutations of the student's units and of the input coordinates (which permute the "
+        "teacher's units)"
+    )
+    report = summarise_axis(sized, axis_config(a, problem.spec.trainer.lr), symmetry)
+    records.set_spurious(study, jsonable(dataclasses.asdict(report)), store)
     return report
 
 
@@ -182,7 +212,7 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
     kind = problem.spec.analysis.kind
     param = ANALYSIS_KINDS[kind].unit
     names = unit_names(problem.spec)
-    run = {"minima": run_chunk, "escape": run_method, "spurious": run_spurious_size}[kind]
+    run = {"minima": run_chunk, "escape": run_escape_unit, "spurious": run_spurious_unit}[kind]
 
     def objective(trial: optuna.Trial) -> float:
         start = time.perf_counter()
@@ -203,15 +233,18 @@ def minima_objective(problem: Problem, store: FileSystemArtifactStore):
         arrays = run(problem, unit)
         records.upload_arrays(store, trial, records.POINTS, arrays)
         records.set_status(trial, "done")
-        if kind == "spurious":
-            gd = arrays["labels"] == "gd"
-            share = float((arrays["basin"][gd] == "spurious").mean()) if gd.any() else 0.0
+        if kind in ("spurious", "escape"):
+            share = float((arrays["ref_basin"] == "spurious").mean())
             records.write_attrs(
                 trial,
-                {"size": problem.spec.analysis.sizes[unit]},
+                {
+                    "unit": names[unit],
+                    "eps_div": float(arrays["eps_div"]),
+                    "distinct_minima": len(arrays["minima_loss"]),
+                },
                 wall_time=time.perf_counter() - start,
             )
-            return share  # GD's share of starts in a spurious basin
+            return share  # GD's share of its reference runs in a spurious basin
         finite = arrays["loss"][np.isfinite(arrays["loss"])]
         unit_attrs = {
             "starts": [int(arrays["start"][0]), int(arrays["start"][-1])],
@@ -408,36 +441,57 @@ def run_symmetry(
 
 
 # ------------------------------------------------------------------------- escape
-def escape_method_runs(spec) -> list[tuple[str, int | None, bool]]:
-    """List (label, batch or None, decaying?) of each escape unit.
-
-    Every method, and with ``analysis.tau`` > 0 every stochastic method once more with
-    ε_t = ε/(1 + t/τ).
-    """
-    return method_runs(spec.analysis.methods, spec.analysis.tau > 0)
-
-
-def _train_run(problem: Problem, model, theta0: np.ndarray, batch, decay: bool, stream: int):
-    """One escape run from ``theta0`` (:func:`landscape.analysis.escape.train_method`).
-
-    The trainer section's stopping rules are kept; the shuffles come from ``stream``.
-    """
+def _sample_chains(problem: Problem):
+    """The escape study's chain problem: its model on its training data (see SampleNet)."""
     spec = problem.spec
-    a, t = spec.analysis, spec.trainer
-    return train_method(
+    a = spec.analysis
+    model, _ = start_thetas(problem, np.arange(1))
+    return SampleNet(
         model,
-        theta0,
         problem.data.X_train,
         problem.data.y_train,
-        batch=batch,
-        decay=decay,
-        lr=t.lr,
-        sgd_lr=a.sgd_lr,
-        tau=a.tau,
-        updates=a.updates,
-        rng=seeds.stream(spec.study.seed, seeds.SHUFFLE, stream),
-        **{k: getattr(t, k) for k in ("gtol", "atol", "rtol", "diverge_factor")},
+        lr=spec.trainer.lr,
+        global_below=a.loss_threshold,
+        gtol=a.polish_gtol,
     )
+
+
+@one_blas_thread
+def run_escape_unit(problem: Problem, index: int) -> dict[str, np.ndarray]:
+    """One batch size of the noise axis on the study's data (see run_spurious_unit).
+
+    The starts are the study's θ⁽⁰⁾ of starts 0 … n_starts − 1 (stream START, as minima's):
+    every batch size and GD meet the same ones.
+    """
+    spec = problem.spec
+    a = spec.analysis
+    _, starts = start_thetas(problem, np.arange(a.n_starts))
+    return run_axis(
+        _sample_chains(problem),
+        starts,
+        a.batches[index],
+        axis_config(a, spec.trainer.lr),
+        lambda j: seeds.stream(spec.study.seed, seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE + index, j),
+    )
+
+
+def finalize_escape(
+    problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
+) -> AxisReport | None:
+    """Judge the noise axis on the sample once every batch size is complete (None until then)."""
+    spec = problem.spec
+    a = spec.analysis
+    names = unit_names(spec)
+    parts = _load_units(study, store, len(names), "sweep", names)
+    if parts is None:
+        return None
+    label = f"{spec.data.name} {list(spec.model.hidden)}"
+    chains = _sample_chains(problem)
+    report = summarise_axis(
+        [(label, p) for p in parts], axis_config(a, spec.trainer.lr), chains.symmetry()
+    )
+    records.set_escape(study, jsonable(dataclasses.asdict(report)), store)
+    return report
 
 
 def _examine_options(a) -> dict:
@@ -450,145 +504,6 @@ def _examine_options(a) -> dict:
         "rel_flat": a.flat_tol,
         "loss_rtol": a.loss_tol,
     }
-
-
-def run_method(problem: Problem, index: int) -> dict[str, np.ndarray]:
-    """Train every start by escape run ``index`` for ``analysis.updates`` updates; classify ends.
-
-    Returns
-    -------
-    dict of str to ndarray
-        ``start`` (M,), ``theta0`` / ``theta_end`` / ``theta`` (M, D) (start, end of
-        training, examined point), ``status`` (M,) training's, ``epochs`` (M,), ``kind`` (M,)
-        (:func:`landscape.analysis.escape.ended`: minima not yet split into global and
-        spurious), ``loss``, ``moved`` (M,), ``converged`` (M,): the examined point is a
-        minimum, saddle or slope within reach; ``basin``, ``basin_loss`` (M,)
-        (:func:`landscape.analysis.escape.basins`); and scalars ``label``, ``batch``,
-        ``decay``, ``lr``.
-    """
-    spec = problem.spec
-    a = spec.analysis
-    d = problem.data
-    label, batch, decay = escape_method_runs(spec)[index]
-    ids = np.arange(a.n_starts)
-    model, theta0 = start_thetas(problem, ids)
-    theta, status, epochs, eps = _train_run(
-        problem, model, theta0, batch, decay, seeds.SHUFFLE_ESCAPE + index
-    )
-    end = ended(model, theta, d.X_train, d.y_train, max_move=a.max_move, **_examine_options(a))
-    basin, basin_loss = _basins(problem, model, theta, end)
-    return {
-        "basin": basin,
-        "basin_loss": basin_loss,
-        "start": ids,
-        "theta0": theta0,
-        "theta_end": theta,
-        "status": status,
-        "epochs": epochs,
-        "train_loss": _end_loss(model, theta, d.X_train, d.y_train),
-        **end,
-        "converged": np.isin(end["kind"], ["minimum", "saddle", "at_infinity"]),
-        "label": np.array(label),
-        "batch": np.array(d.n_train if batch is None else min(batch, d.n_train)),
-        "decay": np.array(decay),
-        "lr": np.array(eps),
-    }
-
-
-def _end_loss(model, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Training loss at each end point; NaN where training diverged (a non-finite θ)."""
-    finite = np.isfinite(theta).all(axis=1)
-    out = np.full(len(theta), np.nan)
-    if finite.any():
-        out[finite] = model.loss(theta[finite], X, y)
-    return out
-
-
-def _basins(problem: Problem, model, theta: np.ndarray, end: dict):
-    a = problem.spec.analysis
-    return basins(
-        model,
-        theta,
-        end["kind"],
-        end["loss"],
-        problem.data.X_train,
-        problem.data.y_train,
-        lr=problem.spec.trainer.lr,
-        epochs=a.basin_steps,
-        threshold=a.loss_threshold,
-        max_move=a.max_move,
-        **_examine_options(a),
-    )
-
-
-def finalize_escape(
-    problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
-) -> EscapeReport | None:
-    """Compare the methods once every run's trial is complete (None until then).
-
-    Minima are split into global and spurious against the best minimum any run reached; then
-    each stochastic run is started at (up to ``escape_starts``) spurious minima GD found,
-    ``escape_runs`` times each, for the same number of updates, and its end examined.
-    """
-    spec = problem.spec
-    a = spec.analysis
-    runs = escape_method_runs(spec)
-    names = [r[0] for r in runs]
-    parts = _load_units(study, store, len(runs), "method", names)
-    if parts is None:
-        return None
-    d = problem.data
-    at_min = np.concatenate([p["loss"][p["kind"].astype(str) == "minimum"] for p in parts])
-    best = float(at_min.min()) if at_min.size else float("nan")
-    for p in parts:
-        p["kind"] = split_minima(p["kind"].astype(str), p["loss"], best, a.loss_threshold)
-        p["basin"] = split_minima(p["basin"].astype(str), p["basin_loss"], best, a.loss_threshold)
-    escapes = []
-    gd = next((p for p in parts if str(p["label"]) == "gd"), None)
-    if gd is not None:
-        chosen = np.flatnonzero(gd["kind"] == "spurious")[: a.escape_starts]
-        starts = np.repeat(gd["theta"][chosen], a.escape_runs, axis=0)
-        start_loss = np.repeat(gd["loss"][chosen], a.escape_runs)
-        model, _ = build(problem, spec, np.random.default_rng(0))
-        labels, ends = [], []
-        for index, (label, batch, decay) in enumerate(runs):
-            if batch is None or not len(starts):
-                continue
-            theta, *_ = _train_run(
-                problem, model, starts, batch, decay, seeds.SHUFFLE_ESCAPE_FROM + index
-            )
-            labels.append(label)
-            ends.append(theta)
-        if ends:
-            # every method's runs examined together: the batched polisher and GD pay their
-            # per-iteration Python cost once for all of them
-            theta = np.concatenate(ends)
-            end = ended(
-                model, theta, d.X_train, d.y_train, max_move=a.max_move, **_examine_options(a)
-            )
-            basin, basin_loss = _basins(problem, model, theta, end)
-            basin = split_minima(basin, basin_loss, best, a.loss_threshold)
-            for i, label in enumerate(labels):
-                rows = slice(i * len(starts), (i + 1) * len(starts))
-                escapes.append(
-                    {
-                        "label": label,
-                        "basin": basin[rows],
-                        "basin_loss": basin_loss[rows],
-                        "start_loss": start_loss,
-                    }
-                )
-    report = summarise_escape(
-        parts,
-        escapes,
-        n_starts=a.n_starts,
-        updates=a.updates,
-        max_move=a.max_move,
-        loss_threshold=a.loss_threshold,
-        best_loss=best,
-    )
-    records.set_escape(study, jsonable(dataclasses.asdict(report)))
-    return report
 
 
 # ----------------------------------------------------------------------- geometry
@@ -839,15 +754,15 @@ def _payload_geometry(problem: Problem, study: optuna.Study, r: GeometryReport) 
     return {"geometry": jsonable(dataclasses.asdict(r))}
 
 
-def _payload_escape(problem: Problem, study: optuna.Study, r: EscapeReport) -> dict:
-    return {"escape": records.escape(study)}
+def _payload_escape(problem: Problem, study: optuna.Study, r: AxisReport) -> dict:
+    return {"escape": jsonable(dataclasses.asdict(r))}
 
 
 def _payload_convergence(problem: Problem, study: optuna.Study, r: ConvergenceReport) -> dict:
     return {"convergence": jsonable(dataclasses.asdict(r))}
 
 
-def _payload_spurious(problem: Problem, study: optuna.Study, r: SpuriousReport) -> dict:
+def _payload_spurious(problem: Problem, study: optuna.Study, r: AxisReport) -> dict:
     return {"spurious": jsonable(dataclasses.asdict(r))}
 
 
@@ -896,13 +811,13 @@ ANALYSIS_KINDS = {
         None, run_geometry, _payload_geometry, "loss barrier between the aligned minima"
     ),
     "escape": AnalysisKind(
-        "method", finalize_escape, _payload_escape, "lowest loss where the method's runs ended"
+        "sweep", finalize_escape, _payload_escape, "GD's share of runs in spurious basins"
     ),
     "convergence": AnalysisKind(
         None, run_convergence, _payload_convergence, "smallest final gap E − E*"
     ),
     "spurious": AnalysisKind(
-        "size", finalize_spurious, _payload_spurious, "GD's share of runs in spurious basins"
+        "sweep", finalize_spurious, _payload_spurious, "GD's share of runs in spurious basins"
     ),
 }
 """Every analysis kind (``spec.ANALYSES`` names the same); a new one is one line here."""

@@ -110,7 +110,7 @@ def memory_needed(spec: Spec, data: Dataset) -> dict[str, int]:
         if p.target == "model.hidden" and p.choices:
             hiddens += [tuple(c) if isinstance(c, (list, tuple)) else (c,) for c in p.choices]
     a = spec.analysis
-    k = 1 if a is None else (a.chunk if a.kind in ("minima", "escape") else 1)
+    k = 1 if a is None else (a.chunk if a.kind == "minima" else 1)
     n = data.n_train + data.X_val.shape[0]
     worst = {"theta": 0, "activations": 0, "hessian": 0, "ends": 0}
     for hidden in hiddens:
@@ -166,8 +166,9 @@ def validate_trainer_use(spec: Spec, n_train: int) -> None:
     """Refuse ``[trainer]`` fields the spec's kind of run would not use.
 
     The multi-start analyses (minima, escape) train with :func:`landscape.train.train_many`,
-    which has no per-epoch history and no stall rule; escape trains by ``analysis.methods``;
-    convergence sets ε and its schedule per run from ``analysis.schedules``.
+    which has no per-epoch history and no stall rule; spurious and escape run the noise axis
+    of ``[analysis]`` (only ``trainer.lr`` is theirs: GD's reference runs); convergence sets ε
+    and its schedule per run from ``analysis.schedules``.
 
     Raises
     ------
@@ -183,37 +184,21 @@ def validate_trainer_use(spec: Spec, n_train: int) -> None:
                     "takes its ε and schedule from analysis.schedules (e.g. 'constant:0.01')"
                 )
         return
-    if a is not None and a.kind == "spurious":
+    if a is not None and a.kind in ("spurious", "escape"):
         default = TrainConfig()
-        for name in ("method", "batch_size", "schedule", "schedule_params"):
-            if getattr(t, name) != getattr(default, name):
+        for name in TrainConfig.__dataclass_fields__:
+            if name != "lr" and getattr(t, name) != getattr(default, name):
                 raise SpecError(
-                    f"spurious: trainer.{name}={getattr(t, name)!r} is not used; GD takes "
-                    "trainer.lr, the stochastic runs analysis.methods, sgd_lr and tau"
+                    f"{a.kind}: trainer.{name}={getattr(t, name)!r} is not used; GD's reference "
+                    "runs take trainer.lr, every other run analysis.batches, grid and horizons"
                 )
         return
-    if a is None or a.kind not in ("minima", "escape"):
+    if a is None or a.kind != "minima":
         return
     try:
         t.many_kwargs(n_train)
     except ValueError as exc:
         raise SpecError(f"{a.kind}: {exc}") from None
-    if a.kind == "escape":
-        default = TrainConfig()
-        for name in (
-            "method",
-            "batch_size",
-            "epochs",
-            "max_updates",
-            "schedule",
-            "schedule_params",
-        ):
-            if getattr(t, name) != getattr(default, name):
-                raise SpecError(
-                    f"escape: trainer.{name}={getattr(t, name)!r} is not used; every method makes "
-                    "analysis.updates updates, GD with trainer.lr, the stochastic runs by "
-                    "analysis.methods, sgd_lr and tau"
-                )
 
 
 def validate_search(spec: Spec, n_train: int) -> None:

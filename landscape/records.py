@@ -238,14 +238,53 @@ def lambda_max_init(study: optuna.Study | Mapping) -> float | None:
     return _attrs(study).get(_LAMBDA_MAX_INIT)
 
 
-def set_spurious(study: optuna.Study, report: dict) -> None:
-    """The spurious-minima sweep (JSON form): shares, escapes, verdict."""
-    study.set_user_attr(_SPURIOUS, report)
+def _set_axis(study: optuna.Study, key: str, report: dict, store) -> None:
+    """A noise-axis report: a short summary attr ``key``, and the whole as ``KEY.json``.
+
+    The study's user attr keeps what a listing needs — the verdict, its sentence and the
+    sentences per size — and the whole report, every cell with its tests and escapes, is the
+    study artifact ``KEY.json`` (replaced in place by a rerun): too long for an attr.
+    """
+    summary = {
+        "format": 2,
+        "verdict": report["verdict"],
+        "sentence": report["sentence"],
+        "sentences": report["sentences"],
+    }
+    if store is not None:
+        replace_json(store, study._storage, study, f"{key}.json", report)
+    study.set_user_attr(key, summary)
+
+
+def _axis_report(study: optuna.Study, key: str, store) -> dict | None:
+    summary = _attrs(study).get(key)
+    if not summary or summary.get("format") != 2 or store is None:
+        return None
+    artifact = study_artifacts(study._storage, study.study_name).get(f"{key}.json")
+    if artifact is None:
+        return None
+    return read_json(store, artifact, f"{key}.json", f"study {study.study_name!r}")
+
+
+def set_spurious(study: optuna.Study, report: dict, store=None) -> None:
+    """The noise-axis report of the spurious study (see :func:`_set_axis`)."""
+    _set_axis(study, _SPURIOUS, report, store)
 
 
 def spurious(study: optuna.Study | Mapping) -> dict | None:
-    """The spurious-minima sweep, None until every size is complete."""
+    """The spurious study's summary (verdict, sentences), None until every unit is complete."""
     return _attrs(study).get(_SPURIOUS)
+
+
+def spurious_report(study: optuna.Study, store) -> dict | None:
+    """The whole noise-axis report; None before it exists or for a study of an earlier format.
+
+    Raises
+    ------
+    DamagedArtifact
+        When the artifact cannot be read.
+    """
+    return _axis_report(study, _SPURIOUS, store)
 
 
 def set_minima(study: optuna.Study, report: dict, group_counts: dict) -> None:
@@ -284,14 +323,19 @@ def range_test(study: optuna.Study | Mapping) -> dict | None:
     return _attrs(study).get(_RANGE_TEST)
 
 
-def set_escape(study: optuna.Study, report: dict) -> None:
-    """The escape analysis (JSON form)."""
-    study.set_user_attr(_ESCAPE, report)
+def set_escape(study: optuna.Study, report: dict, store=None) -> None:
+    """The noise-axis report of the escape study (see :func:`_set_axis`)."""
+    _set_axis(study, _ESCAPE, report, store)
 
 
 def escape(study: optuna.Study | Mapping) -> dict | None:
-    """The escape analysis, None until every method is complete."""
+    """The escape study's summary (verdict, sentences), None until every unit is complete."""
     return _attrs(study).get(_ESCAPE)
+
+
+def escape_report(study: optuna.Study, store) -> dict | None:
+    """The whole noise-axis report of an escape study (see :func:`spurious_report`)."""
+    return _axis_report(study, _ESCAPE, store)
 
 
 # ------------------------------------------------------------------------ trials
@@ -598,6 +642,19 @@ def replace_arrays(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / filename
         np.savez(path, **arrays)
+        with open(path, "rb") as fh:
+            store.write(earlier, fh)
+    return earlier
+
+
+def replace_json(store, storage, study: optuna.Study, filename: str, obj: Any) -> str:
+    """Store a JSON document as the study's artifact ``filename``, overwriting an earlier one."""
+    earlier = study_artifacts(storage, study.study_name).get(filename)
+    if earlier is None:
+        return upload_json(store, study, filename, obj)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        path.write_text(json.dumps(obj, ensure_ascii=False, allow_nan=False), encoding="utf-8")
         with open(path, "rb") as fh:
             store.write(earlier, fh)
     return earlier

@@ -144,10 +144,10 @@ class AnalysisSection:
         distinct ones of each kind modulo the model's symmetries. ``symmetry``: verify the
         unit-swap symmetry on one network. ``geometry``:
         two minima from two starts, the paths between them before and after aligning their
-        units, and slices of the loss around the first. ``escape``: the same starts trained by
-        each of ``methods`` (with constant and decaying ε) for the same number of updates,
-        compared on how often they end at a spurious minimum, then started at GD's spurious
-        minima to see whether they leave (seed 1.3; :mod:`landscape.analysis.escape`).
+        units, and slices of the loss around the first. ``escape``: seed 1.3 over its noise
+        axis on the study's data and model (:mod:`landscape.analysis.escape`); ``spurious``:
+        the same on Safran & Shamir's ReLU networks in closed form
+        (:mod:`landscape.analysis.spurious`).
     n_starts : int
         Random starts (minima, escape).
     chunk : int
@@ -176,14 +176,9 @@ class AnalysisSection:
         Gradient-descent steps of the equivariance check (symmetry).
     trained : bool
         Verify on the network after training (else on θ⁽⁰⁾) (symmetry).
-    methods : tuple of str
-        ``gd``, ``online`` or ``minibatch:B`` (escape, spurious).
     loss_threshold : float
         A minimum whose training loss exceeds the best minimum found (by any method) by more
         than this is spurious (escape).
-    max_move : float
-        Examining an end point may move it at most this fraction of ‖θ‖; farther, the run is
-        ``not_converged`` (escape).
     path_points : int
         Points on each interpolation path (geometry).
     slice_radius : float
@@ -201,23 +196,38 @@ class AnalysisSection:
         networks with output weights 1, Gaussian inputs in d = k dimensions, population loss
         in closed form); one trial each. ``[data]`` and ``[model]`` are not used by it;
         ``trainer.lr`` is GD's ε.
-    updates : int
-        Updates every method makes (spurious, escape): methods are compared at equal updates.
-    sgd_lr : float
-        ε of online SGD with B = 1; B inputs per step use min(trainer.lr/2, sgd_lr · B)
-        (spurious, escape).
-    tau : float
-        τ of the inverse-time decay ε_t = ε/(1 + t/τ) each stochastic method also runs with;
-        0 runs constant ε only (spurious, escape).
-    escape_starts, escape_runs : int
-        Spurious minima GD found that each method is started from, and runs per minimum
-        (spurious, escape).
     spurious_tol : float
         A converged run with loss above this is at a spurious minimum (the global one is 0)
         (spurious).
     basin_steps : int
         GD steps (spurious: population GD; escape: batch GD epochs on the data) from an end
         point that decide its basin (spurious, escape).
+    batches : tuple of int
+        The batch sizes B of the noise axis (spurious): one unit of work each per size.
+    grid : "auto" or tuple of float
+        The step sizes ε of the noise axis (spurious): ``auto`` makes ``grid_points`` of them
+        from SGD's own divergence step ε_div(B), from ``grid_low``·ε_div to
+        ``grid_high``·ε_div, log-spaced and denser near the top; a list is used for every B.
+    grid_points : int
+    grid_low, grid_high : float
+        Fractions of ε_div(B) the auto grid spans (spurious).
+    horizons : tuple of int
+        Updates U of every run; each horizon is a set of cells of its own (spurious).
+    cooldown, cool_factor : float
+        The last ``cooldown`` fraction of a run's updates use ``cool_factor``·ε, so that end
+        points settle (spurious).
+    chains : int
+        Chains started at each distinct bad minimum, per cell (spurious).
+    ceiling : float
+        A run whose loss exceeds this (or is not finite) has diverged (spurious): an absolute
+        bound, never one relative to where the run started.
+    div_updates, div_chains : int
+        Updates and chains of each probe of SGD's divergence step (spurious).
+    margin : float
+        The smallest reduction of the share of bad basins worth calling an effect: a cell
+        whose 95% paired interval excludes it does not hold (spurious).
+    alpha : float
+        Family-wise error rate of the Holm-corrected McNemar tests (spurious).
     """
 
     kind: str = "minima"
@@ -235,9 +245,7 @@ class AnalysisSection:
     n_random: int = 20
     gd_steps: int = 200
     trained: bool = True
-    methods: tuple[str, ...] = ("gd", "minibatch:64", "minibatch:8", "online")
     loss_threshold: float = 1e-3
-    max_move: float = 0.01
     path_points: int = 41
     slice_radius: float = 1.0
     slice_points: int = 41
@@ -254,13 +262,22 @@ class AnalysisSection:
         "10:11",
         "10:12",
     )
-    updates: int = 3000
-    sgd_lr: float = 0.01
-    tau: float = 1000.0
-    escape_starts: int = 8
-    escape_runs: int = 2
     spurious_tol: float = 1e-6
     basin_steps: int = 20000
+    batches: tuple[int, ...] = (1, 8, 64)
+    grid: str | tuple[float, ...] = "auto"
+    grid_points: int = 8
+    grid_low: float = 1 / 30
+    grid_high: float = 0.95
+    horizons: tuple[int, ...] = (3000, 30000)
+    cooldown: float = 1 / 3
+    cool_factor: float = 0.1
+    chains: int = 64
+    ceiling: float = 100.0
+    div_updates: int = 2000
+    div_chains: int = 16
+    margin: float = 0.05
+    alpha: float = 0.05
     schedules: tuple[str, ...] = (
         "constant:0.003",
         "constant:0.01",
@@ -303,6 +320,60 @@ def parse_schedule_run(text: str) -> tuple[str, float, dict]:
     return name, lr, params
 
 
+def validate_axis(a: AnalysisSection) -> None:
+    """The noise-axis fields of ``[analysis]`` (spurious).
+
+    Raises
+    ------
+    SpecError
+    """
+    if not a.batches:
+        raise SpecError("analysis.batches must list at least one batch size B >= 1")
+    for b in a.batches:
+        if b < 1:
+            raise SpecError(f"analysis.batches: B={b} must be >= 1")
+    _unique("analysis.batches", a.batches)
+    if isinstance(a.grid, str):
+        if a.grid != "auto":
+            raise SpecError(
+                f"analysis.grid={a.grid!r} is unknown; allowed: 'auto' or a list of step sizes"
+            )
+    else:
+        if len(a.grid) < 2:
+            raise SpecError("analysis.grid must list at least 2 step sizes (or be 'auto')")
+        steps = zip(a.grid[:-1], a.grid[1:], strict=True)
+        if any(e <= 0 for e in a.grid) or any(y <= x for x, y in steps):
+            raise SpecError(
+                f"analysis.grid={list(a.grid)} must be positive and increasing (or 'auto')"
+            )
+    if a.grid_points < 2:
+        raise SpecError(f"analysis.grid_points={a.grid_points} must be >= 2")
+    if not 0 < a.grid_low < a.grid_high <= 1:
+        raise SpecError(
+            f"analysis.grid_low={a.grid_low:g}, grid_high={a.grid_high:g}: need "
+            "0 < grid_low < grid_high <= 1 (fractions of the divergence step)"
+        )
+    if not a.horizons:
+        raise SpecError("analysis.horizons must list at least one number of updates")
+    for u in a.horizons:
+        if u < 1:
+            raise SpecError(f"analysis.horizons: U={u} must be >= 1")
+    _unique("analysis.horizons", a.horizons)
+    if not 0 <= a.cooldown < 1:
+        raise SpecError(f"analysis.cooldown={a.cooldown:g} must be in [0, 1)")
+    if not 0 < a.cool_factor <= 1:
+        raise SpecError(f"analysis.cool_factor={a.cool_factor:g} must be in (0, 1]")
+    for name in ("chains", "div_updates"):
+        _positive_int(f"analysis.{name}", getattr(a, name))
+    if a.div_chains < 2:
+        raise SpecError(f"analysis.div_chains={a.div_chains} must be >= 2")
+    if not a.ceiling > 0:
+        raise SpecError(f"analysis.ceiling={a.ceiling:g} must be > 0")
+    for name in ("margin", "alpha"):
+        if not 0 < getattr(a, name) < 1:
+            raise SpecError(f"analysis.{name}={getattr(a, name):g} must be in (0, 1)")
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """Teacher and student widths ``(k, n)`` of a ``k:n`` size of the spurious sweep."""
     k, sep, n = text.partition(":")
@@ -311,20 +382,6 @@ def parse_size(text: str) -> tuple[int, int]:
     raise SpecError(
         f"analysis.sizes: {text!r} is not k:n (teacher units k >= 1, student units n >= 1), "
         "e.g. '8:8' or '8:9'"
-    )
-
-
-def parse_method(method: str) -> int | None:
-    """Batch size of an escape method: None for gd, 1 for online, B for ``minibatch:B``."""
-    if method == "gd":
-        return None
-    if method == "online":
-        return 1
-    kind, _, size = method.partition(":")
-    if kind == "minibatch" and size.isdigit() and int(size) >= 1:
-        return int(size)
-    raise SpecError(
-        f"analysis.methods: {method!r} is unknown; allowed: gd, online, minibatch:B (B >= 1)"
     )
 
 
@@ -570,6 +627,21 @@ def _describe(hint: Any) -> str:
     return text.replace("<class '", "").replace("'>", "")
 
 
+REMOVED = {
+    "analysis.methods": "seed 1.3 runs over a noise axis: list batch sizes in analysis.batches "
+    "(GD is the paired control of every cell)",
+    "analysis.sgd_lr": "the step sizes come from SGD's own divergence step: analysis.grid = "
+    "'auto' (or a list)",
+    "analysis.tau": "runs use a constant ε then a cool-down: analysis.cooldown and cool_factor",
+    "analysis.updates": "updates per run are analysis.horizons (a list)",
+    "analysis.escape_starts": "every distinct bad minimum GD finds is started from: "
+    "analysis.chains per minimum",
+    "analysis.escape_runs": "chains per distinct bad minimum are analysis.chains",
+    "analysis.max_move": "a run's basin is decided by descent from its end point (no polish)",
+}
+"""Fields of earlier versions, with what replaced them (the one-line refusal says it)."""
+
+
 def _build(cls: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise SpecError(f"{where} must be a table, got {raw!r}")
@@ -578,6 +650,9 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     kwargs = {}
     for key, value in raw.items():
         if key not in names:
+            hint = REMOVED.get(f"{where}.{key}")
+            if hint is not None:
+                raise SpecError(f"{where}.{key} was removed: {hint}")
             raise SpecError(f"{where}.{key} is not a spec field; allowed: {', '.join(names)}")
         ok, coerced = _type_ok(value, hints[key])
         if not ok:
@@ -827,6 +902,9 @@ def _check_override_key(parts: list[str], key: str) -> None:
     names = [f.name for f in dataclasses.fields(cls)]
     fld = parts[-1] if top == "search" else parts[1]
     if fld not in names:
+        hint = REMOVED.get(f"{top}.{fld}")
+        if hint is not None:
+            raise SpecError(f"--set {key}: {top}.{fld} was removed: {hint}")
         raise SpecError(
             f"--set {key}: {fld!r} is not a field of {top}; allowed: {', '.join(names)}"
         )
@@ -966,9 +1044,6 @@ def validate_static(spec: Spec) -> None:
             "chunk",
             "polish_iter",
             "continue_steps",
-            "updates",
-            "escape_starts",
-            "escape_runs",
             "basin_steps",
             "max_pairs",
             "n_random",
@@ -985,8 +1060,6 @@ def validate_static(spec: Spec) -> None:
             raise SpecError(f"analysis.path_points={a.path_points} must be >= 2")
         if a.slice_points < 3 or a.slice_points % 2 == 0:
             raise SpecError(f"analysis.slice_points={a.slice_points} must be odd and >= 3")
-        if not a.methods:
-            raise SpecError("analysis.methods must list at least one method")
         if a.kind == "convergence":
             if not a.schedules:
                 raise SpecError("analysis.schedules must list at least one run")
@@ -998,17 +1071,14 @@ def validate_static(spec: Spec) -> None:
                     f"model.hidden=[] and model.loss='mse' (got hidden={list(spec.model.hidden)}, "
                     f"loss={spec.model.loss!r})"
                 )
-        for method in a.methods:
-            parse_method(method)
-        _unique("analysis.methods", a.methods)
         if a.kind == "spurious":
             if not a.sizes:
                 raise SpecError("analysis.sizes must list at least one k:n")
             _unique("analysis.sizes", a.sizes)
             for text in a.sizes:
                 parse_size(text)
-        if not (math.isfinite(a.tau) and a.tau >= 0):
-            raise SpecError(f"analysis.tau={a.tau!r} must be a finite number >= 0")
+        if a.kind in ("spurious", "escape"):
+            validate_axis(a)
         for fname in (
             "polish_gtol",
             "tol",
@@ -1016,10 +1086,8 @@ def validate_static(spec: Spec) -> None:
             "rel_tol",
             "flat_tol",
             "grow",
-            "sgd_lr",
             "spurious_tol",
             "loss_threshold",
-            "max_move",
             "slice_radius",
         ):
             v = getattr(a, fname)
@@ -1145,10 +1213,9 @@ def validate_with_data(spec: Spec, n_train: int) -> None:
     """Check what needs the training set size N: batch sizes must lie in [1, N]."""
     t = spec.trainer
     if spec.analysis is not None and spec.analysis.kind == "escape":
-        for method in spec.analysis.methods:
-            b = parse_method(method)
-            if b is not None and b > n_train:
-                raise SpecError(f"analysis.methods: {method!r} is outside [1, N={n_train}]")
+        for b in spec.analysis.batches:
+            if b > n_train:
+                raise SpecError(f"analysis.batches: B={b} is outside [1, N={n_train}]")
     if t.batch_size is not None and t.batch_size > n_train:
         raise SpecError(f"trainer.batch_size={t.batch_size} is outside [1, N={n_train}]")
     if (

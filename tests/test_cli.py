@@ -524,17 +524,23 @@ def test_cli_symmetry(workdir, capsys):
 
 ESCAPE_FAST = [
     "--set",
-    "analysis.n_starts=4",
+    "analysis.n_starts=6",
     "--set",
-    "analysis.updates=60",
+    "analysis.batches=[8]",
     "--set",
-    "analysis.basin_steps=100",
+    "analysis.chains=3",
+    "--set",
+    "analysis.horizons=[60]",
+    "--set",
+    "analysis.grid_points=2",
+    "--set",
+    "analysis.div_updates=60",
+    "--set",
+    "analysis.div_chains=3",
+    "--set",
+    "analysis.basin_steps=200",
     "--set",
     "data.options.n_samples=100",
-    "--set",
-    'analysis.methods=["gd", "minibatch:8"]',
-    "--set",
-    "analysis.polish_iter=200",
     "--no-progress",
     "--json",
 ]
@@ -549,26 +555,17 @@ def test_cli_escape_same_seed_same_numbers(workdir, capsys):
         assert main(["escape", *ESCAPE_FAST, "--storage", "b.db"]) == 0
         second = json.loads(capsys.readouterr().out)
     assert first["escape"] == second["escape"]
-    methods = first["escape"]["methods"]
-    assert [m["method"] for m in methods] == ["gd", "B=8", "B=8 decay"]
-    assert [m["batch"] for m in methods] == [100, 8, 8]
-    assert [m["lr"] for m in methods] == [0.5, 0.08, 0.08]  # min(ε/2, 0.01 · B)
-    assert all(sum(m["counts"].values()) == sum(m["basins"].values()) == 4 for m in methods)
-    assert first["escape"]["updates"] == 60 and first["escape"]["verdict"] in (
-        "holds",
-        "does not hold",
-        "undecided",
-    )
+    rep = first["escape"]
+    assert [(c["batch"], c["horizon"], c["starts"]) for c in rep["cells"]] == [(8, 60, 6)] * 2
+    assert rep["verdict"] in ("holds", "does not hold", "undecided", "nothing to escape")
+    assert rep["samples"][0]["size"] == "relu_teacher [8]"
 
 
-def test_cli_escape_rejects_bad_methods(workdir, capsys):
-    assert main(["escape", "--set", 'analysis.methods=["sgd"]', "--no-progress"]) == 2
-    assert (
-        "analysis.methods: 'sgd' is unknown; allowed: gd, online, minibatch:B"
-        in capsys.readouterr().err
-    )
-    assert main(["escape", "--set", 'analysis.methods=["minibatch:9999"]']) == 2
-    assert "'minibatch:9999' is outside [1, N=2000]" in capsys.readouterr().err
+def test_cli_escape_rejects_bad_batch_sizes(workdir, capsys):
+    assert main(["escape", "--set", "analysis.batches=[0]", "--no-progress"]) == 2
+    assert "analysis.batches: B=0 must be >= 1" in capsys.readouterr().err
+    assert main(["escape", "--set", "analysis.batches=[9999]"]) == 2
+    assert "analysis.batches: B=9999 is outside [1, N=1000]" in capsys.readouterr().err
 
 
 def test_cli_geometry(workdir, capsys):

@@ -20,6 +20,7 @@ from landscape.analysis.hessian import (
     top_eigenpair,
 )
 from landscape.analysis.minima import examine_points, newton_many, polish, polish_many
+from landscape.analysis.noise import gd_chains
 from landscape.analysis.symmetry import (
     flip_layers,
     model_group_counts,
@@ -252,7 +253,10 @@ def test_a_population_spurious_minimum_has_a_sample_counterpart_nearby():
     rng = np.random.default_rng(0)
     d = k = n = 8
     V = ss.teacher(k, d)
-    W, _, gn = ss.gradient_descent(ss.init_students(rng, 40, n, d), V, lr=0.5, steps=4000)
+    pop = ss.PopulationReLU(k, n, gtol=1e-10)
+    ends = gd_chains(pop, ss.init_students(rng, 40, n, d).reshape(40, -1), [0.5], 4000)
+    W = ends.theta[:, 0].reshape(40, n, d)
+    gn = np.linalg.norm(pop.grad(ends.theta[:, 0]), axis=1)
     E_pop = ss.population_loss(W, V)
     spurious = np.flatnonzero((E_pop > 1e-3) & (gn <= 1e-10))
     assert len(spurious) >= 1

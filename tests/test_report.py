@@ -24,6 +24,27 @@ from landscape.study import main
 pytestmark = pytest.mark.xdist_group("report")
 
 
+AXIS_SMALL = [  # the noise axis in miniature: two batch sizes, three step sizes, one horizon
+    "--set",
+    "analysis.batches=[1, 8]",
+    "--set",
+    "analysis.n_starts=6",
+    "--set",
+    "analysis.chains=3",
+    "--set",
+    "analysis.horizons=[100]",
+    "--set",
+    "analysis.grid_points=3",
+    "--set",
+    "analysis.div_updates=100",
+    "--set",
+    "analysis.div_chains=3",
+    "--set",
+    "analysis.basin_steps=500",
+    "--no-progress",
+]
+
+
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """A folder holding one stored study of every kind, each with its report."""
@@ -53,39 +74,9 @@ def stored(tmp_path_factory):
             ],
             ["symmetry", "--set", "trainer.epochs=30", "--set", "analysis.gd_steps=10"],
             ["geometry", "--set", "trainer.epochs=200", "--set", "analysis.slice_points=9"],
-            [
-                "escape",
-                "--set",
-                "analysis.n_starts=3",
-                "--set",
-                "analysis.updates=40",
-                "--set",
-                "analysis.basin_steps=50",
-                "--set",
-                "data.options.n_samples=60",
-                "--set",
-                'analysis.methods=["gd", "online"]',
-                "--set",
-                "analysis.polish_iter=100",
-                "--no-progress",
-            ],
+            ["escape", *AXIS_SMALL, "--set", "data.options.n_samples=60"],
             ["schedule_convergence", "--set", "trainer.epochs=40", "--no-progress"],
-            [
-                "spurious",
-                "--set",
-                'analysis.sizes=["6:6"]',
-                "--set",
-                "analysis.n_starts=6",
-                "--set",
-                "analysis.updates=200",
-                "--set",
-                "analysis.basin_steps=500",
-                "--set",
-                "analysis.tau=0",
-                "--set",
-                'analysis.methods=["gd", "minibatch:8"]',
-                "--no-progress",
-            ],
+            ["spurious", *AXIS_SMALL, "--set", 'analysis.sizes=["7:7"]'],
         ]
         for argv in runs:
             assert main(argv) == 0, argv
@@ -257,24 +248,28 @@ def test_loss_vs_lr_encodes_what_else_the_search_varies(stored):
     assert data.lr_points(lr, _store(stored)).group is None
 
 
-def test_escape_figure_and_slices_show_what_they_claim(stored):
+def test_noise_axis_figures_and_slices_show_what_they_claim(stored):
     store = FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
-    study = optuna.load_study(study_name="escape", storage=STORAGE.format(stored))
-    rep = records.escape(study)
-    assert [m["method"] for m in rep["methods"]] == ["gd", "B=1", "B=1 decay"]
-    fig = figures.escape(rep)
-    left, right = fig.axes[:2]
-    # the bars count every run's basin: 3 starts per method
-    widths = {}
-    for bar in left.patches:
-        y = round(bar.get_y() + bar.get_height() / 2)
-        widths[y] = widths.get(y, 0) + bar.get_width()
-    assert widths == {0: 3, 1: 3, 2: 3}
-    # the right panel draws each method's basin share with its interval
-    (line, *_) = right.lines
-    np.testing.assert_allclose(
-        line.get_xdata(), [100 * m["basin_spurious"] for m in rep["methods"]]
-    )
+    for kind in ("escape", "spurious"):
+        study = optuna.load_study(study_name=kind, storage=STORAGE.format(stored))
+        read = records.escape_report if kind == "escape" else records.spurious_report
+        rep = read(study, store)
+        d = data.axis_data(rep)
+        # one line per batch size (one horizon), three step sizes each, by ε/ε_div
+        assert [(line.batch, line.horizon, len(line.x)) for line in d.lines] == [
+            (1, 100, 3),
+            (8, 100, 3),
+        ]
+        for line in d.lines:
+            assert np.all(np.diff(line.x) > 0) and line.x[-1] == pytest.approx(0.95)
+            cells = [c for c in rep["cells"] if c["batch"] == line.batch]
+            np.testing.assert_allclose(line.reduction, [c["reduction"] for c in cells])
+            assert line.verdict.tolist() == [c["verdict"] for c in cells]
+        # the map holds every cell of the longest horizon at its noise scale ε/B
+        assert sorted(d.map_eps_over_b) == sorted(c["eps"] / c["batch"] for c in rep["cells"])
+        fig = figures.noise_axis(d)
+        assert len(fig.axes) == 3 * len(d.sizes)
+        assert fig.axes[0].get_xscale() == "log" and fig.axes[2].get_xlabel() == "noise scale ε/B"
     geo = optuna.load_study(study_name="geometry", storage=STORAGE.format(stored))
     arrays = data.artifact_arrays(geo, store, "geometry.npz", geo.best_trial)
     ax = figures.slices(arrays).axes[0]
@@ -418,9 +413,9 @@ def test_dashboard_serves_study_attrs_note_and_artifacts(stored):
             assert z["theta"].shape == z["theta0"].shape and z["theta"].ndim == 1
         # escape's and spurious's units are named categories, not indices
         _, body = get(f"/api/studies/{studies['escape']}")
-        methods = {t["params"][0]["param_internal_value"] for t in json.loads(body)["trials"]}
+        units = {t["params"][0]["param_internal_value"] for t in json.loads(body)["trials"]}
         names = {t["params"][0]["param_external_value"] for t in json.loads(body)["trials"]}
-        assert names == {"gd", "B=1", "B=1 decay"} and methods == {0, 1, 2}
+        assert names == {"B=1", "B=8"} and units == {0, 1}
     finally:
         server.shutdown()
         server.server_close()

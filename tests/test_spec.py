@@ -154,9 +154,9 @@ def test_spec_categorical_batch_sizes_checked():
 
 
 def test_spec_units_named_once_and_resolved_spec_round_trips_through_toml():
-    # escape's methods and spurious's sizes name their trials' units: each once
-    with pytest.raises(SpecError, match=r"analysis.methods: 'gd' listed twice; list each once"):
-        _spec("escape", ['analysis.methods=["gd", "online", "gd"]'])
+    # escape's batch sizes and spurious's sizes name their trials' units: each once
+    with pytest.raises(SpecError, match=r"analysis.batches: 8 listed twice; list each once"):
+        _spec("escape", ["analysis.batches=[1, 8, 8]"])
     with pytest.raises(SpecError, match=r"analysis.sizes: '6:6' listed twice"):
         _spec("spurious", ['analysis.sizes=["6:6", "7:7", "6:6"]'])
     # the stored spec.toml parses back to the same resolved spec, for every shipped spec

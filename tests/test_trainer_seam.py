@@ -4,7 +4,6 @@ import optuna
 import pytest
 
 from landscape import experiments, objectives
-from landscape.analysis import escape
 from landscape.objectives import make_objective, prepare
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.train import TrainConfig
@@ -36,13 +35,12 @@ FIELDS = {  # field: (--set overrides, the trainer keyword and the value it must
     "track_sharpness": (["trainer.track_sharpness=4"], "track_sharpness", 4),
 }
 MANY = ("stall_window", "stall_tol", "drop_last", "eval_every", "track_sharpness")
-# escape sets the updates, batch and schedule of every run itself (equal updates)
-ESCAPE_OWN = ("method", "batch_size", "epochs", "max_updates", "schedule", "schedule_params")
 REFUSED = {  # (spec, field): what the refusal says
     ("lr_search", "lr"): "trainer.lr is searched (search.lr)",
     **{("minima", f): f"trainer.{f}=" for f in MANY},
-    **{("escape", f): f"trainer.{f}=" for f in MANY},
-    **{("escape", f): f"escape: trainer.{f}=" for f in ESCAPE_OWN},
+    # escape runs the noise axis: its runs take ε, B and U from [analysis]; trainer.lr alone
+    # is its own (GD's reference runs and the descent that decides basins)
+    **{("escape", f): f"escape: trainer.{f}=" for f in FIELDS if f != "lr"},
     # (these overrides set trainer.method / trainer.schedule too, which are named first)
     ("escape", "batch_size"): "escape: trainer.method=",
     ("escape", "schedule_params"): "escape: trainer.schedule=",
@@ -55,7 +53,7 @@ REFUSED = {  # (spec, field): what the refusal says
 SMALL = {
     "lr_search": ["data.name=moons", "data.options.n_samples=60"],
     "minima": ["analysis.n_starts=2", "analysis.chunk=2", "data.options.n_samples=40"],
-    "escape": ["analysis.n_starts=2", "data.options.n_samples=100", "analysis.updates=20"],
+    "escape": ["analysis.n_starts=2", "data.options.n_samples=100", "analysis.horizons=[20]"],
     "symmetry": ["data.options.n_samples=40"],
     "geometry": ["data.options.n_samples=40"],
     "schedule_convergence": ["data.options.n_samples=60"],
@@ -82,8 +80,6 @@ def _run_to_the_trainer(spec):
             make_objective(problem)(study.ask())
         elif kind == "minima":
             experiments.run_chunk(problem, 0)
-        elif kind == "escape":
-            experiments.run_method(problem, 0)
         elif kind == "symmetry":
             experiments.run_symmetry(problem, study, store=None)
         elif kind == "convergence":
@@ -99,7 +95,6 @@ def test_trainer_field_reaches_the_trainer_or_is_refused(monkeypatch, name, fiel
     for module in (objectives, experiments):
         monkeypatch.setattr(module, "train", _spy, raising=False)
     monkeypatch.setattr(experiments, "train_many", _spy)
-    monkeypatch.setattr(escape, "train_many", _spy)
     overrides, keyword, value = FIELDS[field]
     refusal = REFUSED.get((name, field))
     if refusal is not None:
@@ -107,6 +102,11 @@ def test_trainer_field_reaches_the_trainer_or_is_refused(monkeypatch, name, fiel
             prepare(parse_spec(*find_spec(name), [*SMALL[name], *overrides]))
         return
     spec = parse_spec(*find_spec(name), [*SMALL[name], *overrides])
+    if name == "escape":  # lr: GD's reference ε and the basin descent's
+        problem = prepare(spec)
+        assert experiments._sample_chains(problem).basin_lr == value
+        assert experiments.axis_config(spec.analysis, spec.trainer.lr).lr == value
+        return
     kwargs = _run_to_the_trainer(spec)
     assert kwargs[keyword] == value
     # and nothing else of the section was lost: every other field at the spec's value

@@ -507,3 +507,100 @@ def minima_data(study: optuna.Study, store) -> MinimaData | None:
             "Chao1 (isolated)": rep["chao1"]["estimate"],
         },
     )
+
+
+class AxisLine(NamedTuple):
+    """One batch size and horizon of one size along the noise axis (a line of the figure).
+
+    ``x`` is ε/ε_div(B), increasing; ``escaped``/``escaped_low``/``escaped_high`` the share of
+    chains started at bad minima (all distinct ones pooled) that reached the global basin,
+    with its Wilson interval (NaN where there were none); ``reduction`` with ``low``/``high``
+    GD's bad share minus SGD's from the same random starts (Newcombe's paired interval);
+    ``verdict`` each cell's.
+    """
+
+    size: str
+    batch: int
+    horizon: int
+    x: np.ndarray
+    eps: np.ndarray
+    escaped: np.ndarray
+    escaped_low: np.ndarray
+    escaped_high: np.ndarray
+    reduction: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    verdict: np.ndarray
+
+
+class AxisData(NamedTuple):
+    """The noise-axis figure: lines per size, and the map of verdicts over (ε/B, B).
+
+    ``map_*`` hold the cells of the longest horizon: their ε/B, B, size and verdict.
+    """
+
+    sizes: list[str]
+    lines: list[AxisLine]
+    map_eps_over_b: np.ndarray
+    map_batch: np.ndarray
+    map_size: np.ndarray
+    map_verdict: np.ndarray
+    horizon: int
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    from landscape.analysis.noise import wilson
+
+    return wilson(k, n)
+
+
+def axis_data(rep: dict) -> AxisData:
+    """The figure data of a noise-axis report (:func:`landscape.records.spurious_report`)."""
+    cells = rep["cells"]
+    sizes = list(dict.fromkeys(c["size"] for c in cells))
+    lines = []
+    keys = dict.fromkeys((c["size"], c["batch"], c["horizon"]) for c in cells)
+    for size, batch, horizon in keys:
+        row = sorted(
+            (c for c in cells if (c["size"], c["batch"], c["horizon"]) == (size, batch, horizon)),
+            key=lambda c: c["eps"],
+        )
+        esc, lo, hi = [], [], []
+        for c in row:
+            chains = sum(e["chains"] for e in c["escapes"])
+            n_esc = sum(e["escaped"] for e in c["escapes"])
+            w = _wilson(n_esc, chains) if chains else (math.nan, math.nan)
+            esc.append(n_esc / chains if chains else math.nan)
+            lo.append(w[0])
+            hi.append(w[1])
+
+        def col(key: str, cells=row) -> np.ndarray:
+            return np.array([math.nan if c[key] is None else c[key] for c in cells], dtype=float)
+
+        lines.append(
+            AxisLine(
+                size,
+                int(batch),
+                int(horizon),
+                col("eps") / col("eps_div"),
+                col("eps"),
+                np.array(esc),
+                np.array(lo),
+                np.array(hi),
+                col("reduction"),
+                col("low"),
+                col("high"),
+                np.array([c["verdict"] for c in row]),
+            )
+        )
+    longest = max(c["horizon"] for c in cells) if cells else 0
+    last = [c for c in cells if c["horizon"] == longest]
+    return AxisData(
+        sizes,
+        lines,
+        np.array([c["eps"] / c["batch"] for c in last]),
+        np.array([c["batch"] for c in last], dtype=int),
+        np.array([c["size"] for c in last]),
+        np.array([c["verdict"] for c in last]),
+        int(longest),
+    )

@@ -22,6 +22,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from landscape import files  # noqa: E402
 from landscape.report.data import (  # noqa: E402
     STATUS_ORDER,
+    AxisData,
     BatchMap,
     ConvergenceCurves,
     Curve,
@@ -606,114 +607,119 @@ def slices_1d(s: np.ndarray, curves: dict[str, np.ndarray], title: str) -> Figur
     return fig
 
 
-def spurious(rep: dict) -> Figure:
-    """Share of runs in a spurious minimum's basin against k, one line per method (95% Wilson).
+VERDICT_STYLE = {
+    "holds": ("o", "#009E73"),
+    "does not hold": ("X", "#D55E00"),
+    "undecided": ("o", "#999999"),
+    "diverges": ("^", "#000000"),
+    "nothing to escape": ("s", "#56B4E9"),
+}
+"""Marker and colour of each cell verdict (:data:`landscape.analysis.noise.VERDICTS`)."""
 
-    Left: k = n (teacher and student of one width); right: over-parameterised students
-    (n = k + 1, k + 2), by k, one marker per extra unit.
+
+def noise_axis(d: AxisData) -> Figure:
+    """Seed 1.3 over its noise axis: one row per size, three panels.
+
+    Left: the share of chains started at bad minima that reached the global basin, against
+    ε/ε_div(B), one colour per B (95% Wilson); middle: GD's bad share minus SGD's from the same
+    random starts (Newcombe's 95% paired interval), markers by the cell's verdict; both with
+    SGD's divergence step (ε/ε_div = 1) drawn, solid lines for the longest horizon and dashed
+    for shorter ones. Right: the verdict of every cell of the longest horizon over (ε/B, B).
     """
-    fig, (ax1, ax2) = _new(12.0, 4.2, 2)
-    rows = rep["shares"]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    for i, m in enumerate(methods):
-        color = OKABE_ITO[i % len(OKABE_ITO)]
-        for ax, extra in ((ax1, (0,)), (ax2, (1, 2))):
-            for e in extra:
-                sel = sorted(
-                    (r for r in rows if r["method"] == m and r["n"] - r["k"] == e),
-                    key=lambda r: r["k"],
-                )
-                if not sel:
-                    continue
-                # n = k + 1 left of k, n = k + 2 right of it, so neither hides the other
-                shift = 0.0 if e == 0 else 0.5 * (e - 1.5)
-                k = np.array([r["k"] for r in sel], dtype=float) + 0.06 * (i - len(methods) / 2)
-                k += shift
-                p = np.array([r["basin_spurious"] for r in sel])
-                lo = p - np.array([r["basin_low"] for r in sel])
-                hi = np.array([r["basin_high"] for r in sel]) - p
-                ax.errorbar(
-                    k,
-                    p * 100,
-                    yerr=[lo * 100, hi * 100],
-                    color=color,
-                    marker="os^"[e],
-                    ls="-" if e == 0 else ":",
+    n = max(1, len(d.sizes))
+    fig, axes = plt.subplots(n, 3, figsize=(14.0, 3.6 * n), dpi=DPI, squeeze=False)
+    batches = sorted({line.batch for line in d.lines})
+    colour = {b: OKABE_ITO[i % len(OKABE_ITO)] for i, b in enumerate(batches)}
+    for row, size in enumerate(d.sizes):
+        ax1, ax2, ax3 = axes[row]
+        for line in (x for x in d.lines if x.size == size):
+            style = "-" if line.horizon == d.horizon else "--"
+            c = colour[line.batch]
+            label = f"B={line.batch}, U={line.horizon}"
+            ok = np.isfinite(line.escaped)
+            if ok.any():
+                ax1.errorbar(
+                    line.x[ok],
+                    100 * line.escaped[ok],
+                    yerr=100
+                    * np.array(
+                        [
+                            line.escaped[ok] - line.escaped_low[ok],
+                            line.escaped_high[ok] - line.escaped[ok],
+                        ]
+                    ),
+                    color=c,
+                    ls=style,
+                    marker="o",
+                    ms=3,
                     capsize=2,
-                    label=m if e in (0, 1) else None,
+                    lw=1.2,
+                    label=label,
                 )
-    ax1.set_title("k = n: share of runs in a spurious basin")
-    ax2.set_title("over-parameterised: n = k + 1 (■), k + 2 (▲)")
-    for ax in (ax1, ax2):
-        ax.set_xlabel("teacher units k")
-        ax.set_ylabel("runs in a spurious minimum's basin (%, 95% Wilson)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    if ax1.lines:
-        ax1.legend(fontsize=7)
-    elif ax2.lines:
-        ax2.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def escape(rep: dict) -> Figure:
-    """Where each method's runs ended (left) and the shares with 95% Wilson intervals (right).
-
-    ``rep`` is the stored escape report (:func:`landscape.records.escape`).
-    """
-    fig, (ax1, ax2) = _new(12.0, 4.2, 2)
-    kinds = ("global", "spurious", "saddle", "at_infinity", "not_converged", "diverged")
-    rows = rep["methods"]
-    names = [m["method"] for m in rows]
-    y = np.arange(len(rows))
-    left = np.zeros(len(rows))
-    for i, k in enumerate(kinds):
-        counts = np.array([m["basins"].get(k, 0) for m in rows], dtype=float)
-        if counts.any():
-            ax1.barh(y, counts, left=left, color=OKABE_ITO[i % len(OKABE_ITO)], label=k)
-        left += counts
-    ax1.set_yticks(y, names)
-    ax1.invert_yaxis()
-    ax1.set_xlabel(f"runs ({rep['updates']} updates each)")
-    ax1.set_title("Basins: where batch GD from each end point goes")
-    ax1.legend(fontsize=7, loc="lower right")
-    share = np.array([m["basin_spurious"] for m in rows])
-    lo = share - np.array([m["basin_low"] for m in rows])
-    hi = np.array([m["basin_high"] for m in rows]) - share
-    ax2.errorbar(
-        share * 100,
-        y,
-        xerr=[lo * 100, hi * 100],
-        fmt="o",
-        color=OKABE_ITO[1],
-        capsize=3,
-        label="in a spurious basin",
-    )
-    by_name = {e["method"]: e for e in rep["escapes"]}
-    esc = [(i, by_name[n]) for i, n in enumerate(names) if n in by_name]
-    if esc:
-        yi = np.array([i for i, _ in esc]) + 0.2
-        s = np.array([e["share"] for _, e in esc])
-        ax2.errorbar(
-            s * 100,
-            yi,
-            xerr=[
-                (s - np.array([e["low"] for _, e in esc])) * 100,
-                (np.array([e["high"] for _, e in esc]) - s) * 100,
-            ],
-            fmt="^",
-            color=OKABE_ITO[2],
-            capsize=3,
-            label="reached the global basin, started at GD's spurious minima",
-        )
-    ax2.set_yticks(y, names)
-    ax2.invert_yaxis()
-    ax2.set_xlim(-2, 102)
-    ax2.set_xlabel("share of runs (%, 95% Wilson)")
-    ax2.set_title("Spurious minima and escapes")
-    ax2.grid(alpha=0.3, axis="x")
-    ax2.legend(fontsize=7)
+            ax2.errorbar(
+                line.x,
+                100 * line.reduction,
+                yerr=100 * np.array([line.reduction - line.low, line.high - line.reduction]),
+                color=c,
+                ls=style,
+                lw=1.0,
+                capsize=2,
+                label=label,
+            )
+            for verdict, (marker, vc) in VERDICT_STYLE.items():
+                sel = line.verdict == verdict
+                if sel.any():
+                    ax2.scatter(
+                        line.x[sel],
+                        100 * line.reduction[sel],
+                        marker=marker,
+                        s=30,
+                        color=vc,
+                        zorder=3,
+                    )
+        for ax in (ax1, ax2):
+            ax.set_xscale("log")
+            ax.axvline(1.0, color="#D55E00", lw=1.0, ls=":")
+            ax.text(
+                1.0,
+                1.0,
+                " ε_div(B)",
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                color="#D55E00",
+                va="top",
+            )
+            ax.set_xlabel("ε / ε_div(B)  (SGD's own divergence step)")
+            ax.grid(alpha=0.3)
+        ax1.set_ylim(-3, 103)
+        ax1.set_ylabel("started at a bad minimum:\nreached the global basin (%)")
+        ax1.set_title(f"{size}: escapes (95% Wilson)", fontsize=10)
+        ax2.axhline(0.0, color="#000000", lw=0.8)
+        ax2.set_ylabel("GD bad − SGD bad, paired (% of starts)")
+        ax2.set_title(f"{size}: the claim from random starts (95% Newcombe)", fontsize=10)
+        if ax1.get_legend_handles_labels()[0]:
+            ax1.legend(fontsize=6, loc="upper left")
+        sel = d.map_size == size
+        for verdict, (marker, vc) in VERDICT_STYLE.items():
+            pick = sel & (d.map_verdict == verdict)
+            if pick.any():
+                ax3.scatter(
+                    d.map_eps_over_b[pick],
+                    d.map_batch[pick],
+                    marker=marker,
+                    color=vc,
+                    s=40,
+                    label=verdict,
+                )
+        ax3.set_xscale("log")
+        ax3.set_yscale("log", base=2)
+        ax3.set_yticks(batches, [str(b) for b in batches])
+        ax3.set_xlabel("noise scale ε/B")
+        ax3.set_ylabel("batch size B")
+        ax3.set_title(f"{size}: verdict per cell (U = {d.horizon})", fontsize=10)
+        ax3.grid(alpha=0.3)
+        if ax3.get_legend_handles_labels()[0]:
+            ax3.legend(fontsize=6, loc="best")
     fig.tight_layout()
     return fig
 

@@ -10,9 +10,8 @@ import math
 
 import numpy as np
 
-from landscape.analysis.escape import EscapeReport
 from landscape.analysis.minima import MinimaReport
-from landscape.analysis.spurious import SpuriousReport
+from landscape.analysis.noise import AxisReport
 from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, model_group_counts
 from landscape.experiments import ConvergenceReport, GeometryReport
 from landscape.objectives import Problem, build
@@ -267,45 +266,6 @@ def format_symmetry(check: SymmetryCheck) -> str:
     return "\n".join(lines)
 
 
-def listed(counts: dict[str, int]) -> str:
-    """``"global 117, spurious 11"``: the non-zero counts, in their order."""
-    return ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-
-
-def format_escape(r: EscapeReport) -> str:
-    """Format the escape experiment (:class:`landscape.analysis.escape.EscapeReport`)."""
-    lines = [
-        f"verdict: {r.verdict}: {r.sentence}",
-        f"{r.n_starts} starts; every method made {r.updates} updates from them (epochs beside). "
-        f"Ended: where the examined end point is (a run whose examined point lies more than "
-        f"{r.max_move:.0%} of ‖θ‖ away is not_converged); basin: where batch GD from the end "
-        f"point goes. Spurious: a minimum more than {r.loss_threshold:g} above the best one "
-        f"reached (E = {r.best_loss:.4g}). The basin interval counts unresolved basins as "
-        "either.",
-        f"  {'method':12s} {'B':>5s} {'ε':>7s} {'epochs':>6s} {'final E':>9s} "
-        f"{'ended spurious':>14s} {'in spurious basin (95%)':>24s}  ended | basins",
-    ]
-    for m in r.methods:
-        ended, basins = listed(m.counts), listed(m.basins)
-        lines.append(
-            f"  {m.method:12s} {m.batch:5d} {m.lr:7.3g} {m.epochs:6.4g} {m.median_loss:9.3g} "
-            f"{m.spurious:14.1%} {m.basin_spurious:7.1%} [{m.basin_low:5.1%}, "
-            f"{m.basin_high:5.1%}]  {ended} | {basins}"
-        )
-    if r.escapes:
-        lines.append(
-            "runs started at spurious minima GD found (left: in the global basin after the run; "
-            "stayed: in a spurious basin, the same minimum or a neighbour):"
-        )
-        for e in r.escapes:
-            lines.append(
-                f"  {e.method:12s} left {e.left} of {e.runs} ({e.share:.0%}, 95% "
-                f"{e.low:.0%}–{e.high:.0%}); stayed {e.stayed} ({e.same} at the same minimum); "
-                f"unresolved {e.unresolved}"
-            )
-    return "\n".join(lines)
-
-
 def format_geometry(r: GeometryReport) -> str:
     """Format a :class:`GeometryReport` as text for the terminal."""
     lines = [
@@ -380,41 +340,78 @@ def describe(kind: str, problem: Problem, result: object) -> str:
     return TEXTS[kind](result)
 
 
-def format_spurious(r: SpuriousReport) -> str:
-    """Format the spurious-minima sweep for the terminal."""
-    lines = [
-        f"verdict: {r.verdict}: {r.sentence}",
-        f"every method made {r.updates} updates from the same starts; 'basin' is where population "
-        "GD from the end point converges (a noisy run that has not settled has not escaped); "
-        "GD that falls below E = 1e-5 is in the global basin (the lowest spurious minimum any "
-        f"run reached has E = {r.lowest_spurious:.4g}); the interval counts unresolved basins "
-        "as either",
-        f"  {'k':>3s} {'n':>3s}  {'method':12s} {'in spurious basin (95%)':>26s}  "
-        "where it ended | basins",
-    ]
-    for s in r.shares:
-        ended, basins = listed(s.counts), listed(s.basins)
-        lines.append(
-            f"  {s.k:3d} {s.n:3d}  {s.method:12s} {s.basin_spurious:7.1%} "
-            f"[{s.basin_low:5.1%}, {s.basin_high:5.1%}]  {ended} | {basins}"
+def format_axis(r: AxisReport) -> str:
+    """Format seed 1.3 over its noise axis (spurious and escape) for the terminal."""
+    cfg = r.config
+    lines = [f"verdict: {r.verdict}: {r.sentence}"]
+    for key, sentence in r.sentences.items():
+        lines.append(f"  {key}: {sentence}")
+    lines.append(
+        f"GD's reference runs (ε = {cfg['lr']:g}) from the random starts, and the distinct bad "
+        "minima they reached (modulo "
+        + (r.samples[0].symmetry if r.samples else "the symmetry group")
+        + "):"
+    )
+    for smp in r.samples:
+        mins = [m for m in r.minima if m.size == smp.size]
+        desc = "; ".join(
+            f"#{m.index} E={m.loss:.5g} ({m.count} starts, λ {m.lambda_min:.3g}…{m.lambda_max:.3g})"
+            for m in mins
         )
-    if r.escapes:
-        lines.append("runs started at spurious minima GD found (left: ended in another basin):")
-        for e in r.escapes:
-            lines.append(
-                f"  {e.k:3d} {e.n:3d}  {e.method:12s} left {e.left} of {e.runs} "
-                f"({e.share:.0%}, 95% {e.low:.0%}–{e.high:.0%}); stayed {e.stayed}; "
-                f"unresolved {e.unresolved}"
-            )
+        lines.append(
+            f"  {smp.size}: {int(round(smp.bad * smp.starts))} of {smp.starts} in bad basins "
+            f"({smp.bad:.1%}, 95% {smp.bad_low:.1%}–{smp.bad_high:.1%}); "
+            f"{smp.distinct} distinct bad minim{'um' if smp.distinct == 1 else 'a'}"
+            + (f": {desc}" if desc else "")
+        )
+    lines.append(
+        "SGD's divergence step ε_div(B) (half of the chains diverge within "
+        f"{cfg['div_updates']} updates: loss above {cfg['ceiling']:g} or not finite), from the "
+        "bad minima and from random starts; GD's 2/λ_max at the global minimum:"
+    )
+    for e in r.edges:
+        fm, fs = e.from_minima, e.from_starts
+        mins = "—" if not math.isfinite(fm[0]) else f"{fm[0]:.4g} [{fm[1]:.4g}, {fm[2]:.4g}]"
+        lines.append(
+            f"  {e.size} B={e.batch}: ε_div {e.eps_div:.4g} (from minima {mins}; from starts "
+            f"{fs[0]:.4g} [{fs[1]:.4g}, {fs[2]:.4g}]); GD {e.gd_limit:.4g}"
+        )
+    lines.append(
+        "cells: SGD(ε, B) against GD(ε) from the same starts, U updates each (the last "
+        f"{cfg['cooldown']:.0%} at {cfg['cool_factor']:g}·ε); bad = not in the global basin "
+        "(diverged counts as bad); rescued / harmed = GD's bad starts SGD brought to the global "
+        "basin / GD's good starts SGD did not (→ spurious); reduction = GD bad − SGD bad with "
+        f"Newcombe's 95% paired interval; Holm-adjusted exact McNemar p; escapes from each "
+        "distinct bad minimum: escaped/stayed/moved/diverged of the chains"
+    )
+    lines.append(
+        f"  {'size':8s} {'U':>6s} {'B':>4s} {'ε':>8s} {'ε/B':>8s} {'ε/ε_div':>7s} "
+        f"{'SGD bad':>7s} {'GD bad':>6s} {'rescued':>7s} {'harmed':>10s} "
+        f"{'reduction [95%]':>22s} {'p_holm':>7s}  {'verdict':17s} escapes"
+    )
+    for c in r.cells:
+        n11, n10, n01, _ = c.table
+        esc = " ".join(
+            f"#{e['minimum']} {e['escaped']}/{e['stayed']}/{e['moved']}/{e['diverged']}"
+            for e in c.escapes
+        )
+        ph = "—" if math.isnan(c.p_holm) else f"{c.p_holm:.2g}"
+        lines.append(
+            f"  {c.size:8s} {c.horizon:6d} {c.batch:4d} {c.eps:8.4g} {c.eps_over_b:8.3g} "
+            f"{c.eps_over_div:7.3f} {n11 + n01:7d} {n11 + n10:6d} {n10:7d} "
+            f"{f'{n01} ({c.global_to_spurious})':>10s} "
+            f"{f'{c.reduction:+.1%} [{c.low:+.1%}, {c.high:+.1%}]':>22s} {ph:>7s}  "
+            f"{c.verdict:17s} {esc}"
+        )
     return "\n".join(lines)
 
 
 TEXTS = {
     "minima": format_minima,
-    "spurious": format_spurious,
+    "spurious": format_axis,
     "symmetry": format_symmetry,
     "geometry": format_geometry,
-    "escape": format_escape,
+    "escape": format_axis,
     "convergence": format_convergence,
 }
 """The formatter of each analysis kind's result (``spec.ANALYSES`` names the same)."""

@@ -30,7 +30,6 @@ from landscape.report.page import (
     page_owner,
     render,
 )
-from landscape.report.text import listed
 from landscape.summary import summarize
 
 
@@ -483,83 +482,6 @@ def _geometry_report(study, store, add):
     return summary, []
 
 
-def _escape_report(study, store, add):
-    rep = records.escape(study)
-    if rep is None or "verdict" not in rep:
-        return [("status", "not every method is complete yet")], []
-    summary = [
-        ("verdict", rep["verdict"]),
-        ("why", rep["sentence"]),
-        ("starts", rep["n_starts"]),
-        ("updates per run (every method)", rep["updates"]),
-        ("best minimum reached", rep["best_loss"]),
-        ("spurious: a minimum more than this above it", rep["loss_threshold"]),
-        ("not converged: examining moved the end point more than", f"{rep['max_move']:.0%} of ‖θ‖"),
-    ]
-
-    rows = [
-        [
-            m["method"],
-            m["batch"],
-            m["lr"],
-            m["epochs"],
-            m["median_loss"],
-            f"{m['spurious']:.1%}",
-            f"{m['basin_spurious']:.1%}",
-            f"{m['basin_low']:.1%} – {m['basin_high']:.1%}",
-            listed(m["counts"]),
-            listed(m["basins"]),
-        ]
-        for m in rep["methods"]
-    ]
-    escapes = [
-        [
-            e["method"],
-            e["runs"],
-            e["left"],
-            e["stayed"],
-            e["same"],
-            e["unresolved"],
-            f"{e['low']:.0%} – {e['high']:.0%}",
-        ]
-        for e in rep["escapes"]
-    ]
-    tables = [
-        Table(
-            "Where the runs ended, per method (equal updates)",
-            [
-                "method",
-                "B",
-                "ε",
-                "epochs",
-                "final E (median)",
-                "ended at a spurious minimum",
-                "in a spurious basin",
-                "95% (unresolved as either)",
-                "where training ended",
-                "basins (batch GD from the end)",
-            ],
-            rows,
-        ),
-        Table(
-            "Runs started at spurious minima GD found",
-            ["method", "runs", "left", "stayed", "at the same minimum", "unresolved", "left, 95%"],
-            escapes,
-        ),
-    ]
-    add(
-        "escape.png",
-        figures.escape(rep),
-        "Where each method's runs ended, at equal updates",
-        "Left: every run's basin (where batch GD from its end point goes), by kind. Right: "
-        "the share of runs in a spurious basin (circles; 95% interval with unresolved basins "
-        "counted as either) and, for runs started at spurious minima GD found, the share that "
-        "reached the global basin (triangles, 95% Wilson); the verdict compares each "
-        "stochastic method's interval with GD's.",
-    )
-    return summary, tables
-
-
 def _convergence_report(study, store, add):
     t = _last_complete(study)
     if t is None:
@@ -605,83 +527,145 @@ def _convergence_report(study, store, add):
     return summary, [table]
 
 
-def _spurious_report(study, store, add):
-    rep = records.spurious(study)
-    if rep is None:
-        return [("status", "not every size is complete yet")], []
-    summary = [
-        ("verdict", rep["verdict"]),
-        ("why", rep["sentence"]),
-        ("updates per run (every method)", rep["updates"]),
+def _axis_report(kind: str):
+    """The report of a noise-axis study (spurious, escape): verdict, tables, the figure."""
+    read = records.spurious_report if kind == "spurious" else records.escape_report
+
+    def report(study, store, add):
+        summary_attr = records.spurious(study) if kind == "spurious" else records.escape(study)
+        if summary_attr is None:
+            return [("status", "not every unit of work is complete yet")], []
+        rep = read(study, store)
+        if rep is None:
+            return [
+                ("status", "made by an earlier version of this analysis (one operating point)"),
+                ("its verdict then", summary_attr.get("verdict")),
+                ("to see it over its noise axis", "rerun the study under a new --study-name"),
+            ], []
+        return _axis_page(rep, add, kind)
+
+    return report
+
+
+def _axis_page(rep: dict, add, kind: str):
+    cfg = rep["config"]
+    summary = [("verdict", rep["verdict"]), ("where", rep["sentence"])]
+    summary += [(f"regions at {k}", v) for k, v in rep["sentences"].items()]
+    summary += [
+        ("paired random starts per cell", cfg["n_starts"]),
+        ("chains per distinct bad minimum per cell", cfg["chains"]),
+        ("horizons U (updates of every run)", ", ".join(map(str, cfg["horizons"]))),
+        ("cool-down", f"last {cfg['cooldown']:.0%} of the updates at {cfg['cool_factor']:g}·ε"),
+        ("diverged", f"loss above {cfg['ceiling']:g} or not finite"),
+        ("tests", f"exact McNemar, Holm over every cell tested, α = {cfg['alpha']:g}"),
+        ("does not hold when the 95% interval excludes a reduction of", f"{cfg['margin']:.0%}"),
     ]
-    shares = [
+    samples = Table(
+        "GD's reference runs and the distinct bad minima they reached",
+        ["size", "starts", "in bad basins", "95% Wilson", "distinct bad minima", "modulo"],
         [
-            r["k"],
-            r["n"],
-            r["method"],
-            r["runs"],
-            f"{r['basin_spurious']:.1%}",
-            f"{r['basin_low']:.1%} – {r['basin_high']:.1%}",
-            *(r["counts"].get(k, 0) for k in ("global", "spurious", "saddle", "not_converged")),
-            r["counts"].get("diverged", 0),
-        ]
-        for r in rep["shares"]
-    ]
-    escapes = [
-        [
-            e["k"],
-            e["n"],
-            e["method"],
-            e["runs"],
-            e["left"],
-            e["stayed"],
-            e["unresolved"],
-            f"{e['low']:.0%} – {e['high']:.0%}",
-        ]
-        for e in rep["escapes"]
-    ]
-    tables = [
-        Table(
-            "Where the runs ended, per size and method (equal updates)",
             [
-                "k",
-                "n",
-                "method",
-                "runs",
-                "in spurious basin",
-                "95% Wilson",
-                "global",
-                "spurious",
-                "saddle",
-                "not converged",
-                "diverged",
-            ],
-            shares,
-        ),
-        Table(
-            "Runs started at spurious minima GD found",
-            ["k", "n", "method", "runs", "left", "stayed", "unresolved", "left, 95% Wilson"],
-            escapes,
-        ),
-    ]
-    add(
-        "spurious.png",
-        figures.spurious(rep),
-        "Spurious minima of ReLU networks (Safran & Shamir 2018)",
-        "Share of runs whose end point lies in a spurious minimum's basin (population GD from "
-        "it converges there), with 95% Wilson intervals, per method at equal updates; the "
-        "verdict compares each stochastic method's interval with GD's at the same size.",
+                s["size"],
+                s["starts"],
+                f"{s['bad']:.1%}",
+                f"{s['bad_low']:.1%} – {s['bad_high']:.1%}",
+                s["distinct"],
+                s["symmetry"],
+            ]
+            for s in rep["samples"]
+        ],
     )
-    return summary, tables
+    minima = Table(
+        "Distinct bad minima (Hessian positive definite)",
+        ["size", "minimum", "loss", "GD basin of (starts)", "λ_min", "λ_max"],
+        [
+            [m["size"], m["index"], m["loss"], m["count"], m["lambda_min"], m["lambda_max"]]
+            for m in rep["minima"]
+        ],
+    )
+
+    def triple(t):
+        return "—" if t[0] is None else f"{t[0]:.4g} [{t[1]:.4g}, {t[2]:.4g}]"
+
+    edges = Table(
+        "SGD's divergence step ε_div(B): half of the chains diverge",
+        ["size", "B", "ε_div (grid)", "from the bad minima", "from random starts", "GD 2/λ_max"],
+        [
+            [
+                e["size"],
+                e["batch"],
+                e["eps_div"],
+                triple(e["from_minima"]),
+                triple(e["from_starts"]),
+                e["gd_limit"],
+            ]
+            for e in rep["edges"]
+        ],
+    )
+    rows = []
+    for c in rep["cells"]:
+        n11, n10, n01, _ = c["table"]
+        rows.append(
+            [
+                c["size"],
+                c["horizon"],
+                c["batch"],
+                c["eps"],
+                c["eps"] / c["batch"],
+                f"{c['eps'] / c['eps_div']:.3f}",
+                n11 + n01,
+                n11 + n10,
+                n10,
+                f"{n01} ({c['global_to_spurious']})",
+                f"{c['reduction']:+.1%} [{c['low']:+.1%}, {c['high']:+.1%}]",
+                "—" if c["p_holm"] is None else f"{c['p_holm']:.2g}",
+                c["verdict"],
+                " ".join(
+                    f"#{e['minimum']}: {e['escaped']}/{e['stayed']}/{e['moved']}/{e['diverged']}"
+                    f" of {e['chains']}"
+                    for e in c["escapes"]
+                ),
+            ]
+        )
+    cells = Table(
+        "Every cell: SGD(ε, B) against GD(ε), same starts, U updates each",
+        [
+            "size",
+            "U",
+            "B",
+            "ε",
+            "ε/B",
+            "ε/ε_div",
+            "SGD bad",
+            "GD bad",
+            "rescued",
+            "harmed (→ spurious)",
+            "reduction [95%]",
+            "p (Holm)",
+            "verdict",
+            "escapes: escaped/stayed/moved/diverged",
+        ],
+        rows,
+    )
+    add(
+        f"{kind}.png",
+        figures.noise_axis(data.axis_data(rep)),
+        "Seed 1.3 over its noise axis",
+        "Per size: the share of chains started at each bad minimum GD found that reached the "
+        "global basin (left) and the paired reduction of the share of bad basins from random "
+        "starts, GD(ε) minus SGD(ε, B) (middle), against ε over SGD's own divergence step; "
+        "right: every cell's verdict over the noise scale ε/B and B.",
+    )
+    return summary, [samples, minima, edges, cells]
 
 
 REPORTS = {
     "search": _search_report,
-    "spurious": _spurious_report,
+    "spurious": _axis_report("spurious"),
     "minima": _minima_report,
     "symmetry": _symmetry_report,
     "geometry": _geometry_report,
-    "escape": _escape_report,
+    "escape": _axis_report("escape"),
     "convergence": _convergence_report,
 }
 """Each kind of study's report: ``(study, store, add) → (summary rows, tables)``, where
