@@ -128,6 +128,7 @@ def axis_config(a, lr: float) -> AxisConfig:
         basin_steps=a.basin_steps,
         lr=lr,
         margin=a.margin,
+        escape_floor=a.escape_floor,
         alpha=a.alpha,
     )
 

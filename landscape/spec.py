@@ -225,7 +225,11 @@ class AnalysisSection:
         Updates and chains of each probe of SGD's divergence step (spurious).
     margin : float
         The smallest reduction of the share of bad basins worth calling an effect: a cell
-        whose 95% paired interval excludes it does not hold (spurious).
+        whose 95% paired interval excludes it does not hold (spurious, escape).
+    escape_floor : float
+        A cell whose chains started at the bad minima escape with a 95% upper bound below this
+        share, and whose paired test shows nothing, does not hold: the noise kicks (almost)
+        nothing out (spurious, escape).
     alpha : float
         Family-wise error rate of the Holm-corrected McNemar tests (spurious).
     """
@@ -277,6 +281,7 @@ class AnalysisSection:
     div_updates: int = 2000
     div_chains: int = 16
     margin: float = 0.05
+    escape_floor: float = 0.15
     alpha: float = 0.05
     schedules: tuple[str, ...] = (
         "constant:0.003",
@@ -369,7 +374,7 @@ def validate_axis(a: AnalysisSection) -> None:
         raise SpecError(f"analysis.div_chains={a.div_chains} must be >= 2")
     if not a.ceiling > 0:
         raise SpecError(f"analysis.ceiling={a.ceiling:g} must be > 0")
-    for name in ("margin", "alpha"):
+    for name in ("margin", "alpha", "escape_floor"):
         if not 0 < getattr(a, name) < 1:
             raise SpecError(f"analysis.{name}={getattr(a, name):g} must be in (0, 1)")
 

@@ -255,6 +255,24 @@ def test_cell_verdict_table(table, diverged, p, high, verdict):
     assert cell_verdict(table, diverged, p, high) == verdict
 
 
+@pytest.mark.parametrize(
+    ("escaped", "chains", "verdict"),
+    [
+        (0, 32, "does not hold"),  # 95% upper bound 10.7%: the noise kicks nothing out
+        (1, 32, "undecided"),  # 16%: not below 15%
+        (0, 8, "undecided"),  # 32%: too few chains to say
+        (0, 0, "undecided"),  # no bad minimum to start from
+    ],
+)
+def test_cell_verdict_reads_the_direct_escape_test_when_the_paired_one_is_silent(
+    escaped, chains, verdict
+):
+    table = (7, 6, 5, 82)  # GD bad 13, SGD bad 12: the paired test sees nothing
+    assert cell_verdict(table, 0, 1.0, 0.09, escaped, chains) == verdict
+    # a significant paired rescue holds whatever the escapes say
+    assert cell_verdict((2, 14, 0, 84), 0, 0.001, 0.2, escaped, chains) == "holds"
+
+
 def test_a_method_whose_runs_all_diverge_never_supports_the_claim():
     # GD ends half its starts in bad basins; every SGD run diverged: all its runs are "bad"
     gd_bad = np.array([True] * 50 + [False] * 50)
@@ -333,3 +351,17 @@ def test_regions_group_runs_of_one_verdict_along_the_axis():
 def test_wilson_is_unchanged():
     lo, hi = wilson(3, 10)
     assert (lo, hi) == pytest.approx((0.1077918, 0.6032218), abs=1e-6)
+
+
+def test_a_chain_climbing_far_above_its_start_is_not_diverged_below_the_ceiling():
+    # started at E ≈ 1e-4, the noise lifts the chains to E ≈ 1e-2 (100x their start): an
+    # escaping run passes through such losses; only the absolute ceiling (or a non-finite
+    # loss) means divergence
+    q = Quadratic([1.0], sigma=1.0)
+    start = np.full((50, 1), math.sqrt(2e-4))
+    out = sgd_chains(q, start, [0.1], 1, 500, np.random.default_rng(0), cooldown=0, ceiling=1.0)
+    E = q.loss(out.theta[:, 0])
+    assert np.median(E) > 100 * q.loss(start).max() and not out.diverged.any()
+    # with a ceiling below what they reach, they are diverged, and stop there
+    low = sgd_chains(q, start, [0.1], 1, 500, np.random.default_rng(0), cooldown=0, ceiling=1e-3)
+    assert low.diverged.mean() > 0.5 and (low.updates[low.diverged] < 500).all()

@@ -803,9 +803,12 @@ def cell_verdict(
     sgd_diverged: int,
     p_holm: float,
     high: float,
+    escaped: int = 0,
+    chains: int = 0,
     *,
     alpha: float = 0.05,
     margin: float = 0.05,
+    escape_floor: float = 0.15,
 ) -> str:
     """The verdict of one cell.
 
@@ -814,9 +817,12 @@ def cell_verdict(
     - ``nothing to escape``: neither method ended any run in a bad basin;
     - ``holds``: SGD ended in bad basins less often than GD from the same starts (Holm-adjusted
       exact McNemar p < ``alpha``, more rescued pairs than harmed);
-    - ``does not hold``: SGD did worse (same test, more harmed pairs), or the 95% interval
-      excludes a reduction of ``margin`` or more (the noise changes less than that);
-    - ``undecided``: none of these (the interval is too wide to tell).
+    - ``does not hold``: SGD did worse (same test, more harmed pairs); or the 95% interval
+      excludes a reduction of ``margin`` or more (the noise changes less than that); or, the
+      paired test showing nothing, the direct test says the noise kicks (almost) nothing out:
+      of the ``chains`` started at the bad minima, ``escaped`` reached the global basin, and the
+      95% Wilson upper bound of that share is below ``escape_floor``;
+    - ``undecided``: none of these.
     """
     n11, n10, n01, n00 = table
     n = n11 + n10 + n01 + n00
@@ -828,10 +834,14 @@ def cell_verdict(
         return "holds" if n10 > n01 else "does not hold"
     if high < margin:
         return "does not hold"
+    if chains and wilson(escaped, chains)[1] < escape_floor:
+        return "does not hold"
     return "undecided"
 
 
-def judge(cells: list[Cell], *, alpha: float = 0.05, margin: float = 0.05) -> list[Cell]:
+def judge(
+    cells: list[Cell], *, alpha: float = 0.05, margin: float = 0.05, escape_floor: float = 0.15
+) -> list[Cell]:
     """Holm-correct every cell's McNemar p-value over the cells tested and give each a verdict.
 
     Cells whose pairs never differ (no discordant pair) are not tested (p = 1, adjusted NaN).
@@ -848,8 +858,11 @@ def judge(cells: list[Cell], *, alpha: float = 0.05, margin: float = 0.05) -> li
             c.sgd.get("diverged", 0),
             1.0 if math.isnan(ph) else ph,
             c.high,
+            sum(e["escaped"] for e in c.escapes),
+            sum(e["chains"] for e in c.escapes),
             alpha=alpha,
             margin=margin,
+            escape_floor=escape_floor,
         )
         out.append(_replace(c, p_holm=ph, verdict=verdict))
     return out
@@ -978,6 +991,9 @@ class AxisConfig:
         ``problem.basin_lr``.
     margin : float
         The smallest reduction of the bad share worth calling an effect (:func:`cell_verdict`).
+    escape_floor : float
+        A cell whose chains started at the bad minima escape with a 95% upper bound below this
+        share kicks (almost) nothing out (:func:`cell_verdict`).
     alpha : float
         Family-wise error rate of the Holm-corrected tests.
     """
@@ -997,6 +1013,7 @@ class AxisConfig:
     basin_steps: int = 20000
     lr: float = 0.5
     margin: float = 0.05
+    escape_floor: float = 0.15
     alpha: float = 0.05
 
 
@@ -1381,7 +1398,7 @@ def summarise_axis(
                         escapes,
                     )
                 )
-    cells = judge(cells, alpha=cfg.alpha, margin=cfg.margin)
+    cells = judge(cells, alpha=cfg.alpha, margin=cfg.margin, escape_floor=cfg.escape_floor)
     regs = regions(cells)
     sentences = {
         f"{size} U={U}": describe_regions(regs, size, U)
@@ -1425,7 +1442,8 @@ def headline(cells: list[Cell], regs: list[Region], samples: list[Sample]) -> tu
             hi = max(r.over_b[1] for r in rs)
             where = ", ".join(sorted({r.size for r in rs}))
             us = ", ".join(str(u) for u in sorted({r.horizon for r in rs}))
-            holds.append(f"at B={batch} for ε/B in {_span(lo, hi)} ({where}; U = {us})")
+            at = f"ε/B = {lo:.3g}" if lo == hi else f"ε/B in {_span(lo, hi)}"
+            holds.append(f"at B={batch} for {at} ({where}; U = {us})")
             below = [c for c in row if c.eps_over_b < lo and c.verdict == "does not hold"]
             if below:
                 fails.append(f"at B={batch} below ε/B = {max(c.eps_over_b for c in below):.3g}")
@@ -1434,8 +1452,12 @@ def headline(cells: list[Cell], regs: list[Region], samples: list[Sample]) -> tu
             fails.append(f"at B={batch}: SGD diverges at every ε tried")
             continue
         top = max(c.eps_over_b for c in going)
+        no = [c.eps_over_b for c in going if c.verdict == "does not hold"]
         if all(c.verdict in ("does not hold", "nothing to escape") for c in going):
             fails.append(f"at B={batch} for any ε/B up to {top:.3g}{edge}")
+        elif no:
+            fails.append(f"at B={batch} up to ε/B = {max(no):.3g}")
+            unsure.append(f"at B={batch} above it (to ε/B = {top:.3g}{edge})")
         else:
             unsure.append(f"at B={batch} (up to ε/B = {top:.3g}{edge})")
     tail = ""

@@ -559,6 +559,10 @@ def _axis_page(rep: dict, add, kind: str):
         ("diverged", f"loss above {cfg['ceiling']:g} or not finite"),
         ("tests", f"exact McNemar, Holm over every cell tested, α = {cfg['alpha']:g}"),
         ("does not hold when the 95% interval excludes a reduction of", f"{cfg['margin']:.0%}"),
+        (
+            "… or when the escapes from the bad minima stay below (95% upper bound)",
+            f"{cfg['escape_floor']:.0%}",
+        ),
     ]
     samples = Table(
         "GD's reference runs and the distinct bad minima they reached",
