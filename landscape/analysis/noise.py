@@ -86,6 +86,12 @@ class ChainProblem(abc.ABC):
         Also converged when E fell by at most this fraction over the last check of
         :func:`descend`: a minimum on a kink of a piecewise-smooth loss (ReLU on a sample),
         where GD stalls with ‖∇E‖ bounded away from 0. None for smooth losses.
+    stay_tol : float
+        A chain's basin is the minimum it started at when descent ends within this fraction
+        of its norm (``stayed``; :func:`escape_outcomes`), and two minima are one class only
+        within it (:meth:`same_minimum`).
+    loss_rtol : float
+        Two minima of one class have losses within this relative tolerance (:func:`distinct`).
     """
 
     dim: int
@@ -93,6 +99,8 @@ class ChainProblem(abc.ABC):
     basin_lr: float
     gtol: float = 1e-8
     stall_tol: float | None = None
+    stay_tol: float = 1e-4
+    loss_rtol: float = 1e-7
 
     @abc.abstractmethod
     def loss(self, theta: np.ndarray) -> np.ndarray:
@@ -123,12 +131,12 @@ class ChainProblem(abc.ABC):
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         """The Hessian at one point; theta of shape (D,) → (D, D)."""
 
-    def same_minimum(self, a: np.ndarray, b: np.ndarray, tol: float = 1e-4) -> bool:
+    def same_minimum(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether minima ``a`` and ``b`` (D,) are one minimum modulo the symmetry group.
 
-        The base problem has no symmetry: the points must coincide within ``tol``·‖a‖.
+        The base problem has no symmetry: the points must coincide within ``stay_tol``·‖a‖.
         """
-        return bool(np.linalg.norm(a - b) <= tol * max(np.linalg.norm(a), 1e-12))
+        return bool(np.linalg.norm(a - b) <= self.stay_tol * max(np.linalg.norm(a), 1e-12))
 
     def symmetry(self) -> str:
         """The symmetry group :meth:`same_minimum` works modulo, in words."""
@@ -483,9 +491,9 @@ def distinct(problem: ChainProblem, points: np.ndarray, losses: np.ndarray) -> n
     out = np.empty(len(points), dtype=np.int64)
     for i, (p, e) in enumerate(zip(points, losses, strict=True)):
         for c, j in enumerate(reps):
-            if abs(e - losses[j]) <= 1e-7 * max(abs(e), 1e-12) and problem.same_minimum(
-                p, points[j]
-            ):
+            if abs(e - losses[j]) <= problem.loss_rtol * max(
+                abs(e), 1e-12
+            ) and problem.same_minimum(p, points[j]):
                 out[i] = c
                 break
         else:
@@ -495,7 +503,7 @@ def distinct(problem: ChainProblem, points: np.ndarray, losses: np.ndarray) -> n
 
 
 def escape_outcomes(
-    problem: ChainProblem, start: np.ndarray, basins: Basins, tol: float = 1e-4
+    problem: ChainProblem, start: np.ndarray, basins: Basins
 ) -> tuple[np.ndarray, np.ndarray]:
     """What became of chains started at the bad minimum ``start`` (D,).
 
@@ -503,7 +511,7 @@ def escape_outcomes(
     -------
     outcome : ndarray of str, shape (K,)
         One of :data:`OUTCOMES` per chain (``stayed``: back at ``start`` itself, within
-        ``tol``·‖start‖).
+        ``problem.stay_tol``·‖start‖).
     copy : ndarray of bool, shape (K,)
         Among ``moved``: the minimum reached is a symmetric copy of ``start``.
     """
@@ -516,7 +524,7 @@ def escape_outcomes(
             outcome[i] = "escaped"
         elif lab in ("diverged", "unresolved"):
             outcome[i] = lab
-        elif np.linalg.norm(basins.theta[i] - start) <= tol * scale:
+        elif np.linalg.norm(basins.theta[i] - start) <= problem.stay_tol * scale:
             outcome[i] = "stayed"
         else:
             outcome[i] = "moved"

@@ -257,12 +257,15 @@ class PopulationReLU(ChainProblem):
     def hessian(self, theta: np.ndarray) -> np.ndarray:  # noqa: D102
         return population_hessian(self._W(theta), self.V)
 
-    def same_minimum(self, a: np.ndarray, b: np.ndarray, tol: float = 1e-4) -> bool:
-        """Whether W_a = P·W_b·Q for permutations P of units and Q of coordinates (within tol)."""
+    def same_minimum(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether W_a = P·W_b·Q for permutations P of units and Q of coordinates.
+
+        Within ``stay_tol``·‖W_a‖ (1e-4: the closed form's minima are isolated points).
+        """
         A, B = self._W(a), self._W(b)
         perm_cols, perm_rows = match_units(A, B)
         gap = np.linalg.norm(A - B[perm_rows][:, perm_cols])
-        return bool(gap <= tol * max(np.linalg.norm(A), 1e-12))
+        return bool(gap <= self.stay_tol * max(np.linalg.norm(A), 1e-12))
 
     def symmetry(self) -> str:  # noqa: D102
         return (
