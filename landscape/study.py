@@ -508,9 +508,9 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     """Start optuna-dashboard on a storage (see ``--help``)."""
     args = _dashboard_parser().parse_args(argv)
     try:
-        import optuna_dashboard  # the optional [dashboard] extra
+        import optuna_dashboard  # a dependency: absent only from a broken install
     except ImportError:
-        return _fail("optuna-dashboard is not installed; pip install 'landscape[dashboard]'")
+        return _fail("optuna-dashboard is missing from this install; pip install optuna-dashboard")
     try:
         if not 1 <= args.port <= 65535:
             raise UsageError(f"--port={args.port} must lie in [1, 65535]")
