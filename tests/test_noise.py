@@ -365,3 +365,21 @@ def test_a_chain_climbing_far_above_its_start_is_not_diverged_below_the_ceiling(
     # with a ceiling below what they reach, they are diverged, and stop there
     low = sgd_chains(q, start, [0.1], 1, 500, np.random.default_rng(0), cooldown=0, ceiling=1e-3)
     assert low.diverged.mean() > 0.5 and (low.updates[low.diverged] < 500).all()
+
+
+def test_kicks_tell_a_minimum_from_a_point_with_a_way_down():
+    from landscape.analysis.noise import kicked_back
+
+    w = DoubleWell(0.25)
+    w.kicks = 4
+    rng = np.random.default_rng(0)
+    bad = np.array([w.x_bad])
+    assert kicked_back(w, bad, float(w.loss(bad[None])[0]), rng)
+    # a point on the slope above the bad minimum: every kick descends far below it
+    slope = np.array([0.5])
+    assert not kicked_back(w, slope, float(w.loss(slope[None])[0]), rng)
+    # is_minimum asks the Hessian first, then the kicks, and remembers its judgement
+    assert w.is_minimum(bad, float(w.loss(bad[None])[0]))
+    assert len(w._kicked) == 1
+    assert w.is_minimum(bad + 1e-9, float(w.loss(bad[None])[0]))
+    assert len(w._kicked) == 1

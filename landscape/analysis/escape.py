@@ -74,6 +74,9 @@ class SampleNet(ChainProblem):
             self.stall_tol = 1e-13
             self.stay_tol = 0.05
             self.loss_rtol = 0.01
+            # where descent stalls, the Hessian of one piece cannot tell a minimum on a kink
+            # from a kink with a way down: kicks can (kicked_back)
+            self.kicks = 8
 
     def loss(self, theta: np.ndarray) -> np.ndarray:  # noqa: D102
         with np.errstate(all="ignore"):

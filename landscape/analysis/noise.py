@@ -92,6 +92,9 @@ class ChainProblem(abc.ABC):
         within it (:meth:`same_minimum`).
     loss_rtol : float
         Two minima of one class have losses within this relative tolerance (:func:`distinct`).
+    kicks, kick_size, kick_steps : int, float, int
+        The kick test of a minimum on a piecewise-smooth loss (:func:`kicked_back`); 0 kicks
+        (smooth losses): the Hessian alone decides.
     """
 
     dim: int
@@ -101,6 +104,9 @@ class ChainProblem(abc.ABC):
     stall_tol: float | None = None
     stay_tol: float = 1e-4
     loss_rtol: float = 1e-7
+    kicks: int = 0
+    kick_size: float = 1e-2
+    kick_steps: int = 500
 
     @abc.abstractmethod
     def loss(self, theta: np.ndarray) -> np.ndarray:
@@ -130,6 +136,26 @@ class ChainProblem(abc.ABC):
     @abc.abstractmethod
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         """The Hessian at one point; theta of shape (D,) → (D, D)."""
+
+    def is_minimum(self, theta: np.ndarray, loss: float, verified: list | None = None) -> bool:
+        """Whether a point where descent converged (or stalled) is a local minimum.
+
+        A positive definite Hessian; and with ``kicks`` > 0, GD from small kicks around it
+        returns (:func:`kicked_back`). ``verified`` caches the points judged so far, as
+        (θ, E, judgement): a point that is one of them (:meth:`same_minimum`, E within
+        ``loss_rtol``) takes its judgement.
+        """
+        if np.linalg.eigvalsh(self.hessian(theta))[0] <= 0:
+            return False
+        if not self.kicks:
+            return True
+        for point, e, judged in verified if verified is not None else ():
+            if abs(e - loss) <= self.loss_rtol * abs(loss) and self.same_minimum(point, theta):
+                return judged
+        judged = kicked_back(self, theta, loss, np.random.default_rng(0))
+        if verified is not None:
+            verified.append((theta, loss, judged))
+        return judged
 
     def same_minimum(self, a: np.ndarray, b: np.ndarray) -> bool:
         """Whether minima ``a`` and ``b`` (D,) are one minimum modulo the symmetry group.
@@ -466,12 +492,34 @@ def descend(
     ok = np.isfinite(theta).all(axis=1)
     if ok.any():
         loss[ok] = problem.loss(theta[ok])
+    verified: list[tuple[np.ndarray, float, bool]] = []  # points judged, with the judgement
     for i in np.flatnonzero(converged & (label == "unresolved")):
         if loss[i] < problem.global_below:
             label[i] = "global"
-        elif np.linalg.eigvalsh(problem.hessian(theta[i]))[0] > 0:
+        elif problem.is_minimum(theta[i], loss[i], verified):
             label[i] = "spurious"
     return Basins(label.astype(str), theta, loss)
+
+
+def kicked_back(
+    problem: ChainProblem, theta: np.ndarray, loss: float, rng: np.random.Generator
+) -> bool:
+    """Whether GD from small kicks around ``theta`` returns to it: a non-smooth minimum's test.
+
+    ``problem.kicks`` points at ``kick_size``·‖θ‖ in random directions each descend for
+    ``kick_steps`` steps at ``basin_lr``; θ is a minimum when none of them ends more than
+    ``loss_rtol`` below E(θ). On a piecewise-smooth loss, GD can stall on a kink that is not a
+    minimum (a descent direction runs along the kink): there a positive definite Hessian of
+    one piece says nothing, and a kick finds the way down.
+    """
+    u = rng.standard_normal((problem.kicks, problem.dim))
+    u *= problem.kick_size * np.linalg.norm(theta) / np.linalg.norm(u, axis=1, keepdims=True)
+    x = theta[None, :] + u
+    with np.errstate(all="ignore"):
+        for _ in range(problem.kick_steps):
+            x -= problem.basin_lr * problem.grad(x)
+        E = problem.loss(x)
+    return bool(np.all(np.isfinite(E) & (E >= loss - problem.loss_rtol * abs(loss))))
 
 
 def distinct(problem: ChainProblem, points: np.ndarray, losses: np.ndarray) -> np.ndarray:
