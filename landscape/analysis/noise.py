@@ -137,11 +137,11 @@ class ChainProblem(abc.ABC):
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         """The Hessian at one point; theta of shape (D,) → (D, D)."""
 
-    def is_minimum(self, theta: np.ndarray, loss: float, verified: list | None = None) -> bool:
+    def is_minimum(self, theta: np.ndarray, loss: float) -> bool:
         """Whether a point where descent converged (or stalled) is a local minimum.
 
         A positive definite Hessian; and with ``kicks`` > 0, GD from small kicks around it
-        returns (:func:`kicked_back`). ``verified`` caches the points judged so far, as
+        returns (:func:`kicked_back`). The points judged by kicks are remembered, as
         (θ, E, judgement): a point that is one of them (:meth:`same_minimum`, E within
         ``loss_rtol``) takes its judgement.
         """
@@ -149,12 +149,12 @@ class ChainProblem(abc.ABC):
             return False
         if not self.kicks:
             return True
-        for point, e, judged in verified if verified is not None else ():
+        judged_before = self.__dict__.setdefault("_kicked", [])
+        for point, e, judged in judged_before:
             if abs(e - loss) <= self.loss_rtol * abs(loss) and self.same_minimum(point, theta):
                 return judged
         judged = kicked_back(self, theta, loss, np.random.default_rng(0))
-        if verified is not None:
-            verified.append((theta, loss, judged))
+        judged_before.append((np.array(theta), loss, judged))
         return judged
 
     def same_minimum(self, a: np.ndarray, b: np.ndarray) -> bool:
@@ -492,11 +492,10 @@ def descend(
     ok = np.isfinite(theta).all(axis=1)
     if ok.any():
         loss[ok] = problem.loss(theta[ok])
-    verified: list[tuple[np.ndarray, float, bool]] = []  # points judged, with the judgement
     for i in np.flatnonzero(converged & (label == "unresolved")):
         if loss[i] < problem.global_below:
             label[i] = "global"
-        elif problem.is_minimum(theta[i], loss[i], verified):
+        elif problem.is_minimum(theta[i], loss[i]):
             label[i] = "spurious"
     return Basins(label.astype(str), theta, loss)
 
