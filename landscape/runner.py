@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -475,6 +476,7 @@ def _on_signal(signum, _frame) -> None:
 
 def install_signal_handlers(sigint: bool = True) -> None:
     """Turn SIGTERM (and SIGINT) into :class:`Interrupted` in this process."""
+    _redeliver_lost_interrupts()
     signal.signal(signal.SIGTERM, _on_signal)
     if sigint:
         signal.signal(signal.SIGINT, _on_signal)
@@ -541,7 +543,9 @@ def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
     stopped by the run's deadline (:class:`TimedOut`) is FAIL, and the loop ends there. Optuna
     fails the running trial and re-raises :class:`Interrupted` on SIGTERM/SIGINT; a copy of
     the trial with the same parameters is then enqueued (user attr ``retried_from``), so the
-    next run on the study runs it again, as the heartbeat does for a worker that died.
+    next run on the study runs it again, as the heartbeat does for a worker that died. An
+    interruption or a storage error that Optuna's loop buries under an error of its own (when
+    storing the trial fails) is raised as itself.
     """
     current: dict[str, int] = {}
 
@@ -550,7 +554,15 @@ def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
         return objective(trial)
 
     try:
-        study.optimize(tracked, **kwargs)
+        try:
+            study.optimize(tracked, **kwargs)
+        except Exception as exc:
+            # Optuna loses the error when storing the trial fails (its tell's ``finally`` raises
+            # an UnboundLocalError): the interruption or outage under it is what happened.
+            real = _cause(exc, (Interrupted, StorageError, DiskFullError))
+            if real is None:
+                raise
+            raise real.with_traceback(None) from None
     except PlanComplete:
         return
     except TimedOut as exc:
@@ -580,7 +592,19 @@ def _drain(study: optuna.Study, objective, deadline: float | None, callbacks: li
 
 
 def _requeue(study: optuna.Study, number: int) -> None:
+    """Queue a copy of the interrupted trial ``number``, failing it first if still RUNNING.
+
+    Optuna fails the trial whose objective was interrupted; a signal that arrives while the
+    trial is being stored (or its heartbeat stopped) leaves it RUNNING, and no process would
+    end it.
+    """
     (trial,) = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if trial.state == TrialState.RUNNING:
+        try:
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # stored meanwhile, by the tell the signal cut short
+        trial = study._storage.get_trial(trial._trial_id)
     if trial.state == TrialState.FAIL and trial.params:
         records.retry_copy(study, trial)
 
@@ -742,7 +766,13 @@ def _phase(
         yield
     except Interrupted as exc:
         if exc.detail is None:
-            exc.detail = _interrupted_detail(what, study, plan)
+            try:
+                exc.detail = _interrupted_detail(what, study, plan)
+            except StorageError:  # the storage is what we were waiting for: say what we know
+                exc.detail = (
+                    f"during {what}, while the storage was unreachable; what finished is "
+                    "stored; rerun the command when the storage is back"
+                )
             exc.done = done
         raise
 
@@ -951,28 +981,87 @@ def _beat(options: _Options) -> dict:
     return {"heartbeat": options.heartbeat, "grace": grace}
 
 
-def _worker(job: dict[str, Any]) -> None:
+_WORKER_ERRORS = (StorageError, DiskFullError, records.DamagedArtifact)
+"""What ends a worker with a one-line message: a user's to act on, not a bug."""
+
+
+def _worker(job: dict[str, Any], errors: multiprocessing.connection.Connection) -> None:
     """One worker process of ``--jobs``: load the study and run trials while the plan lacks some.
 
-    Whatever ends it early is said in one line on stderr (no traceback) and its exit code.
+    Silent and with its exit code whatever ends it: 128 + the signal number on SIGTERM (its
+    running trial is FAIL and queued again already); 1 on an error a user can act on (the
+    storage unreachable past ``--storage-retry``, a full disk, a damaged artifact), which it
+    hands to the parent over ``errors`` (its end of a pipe) to be said once, in one line.
     """
     try:
         _work(job)
-    except Interrupted as exc:  # its running trial is FAIL and re-queued already
-        sys.exit(128 + exc.signum)
-    except (StorageError, DiskFullError, records.DamagedArtifact) as exc:
-        print(f"landscape: worker {os.getpid()}: {exc}", file=sys.stderr)
+    except BaseException as exc:
+        stop = _cause(exc, (Interrupted,))
+        if stop is not None:  # its running trial is FAIL and re-queued already
+            sys.exit(128 + stop.signum)
+        error = _cause(exc, _WORKER_ERRORS)
+        if error is None:
+            raise
+        try:
+            errors.send(error.with_traceback(None))
+        except Exception:  # noqa: BLE001 - the parent is gone: say it here
+            print(f"landscape: worker {os.getpid()}: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def _cause(exc: BaseException, types: tuple[type[BaseException], ...]) -> BaseException | None:
+    """``exc`` or the first of its causes (or contexts) that is one of ``types``, else None.
+
+    Optuna's trial loop can lose an error: when its tell fails, its ``finally`` raises an
+    ``UnboundLocalError`` of its own, with the real error (an interruption, an outage) as context.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, types):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _redeliver_lost_interrupts() -> None:
+    """Deliver again, silently, a signal whose :class:`Interrupted` a finalizer swallowed.
+
+    Python runs a signal handler wherever the main thread is, finalizers (``__del__``, weakref
+    and garbage-collector callbacks) included. An exception raised there cannot propagate:
+    Python prints it ("Exception ignored in …" and a traceback) and carries on as if no signal
+    had come, so the process neither stops nor stays quiet. The signal is sent again instead,
+    from a thread a moment later, when the finalizer has returned.
+    """
+    if getattr(sys.unraisablehook, "redelivers", False):
+        return
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        exc = unraisable.exc_value
+        if not isinstance(exc, Interrupted):
+            default(unraisable)
+            return
+        again = threading.Timer(0.05, os.kill, (os.getpid(), exc.signum))
+        again.daemon = True
+        again.start()
+
+    hook.redelivers = True
+    sys.unraisablehook = hook
 
 
 def _work(job: dict[str, Any]) -> None:
     configure_logging()
+    _redeliver_lost_interrupts()
     spec = job["spec"]
     problem = prepare(spec)
     # SIGINT stays ignored (inherited from the parent, see _run_workers): Ctrl-C reaches the
     # whole process group, and the parent alone decides, passing SIGTERM on to its workers.
     install_signal_handlers(sigint=False)
-    store = open_storage(resolve(job["storage"]), retry_seconds=job["retry"], **job["beat"])
+    # An outage is said once for the run, by the parent (it polls the same storage).
+    store = open_storage(
+        resolve(job["storage"]), retry_seconds=job["retry"], announce=False, **job["beat"]
+    )
     artifacts = ArtifactStore(job["artifacts"])
     if spec.analysis is not None:
         study = optuna.load_study(study_name=job["study_name"], storage=store)
@@ -1003,69 +1092,163 @@ def _run_workers(
     plan: Plan | None = None,
     deadline: float | None = None,
 ) -> int:
-    """Run trials (or queued units) in ``options.jobs`` processes; return the dead ones.
+    """Run trials (or queued units) in ``options.jobs`` processes.
 
     The workers share the run's ``plan`` through the storage, so the others take over the
     share of a worker that dies; its running trial is failed as soon as its death is seen and
-    a copy queued, which the others (or the parent, after them) run.
+    a copy queued, which the others (or the parent, after them) run. An error a worker cannot
+    get past (the storage unreachable past ``--storage-retry``, a full disk) stops them all
+    and is raised here, once. On :class:`Interrupted` the workers get SIGTERM and are waited
+    for (each fails its running trial and queues a copy); a second signal kills them.
+
+    Returns
+    -------
+    int
+        Workers that died leaving part of the plan undone (0 when the plan is complete or
+        queued when the workers are done: the others took over, and the queued copies of the
+        dead workers' trials run in this process next).
     """
     jobs = options.jobs
     target = options.target
+    _redeliver_lost_interrupts()  # a Ctrl-C must reach the workers, however it lands
     n_before = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
-    procs = []
-    for _ in range(jobs):
-        job = {
-            "spec": spec,
-            "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
-            "study_name": options.study_name,
-            "limit": plan.limit if plan is not None else 0,
-            "invocation": plan.invocation if plan is not None else None,
-            "deadline": deadline,
-            "threads": threads,
-            "artifacts": str(options.artifacts),
-            "beat": _beat(options),
-            "retry": options.storage_retry,
-        }
-        proc = ctx.Process(target=_worker, args=(job,), daemon=False)
-        # Started with SIGINT ignored (kept across exec): a Ctrl-C during a worker's start-up
-        # must not print its traceback; the parent passes the interruption on as SIGTERM.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            proc.start()
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        procs.append(proc)
+    job = {
+        "spec": spec,
+        "storage": target.url if target.kind != "journal" else f"journal:{target.path}",
+        "study_name": options.study_name,
+        "limit": plan.limit if plan is not None else 0,
+        "invocation": plan.invocation if plan is not None else None,
+        "deadline": deadline,
+        "threads": threads,
+        "artifacts": str(options.artifacts),
+        "beat": _beat(options),
+        "retry": options.storage_retry,
+    }
+    procs: list = []
+    errors: list = []  # the parent's end of each worker's pipe for its one-line error
     done = 0
     seen_dead: set[int] = set()
     try:
+        for _ in range(jobs):
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(job, writer), daemon=False)
+            with _sigint_ignored():
+                proc.start()
+            writer.close()  # the worker has its own copy
+            procs.append(proc)
+            errors.append(reader)
         while any(p.is_alive() for p in procs):
             time.sleep(0.5)
             finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
             bar.update(max(0, finished - n_before - done))
             done = max(done, finished - n_before)
-            _rescue(study, procs, seen_dead)
-    except Interrupted:
-        for p in procs:  # pass the signal on: each worker fails its running trial and exits
-            if p.is_alive():
-                p.terminate()
+            _rescue(study, procs, seen_dead, errors)
         for p in procs:
             p.join()
+        _rescue(study, procs, seen_dead, errors)
+    except Interrupted:
+        # Passed on: each worker fails its running trial, queues a copy and exits (in a second,
+        # unless the storage is down); one stuck is killed. A trial that a worker could not
+        # end (cut short at a bad moment, or killed) is failed here.
+        _stop_workers(procs, patience=30.0)
+        _fail_left_running(study, procs)
         raise
+    except BaseException:
+        # The storage (or the disk) is gone for every process: the workers cannot end their
+        # trials either, and are not waited for long. A trial they leave RUNNING is failed
+        # by the next run on this host (its process is gone).
+        _stop_workers(procs, patience=5.0)
+        raise
+    _fail_left_running(study, procs)
+    if plan is None or _missing(study, plan):
+        return len(seen_dead)
+    return 0
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start a worker with SIGINT ignored (kept across exec), without losing a Ctrl-C.
+
+    Ignored in the worker: a Ctrl-C during its start-up must not print its traceback; the
+    parent passes the interruption on as SIGTERM. Blocked meanwhile in the parent: a SIGINT
+    that arrives while it is ignored stays pending (Linux never discards a blocked signal)
+    and is delivered once the handler is back.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _raise_worker_error(errors: list[multiprocessing.connection.Connection]) -> None:
+    """Raise the first error a worker handed over (see :func:`_worker`), if any."""
+    for reader in errors:
+        if reader.poll():
+            try:
+                error = reader.recv()
+            except EOFError:  # the worker exited without one
+                continue
+            raise error
+
+
+def _stop_workers(procs: list, patience: float | None) -> None:
+    """SIGTERM the live workers and wait for them; SIGKILL those left after a while.
+
+    After ``patience`` seconds (None: no limit), or at a second signal while waiting.
+    """
     for p in procs:
-        p.join()
-    _rescue(study, procs, seen_dead)
-    return len(seen_dead)
+        if p.is_alive():
+            p.terminate()
+    try:
+        end = None if patience is None else time.monotonic() + patience
+        for p in procs:
+            p.join(None if end is None else max(0.0, end - time.monotonic()))
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
 
 
-def _rescue(study: optuna.Study, procs, seen_dead: set[int]) -> None:
-    """Fail the running trials of workers that died since the last look, and queue copies."""
+def _fail_left_running(study: optuna.Study, procs: list) -> None:
+    """Fail the trials still RUNNING in the name of a worker that has exited, and queue copies.
+
+    A worker that exits normally has none; one stopped at a bad moment (a signal while its
+    trial was being stored) or dead may leave one, which no process would ever end.
+    """
+    gone = {p.pid for p in procs if p.exitcode is not None}
+    if not gone:
+        return
+    try:
+        failed = fail_dead_workers(study._storage, [study.study_name], pids=gone)
+    except (StorageError, DiskFullError):
+        return  # the next run on this host fails them: their processes are gone
+    for name, number in failed:
+        log.debug("trial %d of %r: left RUNNING by its worker; marked FAIL", number, name)
+
+
+def _rescue(
+    study: optuna.Study,
+    procs: list,
+    seen_dead: set[int],
+    errors: list[multiprocessing.connection.Connection],
+) -> None:
+    """Fail the running trials of workers that died since the last look, and queue copies.
+
+    A worker that exited because of an error it handed over (see :func:`_worker`) did not
+    die: its error is raised instead (it was put before the worker exited, so it is there).
+    """
     gone = {
         i: p for i, p in enumerate(procs) if p.exitcode not in (None, 0) and p.pid not in seen_dead
     }
     if not gone:
         return
+    _raise_worker_error(errors)
     seen_dead.update(p.pid for p in gone.values())
     failed = fail_dead_workers(study._storage, [study.study_name], pids=set(seen_dead))
     numbers = ", ".join(str(n) for _, n in failed) or "none"

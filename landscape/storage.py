@@ -10,6 +10,7 @@ database driver) before anything is created, so bad input leaves nothing behind.
 from __future__ import annotations
 
 import abc
+import copy
 import errno
 import hashlib
 import importlib.util
@@ -394,6 +395,7 @@ def open_storage(
     heartbeat: int | None = None,
     grace: int | None = None,
     retry_seconds: float = 120.0,
+    announce: bool = True,
 ) -> ResilientStorage:
     """Create or open the storage (call :func:`check_storage` first).
 
@@ -411,6 +413,10 @@ def open_storage(
     same parameters (Optuna's ``RetryHeartbeatStaleTrialCallback``). Journal files have no
     heartbeat: see :func:`fail_stale_running`.
 
+    A database server that cannot be reached is waited for as long as a running trial would
+    wait for it (``retry_seconds``), with one warning when ``announce``; then
+    :class:`StorageUnavailable` says so in one line.
+
     Returns
     -------
     ResilientStorage
@@ -418,18 +424,33 @@ def open_storage(
     """
     start = time.monotonic()
     attempt = 0
+    announced = not announce or retry_seconds <= 0
     while True:
         try:
-            inner = _open(target, heartbeat, grace)
-            return ResilientStorage(inner, target, retry_seconds)
+            store = ResilientStorage(_open(target, heartbeat, grace), target, retry_seconds)
+            store.announce = announce
+            return store
         except StorageError as exc:
             attempt += 1
-            outage = exc.__cause__ is not None and transient(exc.__cause__)
-            if target.kind == "journal" or (
-                attempt >= attempts and not (outage and time.monotonic() - start < retry_seconds)
-            ):
+            cause = exc.__cause__
+            outage = cause is not None and transient(cause)
+            waited = time.monotonic() - start
+            if target.kind == "journal" or (attempt >= attempts and not outage):
                 raise exc.with_traceback(None) from None
-            time.sleep(min(0.5 * attempt, 8.0))
+            if outage and waited >= retry_seconds:
+                raise StorageUnavailable(
+                    _unreachable_message(target, waited, retry_seconds, attempt, cause)
+                ) from None
+            if outage and not announced:
+                announced = True
+                _log.warning(
+                    "storage %s unreachable (%s); retrying for up to %g s (--storage-retry)",
+                    target.display,
+                    _outage_line(cause, target.url),
+                    retry_seconds,
+                )
+            pause = min(0.5 * attempt, 8.0)
+            time.sleep(min(pause, retry_seconds - waited) if outage else pause)
 
 
 def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
@@ -654,6 +675,67 @@ def transient(exc: BaseException) -> bool:
     return False
 
 
+def _unreachable_message(
+    target: StorageTarget, seconds: float, budget: float, attempts: int, exc: BaseException
+) -> str:
+    """The one line of :class:`StorageUnavailable`: the storage, how long, the budget, why."""
+    return (
+        f"storage {target.display} unreachable for {seconds:.0f} s, past the --storage-retry "
+        f"budget of {budget:g} s ({attempts} attempts): {_outage_line(exc, target.url)}"
+    )
+
+
+def _drop_storage_noise(record: logging.LogRecord) -> bool:
+    """Drop what the storage's libraries log about an outage or an interruption.
+
+    Optuna's RDB storage warns that a query failed and is tried another way, with the whole
+    SQL statement (a dozen lines), whenever a trial query fails with an ``OperationalError``
+    — which a lost connection is; the query that follows fails as well and is retried here,
+    an outage said in one line. SQLAlchemy's pool logs, with a traceback, a cursor or
+    connection it could not clean up because a signal (SIGTERM, SIGINT) cut a query short;
+    the interruption is said in one line by the command.
+    """
+    if record.getMessage().startswith("Caught an error from sqlalchemy"):
+        return False
+    exc = record.exc_info[1] if record.exc_info else None
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return False
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return True
+
+
+def _pool_classes(cls: type = sqlalchemy.pool.Pool) -> Iterator[type]:
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _pool_classes(sub)
+
+
+# (a filter of a logger sees its own records only; SQLAlchemy logs on one per pool class)
+for _logger_name in ["optuna.storages._rdb.storage"] + [
+    f"{cls.__module__}.{cls.__name__}" for cls in _pool_classes()
+]:
+    logging.getLogger(_logger_name).addFilter(_drop_storage_noise)
+
+
+def _outage_line(exc: BaseException, url: str) -> str:
+    """The first line of the driver's own error under ``exc`` (what the server said).
+
+    Optuna wraps a lost connection in its own error, whose text blames invalid data; the
+    driver's error ("connection refused", "server closed the connection") says what happened.
+    """
+    found, seen = exc, set()
+    while found is not None and id(found) not in seen:
+        seen.add(id(found))
+        if type(found).__name__ in _TRANSIENT_NAMES:
+            # without SQLAlchemy's "(psycopg.OperationalError) " before the driver's words
+            return re.sub(r"^\([\w.]+\) ", "", _one_line(found, url))
+        found = found.__cause__ or found.__context__
+    return _one_line(exc, url)
+
+
 def worker_id() -> str:
     """The running process as ``host:pid:start``.
 
@@ -694,6 +776,18 @@ def worker_dead(worker: str, pids: set[int] | None = None) -> bool:
     return start != "?" and _start_ticks(pid) != start
 
 
+def worker_alive(worker: str) -> bool:
+    """Whether the process ``worker`` (:func:`worker_id`) is known to be alive.
+
+    It is: it runs on this host, with the same pid and start time.
+    """
+    host, _, rest = worker.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or start == "?":
+        return False
+    return not worker_dead(worker) and _start_ticks(int(pid_text)) == start
+
+
 _FORWARDED = sorted(
     name
     for name in dir(optuna.storages.BaseStorage)
@@ -714,16 +808,22 @@ class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
     """An Optuna storage that waits out outages and keeps a run's plan of trials.
 
     Every call goes to the wrapped storage; one that fails because the database is unreachable
-    (connection refused or dropped) is retried with growing pauses, 0.5 s up to 8 s, for
-    ``retry_seconds`` in all, then raises :class:`StorageUnavailable` in one line. Optuna's
-    heartbeat passes through (a trial whose worker waits keeps its heartbeat thread retrying).
+    (connection refused or dropped) is retried with growing pauses, 0.5 s up to 8 s, until
+    ``retry_seconds`` have passed since it first failed, then raises :class:`StorageUnavailable`
+    in one line. An outage is announced once (one warning when it starts, however many calls
+    wait it out); once a call has given up, the others give up at their first failure too, so a
+    run that fails does so within one budget, and once a signal (SIGTERM, SIGINT) came while a
+    call waited, the process is stopping and no call waits any more. Optuna's heartbeat
+    passes through (a trial whose worker waits keeps its heartbeat thread retrying), and a
+    stale heartbeat of a process that is alive on this host does not fail its trial: the
+    storage was down, not the worker.
 
     Fresh trials are created under a lock held across processes (a file lock beside an SQLite
     or journal file, an advisory lock on PostgreSQL), and only while the study holds fewer
     configurations than the run's :class:`Plan`: several invocations or workers started
     together then create exactly the planned number, and a dead worker's share is taken by
-    the others. Each trial records the process running it (system attr ``landscape:worker``),
-    so a run can tell a trial whose process died on this host at once.
+    the others. Each trial records the process running it (system attr ``landscape:worker``,
+    written with the trial itself), so a run can tell a trial whose process died on this host.
 
     Parameters
     ----------
@@ -731,23 +831,37 @@ class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
     target : StorageTarget
     retry_seconds : float
         The outage budget (0: fail at the first error).
+
+    Attributes
+    ----------
+    announce : bool
+        Warn when an outage starts (a run's workers leave that to the run's parent process).
     """
 
     def __init__(self, inner, target: StorageTarget, retry_seconds: float = 120.0) -> None:
         self.inner = inner
         self.target = target
         self.retry_seconds = float(retry_seconds)
+        self.announce = True
         self._plans: dict[int, Plan] = {}
         self._worker = worker_id()
+        self._down_since: float | None = None  # when the current outage was first seen
+        self._gave_up = False  # a call ran out of budget in this outage
+        self._stopping = False  # a signal came while a call waited, in this outage
 
     # ---------------------------------------------------------------- calls and retries
     def _call(self, name: str, *args, **kwargs):
+        return self._retrying(lambda: getattr(self.inner, name)(*args, **kwargs))
+
+    def _retrying(self, fn):
+        """``fn()``, retried through an outage for at most the budget (see the class)."""
         start = time.monotonic()
         pause = 0.5
-        attempt = 0
+        attempts = 0
         while True:
+            attempts += 1
             try:
-                return getattr(self.inner, name)(*args, **kwargs)
+                result = fn()
             except Exception as exc:  # noqa: BLE001 - classified below, re-raised otherwise
                 if files.disk_full(exc):
                     raise files.DiskFullError(
@@ -755,51 +869,100 @@ class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
                     ) from None
                 if not transient(exc):
                     raise
-                waited = time.monotonic() - start
-                if waited + pause > self.retry_seconds:
+                now = time.monotonic()
+                if self._down_since is None:
+                    self._down_since = now
+                    if self.announce and self.retry_seconds > 0:
+                        _log.warning(
+                            "storage %s unreachable (%s); retrying for up to %g s "
+                            "(--storage-retry)",
+                            self.target.display,
+                            _outage_line(exc, self.target.url),
+                            self.retry_seconds,
+                        )
+                waited = now - start
+                if self._stopping:
                     raise StorageUnavailable(
-                        f"storage {self.target.display} unreachable for {waited:.0f} s "
-                        f"({attempt + 1} attempts, budget {self.retry_seconds:g} s, "
-                        f"--storage-retry): {_one_line(exc, self.target.url)}"
+                        f"storage {self.target.display} unreachable "
+                        f"({_outage_line(exc, self.target.url)}); not waited for, the process "
+                        "being interrupted"
                     ) from None
-                if attempt == 0:
-                    _log.warning(
-                        "storage %s unreachable (%s); retrying for up to %g s",
-                        self.target.display,
-                        _one_line(exc, self.target.url),
-                        self.retry_seconds,
-                    )
-                attempt += 1
-                time.sleep(pause)
+                if self._gave_up or waited >= self.retry_seconds:
+                    self._gave_up = True
+                    raise StorageUnavailable(self._unreachable(exc, now, attempts)) from None
+                try:
+                    time.sleep(min(pause, self.retry_seconds - waited))
+                except KeyboardInterrupt:
+                    # SIGTERM or Ctrl-C while waiting: the process is stopping, and what it
+                    # still writes (its trial's end, a copy) must not wait out the outage too.
+                    self._stopping = True
+                    raise
                 pause = min(2 * pause, 8.0)
+            else:
+                self._down_since = None
+                self._gave_up = self._stopping = False
+                return result
+
+    def _unreachable(self, exc: BaseException, now: float, attempts: int) -> str:
+        since = self._down_since if self._down_since is not None else now
+        return _unreachable_message(self.target, now - since, self.retry_seconds, attempts, exc)
 
     def create_new_trial(self, study_id: int, template_trial=None) -> int:  # noqa: D102
         plan = self._plans.get(study_id)
         if template_trial is not None or plan is None:
-            trial_id = self._call("create_new_trial", study_id, template_trial)
-            if template_trial is None or template_trial.state == TrialState.RUNNING:
-                self._call("set_trial_system_attr", trial_id, records.WORKER, self._worker)
-            return trial_id
+            if template_trial is None:
+                template_trial = self._fresh_trial({})
+            elif template_trial.state == TrialState.RUNNING:
+                template_trial = copy.deepcopy(template_trial)
+                template_trial.system_attrs[records.WORKER] = self._worker
+            return self._call("create_new_trial", study_id, template_trial)
         with self.lock(study_id):
             trials = self._call(
                 "get_all_trials", study_id, deepcopy=False, states=records.PLAN_STATES
             )
             if sum(records.in_plan(t, plan.invocation) for t in trials) >= plan.limit:
                 raise PlanComplete
-            trial_id = self._call("create_new_trial", study_id)
-            if plan.invocation is not None:
-                self._call("set_trial_system_attr", trial_id, records.INVOCATION, plan.invocation)
-            self._call("set_trial_system_attr", trial_id, records.WORKER, self._worker)
-        return trial_id
+            attrs = {} if plan.invocation is None else {records.INVOCATION: plan.invocation}
+            # The process and the plan are written with the trial, in one transaction: a worker
+            # killed right after can be told dead, and its trial counted where it belongs.
+            return self._call("create_new_trial", study_id, self._fresh_trial(attrs))
+
+    def _fresh_trial(self, system_attrs: dict) -> optuna.trial.FrozenTrial:
+        """The template of a fresh RUNNING trial of this process (numbered by the storage)."""
+        return optuna.trial.FrozenTrial(
+            number=-1,
+            state=TrialState.RUNNING,
+            value=None,
+            values=None,
+            datetime_start=datetime.now(),
+            datetime_complete=None,
+            params={},
+            distributions={},
+            user_attrs={},
+            system_attrs={**system_attrs, records.WORKER: self._worker},
+            intermediate_values={},
+            trial_id=-1,
+        )
 
     def set_trial_state_values(self, trial_id: int, state, values=None) -> bool:  # noqa: D102
         try:
             ok = self._call("set_trial_state_values", trial_id, state, values)
         except optuna.exceptions.UpdateFinishedTrialError:
+            stored = self._call("get_trial", trial_id)
             # A retried call whose first attempt did reach the database before the connection
             # dropped: the trial is already in the state asked for.
-            if state.is_finished() and self._call("get_trial", trial_id).state == state:
+            if state.is_finished() and stored.state == state:
                 return True
+            if state.is_finished() and stored.state == TrialState.FAIL:
+                # Failed by another process for a stale heartbeat (a worker on another host,
+                # during an outage longer than the grace period), and a copy queued: this
+                # result is dropped rather than the run, and the copy runs the configuration.
+                _log.warning(
+                    "trial %d was marked FAIL by another process while it ran (its heartbeat "
+                    "was older than the grace period); its result is dropped, a copy runs",
+                    stored.number,
+                )
+                return False
             raise
         if ok and state == TrialState.RUNNING:  # a queued trial popped by this process
             self._call("set_trial_system_attr", trial_id, records.WORKER, self._worker)
@@ -813,7 +976,14 @@ class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
             _log.debug("heartbeat not recorded: %s", exc)
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        return self._call("_get_stale_trial_ids", study_id)
+        stale = self._call("_get_stale_trial_ids", study_id)
+        # A live process's heartbeat is stale only because the storage was unreachable for
+        # longer than the grace period: its trial is running, and is left to it.
+        return [
+            trial_id
+            for trial_id in stale
+            if not worker_alive(records.worker(self._call("get_trial", trial_id)) or "")
+        ]
 
     def get_heartbeat_interval(self) -> int | None:  # noqa: D102
         if not isinstance(self.inner, BaseHeartbeat):
@@ -850,37 +1020,34 @@ class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
         key = int.from_bytes(
             hashlib.sha256(f"landscape:{study_id}".encode()).digest()[:8], "big", signed=True
         )
-        acquire, release = (
-            ("SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)")
-            if engine.dialect.name == "postgresql"
-            else ("SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)")
-        )
-        conn = self._connect(engine)
+        if engine.dialect.name == "postgresql":
+            acquire, release = "SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"
+        else:
+            acquire, release, key = "SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)", str(key)
+        # Connecting and locking are retried together: a connection lost on the way is dropped.
+        conn = self._retrying(lambda: _locked_connection(engine, acquire, key))
         try:
-            conn.execute(sqlalchemy.text(acquire), {"k": key if "pg" in acquire else str(key)})
-            try:
-                yield
-            finally:
-                conn.execute(sqlalchemy.text(release), {"k": key if "pg" in acquire else str(key)})
+            yield
         finally:
-            conn.close()
-
-    def _connect(self, engine):
-        return self._retry_plain(engine.connect)
-
-    def _retry_plain(self, fn):
-        start, pause = time.monotonic(), 0.5
-        while True:
             try:
-                return fn()
+                conn.execute(sqlalchemy.text(release), {"k": key})
             except Exception as exc:  # noqa: BLE001
-                if not transient(exc) or time.monotonic() - start + pause > self.retry_seconds:
-                    raise StorageUnavailable(
-                        f"storage {self.target.display} unreachable: "
-                        f"{_one_line(exc, self.target.url)}"
-                    ) from None
-                time.sleep(pause)
-                pause = min(2 * pause, 8.0)
+                # The server dropped the session, and the lock went with it.
+                if not transient(exc):
+                    raise
+            finally:
+                conn.close()
+
+
+def _locked_connection(engine, acquire: str, key: int | str):
+    """A new connection of ``engine`` holding the named lock ``key`` (waiting for it)."""
+    conn = engine.connect()
+    try:
+        conn.execute(sqlalchemy.text(acquire), {"k": key})
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 for _name in _FORWARDED:

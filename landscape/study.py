@@ -43,6 +43,7 @@ from landscape.storage import (
     DEFAULT_STORAGE,
     StorageError,
     StorageTarget,
+    StorageUnavailable,
     artifact_dir,
     check_storage,
     check_writable,
@@ -444,6 +445,8 @@ def cmd_run(argv: Sequence[str]) -> int:
             repeats=args.repeats,
             storage_retry=args.storage_retry,
         )
+    except StorageUnavailable as exc:  # an outage past --storage-retry: not bad input
+        return _fail(str(exc), 1)
     except (SpecError, StorageError, UsageError) as exc:
         return _fail(str(exc))
     if args.json:
