@@ -1060,7 +1060,11 @@ def _work(job: dict[str, Any]) -> None:
     install_signal_handlers(sigint=False)
     # An outage is said once for the run, by the parent (it polls the same storage).
     store = open_storage(
-        resolve(job["storage"]), retry_seconds=job["retry"], announce=False, **job["beat"]
+        resolve(job["storage"]),
+        retry_seconds=job["retry"],
+        announce=False,
+        first_contact=False,  # the parent reached it: a failure now is an outage
+        **job["beat"],
     )
     artifacts = ArtifactStore(job["artifacts"])
     if spec.analysis is not None:

@@ -396,6 +396,7 @@ def open_storage(
     grace: int | None = None,
     retry_seconds: float = 120.0,
     announce: bool = True,
+    first_contact: bool = True,
 ) -> ResilientStorage:
     """Create or open the storage (call :func:`check_storage` first).
 
@@ -415,7 +416,10 @@ def open_storage(
 
     A database server that cannot be reached is waited for as long as a running trial would
     wait for it (``retry_seconds``), with one warning when ``announce``; then
-    :class:`StorageUnavailable` says so in one line.
+    :class:`StorageUnavailable` says so in one line. On ``first_contact`` (no process of this
+    run has reached it yet: a mistyped URL looks like a server that is down) the wait is at
+    most :data:`FIRST_CONTACT` seconds, and the one line is a :class:`StorageError` asking to
+    check the URL.
 
     Returns
     -------
@@ -424,7 +428,8 @@ def open_storage(
     """
     start = time.monotonic()
     attempt = 0
-    announced = not announce or retry_seconds <= 0
+    budget = min(retry_seconds, FIRST_CONTACT) if first_contact else retry_seconds
+    announced = not announce or budget <= 0
     while True:
         try:
             store = ResilientStorage(_open(target, heartbeat, grace), target, retry_seconds)
@@ -437,20 +442,26 @@ def open_storage(
             waited = time.monotonic() - start
             if target.kind == "journal" or (attempt >= attempts and not outage):
                 raise exc.with_traceback(None) from None
-            if outage and waited >= retry_seconds:
+            if outage and waited >= budget:
+                if first_contact:
+                    raise StorageError(
+                        f"storage {target.display} cannot be reached "
+                        f"({_outage_line(cause, target.url)}; tried for {waited:.0f} s); check "
+                        "the URL and that the server runs"
+                    ) from None
                 raise StorageUnavailable(
                     _unreachable_message(target, waited, retry_seconds, attempt, cause)
                 ) from None
             if outage and not announced:
                 announced = True
                 _log.warning(
-                    "storage %s unreachable (%s); retrying for up to %g s (--storage-retry)",
+                    "storage %s unreachable (%s); retrying for up to %g s",
                     target.display,
                     _outage_line(cause, target.url),
-                    retry_seconds,
+                    budget,
                 )
             pause = min(0.5 * attempt, 8.0)
-            time.sleep(min(pause, retry_seconds - waited) if outage else pause)
+            time.sleep(min(pause, budget - waited) if outage else pause)
 
 
 def _open(target: StorageTarget, heartbeat: int | None, grace: int | None):
@@ -620,6 +631,10 @@ def _fail_running(storage, study_names, gone) -> list[tuple[str, int]]:
 
 
 # ------------------------------------------------------------- a storage that waits
+FIRST_CONTACT = 10.0
+"""Seconds a run waits for a database server no process of it has reached yet."""
+
+
 class StorageUnavailable(StorageError):
     """The storage stayed unreachable for the whole retry budget; the message is one line."""
 

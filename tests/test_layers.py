@@ -16,6 +16,7 @@ LAYERS = [
     {"model"},
     {"analysis", "analysis.hessian"},  # curvature: the trainer tracks λ_max with it
     {"data", "train"},
+    {"analysis.noise"},  # the noise axis's engine: the chain problems build on it
     {
         "analysis.symmetry",
         "analysis.minima",
