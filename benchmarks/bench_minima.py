@@ -37,12 +37,12 @@ import numpy as np
 from scipy.optimize import minimize
 
 from landscape import seeds
-from landscape.analysis.hessian import complex_step_hessians, hessians
 from landscape.analysis.minima import examine, examine_points, loss_floor, polish
 from landscape.data import load_dataset
-from landscape.experiments import start_thetas
+from landscape.hessian import complex_step_hessians, hessians
 from landscape.model import MLP
-from landscape.objectives import prepare
+from landscape.runs.adapters import start_thetas
+from landscape.runs.problem import prepare
 from landscape.spec import find_spec, parse_spec
 from landscape.threads import blas_threads
 from landscape.train import train, train_many

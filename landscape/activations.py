@@ -31,7 +31,7 @@ class Activation:
         ``slope(h)`` returns f'(z) as a new array, given h = f(z).
     bend : callable
         ``bend(h, hdot)`` returns the directional derivative of f'(z) when h moves by ``hdot``
-        (f''(z)·ż written through h; the exact Hessian of :mod:`landscape.analysis.hessian`).
+        (f''(z)·ż written through h; the exact Hessian of :mod:`landscape.hessian`).
     """
 
     name: str

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from landscape.analysis.hessian import top_eigenpair
+from landscape.hessian import top_eigenpair
 from landscape.model import MLP
-from landscape.schedules import Schedule, make_schedule
+from landscape.rules import check_values, setting
+from landscape.schedules import SCHEDULES, Schedule, make_schedule
 from landscape.threads import model_flops, sized_blas_threads
 
 STATUSES = ("converged", "diverged", "stalled", "budget", "stopped")
@@ -105,7 +106,7 @@ class TrainResult:
 METHODS = ("gd", "minibatch", "online")
 """Batch learning (eq 3), mini-batches of ``batch_size`` (eqs 7–8), online learning (|B| = 1)."""
 
-_MANY_UNSUPPORTED = {  # field: its default; train_many keeps no history and no stall rule
+MANY_UNSUPPORTED = {  # field: its default; train_many keeps no history and no stall rule
     "track_sharpness": None,
     "stall_window": None,
     "stall_tol": 1e-3,
@@ -140,22 +141,22 @@ class TrainConfig:
         Measure λ_max along training every this many updates (see :func:`train`).
     """
 
-    method: str = "gd"
-    epochs: int = 100
-    batch_size: int | None = None
-    lr: float = 0.1
-    schedule: str = "constant"
+    method: str = setting("gd", choices=METHODS)
+    epochs: int = setting(100, low=1)
+    batch_size: int | None = setting(None, low=1, optional=True)
+    lr: float = setting(0.1, low=0.0, open_low=True)
+    schedule: str = setting("constant", choices=tuple(SCHEDULES))
     schedule_params: dict = field(default_factory=dict)
-    max_updates: int | None = None
-    gtol: float = 0.0
-    atol: float = 0.0
-    rtol: float = 8 * float(np.finfo(np.float64).eps)
-    diverge_factor: float = 10.0
-    stall_window: int | None = None
-    stall_tol: float = 1e-3
+    max_updates: int | None = setting(None, low=1, optional=True)
+    gtol: float = setting(0.0, low=0.0)
+    atol: float = setting(0.0, low=0.0)
+    rtol: float = setting(8 * float(np.finfo(np.float64).eps), low=0.0)
+    diverge_factor: float = setting(10.0, low=1.0, open_low=True)
+    stall_window: int | None = setting(None, low=1, optional=True)
+    stall_tol: float = setting(1e-3, low=0.0)
     drop_last: bool = False
-    eval_every: int = 1
-    track_sharpness: int | None = None
+    eval_every: int = setting(1, low=1)
+    track_sharpness: int | None = setting(None, low=1, optional=True)
 
     def batch(self, n_train: int) -> int | None:
         """The batch size :func:`train` takes: None (batch learning) for gd or a batch of N."""
@@ -195,14 +196,14 @@ class TrainConfig:
             For a field :func:`train_many` cannot honour (it keeps no per-epoch history and
             has no stall rule), naming the field.
         """
-        for name, default in _MANY_UNSUPPORTED.items():
+        for name, default in MANY_UNSUPPORTED.items():
             if getattr(self, name) != default:
                 raise ValueError(
                     f"trainer.{name}={getattr(self, name)!r} is not supported by the multi-start "
                     f"trainer (no per-epoch history, no stall rule); leave it at {default!r}"
                 )
         kwargs = self.train_kwargs(n_train)
-        for name in _MANY_UNSUPPORTED:
+        for name in MANY_UNSUPPORTED:
             del kwargs[name]
         return kwargs
 
@@ -221,9 +222,8 @@ class _Rules:
     diverge_factor: float
 
     def __post_init__(self):
-        for name in ("atol", "rtol", "gtol"):
-            _check_number(name, getattr(self, name), low=0.0, inclusive=True)
-        _check_number("diverge_factor", self.diverge_factor, low=1.0, inclusive=False)
+        check_values(TrainConfig, {n: getattr(self, n) for n in ("atol", "rtol", "gtol")})
+        check_values(TrainConfig, {"diverge_factor": self.diverge_factor})
 
     def diverged(self, E, E0):
         """E is not finite or has grown past ``diverge_factor`` · E(θ⁽⁰⁾)."""
@@ -266,16 +266,6 @@ def _resolve_schedule(schedule: Schedule | str | None, params: dict | None) -> S
     if not isinstance(schedule, Schedule):
         raise ValueError(f"schedule={schedule!r} must be a schedule name or a Schedule")
     return schedule
-
-
-def _check_number(name: str, value: float, *, low: float, inclusive: bool) -> float:
-    ok = isinstance(value, int | float | np.number) and math.isfinite(value)
-    if ok:
-        ok = value >= low if inclusive else value > low
-    if not ok:
-        op = ">=" if inclusive else ">"
-        raise ValueError(f"{name}={value!r} must be a finite number {op} {low:g}")
-    return float(value)
 
 
 def _check_count(name: str, value: int | None, *, low: int, high: int | None = None) -> None:
@@ -398,188 +388,261 @@ def train(
     that has decayed to ε = 0 (cosine or linear with a final ratio of 0) ends training with
     ``budget``: θ can no longer change, but that is not convergence.
     """
-    theta = model.check_theta(theta0)
-    if theta.ndim != 1:
-        raise ValueError(f"theta0 has shape {theta.shape}; train takes one start of shape (D,)")
-    theta = theta.copy()
-    X = model.check_inputs(X)
-    t_train = model.targets(y, X.shape[0])
-    n = X.shape[0]
-    if n == 0:
-        raise ValueError("X has 0 samples; training needs at least one")
-    has_val = X_val is not None and np.shape(X_val)[0] > 0
-    if has_val:
-        X_val = model.check_inputs(X_val)
-        t_val = model.targets(y_val, X_val.shape[0])
-    lr = _check_number("lr", lr, low=0.0, inclusive=False)
-    _check_count("epochs", epochs, low=1)
-    _check_count("batch_size", batch_size, low=1, high=n)
-    _check_count("max_updates", max_updates, low=1)
-    _check_count("stall_window", stall_window, low=1)
-    _check_count("eval_every", eval_every, low=1)
-    _check_count("track_sharpness", track_sharpness, low=1)
-    _check_number("stall_tol", stall_tol, low=0.0, inclusive=True)
-    rules = _Rules(atol, rtol, gtol, diverge_factor)
-    sched = _resolve_schedule(schedule, schedule_params)
-    B = n if batch_size is None else int(batch_size)
-    if B < n and rng is None:
-        raise ValueError(f"batch_size={B} < N={n} needs rng, a numpy.random.Generator")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng={rng!r} must be a numpy.random.Generator")
+    run = _Run.prepare(
+        model,
+        theta0,
+        X,
+        y,
+        X_val,
+        y_val,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        rng=rng,
+        schedule=schedule,
+        schedule_params=schedule_params,
+        max_updates=max_updates,
+        rules=(atol, rtol, gtol, diverge_factor),
+        stall=(stall_window, stall_tol),
+        drop_last=drop_last,
+        eval_every=eval_every,
+        track_sharpness=track_sharpness,
+        trajectory=trajectory,
+    )
+    return run.loop(callback)
 
-    classify = model.is_classifier
-    full_batch = B == n
-    n_batches = n // B if drop_last else -(-n // B)
-    budget_updates = max_updates if max_updates is not None else math.inf
-    grad_buf = np.empty_like(theta)
-    theta_prev = np.empty_like(theta)
-    views = (model.layout.unravel(theta), model.layout.unravel(grad_buf))
-    rows: list[tuple] = []
-    thetas: list[np.ndarray] = []
-    nan = math.nan
 
-    def evaluate() -> tuple[float, float, float]:
+class _Run:
+    """One run of :func:`train`: its checked inputs, its buffers and its history rows.
+
+    :meth:`prepare` checks the inputs (the phase that refuses), :meth:`loop` makes the updates
+    and applies the stopping rules, :meth:`result` turns the rows into a history.
+    """
+
+    @classmethod
+    def prepare(
+        cls, model, theta0, X, y, X_val, y_val, *, lr, epochs, batch_size, rng, schedule,
+        schedule_params, max_updates, rules, stall, drop_last, eval_every, track_sharpness,
+        trajectory,
+    ) -> _Run:  # fmt: skip
+        """Check every input (the rules of :class:`TrainConfig`'s fields) and allocate."""
+        theta = model.check_theta(theta0)
+        if theta.ndim != 1:
+            raise ValueError(f"theta0 has shape {theta.shape}; train takes one start of shape (D,)")
+        self = cls()
+        self.model, self.theta = model, theta.copy()
+        self.X = model.check_inputs(X)
+        self.t_train = model.targets(y, self.X.shape[0])
+        n = self.n = self.X.shape[0]
+        if n == 0:
+            raise ValueError("X has 0 samples; training needs at least one")
+        self.has_val = X_val is not None and np.shape(X_val)[0] > 0
+        if self.has_val:
+            self.X_val = model.check_inputs(X_val)
+            self.t_val = model.targets(y_val, self.X_val.shape[0])
+        stall_window, stall_tol = stall
+        # the rules of TrainConfig's fields, the same the spec checks
+        check_values(
+            TrainConfig,
+            {
+                "lr": lr,
+                "epochs": epochs,
+                "max_updates": max_updates,
+                "stall_window": stall_window,
+                "eval_every": eval_every,
+                "track_sharpness": track_sharpness,
+                "stall_tol": stall_tol,
+            },
+        )
+        self.lr = float(lr)
+        _check_count("batch_size", batch_size, low=1, high=n)
+        self.rules = _Rules(*rules)
+        self.sched = _resolve_schedule(schedule, schedule_params)
+        B = self.B = n if batch_size is None else int(batch_size)
+        if B < n and rng is None:
+            raise ValueError(f"batch_size={B} < N={n} needs rng, a numpy.random.Generator")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng={rng!r} must be a numpy.random.Generator")
+        self.rng, self.epochs, self.max_updates = rng, epochs, max_updates
+        self.stall_window, self.stall_tol = stall_window, stall_tol
+        self.eval_every, self.track_sharpness = eval_every, track_sharpness
+        self.trajectory = trajectory
+        self.classify = model.is_classifier
+        self.full_batch = B == n
+        self.n_batches = n // B if drop_last else -(-n // B)
+        self.budget_updates = max_updates if max_updates is not None else math.inf
+        self.grad_buf = np.empty_like(self.theta)
+        self.theta_prev = np.empty_like(self.theta)
+        self.views = (model.layout.unravel(self.theta), model.layout.unravel(self.grad_buf))
+        self.rows: list[tuple] = []
+        self.thetas: list[np.ndarray] = []
+        self.sharp = {"v": None, "at": -math.inf}  # the last eigenvector, and its update
+        return self
+
+    def evaluate(self) -> tuple[float, float, float]:
         """Full-training-set E, ‖∇E‖ and accuracy at the current θ (gradient in grad_buf)."""
-        E, g, acc = model.evaluate(theta, X, t_train, out=grad_buf, accuracy=classify, views=views)
-        return float(E), float(np.sqrt(g @ g)), (float(acc) if classify else nan)
+        E, g, acc = self.model.evaluate(
+            self.theta,
+            self.X,
+            self.t_train,
+            out=self.grad_buf,
+            accuracy=self.classify,
+            views=self.views,
+        )
+        return float(E), float(np.sqrt(g @ g)), (float(acc) if self.classify else math.nan)
 
-    sharp = {"v": None, "at": -math.inf}  # the last eigenvector, and the update it was measured at
-
-    def sharpness(updates: int) -> float:
-        if track_sharpness is None:
-            return nan
+    def sharpness(self, updates: int) -> float:
+        """λ_max at θ when a measurement is due (``track_sharpness``), else NaN."""
+        if self.track_sharpness is None:
+            return math.nan
+        sharp = self.sharp
         # at θ⁽⁰⁾, then at updates 1, 2, 4, … (the first steps decide a catapult) until the
         # doubling is sparser than every track_sharpness updates
-        due = min(sharp["at"] + track_sharpness, max(1, 2 * sharp["at"]))
-        if updates < due:
-            return nan
-        if not np.isfinite(theta).all():
-            return nan
+        due = min(sharp["at"] + self.track_sharpness, max(1, 2 * sharp["at"]))
+        if updates < due or not np.isfinite(self.theta).all():
+            return math.nan
         # First start: ∇E, which GD's own dynamics align with the sharp directions; no random
         # draw, so tracking leaves the training's random stream untouched.
-        v0 = sharp["v"] if sharp["v"] is not None else grad_buf.copy()
+        v0 = sharp["v"] if sharp["v"] is not None else self.grad_buf.copy()
         if not np.any(v0):
-            v0 = np.ones_like(theta)
-        lam, sharp["v"] = top_eigenpair(model, theta, X, t_train, v0, tol=1e-6)
+            v0 = np.ones_like(self.theta)
+        lam, sharp["v"] = top_eigenpair(self.model, self.theta, self.X, self.t_train, v0, tol=1e-6)
         sharp["at"] = updates
         return lam
 
-    def record(epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
-        if has_val:
-            Ev, _, accv = model.evaluate(
-                theta, X_val, t_val, grad=False, accuracy=classify, views=views
+    def record(self, epoch: int, updates: int, E: float, gnorm: float, lr_t: float, acc: float):
+        """Append a history row (validation loss and sharpness measured here)."""
+        if self.has_val:
+            Ev, _, accv = self.model.evaluate(
+                self.theta,
+                self.X_val,
+                self.t_val,
+                grad=False,
+                accuracy=self.classify,
+                views=self.views,
             )
-            Ev, accv = float(Ev), (float(accv) if classify else nan)
+            Ev, accv = float(Ev), (float(accv) if self.classify else math.nan)
         else:
-            Ev, accv = nan, nan
-        rows.append((epoch, updates, E, gnorm, lr_t, acc, Ev, accv, sharpness(updates)))
-        if trajectory:
-            thetas.append(theta.copy())
-        return EpochRecord(*rows[-1])
+            Ev, accv = math.nan, math.nan
+        self.rows.append((epoch, updates, E, gnorm, lr_t, acc, Ev, accv, self.sharpness(updates)))
+        if self.trajectory:
+            self.thetas.append(self.theta.copy())
+        return EpochRecord(*self.rows[-1])
 
-    start = time.perf_counter()
-    status, message = "budget", f"used the budget of {epochs} epochs"
-    updates = 0
-    epoch = 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        E, gnorm, acc = evaluate()
-        E0 = E
-        record(0, 0, E, gnorm, float(sched(0, lr)), acc)
-        if not math.isfinite(E0):
-            status, message = "diverged", "E(θ⁽⁰⁾) is not finite"
-            epochs = 0
-        theta_prev[...] = theta
-        for epoch in range(1, epochs + 1):
-            n_up = min(n_batches, budget_updates - updates)
-            lrs = np.atleast_1d(sched(np.arange(updates, updates + n_up), lr))
-            if full_batch:
-                if epoch > 1 and (epoch - 1) % eval_every:
-                    model.evaluate(theta, X, t_train, out=grad_buf, value=False, views=views)
-                # else grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
-                grad_buf *= lrs[0]  # in place: no θ-sized temporary
-                theta -= grad_buf  # eq (3): θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E(θ⁽ᵗ⁾)
-            else:
-                perm = rng.permutation(n)
-                Xp, tp = X[perm], t_train[perm]
-                for i in range(n_up):
-                    sl = slice(i * B, (i + 1) * B)
-                    # The mini-batch loss value is not needed: only ∇E⁽ᵗ⁾ enters eq (8), and a
-                    # non-finite ‖ε∇E⁽ᵗ⁾‖² flags divergence just as well.
-                    _, step, _ = model.evaluate(
-                        theta,
-                        Xp[sl],
-                        tp[sl],
-                        out=grad_buf,
-                        value=False,
-                        scale=lrs[i],
-                        views=views,
-                    )  # step = ε_t ∇E⁽ᵗ⁾(θ)
-                    if not math.isfinite(step @ step):
-                        status = "diverged"
-                        message = f"a mini-batch gradient became non-finite at update {updates + i}"
-                        break
-                    theta -= step  # eq (8): θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E⁽ᵗ⁾(θ⁽ᵗ⁾)
-            updates += n_up if status != "diverged" else i
-            if status != "diverged" and epoch % eval_every and epoch < epochs:
-                if updates < budget_updates:
-                    continue
-            E, gnorm, acc = evaluate()
-            rec = record(epoch, updates, E, gnorm, float(lrs[-1]), acc)
-            if status == "diverged":
-                break
-            if rules.diverged(E, E0) or not np.isfinite(theta).all():
-                status = "diverged"
-                if math.isfinite(E) and E > diverge_factor * E0:
-                    message = f"E={E:.6g} exceeds {diverge_factor:g} × E(θ⁽⁰⁾)={E0:.6g}"
-                else:
-                    message = f"E became {E} at epoch {epoch}"
-                break
-            if rules.no_more_steps(sched, updates, lr):
-                status = "budget"
-                message = f"the schedule reached ε = 0 at update {updates}: θ can no longer change"
-                break
-            theta_prev -= theta
-            if rules.still(np.abs(theta_prev).max(), np.abs(theta).max()):
-                status = "converged"
-                message = f"θ stopped changing at epoch {epoch} (atol={atol:g}, rtol={rtol:g})"
-                break
-            theta_prev[...] = theta
-            if rules.small_gradient(gnorm):
-                status, message = "converged", f"‖∇E‖={gnorm:.3g} <= gtol={gtol:g}"
-                break
-            if stall_window is not None and epoch >= stall_window:
-                # rows hold epochs 0, k, 2k, … (k = eval_every): the last one at least
-                # stall_window epochs back
-                E_old = rows[(epoch - stall_window) // eval_every][2]
-                if rules.stalled(E_old, E, stall_tol):
-                    status = "stalled"
-                    message = (
-                        f"E fell from {E_old:.6g} to {E:.6g} over the last {stall_window} "
-                        f"epochs, less than stall_tol={stall_tol:g} of it"
-                    )
+    def epoch_updates(self, epoch: int, updates: int, lrs: np.ndarray) -> str | None:
+        """One epoch's updates, eq (3) or (8); a message if a mini-batch gradient blew up."""
+        model, theta, grad_buf, views = self.model, self.theta, self.grad_buf, self.views
+        if self.full_batch:
+            if epoch > 1 and (epoch - 1) % self.eval_every:
+                model.evaluate(theta, self.X, self.t_train, out=grad_buf, value=False, views=views)
+            # else grad_buf already holds ∇E(θ) from the end-of-epoch evaluation.
+            grad_buf *= lrs[0]  # in place: no θ-sized temporary
+            theta -= grad_buf  # eq (3): θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E(θ⁽ᵗ⁾)
+            return None
+        perm = self.rng.permutation(self.n)
+        Xp, tp = self.X[perm], self.t_train[perm]
+        B = self.B
+        for i in range(len(lrs)):
+            sl = slice(i * B, (i + 1) * B)
+            # The mini-batch loss value is not needed: only ∇E⁽ᵗ⁾ enters eq (8), and a
+            # non-finite ‖ε∇E⁽ᵗ⁾‖² flags divergence just as well.
+            _, step, _ = model.evaluate(
+                theta, Xp[sl], tp[sl], out=grad_buf, value=False, scale=lrs[i], views=views
+            )  # step = ε_t ∇E⁽ᵗ⁾(θ)
+            if not math.isfinite(step @ step):
+                self.blown_at = i
+                return f"a mini-batch gradient became non-finite at update {updates + i}"
+            theta -= step  # eq (8): θ⁽ᵗ⁺¹⁾ = θ⁽ᵗ⁾ − ε_t ∇E⁽ᵗ⁾(θ⁽ᵗ⁾)
+        return None
+
+    def stop(self, epoch: int, updates: int, E: float, E0: float, gnorm: float):
+        """The stopping rules at an evaluated epoch: (status, message), or None to go on."""
+        rules, theta = self.rules, self.theta
+        if rules.diverged(E, E0) or not np.isfinite(theta).all():
+            if math.isfinite(E) and E > rules.diverge_factor * E0:
+                return "diverged", f"E={E:.6g} exceeds {rules.diverge_factor:g} × E(θ⁽⁰⁾)={E0:.6g}"
+            return "diverged", f"E became {E} at epoch {epoch}"
+        if rules.no_more_steps(self.sched, updates, self.lr):
+            return (
+                "budget",
+                f"the schedule reached ε = 0 at update {updates}: θ can no longer change",
+            )
+        self.theta_prev -= theta
+        if rules.still(np.abs(self.theta_prev).max(), np.abs(theta).max()):
+            return "converged", (
+                f"θ stopped changing at epoch {epoch} (atol={rules.atol:g}, rtol={rules.rtol:g})"
+            )
+        self.theta_prev[...] = theta
+        if rules.small_gradient(gnorm):
+            return "converged", f"‖∇E‖={gnorm:.3g} <= gtol={rules.gtol:g}"
+        window = self.stall_window
+        if window is not None and epoch >= window:
+            # rows hold epochs 0, k, 2k, … (k = eval_every): the last one at least
+            # stall_window epochs back
+            E_old = self.rows[(epoch - window) // self.eval_every][2]
+            if rules.stalled(E_old, E, self.stall_tol):
+                return "stalled", (
+                    f"E fell from {E_old:.6g} to {E:.6g} over the last {window} epochs, less "
+                    f"than stall_tol={self.stall_tol:g} of it"
+                )
+        return None
+
+    def loop(self, callback) -> TrainResult:
+        """Epochs of updates, an evaluation (and the stopping rules) at every evaluated epoch."""
+        start = time.perf_counter()
+        epochs, sched, lr = self.epochs, self.sched, self.lr
+        status, message = "budget", f"used the budget of {epochs} epochs"
+        updates = 0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            E, gnorm, acc = self.evaluate()
+            E0 = E
+            self.record(0, 0, E, gnorm, float(sched(0, lr)), acc)
+            if not math.isfinite(E0):
+                status, message = "diverged", "E(θ⁽⁰⁾) is not finite"
+                epochs = 0
+            self.theta_prev[...] = self.theta
+            for epoch in range(1, epochs + 1):
+                n_up = min(self.n_batches, self.budget_updates - updates)
+                lrs = np.atleast_1d(sched(np.arange(updates, updates + n_up), lr))
+                blown = self.epoch_updates(epoch, updates, lrs)
+                updates += n_up if blown is None else self.blown_at
+                if blown is None and epoch % self.eval_every and epoch < epochs:
+                    if updates < self.budget_updates:
+                        continue
+                E, gnorm, acc = self.evaluate()
+                rec = self.record(epoch, updates, E, gnorm, float(lrs[-1]), acc)
+                if blown is not None:
+                    status, message = "diverged", blown
                     break
-            if callback is not None and callback(rec):
-                status, message = "stopped", f"the callback stopped training at epoch {epoch}"
-                break
-            if updates >= budget_updates:
-                status, message = "budget", f"used the budget of {max_updates} updates"
-                break
-    seconds = time.perf_counter() - start
-    cols = list(zip(*rows, strict=True))
-    history = {
-        name: np.asarray(col, dtype=np.int64 if name in ("epoch", "updates") else np.float64)
-        for name, col in zip(HISTORY_FIELDS, cols, strict=True)
-    }
-    return TrainResult(
-        theta=theta,
-        status=status,
-        history=history,
-        epochs=len(rows) - 1,
-        updates=updates,
-        message=message,
-        seconds=seconds,
-        trajectory=np.array(thetas) if trajectory else None,
-    )
+                stop = self.stop(epoch, updates, E, E0, gnorm)
+                if stop is not None:
+                    status, message = stop
+                    break
+                if callback is not None and callback(rec):
+                    status, message = "stopped", f"the callback stopped training at epoch {epoch}"
+                    break
+                if updates >= self.budget_updates:
+                    status, message = "budget", f"used the budget of {self.max_updates} updates"
+                    break
+        return self.result(status, message, updates, time.perf_counter() - start)
+
+    def result(self, status: str, message: str, updates: int, seconds: float) -> TrainResult:
+        """The run's outcome, its history rows as columns."""
+        cols = list(zip(*self.rows, strict=True))
+        history = {
+            name: np.asarray(col, dtype=np.int64 if name in ("epoch", "updates") else np.float64)
+            for name, col in zip(HISTORY_FIELDS, cols, strict=True)
+        }
+        return TrainResult(
+            theta=self.theta,
+            status=status,
+            history=history,
+            epochs=len(self.rows) - 1,
+            updates=updates,
+            message=message,
+            seconds=seconds,
+            trajectory=np.array(self.thetas) if self.trajectory else None,
+        )
 
 
 def curve_state(
@@ -706,12 +769,11 @@ def train_many(
     X = model.check_inputs(X)
     t_train = model.targets(y, X.shape[0])
     n = X.shape[0]
-    lr = _check_number("lr", lr, low=0.0, inclusive=False)
-    _check_count("epochs", epochs, low=1)
+    check_values(TrainConfig, {"lr": lr, "epochs": epochs, "max_updates": max_updates})
+    lr = float(lr)
     _check_count("batch_size", batch_size, low=1, high=n)
     _check_count("check_every", check_every, low=1)
     _check_count("chunk", chunk, low=1)
-    _check_count("max_updates", max_updates, low=1)
     rules = _Rules(atol, rtol, gtol, diverge_factor)
     sched = _resolve_schedule(schedule, schedule_params)
     B = n if batch_size is None else int(batch_size)

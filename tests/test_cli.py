@@ -11,7 +11,7 @@ import pytest
 from fast import FAST, QUICK
 from optuna.artifacts import FileSystemArtifactStore
 
-from landscape import records
+from landscape.runs import records
 from landscape.study import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -771,7 +771,7 @@ def test_cli_grid_sampler_visits_every_point_once_then_stops(workdir, capsys):
 
 def test_load_trial_and_slice_a_stored_trial(workdir, capsys):
     import landscape
-    from landscape.analysis.hessian import hessian
+    from landscape.hessian import hessian
 
     assert main(["lr_search", "--n-trials", "3", *QUICK]) == 0
     study = optuna.load_study(study_name="lr_search", storage="sqlite:///studies/landscape.db")

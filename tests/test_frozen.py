@@ -12,13 +12,6 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from landscape.analysis import spurious as ss
-from landscape.analysis.hessian import (
-    complex_step_hessians,
-    hessian,
-    hessian_vector_product,
-    largest_eigenvalue,
-    top_eigenpair,
-)
 from landscape.analysis.minima import examine_points, newton_many, polish, polish_many
 from landscape.analysis.noise import gd_chains
 from landscape.analysis.symmetry import (
@@ -28,6 +21,13 @@ from landscape.analysis.symmetry import (
     verify_symmetry,
 )
 from landscape.data import load_dataset
+from landscape.hessian import (
+    complex_step_hessians,
+    hessian,
+    hessian_vector_product,
+    largest_eigenvalue,
+    top_eigenpair,
+)
 from landscape.model import MLP
 from landscape.spec import SpecError, parse_spec
 from landscape.train import train, train_many

@@ -11,8 +11,8 @@ from landscape.analysis.geometry import (
     slice_2d,
     slice_grid,
 )
-from landscape.analysis.hessian import hessian
 from landscape.analysis.symmetry import random_transform
+from landscape.hessian import hessian
 from landscape.model import MLP
 
 

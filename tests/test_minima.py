@@ -2,13 +2,6 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from landscape.analysis.hessian import (
-    complex_step_hessians,
-    hessian,
-    hessian_vector_product,
-    hessians,
-    largest_eigenvalue,
-)
 from landscape.analysis.minima import (
     _asymptote,
     analyse_points,
@@ -29,6 +22,13 @@ from landscape.analysis.symmetry import (
     unit_transform,
 )
 from landscape.data import _teacher, load_dataset
+from landscape.hessian import (
+    complex_step_hessians,
+    hessian,
+    hessian_vector_product,
+    hessians,
+    largest_eigenvalue,
+)
 from landscape.model import MLP
 from landscape.train import train, train_many
 
@@ -398,7 +398,7 @@ def test_sigmoid_flip_with_bias_shift_is_a_symmetry_and_align_undoes_it(rng):
 def test_shipped_student_spec_finds_two_isolated_minima_each_verified(workdir, capsys):
     import json
 
-    from landscape.objectives import prepare
+    from landscape.runs.problem import prepare
     from landscape.spec import find_spec, parse_spec
     from landscape.study import main
 

@@ -6,8 +6,8 @@ import pytest
 from optuna.artifacts import FileSystemArtifactStore
 from threadpoolctl import threadpool_limits
 
-from landscape import records
-from landscape.objectives import (
+from landscape.runs import records
+from landscape.runs.problem import (
     apply_params,
     build,
     make_objective,

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from pg import PostgresServer, pg_bin, postgres_server  # noqa: E402
 from test_workers import CLI, LONG, _children, _trials  # noqa: E402
 
-from landscape import records  # noqa: E402
+from landscape.runs import records  # noqa: E402
 
 OUTAGE = [*LONG, "--set", "trainer.epochs=2000", "--set", "study.bisect=0"]  # ~3 s a trial
 RETRYING = re.compile(

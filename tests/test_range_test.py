@@ -5,8 +5,9 @@ import pytest
 from fast import SETTINGS
 
 import landscape
-from landscape import MLP, load_dataset, records
+from landscape import MLP, load_dataset
 from landscape.analysis.range_test import lr_range_test
+from landscape.runs import records
 from landscape.study import main
 
 

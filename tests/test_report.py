@@ -14,10 +14,10 @@ import pytest
 from fast import FAST
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 
-from landscape import records
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.report.write import safe_dirname
+from landscape.runs import records
 from landscape.study import main
 
 # every test of this module on one worker: the fixture of stored studies is built once

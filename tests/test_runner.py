@@ -9,7 +9,7 @@ import pytest
 from fast import SETTINGS as FAST
 
 import landscape
-from landscape.runner import StudyRun, UsageError
+from landscape.runs.driver import StudyRun, UsageError
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.summary import Summary
 
@@ -58,9 +58,9 @@ def test_runner_bad_input_raises_before_anything_is_written(workdir):
 
 
 def test_runner_every_analysis_kind_is_registered_to_run_and_to_report():
-    from landscape.experiments import ANALYSIS_KINDS
     from landscape.report.text import TEXTS
     from landscape.report.write import REPORTS
+    from landscape.runs.adapters import ANALYSIS_KINDS
     from landscape.spec import ANALYSES
 
     assert set(ANALYSIS_KINDS) == set(ANALYSES)
@@ -74,7 +74,7 @@ def test_the_command_line_loads_no_plotting_until_it_reports():
     (The page module is the standard library only: the CLI knows its ReportError.)
     """
     code = (
-        "import sys, landscape.study, landscape.runner, landscape.report.text; "
+        "import sys, landscape.study, landscape.runs.driver, landscape.report.text; "
         "print(sorted(m for m in sys.modules if m.startswith(('matplotlib', 'landscape.report'))))"
     )
     out = subprocess.run(

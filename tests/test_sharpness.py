@@ -7,10 +7,11 @@ from optuna.artifacts import FileSystemArtifactStore
 from threadpoolctl import threadpool_limits
 
 import landscape
-from landscape import MLP, load_dataset, records, train
-from landscape.analysis.hessian import hessian
+from landscape import MLP, load_dataset, train
 from landscape.analysis.sharpness import SHARPNESS_KINDS, read_sharpness
+from landscape.hessian import hessian
 from landscape.report import data
+from landscape.runs import records
 
 
 def _friedman():

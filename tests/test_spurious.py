@@ -268,8 +268,8 @@ def test_spurious_axis_through_the_cli(workdir, capsys):
     # the study keeps a short summary as its attr and the whole report as an artifact
     import optuna
 
-    from landscape import records
     from landscape.files import ArtifactStore
+    from landscape.runs import records
 
     study = optuna.load_study(study_name="spurious", storage="sqlite:///studies/landscape.db")
     assert set(records.spurious(study)) == {"format", "verdict", "sentence", "sentences"}

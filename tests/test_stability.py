@@ -7,8 +7,9 @@ from fast import SETTINGS
 from threadpoolctl import threadpool_limits
 
 import landscape
-from landscape import records, seeds
+from landscape import seeds
 from landscape.data import load_dataset
+from landscape.runs import records
 from landscape.study import main
 from landscape.summary import PRUNED_WHILE
 

@@ -8,7 +8,7 @@ import optuna
 import pytest
 from fast import QUICK
 
-from landscape import storage as st
+from landscape.runs import storage as st
 from landscape.study import main
 
 TORN = b'{"op_code": 5, "worker_id": "dead", "trial_id"'

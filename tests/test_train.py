@@ -259,7 +259,7 @@ def test_train_same_seed_is_bit_identical(moons):
         ({"lr": float("nan")}, "lr=nan must be"),
         ({"batch_size": 0}, r"batch_size=0 must be in \[1, 160\]"),
         ({"batch_size": 161}, r"batch_size=161 must be in \[1, 160\]"),
-        ({"epochs": 0}, "epochs=0 must be >= 1"),
+        ({"epochs": 0}, "epochs=0 must be an integer >= 1"),
         ({"schedule": "warmup"}, "schedule 'warmup' is unknown; known: constant"),
         ({"batch_size": 10, "rng": None}, "batch_size=10 < N=160 needs rng"),
         ({"diverge_factor": 0.5}, "diverge_factor=0.5"),

@@ -3,8 +3,9 @@
 import optuna
 import pytest
 
-from landscape import experiments, objectives
-from landscape.objectives import make_objective, prepare
+from landscape.runs import adapters as experiments
+from landscape.runs import problem as objectives
+from landscape.runs.problem import make_objective, prepare
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.train import TrainConfig
 

@@ -12,8 +12,8 @@ import pytest
 from fast import QUICK
 from optuna.trial import TrialState
 
-from landscape import records
-from landscape.storage import worker_id
+from landscape.runs import records
+from landscape.runs.storage import worker_id
 from landscape.study import main
 
 sys.path.insert(0, os.path.dirname(__file__))

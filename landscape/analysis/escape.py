@@ -18,12 +18,27 @@ and sign flips where the activation is odd and the frozen entries allow).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from landscape.analysis.hessian import hessian
-from landscape.analysis.noise import ChainProblem
+from landscape import seeds
+from landscape.analysis.kind import Kind
+from landscape.analysis.noise import (
+    AxisReport,
+    AxisSettings,
+    ChainProblem,
+    axis_trainer,
+    run_axis,
+    summarise_axis,
+    unit_attrs,
+    unit_value,
+)
 from landscape.analysis.symmetry import align_model
+from landscape.hessian import hessian
 from landscape.model import MLP
+from landscape.rules import RuleError, setting
+from landscape.threads import one_blas_thread
 
 
 class SampleNet(ChainProblem):
@@ -115,3 +130,87 @@ class SampleNet(ChainProblem):
 
     def symmetry(self) -> str:  # noqa: D102
         return "the model's unit permutations (and sign flips where odd and not frozen)"
+
+
+# ------------------------------------------------------------------ the analysis kind
+@dataclass(frozen=True)
+class EscapeConfig(AxisSettings):
+    """The ``[analysis]`` section of ``kind = "escape"``: the noise axis on the study's data.
+
+    The noise-axis fields are :class:`AxisSettings`'; ``trainer.lr`` is batch GD's reference
+    ε and the step of the descent that decides a basin.
+
+    Attributes
+    ----------
+    loss_threshold : float
+        Descent below this loss is in the global minimum's basin (below every bad minimum).
+    polish_gtol : float
+        ‖∇E‖ at which descent has converged.
+    """
+
+    kind: str = "escape"
+    loss_threshold: float = setting(1e-3, low=0, open_low=True)
+    polish_gtol: float = setting(1e-8, low=0, open_low=True)
+
+
+def sample_chains(inputs, config: EscapeConfig) -> SampleNet:
+    """The chain problem of the study's model on its training data."""
+    return SampleNet(
+        inputs.model(),
+        inputs.data.X_train,
+        inputs.data.y_train,
+        lr=inputs.trainer.lr,
+        global_below=config.loss_threshold,
+        gtol=config.polish_gtol,
+    )
+
+
+@one_blas_thread
+def run_escape_unit(inputs, config: EscapeConfig, index: int) -> dict[str, np.ndarray]:
+    """One batch size of the noise axis on the study's data.
+
+    The starts are the study's θ⁽⁰⁾ of starts 0 … n_starts − 1 (stream START, as minima's):
+    every batch size and GD meet the same ones.
+    """
+    _, starts = inputs.starts(np.arange(config.n_starts))
+    return run_axis(
+        sample_chains(inputs, config),
+        starts,
+        config.batches[index],
+        config.axis(inputs.trainer.lr),
+        lambda j: inputs.stream(seeds.SHUFFLE, seeds.SHUFFLE_ESCAPE + index, j),
+    )
+
+
+def finish_escape(inputs, config: EscapeConfig, parts: list[dict]):
+    """Judge the axis on the sample from every batch size's arrays."""
+    model = inputs.model()
+    label = f"{inputs.data.name} {list(model.sizes[1:-1])}"
+    chains = sample_chains(inputs, config)
+    return summarise_axis(
+        [(label, p) for p in parts], config.axis(inputs.trainer.lr), chains.symmetry()
+    ), {}
+
+
+def _batches_fit(inputs, config: EscapeConfig) -> None:
+    """A mini-batch of B samples needs B ≤ N."""
+    for b in config.batches:
+        if b > inputs.data.n_train:
+            raise RuleError(f"analysis.batches: B={b} is outside [1, N={inputs.data.n_train}]")
+
+
+KIND = Kind(
+    name="escape",
+    config=EscapeConfig,
+    result=AxisReport,
+    value="GD's share of runs in spurious basins",
+    headline=lambda r: f"seed 1.3 {r.verdict}",
+    units=lambda config: [f"B={b}" for b in config.batches],
+    run_unit=run_escape_unit,
+    finish=finish_escape,
+    unit_param="sweep",
+    unit_value=unit_value,
+    unit_attrs=unit_attrs,
+    trainer=axis_trainer("escape"),
+    check=_batches_fit,
+)

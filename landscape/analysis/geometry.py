@@ -17,10 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from landscape.analysis.hessian import hessian
+from landscape import seeds
+from landscape.analysis.kind import Inputs, Kind, Outcome, hessian_memory
+from landscape.analysis.minima import polish
 from landscape.analysis.symmetry import align, flip_layers
+from landscape.hessian import hessian
 from landscape.model import MLP
+from landscape.rules import RuleError, setting
 from landscape.threads import one_blas_thread
+from landscape.train import train
 
 
 @dataclass(frozen=True)
@@ -278,3 +283,128 @@ def slice_2d(
     """Compute the loss on the plane spanned by two directions through θ (evaluated in chunks)."""
     s, loss = _grid_losses(model, theta, (d1, d2), X, y, radius, points)
     return Slice2D(s, s.copy(), loss)
+
+
+# ------------------------------------------------------------------ the analysis kind
+@dataclass(frozen=True)
+class GeometryConfig:
+    """The ``[analysis]`` section of ``kind = "geometry"``: paths between two minima, slices.
+
+    Attributes
+    ----------
+    path_points : int
+        Points on each interpolation path.
+    slice_radius : float
+        Half-width of the slices, in units of the (filter-normalised or unit) direction.
+    slice_points : int
+        Odd grid size of the 1-D slices; the 2-D slices use ``slice_points // 2 + 1`` per axis,
+        kept odd.
+    polish_gtol, polish_iter : float, int
+        ‖∇E‖ each trained end point is polished to, and the L-BFGS iteration budget.
+    """
+
+    kind: str = "geometry"
+    path_points: int = setting(41, low=2)
+    slice_radius: float = setting(1.0, low=0, open_low=True)
+    slice_points: int = setting(41, low=3)
+    polish_gtol: float = setting(1e-8, low=0, open_low=True)
+    polish_iter: int = setting(3000, low=1)
+
+    def check(self) -> None:
+        """The slices' centre is a grid point: an odd ``slice_points``."""
+        if self.slice_points % 2 == 0:
+            raise RuleError(f"analysis.slice_points={self.slice_points} must be odd and >= 3")
+
+
+@dataclass(frozen=True)
+class GeometryReport:
+    """Two minima, the paths between them and slices around the first."""
+
+    losses: tuple[float, float]
+    converged: tuple[bool, bool]
+    barrier_raw: float
+    barrier_aligned: float
+    val_barrier_raw: float | None
+    val_barrier_aligned: float | None
+    distance_raw: float
+    distance_aligned: float
+    hessian_top: tuple[float, ...]
+
+
+def run_geometry(inputs: Inputs, config: GeometryConfig) -> Outcome:
+    """Train starts 0 and 1, polish both, and measure paths and slices (one trial)."""
+    t, d = inputs.trainer, inputs.data
+    X, y = d.X_train, d.y_train
+    model, theta0 = inputs.starts([0, 1])
+    ends = []
+    for k, th in enumerate(theta0):
+        res = train(
+            model,
+            th,
+            X,
+            y,
+            rng=inputs.stream(seeds.SHUFFLE, seeds.SHUFFLE_GEOMETRY + k),
+            **t.train_kwargs(d.n_train),
+        )
+        ends.append(
+            polish(model, res.theta, X, y, gtol=config.polish_gtol, max_iter=config.polish_iter)
+        )
+    pa, pb = ends
+    paths = aligned_path(
+        model, pa.theta, pb.theta, X, y, points=config.path_points, X_val=d.X_val, y_val=d.y_val
+    )
+    rng = inputs.analysis_rng
+    d1 = filter_normalized_direction(model, pa.theta, rng)
+    d2 = filter_normalized_direction(model, pa.theta, rng)
+    lam, V = hessian_directions(model, pa.theta, X, y, k=2)
+    radius, points = config.slice_radius, config.slice_points
+    n2 = points // 2 + 1
+    n2 += 1 - n2 % 2  # odd, so the minimum is the centre
+    s_rand = slice_1d(model, pa.theta, d1, X, y, radius=radius, points=points)
+    s_hess = slice_1d(model, pa.theta, V[0], X, y, radius=radius, points=points)
+    p_rand = slice_2d(model, pa.theta, d1, d2, X, y, radius=radius, points=n2)
+    p_hess = slice_2d(model, pa.theta, V[0], V[1], X, y, radius=radius, points=n2)
+    arrays = {
+        "theta_a": pa.theta,
+        "theta_b": pb.theta,
+        "theta_b_aligned": paths.theta_b_aligned,
+        "alpha": paths.raw.alpha,
+        "path_raw": paths.raw.train_loss,
+        "path_aligned": paths.aligned.train_loss,
+        "slice_s": s_rand.s,
+        "slice_random": s_rand.loss,
+        "slice_hessian": s_hess.loss,
+        "plane_s": p_rand.s,
+        "plane_random": p_rand.loss,
+        "plane_hessian": p_hess.loss,
+        "hessian_top": lam,
+        "direction_random": np.stack([d1, d2]),
+        "direction_hessian": V,
+    }
+    if paths.raw.val_loss is not None:
+        arrays["path_raw_val"] = paths.raw.val_loss
+        arrays["path_aligned_val"] = paths.aligned.val_loss
+    report = GeometryReport(
+        losses=(pa.loss, pb.loss),
+        converged=(pa.converged, pb.converged),
+        barrier_raw=paths.raw.barrier,
+        barrier_aligned=paths.aligned.barrier,
+        val_barrier_raw=paths.raw.val_barrier,
+        val_barrier_aligned=paths.aligned.val_barrier,
+        distance_raw=paths.distance_raw,
+        distance_aligned=paths.distance_aligned,
+        hessian_top=tuple(float(v) for v in lam),
+    )
+    return Outcome(report, report.barrier_aligned, arrays)
+
+
+KIND = Kind(
+    name="geometry",
+    config=GeometryConfig,
+    result=GeometryReport,
+    value="loss barrier between the aligned minima",
+    headline=lambda r: f"loss barrier between the aligned minima = {r.barrier_aligned:.4g}",
+    run=run_geometry,
+    arrays="geometry.npz",
+    memory=hessian_memory,
+)

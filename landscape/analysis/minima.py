@@ -13,15 +13,26 @@ from their basin counts (:func:`chao1`).
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
 
-from landscape.analysis.hessian import hessian, hessians
-from landscape.analysis.symmetry import align_model, symmetry_tangents
+from landscape import seeds
+from landscape.analysis.kind import Inputs, Kind, hessian_memory
+from landscape.analysis.symmetry import (
+    GroupCounts,
+    align_model,
+    model_group_counts,
+    symmetry_tangents,
+)
+from landscape.hessian import hessian, hessians
 from landscape.model import MLP
+from landscape.rules import RuleError, setting
 from landscape.threads import one_blas_thread
+from landscape.train import MANY_UNSUPPORTED, TrainConfig, train_many
 
 KINDS = ("minimum", "saddle", "maximum", "not converged")
 """What a Hessian spectrum alone says (:func:`classify`)."""
@@ -334,7 +345,7 @@ def newton_many(
     finite one. A point stops when ‖∇E‖ ≤ gtol, after ``steps`` accepted steps, when no μ up to
     1e12 times its start lowers E, or when its step is at the rounding level of θ (the last two:
     critical to rounding, ``settled``). The K Hessians come from one stacked exact
-    evaluation (:func:`landscape.analysis.hessian.hessians`) and the K eigendecompositions from
+    evaluation (:func:`landscape.hessian.hessians`) and the K eigendecompositions from
     one batched ``eigh``.
 
     Parameters
@@ -1153,6 +1164,8 @@ class MinimaReport:
         a family point: how far polishing carried training's end points.
     point_class : ndarray of int, shape (n_starts,)
         Each start's class, its position in :attr:`classes`; −1 when unresolved.
+    counts : GroupCounts or None
+        The model's symmetry group: the copies every minimum has.
     """
 
     n_starts: int
@@ -1169,6 +1182,7 @@ class MinimaReport:
     tolerances: dict = field(default_factory=dict)
     moved: float = float("nan")
     point_class: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    counts: GroupCounts | None = None
 
     @property
     def classes(self) -> list[PointClass]:
@@ -1420,3 +1434,211 @@ def examine_points(
         out[name] = np.array([getattr(r, name) for r in rows])
     out["kind"] = out["kind"].astype(str)
     return out
+
+
+# ------------------------------------------------------------------ the analysis kind
+MAX_STARTS = 1_000_000
+"""Random starts one census may ask for: its chunks are Optuna trials, and a study of more than
+~10⁴ trials is slow to load in every storage."""
+
+
+@dataclass(frozen=True)
+class MinimaConfig:
+    """The ``[analysis]`` section of ``kind = "minima"``: distinct minima from random θ⁽⁰⁾.
+
+    Train ``n_starts`` random θ⁽⁰⁾ at once, polish the end points, continue descent from each
+    and probe its flat directions to tell an isolated minimum from a family, a slope to
+    infinity, a saddle or an undecided point, and count the distinct ones of each kind modulo
+    the model's symmetries.
+
+    Attributes
+    ----------
+    n_starts : int
+    chunk : int
+        Starts per trial: the unit of work one worker takes at a time.
+    polish_gtol, polish_iter : float, int
+        ‖∇E‖ end points are polished to; the L-BFGS iteration budget.
+    tol, loss_tol : float
+        Relative clustering tolerances on θ and E.
+    flat_tol : float
+        Hessian flatness tolerance relative to its largest eigenvalue.
+    continue_steps : int
+        Newton steps of the descent continued from each polished end point.
+    grow : float
+        Relative growth of ‖θ‖ under that descent that names a slope to infinity.
+    """
+
+    kind: str = "minima"
+    n_starts: int = setting(128, low=1, high=MAX_STARTS)
+    chunk: int = setting(32, low=1)
+    polish_gtol: float = setting(1e-8, low=0, open_low=True)
+    polish_iter: int = setting(3000, low=1)
+    tol: float = setting(1e-5, low=0, open_low=True)
+    loss_tol: float = setting(1e-9, low=0, open_low=True)
+    flat_tol: float = setting(1e-9, low=0, open_low=True)
+    continue_steps: int = setting(100, low=1)
+    grow: float = setting(0.05, low=0, open_low=True)
+
+    def examine(self) -> dict:
+        """The polish and examination options of :func:`examine_points`."""
+        return {
+            "gtol": self.polish_gtol,
+            "max_iter": self.polish_iter,
+            "steps": self.continue_steps,
+            "grow": self.grow,
+            "rel_flat": self.flat_tol,
+            "loss_rtol": self.loss_tol,
+        }
+
+
+def _chunks(config: MinimaConfig) -> int:
+    return -(-config.n_starts // config.chunk)
+
+
+def run_chunk(inputs: Inputs, config: MinimaConfig, chunk: int) -> dict[str, np.ndarray]:
+    """Train starts of chunk ``chunk`` at once as the trainer says; polish and examine the ends.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``start`` (M,), ``theta0`` / ``theta_end`` / ``theta`` (M, D) (start, end of training,
+        examined point), ``status`` (M,) of str, ``train_loss`` (M,), and what
+        :func:`examine_points` returns.
+    """
+    ids = np.arange(chunk * config.chunk, min(config.n_starts, (chunk + 1) * config.chunk))
+    t, d = inputs.trainer, inputs.data
+    model, theta0 = inputs.starts(ids)
+    res = train_many(
+        model,
+        theta0,
+        d.X_train,
+        d.y_train,
+        rng=inputs.stream(seeds.SHUFFLE, chunk),
+        **{**t.many_kwargs(d.n_train), "batch_size": t.batch(d.n_train)},
+    )
+    found = examine_points(model, res.theta, d.X_train, d.y_train, **config.examine())
+    return {
+        "start": ids,
+        "theta0": theta0,
+        "theta_end": res.theta,
+        "status": res.status,
+        "train_loss": res.loss,
+        **found,
+    }
+
+
+def finish_census(
+    inputs: Inputs, config: MinimaConfig, parts: list[dict]
+) -> tuple[MinimaReport, dict[str, np.ndarray]]:
+    """Classify and cluster every chunk's end points; the points with their classes as arrays."""
+    points = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    model = inputs.model()
+    report = analyse_points(
+        model,
+        points,
+        tol=config.tol,
+        loss_tol=config.loss_tol,
+        data=(inputs.data.X_train, inputs.data.y_train),
+    )
+    report = dataclasses.replace(report, counts=model_group_counts(model))
+    return report, {**points, "point_class": report.point_class}
+
+
+def _chunk_value(arrays: dict) -> float:
+    """A chunk trial's value: the lowest polished loss among its starts."""
+    finite = arrays["loss"][np.isfinite(arrays["loss"])]
+    return float(finite.min()) if finite.size else float("inf")
+
+
+def _chunk_attrs(arrays: dict) -> dict:
+    keys, counts = np.unique(arrays["status"].astype(str), return_counts=True)
+    return {
+        "starts": [int(arrays["start"][0]), int(arrays["start"][-1])],
+        "polished_converged": int(arrays["converged"].sum()),
+        "training": {str(k): int(c) for k, c in zip(keys, counts, strict=True)},
+    }
+
+
+def _many_trainer(t: TrainConfig) -> None:
+    """The multi-start trainer keeps no per-epoch history and has no stall rule."""
+    for name, default in MANY_UNSUPPORTED.items():
+        if getattr(t, name) != default:
+            raise RuleError(
+                f"minima: trainer.{name}={getattr(t, name)!r} is not supported by the "
+                f"multi-start trainer (no per-epoch history, no stall rule); leave it at "
+                f"{default!r}"
+            )
+
+
+def _memory(config: MinimaConfig, D: int, n: int, widths) -> dict[str, int]:
+    """θ and activations of a chunk of starts at once, the Hessians, and every end point."""
+    k = config.chunk
+    return {
+        "theta": 8 * 6 * k * D,
+        "activations": 8 * 4 * k * n * sum(widths),
+        **hessian_memory(config, D, n, widths),
+        "ends": 8 * 4 * config.n_starts * D,
+    }
+
+
+def minima_json(report: MinimaReport, *, representatives: bool = False) -> dict:
+    """The report as JSON-able data with a flat list of ``classes`` (``--json``).
+
+    With ``representatives`` every class carries its θ; without, they are left out (the
+    ``minima.npz`` artifact holds every point).
+    """
+    from landscape.typed import to_json
+
+    out = to_json(report)
+    out.pop("point_class")
+    out["chao1"]["complete"] = report.chao1.complete
+    out["headline"] = report.headline()
+    for key in ("minima", "families", "infinity", "saddles"):
+        for c in out[key]:
+            if not representatives:
+                c.pop("representative")
+    out["classes"] = [
+        {
+            "kind": c.kind,
+            "loss": c.loss,
+            "count": c.starts,
+            "copies": c.copies_met,
+            "dimension": c.dimension,
+            "n_flat": c.n_flat,
+            "n_negative": c.n_negative,
+            "grad_norm": None if math.isnan(c.grad_norm) else c.grad_norm,
+            "asymptote": None if math.isnan(c.asymptote) else c.asymptote,
+            **({"representative": list(c.representative)} if representatives else {}),
+        }
+        for c in report.classes
+    ]
+    return out
+
+
+def _payload(report: MinimaReport) -> dict:
+    counts = report.counts
+    return {
+        "group_counts": {
+            k: str(v) for k, v in (dataclasses.asdict(counts) if counts else {}).items()
+        },
+        "minima": minima_json(report, representatives=True),
+    }
+
+
+KIND = Kind(
+    name="minima",
+    config=MinimaConfig,
+    result=MinimaReport,
+    value="lowest polished loss of the chunk",
+    headline=MinimaReport.headline,
+    units=_chunks,
+    run_unit=run_chunk,
+    finish=finish_census,
+    unit_param="chunk",
+    unit_value=_chunk_value,
+    unit_attrs=_chunk_attrs,
+    arrays="minima.npz",
+    trainer=_many_trainer,
+    memory=_memory,
+    payload=_payload,
+)

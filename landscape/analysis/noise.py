@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from landscape.rules import RuleError, setting
+
 OUTCOMES = ("escaped", "stayed", "moved", "diverged", "unresolved")
 """What became of a chain started at a bad minimum: its basin is the global minimum's
 (escaped), the minimum it started at (stayed), another bad minimum — a different one or a
@@ -1070,6 +1072,150 @@ class AxisConfig:
     margin: float = 0.05
     escape_floor: float = 0.15
     alpha: float = 0.05
+
+
+def _unique(name: str, values) -> None:
+    """Units of work are named by these values: each must appear once."""
+    twice = sorted({v for v in values if list(values).count(v) > 1})
+    if twice:
+        raise RuleError(f"{name}: {', '.join(map(repr, twice))} listed twice; list each once")
+
+
+@dataclass(frozen=True)
+class AxisSettings:
+    """The spec's fields of the noise axis (spurious and escape), each with its rule.
+
+    Attributes
+    ----------
+    n_starts : int
+        Paired random starts per cell.
+    batches : tuple of int
+        The batch sizes B: one unit of work each (per size).
+    grid : "auto" or tuple of float
+        ``auto``: ``grid_points`` step sizes from SGD's own divergence step ε_div(B), from
+        ``grid_low``·ε_div to ``grid_high``·ε_div, log-spaced and denser near the top; a list
+        is used for every B.
+    grid_points : int
+    grid_low, grid_high : float
+    horizons : tuple of int
+        Updates U of every run; each horizon is a set of cells of its own.
+    cooldown, cool_factor : float
+        The last ``cooldown`` fraction of a run's updates use ``cool_factor``·ε, so that end
+        points settle.
+    chains : int
+        Chains started at each distinct bad minimum, per cell.
+    ceiling : float
+        A run whose loss exceeds this (or is not finite) has diverged: an absolute bound, never
+        one relative to where the run started.
+    div_updates, div_chains : int
+        Updates and chains of each probe of SGD's divergence step.
+    basin_steps : int
+        GD steps from an end point that decide its basin.
+    margin : float
+        The smallest reduction of the share of bad basins worth calling an effect: a cell whose
+        95% paired interval excludes it does not hold.
+    escape_floor : float
+        A cell whose chains started at the bad minima escape with a 95% upper bound below this
+        share, and whose paired test shows nothing, does not hold: the noise kicks (almost)
+        nothing out.
+    alpha : float
+        Family-wise error rate of the Holm-corrected McNemar tests.
+    """
+
+    n_starts: int = setting(128, low=1, high=1_000_000)
+    batches: tuple[int, ...] = setting((1, 8, 64), low=1, each=True)
+    grid: str | tuple[float, ...] = "auto"
+    grid_points: int = setting(8, low=2)
+    grid_low: float = setting(1 / 30, low=0, high=1, open_low=True)
+    grid_high: float = setting(0.95, low=0, high=1, open_low=True)
+    horizons: tuple[int, ...] = setting((3000, 30000), low=1, each=True)
+    cooldown: float = setting(1 / 3, low=0, high=1, open_high=True)
+    cool_factor: float = setting(0.1, low=0, high=1, open_low=True)
+    chains: int = setting(64, low=1)
+    ceiling: float = setting(100.0, low=0, open_low=True)
+    div_updates: int = setting(2000, low=1)
+    div_chains: int = setting(16, low=2)
+    basin_steps: int = setting(20000, low=1)
+    margin: float = setting(0.05, low=0, high=1, open_low=True, open_high=True)
+    escape_floor: float = setting(0.15, low=0, high=1, open_low=True, open_high=True)
+    alpha: float = setting(0.05, low=0, high=1, open_low=True, open_high=True)
+
+    def check(self) -> None:
+        """Cross-field rules: lists non-empty and unique, the grid increasing, low < high."""
+        if not self.batches:
+            raise RuleError("analysis.batches must list at least one batch size B >= 1")
+        _unique("analysis.batches", self.batches)
+        if isinstance(self.grid, str):
+            if self.grid != "auto":
+                raise RuleError(
+                    f"analysis.grid={self.grid!r} is unknown; allowed: 'auto' or a list of "
+                    "step sizes"
+                )
+        else:
+            if len(self.grid) < 2:
+                raise RuleError("analysis.grid must list at least 2 step sizes (or be 'auto')")
+            steps = zip(self.grid[:-1], self.grid[1:], strict=True)
+            if any(e <= 0 for e in self.grid) or any(y <= x for x, y in steps):
+                raise RuleError(
+                    f"analysis.grid={list(self.grid)} must be positive and increasing (or 'auto')"
+                )
+        if not self.grid_low < self.grid_high:
+            raise RuleError(
+                f"analysis.grid_low={self.grid_low:g}, grid_high={self.grid_high:g}: need "
+                "0 < grid_low < grid_high <= 1 (fractions of the divergence step)"
+            )
+        if not self.horizons:
+            raise RuleError("analysis.horizons must list at least one number of updates")
+        _unique("analysis.horizons", self.horizons)
+
+    def axis(self, lr: float) -> AxisConfig:
+        """The engine's configuration, with GD's reference ε ``lr`` (``trainer.lr``)."""
+        return AxisConfig(
+            grid=() if isinstance(self.grid, str) else tuple(self.grid),
+            grid_points=self.grid_points,
+            grid_low=self.grid_low,
+            grid_high=self.grid_high,
+            horizons=tuple(self.horizons),
+            cooldown=self.cooldown,
+            cool_factor=self.cool_factor,
+            n_starts=self.n_starts,
+            chains=self.chains,
+            ceiling=self.ceiling,
+            div_updates=self.div_updates,
+            div_chains=self.div_chains,
+            basin_steps=self.basin_steps,
+            lr=lr,
+            margin=self.margin,
+            escape_floor=self.escape_floor,
+            alpha=self.alpha,
+        )
+
+
+def axis_trainer(kind: str):
+    """The ``[trainer]`` rule of a noise-axis kind: only ``trainer.lr`` is its own."""
+
+    def check(t) -> None:
+        from landscape.train import TrainConfig
+
+        default = TrainConfig()
+        for name in TrainConfig.__dataclass_fields__:
+            if name != "lr" and getattr(t, name) != getattr(default, name):
+                raise RuleError(
+                    f"{kind}: trainer.{name}={getattr(t, name)!r} is not used; GD's reference "
+                    "runs take trainer.lr, every other run analysis.batches, grid and horizons"
+                )
+
+    return check
+
+
+def unit_value(arrays: dict) -> float:
+    """A unit trial's value: GD's share of its reference runs in a spurious basin."""
+    return float((arrays["ref_basin"] == "spurious").mean())
+
+
+def unit_attrs(arrays: dict) -> dict:
+    """A unit trial's attrs: its divergence step and the distinct bad minima it found."""
+    return {"eps_div": float(arrays["eps_div"]), "distinct_minima": len(arrays["minima_loss"])}
 
 
 # Sub-streams of one unit's generator (see :func:`run_axis`): each phase draws from its own.

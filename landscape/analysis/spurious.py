@@ -21,13 +21,28 @@ Everything is vectorised over K starts: W has shape (K, n, d).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from landscape.analysis.noise import ChainProblem
+from landscape import seeds
+from landscape.analysis.kind import Kind
+from landscape.analysis.noise import (
+    AxisReport,
+    AxisSettings,
+    ChainProblem,
+    _unique,
+    axis_trainer,
+    run_axis,
+    summarise_axis,
+    unit_attrs,
+    unit_value,
+)
 
 # the teacher's weights live with the relu_teacher dataset, the same problem as a sample
 from landscape.data import orthonormal_teacher as teacher
+from landscape.rules import RuleError, setting
+from landscape.threads import one_blas_thread
 
 _STEP = 1e-30  # complex step of the Hessian (exact to rounding, no cancellation)
 
@@ -292,3 +307,114 @@ def match_units(A: np.ndarray, B: np.ndarray, rounds: int = 3) -> tuple[np.ndarr
         Bp = B[p]
         _, q = linear_sum_assignment(((A[:, :, None] - Bp[:, None, :]) ** 2).sum(axis=0))
     return q, p
+
+
+# ------------------------------------------------------------------ the analysis kind
+def parse_size(text: str) -> tuple[int, int]:
+    """Teacher and student widths ``(k, n)`` of a ``k:n`` size of the sweep.
+
+    Raises
+    ------
+    RuleError
+    """
+    k, sep, n = text.partition(":")
+    if sep and k.isdigit() and n.isdigit() and int(k) >= 1 and int(n) >= 1:
+        return int(k), int(n)
+    raise RuleError(
+        f"analysis.sizes: {text!r} is not k:n (teacher units k >= 1, student units n >= 1), "
+        "e.g. '8:8' or '8:9'"
+    )
+
+
+@dataclass(frozen=True)
+class SpuriousConfig(AxisSettings):
+    """The ``[analysis]`` section of ``kind = "spurious"``: Safran & Shamir's networks.
+
+    Seed 1.3 over its noise axis on the ReLU networks in closed form. ``[data]`` and
+    ``[model]`` are not used; ``trainer.lr`` is GD's reference ε and the step of the descent
+    that decides a basin. The noise-axis fields are :class:`AxisSettings`'.
+
+    Attributes
+    ----------
+    sizes : tuple of str
+        ``k:n`` teacher and student widths (Gaussian inputs in d = k dimensions); one unit of
+        work per size and batch size.
+    spurious_tol : float
+        Descent below this loss is in the global minimum's basin (bad minima lie far above).
+    """
+
+    kind: str = "spurious"
+    sizes: tuple[str, ...] = (
+        "6:6",
+        "7:7",
+        "8:8",
+        "9:9",
+        "10:10",
+        "11:11",
+        "12:12",
+        "8:9",
+        "8:10",
+        "10:11",
+        "10:12",
+    )
+    spurious_tol: float = setting(1e-6, low=0, open_low=True)
+
+    def check(self) -> None:
+        """Sizes listed once and well formed, then the axis's own rules."""
+        if not self.sizes:
+            raise RuleError("analysis.sizes must list at least one k:n")
+        _unique("analysis.sizes", self.sizes)
+        for text in self.sizes:
+            parse_size(text)
+        super().check()
+
+
+def _names(config: SpuriousConfig) -> list[str]:
+    return [f"{size} B={b}" for size in config.sizes for b in config.batches]
+
+
+@one_blas_thread
+def run_spurious_unit(inputs, config: SpuriousConfig, index: int) -> dict[str, np.ndarray]:
+    """One size and batch size of the noise axis (:func:`landscape.analysis.noise.run_axis`).
+
+    The starts depend on the size alone (stream [seed, SPURIOUS, size]), so every batch size
+    and GD meet the same θ⁽⁰⁾; each unit's noise has a stream of its own.
+    """
+    s, b = divmod(index, len(config.batches))
+    k, n = parse_size(config.sizes[s])
+    lr = inputs.trainer.lr
+    chain = PopulationReLU(k, n, lr=lr, global_below=config.spurious_tol)
+    starts = init_students(inputs.stream(seeds.SPURIOUS, s), config.n_starts, n, k)
+    return run_axis(
+        chain,
+        starts.reshape(config.n_starts, chain.dim),
+        config.batches[b],
+        config.axis(lr),
+        lambda j: inputs.stream(seeds.SPURIOUS, s, 1 + b, j),
+    )
+
+
+def finish_spurious(inputs, config: SpuriousConfig, parts: list[dict]):
+    """Judge the axis from every unit's arrays (in unit order)."""
+    sized = [(config.sizes[i // len(config.batches)], p) for i, p in enumerate(parts)]
+    symmetry = (
+        "permutations of the student's units and of the input coordinates (which permute the "
+        "teacher's units)"
+    )
+    return summarise_axis(sized, config.axis(inputs.trainer.lr), symmetry), {}
+
+
+KIND = Kind(
+    name="spurious",
+    config=SpuriousConfig,
+    result=AxisReport,
+    value="GD's share of runs in spurious basins",
+    headline=lambda r: f"seed 1.3 {r.verdict}",
+    units=_names,
+    run_unit=run_spurious_unit,
+    finish=finish_spurious,
+    unit_param="sweep",
+    unit_value=unit_value,
+    unit_attrs=unit_attrs,
+    trainer=axis_trainer("spurious"),
+)

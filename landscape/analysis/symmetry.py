@@ -31,7 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from landscape.analysis.kind import Inputs, Kind, Outcome, hessian_memory
 from landscape.params import Layout
+from landscape.rules import setting
 from landscape.train import train
 
 
@@ -695,3 +697,74 @@ def verify_symmetry(
         gd_steps=min(a.epochs, b.epochs),
         counts=model_group_counts(model),
     )
+
+
+# ------------------------------------------------------------------ the analysis kind
+@dataclass(frozen=True)
+class SymmetryConfig:
+    """The ``[analysis]`` section of ``kind = "symmetry"``: the unit-swap symmetry, verified.
+
+    Attributes
+    ----------
+    max_pairs : int
+        Pair swaps tried before sampling them.
+    n_random : int
+        Random group elements of the gradient check.
+    gd_steps : int
+        Gradient-descent steps of the equivariance check.
+    trained : bool
+        Verify on the network after training (else at θ⁽⁰⁾).
+    """
+
+    kind: str = "symmetry"
+    max_pairs: int = setting(500, low=1)
+    n_random: int = setting(20, low=1)
+    gd_steps: int = setting(200, low=1)
+    trained: bool = True
+
+
+def worst_deviation(check: SymmetryCheck) -> float:
+    """The largest of the check's deviations: the trial's value."""
+    return max(
+        check.output_deviation, check.loss_deviation, check.gradient_deviation, check.gd_deviation
+    )
+
+
+def run_symmetry(inputs: Inputs, config: SymmetryConfig) -> Outcome:
+    """Train one network as the trainer says (unless ``trained`` is off) and verify the symmetry."""
+    t, d = inputs.trainer, inputs.data
+    rng = inputs.trial_rng(0)
+    model, theta = inputs.new_model(rng)
+    status = "untrained"
+    if config.trained:
+        res = train(model, theta, d.X_train, d.y_train, rng=rng, **t.train_kwargs(d.n_train))
+        theta, status = res.theta, res.status
+    check = verify_symmetry(
+        model,
+        theta,
+        d.X_train,
+        d.y_train,
+        rng=inputs.analysis_rng,
+        max_pairs=config.max_pairs,
+        n_random=config.n_random,
+        gd_steps=config.gd_steps,
+        lr=t.lr,
+    )
+    return Outcome(
+        check,
+        worst_deviation(check),
+        {"theta": theta, "sizes": np.asarray(model.sizes)},
+        {"training": status},
+    )
+
+
+KIND = Kind(
+    name="symmetry",
+    config=SymmetryConfig,
+    result=SymmetryCheck,
+    value="largest deviation under the symmetry",
+    headline=lambda c: f"largest deviation under the symmetry = {worst_deviation(c):.4g}",
+    run=run_symmetry,
+    arrays="theta.npz",
+    memory=hessian_memory,
+)

@@ -14,7 +14,7 @@ import optuna
 from optuna.artifacts import get_all_artifact_meta
 from optuna.trial import TrialState
 
-from landscape import records
+from landscape.runs import records
 from landscape.schedules import make_schedule
 from landscape.summary import configuration as summary_configuration
 from landscape.summary import quartiles
@@ -223,7 +223,7 @@ def _curve(t: optuna.trial.FrozenTrial, label: str, h: dict[str, list]) -> Curve
 def learning_curves(study: optuna.Study, store, n: int = 8) -> list[Curve]:
     """Up to ``n`` configurations spread evenly over ε (their quantiles), the best included.
 
-    Only trials whose curve is stored (:data:`landscape.records.HISTORY`) are drawn; a
+    Only trials whose curve is stored (:data:`landscape.runs.records.HISTORY`) are drawn; a
     configuration run several times is drawn as its median curve with its quartile band.
     """
     trials = [t for t in finished(study) if records.history(t, store)]
@@ -555,7 +555,7 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def axis_data(rep: dict) -> AxisData:
-    """The figure data of a noise-axis report (:func:`landscape.records.spurious_report`)."""
+    """The figure data of a noise-axis report (:func:`landscape.runs.records.spurious_report`)."""
     cells = rep["cells"]
     sizes = list(dict.fromkeys(c["size"] for c in cells))
     lines = []

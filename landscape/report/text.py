@@ -1,7 +1,7 @@
 """Every terminal summary: the text ``python -m landscape.study`` prints after a run.
 
 Plain strings from the typed results of :mod:`landscape.summary`, :mod:`landscape.analysis` and
-:mod:`landscape.experiments`; no matplotlib, so the command line imports this at start.
+:mod:`landscape.runs.adapters`; no matplotlib, so the command line imports this at start.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 from landscape.analysis.minima import MinimaReport
 from landscape.analysis.noise import AxisReport
 from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, model_group_counts
-from landscape.experiments import ConvergenceReport, GeometryReport
-from landscape.objectives import Problem, build
+from landscape.runs.adapters import ConvergenceReport, GeometryReport
+from landscape.runs.problem import Problem, build
 from landscape.summary import Summary
 
 
@@ -109,7 +109,7 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
 
 
 def format_range_test(rt: dict, best_lr: float | None = None) -> str:
-    """The LR range test in words (``rt``: :func:`landscape.objectives.range_test_record`)."""
+    """The LR range test in words (``rt``: :func:`landscape.runs.problem.range_test_record`)."""
 
     def g(key: str) -> str:
         return "—" if rt.get(key) is None else f"{rt[key]:.3g}"

@@ -19,8 +19,7 @@ import optuna
 from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
-from landscape import files, records
-from landscape.objectives import trial_records
+from landscape import files
 from landscape.report import data, figures
 from landscape.report.page import (
     FigureEntry,
@@ -30,6 +29,8 @@ from landscape.report.page import (
     page_owner,
     render,
 )
+from landscape.runs import records
+from landscape.runs.problem import trial_records
 from landscape.summary import summarize
 
 
@@ -795,5 +796,5 @@ def _upload_figures(storage, study: optuna.Study, store, images) -> list[tuple[s
 
 
 def report_artifacts(storage, study: optuna.Study) -> dict[str, str]:
-    """The study's PNG artifacts by file name (see :func:`landscape.records.study_artifacts`)."""
+    """The study's PNG artifacts by file name (:func:`landscape.runs.records.study_artifacts`)."""
     return records.study_artifacts(storage, study.study_name, mimetype="image/png")

@@ -2,7 +2,7 @@
 
 :func:`run_study` is what ``python -m landscape.study NAME`` calls and what a notebook calls;
 it returns a :class:`StudyRun` and prints nothing (notices go to the ``landscape`` logger).
-Bad input raises :class:`~landscape.spec.SpecError`, :class:`~landscape.storage.StorageError`
+Bad input raises :class:`~landscape.spec.SpecError`, :class:`~landscape.runs.storage.StorageError`
 or :class:`UsageError` (all ``ValueError``) before anything is written.
 """
 
@@ -31,11 +31,14 @@ from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from landscape import __version__, files, records
-from landscape.analysis.hessian import largest_eigenvalue
+from landscape import __version__, files
 from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
-from landscape.experiments import (
+from landscape.files import ArtifactStore, DiskFullError, signals_deferred
+from landscape.hessian import largest_eigenvalue
+from landscape.report.text import describe, format_summary
+from landscape.runs import records
+from landscape.runs.adapters import (
     ANALYSIS_KINDS,
     drain_queue,
     enqueue_missing,
@@ -43,8 +46,7 @@ from landscape.experiments import (
     n_chunks,
     unit_names,
 )
-from landscape.files import ArtifactStore, DiskFullError, signals_deferred
-from landscape.objectives import (
+from landscape.runs.problem import (
     Problem,
     TimedOut,
     analysis_rng,
@@ -61,16 +63,7 @@ from landscape.objectives import (
     trial_records,
     trial_rng,
 )
-from landscape.report.text import describe, format_summary
-from landscape.spec import (
-    Spec,
-    SpecError,
-    find_spec,
-    parse_spec,
-    spec_from_dict,
-    validate_static,
-)
-from landscape.storage import (
+from landscape.runs.storage import (
     Plan,
     PlanComplete,
     StorageError,
@@ -84,6 +77,14 @@ from landscape.storage import (
     open_storage,
     resolve,
     unwrap,
+)
+from landscape.spec import (
+    Spec,
+    SpecError,
+    find_spec,
+    parse_spec,
+    spec_from_dict,
+    validate_static,
 )
 from landscape.summary import Summary, TrialRecord, regime_of, summarize
 
@@ -539,7 +540,7 @@ def optimize(study: optuna.Study, objective, **kwargs: Any) -> None:
     """``study.optimize`` until the run's plan is complete, re-queueing an interrupted trial.
 
     Returns when the storage refuses a fresh trial because the plan is complete
-    (:class:`~landscape.storage.PlanComplete`), at ``n_trials`` or ``timeout``. A trial
+    (:class:`~landscape.runs.storage.PlanComplete`), at ``n_trials`` or ``timeout``. A trial
     stopped by the run's deadline (:class:`TimedOut`) is FAIL, and the loop ends there. Optuna
     fails the running trial and re-raises :class:`Interrupted` on SIGTERM/SIGINT; a copy of
     the trial with the same parameters is then enqueued (user attr ``retried_from``), so the
@@ -905,7 +906,7 @@ def _curvature(
 ) -> tuple[float | None, float | None]:
     """λ_max at the best converged solution and at the common θ⁽⁰⁾ (constant-ε full-batch GD).
 
-    The solution is the trial's stored θ (:data:`landscape.records.THETA`); a trial stored
+    The solution is the trial's stored θ (:data:`landscape.runs.records.THETA`); a trial stored
     without it is trained again.
     """
     spec = problem.spec
@@ -1271,7 +1272,7 @@ def _rescue(
 def _run_analysis(
     spec: Spec, problem: Problem, options: _Options, store, n_before: int
 ) -> StudyRun:
-    """Run an analysis spec (see landscape.experiments)."""
+    """Run an analysis spec (see landscape.runs.adapters)."""
     kind = spec.analysis.kind
     target = options.target
     options.artifacts.mkdir(parents=True, exist_ok=True)

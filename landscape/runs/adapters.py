@@ -24,7 +24,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
-from landscape import records, seeds
+from landscape import seeds
 from landscape.analysis.convergence import least_squares_optimum, read_convergence
 from landscape.analysis.escape import SampleNet
 from landscape.analysis.geometry import (
@@ -47,9 +47,10 @@ from landscape.analysis.symmetry import (
     model_group_counts,
     verify_symmetry,
 )
-from landscape.objectives import Problem, analysis_rng, build, trial_rng
+from landscape.runs import records
+from landscape.runs.problem import Problem, analysis_rng, build, trial_rng
+from landscape.runs.storage import PlanComplete
 from landscape.spec import parse_schedule_run, parse_size
-from landscape.storage import PlanComplete
 from landscape.threads import one_blas_thread
 from landscape.train import train, train_many
 

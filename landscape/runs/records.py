@@ -57,7 +57,7 @@ _BISECTION = "bisection"
 _WALL_TIME = "wall_time"
 WORKER = "landscape:worker"
 """Trial system attr: the process running the trial, ``host:pid:start``
-(:func:`landscape.storage.worker_id`)."""
+(:func:`landscape.runs.storage.worker_id`)."""
 INVOCATION = "landscape:invocation"
 """Trial system attr: the invocation of the command that planned the trial (its ``--n-trials``
 are counted by it)."""

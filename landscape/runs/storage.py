@@ -36,7 +36,8 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
-from landscape import files, records
+from landscape import files
+from landscape.runs import records
 
 _log = logging.getLogger("landscape")
 
@@ -651,7 +652,7 @@ class Plan:
     ----------
     study_id : int
     limit : int
-        Configurations (see :func:`landscape.records.in_plan`) the study (``invocation`` None)
+        Configurations (see :func:`landscape.runs.records.in_plan`) the study (``invocation`` None)
         or this invocation may hold, finished, running or queued.
     invocation : str or None
         Count only the trials of this invocation (``--n-trials``: its own trials), or every

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import optuna
 
-from landscape import records, seeds
+from landscape import seeds
 from landscape.analysis.range_test import RangeTest, lr_range_test
 from landscape.data import Dataset, load_dataset
 from landscape.model import MLP
+from landscape.runs import records
 from landscape.spec import (
     Param,
     Spec,
@@ -511,7 +512,7 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def history_record(res: TrainResult) -> dict[str, list]:
-    """The thinned learning curve a trial stores (:data:`landscape.records.HISTORY`)."""
+    """The thinned learning curve a trial stores (:data:`landscape.runs.records.HISTORY`)."""
     h = res.history
     n = len(h["epoch"])
     keep = np.unique(np.linspace(0, n - 1, min(n, HISTORY_POINTS)).round().astype(int))
@@ -536,8 +537,8 @@ def make_objective(
     Each trial suggests the searched parameters, trains, reports the metric every
     ``study.report_every`` epochs (pruning through the trainer's callback) and records user
     attrs that make it readable in optuna-dashboard without this package. With an artifact
-    ``store`` it also keeps its learning curve (:data:`landscape.records.HISTORY`) and its final
-    θ with θ⁽⁰⁾ (:data:`landscape.records.THETA`) as trial artifacts. Past ``deadline``
+    ``store`` it also keeps its learning curve (:data:`landscape.runs.records.HISTORY`) and its
+    final θ with θ⁽⁰⁾ (:data:`landscape.runs.records.THETA`) as trial artifacts. Past ``deadline``
     (``time.time()``, the run's ``--timeout``) a trial stops at its next evaluated epoch with
     status ``timed out`` and raises :class:`TimedOut` (Optuna marks it FAIL: it measured
     nothing, and samplers and summaries ignore it).
