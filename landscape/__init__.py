@@ -27,7 +27,7 @@ __all__ = [
 def __getattr__(name: str):
     # The study runner loads Optuna and the analyses: only when a notebook asks for it.
     if name in ("run_study", "StudyRun", "load_trial", "TrialRun"):
-        from landscape.runs import driver as runner
+        from landscape import api
 
-        return getattr(runner, name)
+        return getattr(api, name)
     raise AttributeError(f"module 'landscape' has no attribute {name!r}")

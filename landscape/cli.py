@@ -23,22 +23,22 @@ import numpy as np
 import optuna
 
 from landscape import files, seeds
+from landscape.analysis import KINDS
 from landscape.analysis.geometry import filter_normalized_direction, hessian_directions, slice_1d
+from landscape.api import load_trial, run_study
 from landscape.files import ArtifactStore, DiskFullError, disk_full
 from landscape.report.page import ReportError
 from landscape.report.text import format_range_test
 from landscape.runs import records
-from landscape.runs.adapters import ANALYSIS_KINDS
 from landscape.runs.driver import (
     Interrupted,
     UsageError,
     configure_logging,
     install_signal_handlers,
-    load_trial,
-    run_study,
 )
-from landscape.runs.problem import prepare, range_test_record, run_range_test, trial_records
+from landscape.runs.problem import prepare
 from landscape.runs.records import DamagedArtifact
+from landscape.runs.search import range_test_record, run_range_test, trial_records
 from landscape.runs.storage import (
     DEFAULT_STORAGE,
     StorageError,
@@ -696,16 +696,11 @@ def _printable(text: str) -> str:
 def _finding(attrs: dict, value: float | None) -> str:
     """One line of what a stored analysis found ("not finished" until its result is stored)."""
     kind = records.kind(attrs)
-    if kind == "minima" and records.minima(attrs):
-        return records.minima(attrs).get("headline", "done")
-    if kind == "spurious" and records.spurious(attrs):
-        return f"seed 1.3 {records.spurious(attrs)['verdict']}"
-    if kind == "escape" and (records.escape(attrs) or {}).get("verdict"):
-        return f"seed 1.3 {records.escape(attrs)['verdict']}"
-    if kind in ("minima", "spurious", "escape"):
-        return "not finished"
-    if kind in ANALYSIS_KINDS and value is not None:
-        return f"{ANALYSIS_KINDS[kind].value} = {value:.4g}"
+    line = records.found(attrs, KINDS.get(kind))
+    if line is not None:
+        return line
+    if kind in KINDS and not KINDS[kind].queued and value is not None:
+        return f"{KINDS[kind].value} = {value:.4g}"  # a one-trial analysis of an earlier version
     return "not finished"
 
 

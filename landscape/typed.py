@@ -31,7 +31,13 @@ def to_json(obj: Any) -> Any:
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if isinstance(obj, int) and not isinstance(obj, bool) and abs(obj) > _EXACT:
+        return str(obj)  # JSON readers in JavaScript (the dashboard) round larger integers
     return obj
+
+
+_EXACT = 2**53
+"""The largest integer a JSON number holds exactly in every reader (an IEEE double)."""
 
 
 def from_json(hint: Any, data: Any) -> Any:
@@ -46,8 +52,8 @@ def from_json(hint: Any, data: Any) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if data is None and type(None) in args:
-            return None
+        if (data is None or data == "None") and type(None) in args:
+            return None  # ("None": how an earlier version wrote an unset count as a string)
         arms = [a for a in args if a is not type(None)]
         for arm in arms:
             try:
@@ -71,6 +77,8 @@ def from_json(hint: Any, data: Any) -> Any:
             raise TypeError(f"{data!r} is not a number")
         return float(data)
     if hint is int:
+        if isinstance(data, str) and data.lstrip("-").isdigit():
+            return int(data)  # a large integer, kept as a string (see to_json)
         if isinstance(data, bool) or not isinstance(data, int):
             raise TypeError(f"{data!r} is not an integer")
         return data

@@ -7,7 +7,9 @@ import pytest
 
 from landscape import MLP, load_dataset, train
 from landscape.analysis.convergence import least_squares_optimum, read_convergence
-from landscape.spec import SpecError, parse_schedule_run
+from landscape.analysis.convergence import parse_schedule_run
+from landscape.rules import RuleError
+from landscape.spec import SpecError
 from landscape.study import main
 
 
@@ -94,7 +96,7 @@ def test_schedule_runs_are_parsed_and_bad_ones_named():
         ("warp:0.1", "schedule 'warp' is unknown"),
         ("linear:0.1:speed=2", "has no parameter 'speed'"),
     ]:
-        with pytest.raises(SpecError, match=msg):
+        with pytest.raises(RuleError, match=msg):
             parse_schedule_run(bad)
 
 

@@ -7,18 +7,15 @@ from optuna.artifacts import FileSystemArtifactStore
 from threadpoolctl import threadpool_limits
 
 from landscape.runs import records
-from landscape.runs.problem import (
-    apply_params,
-    build,
+from landscape.runs.problem import build, prepare, trial_rng
+from landscape.runs.search import (
     make_objective,
     make_sampler,
-    prepare,
     retrain,
     suggest,
-    trial_rng,
     trial_sampler_seed,
 )
-from landscape.spec import find_spec, parse_spec
+from landscape.spec import apply_params, find_spec, parse_spec
 
 TINY = [
     "data.name=moons",

@@ -17,6 +17,7 @@ from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.report.write import safe_dirname
+from landscape.analysis import KINDS
 from landscape.runs import records
 from landscape.study import main
 
@@ -252,8 +253,7 @@ def test_noise_axis_figures_and_slices_show_what_they_claim(stored):
     store = FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
     for kind in ("escape", "spurious"):
         study = optuna.load_study(study_name=kind, storage=STORAGE.format(stored))
-        read = records.escape_report if kind == "escape" else records.spurious_report
-        rep = read(study, store)
+        rep = records.result_of(study, KINDS[kind], store)
         d = data.axis_data(rep)
         # one line per batch size (one horizon), three step sizes each, by ε/ε_div
         assert [(line.batch, line.horizon, len(line.x)) for line in d.lines] == [
@@ -262,11 +262,11 @@ def test_noise_axis_figures_and_slices_show_what_they_claim(stored):
         ]
         for line in d.lines:
             assert np.all(np.diff(line.x) > 0) and line.x[-1] == pytest.approx(0.95)
-            cells = [c for c in rep["cells"] if c["batch"] == line.batch]
-            np.testing.assert_allclose(line.reduction, [c["reduction"] for c in cells])
-            assert line.verdict.tolist() == [c["verdict"] for c in cells]
+            cells = [c for c in rep.cells if c.batch == line.batch]
+            np.testing.assert_allclose(line.reduction, [c.reduction for c in cells])
+            assert line.verdict.tolist() == [c.verdict for c in cells]
         # the map holds every cell of the longest horizon at its noise scale ε/B
-        assert sorted(d.map_eps_over_b) == sorted(c["eps"] / c["batch"] for c in rep["cells"])
+        assert sorted(d.map_eps_over_b) == sorted(c.eps / c.batch for c in rep.cells)
         fig = figures.noise_axis(d)
         assert len(fig.axes) == 3 * len(d.sizes)
         assert fig.axes[0].get_xscale() == "log" and fig.axes[2].get_xlabel() == "noise scale ε/B"

@@ -6,7 +6,7 @@ from landscape.spec import (
     known_specs,
     parse_spec,
     pow2_choices,
-    validate_with_data,
+    validate_batches,
 )
 
 SHIPPED = ["batch_search", "lr_search", "schedule_search"]
@@ -141,7 +141,7 @@ def test_pow2_choices_run_from_online_to_batch():
 def test_spec_batch_sizes_checked_against_n(name, overrides, match):
     spec = _spec(name, overrides)
     with pytest.raises(SpecError, match=match):
-        validate_with_data(spec, 1437)
+        validate_batches(spec, 1437)
 
 
 def test_spec_categorical_batch_sizes_checked():
@@ -150,7 +150,7 @@ def test_spec_categorical_batch_sizes_checked():
         ["search.batch_size.type=categorical", "search.batch_size.choices=[1, 64, 0]"],
     )
     with pytest.raises(SpecError, match=r"batch size 0 is outside \[1, N=100\]"):
-        validate_with_data(spec, 100)
+        validate_batches(spec, 100)
 
 
 def test_spec_units_named_once_and_resolved_spec_round_trips_through_toml():

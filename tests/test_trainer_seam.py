@@ -4,8 +4,10 @@ import optuna
 import pytest
 
 from landscape.runs import adapters as experiments
-from landscape.runs import problem as objectives
-from landscape.runs.problem import make_objective, prepare
+from landscape.analysis import convergence, escape, geometry, minima, symmetry
+from landscape.runs import search
+from landscape.runs.problem import prepare
+from landscape.runs.search import make_objective
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.train import TrainConfig
 
@@ -80,22 +82,22 @@ def _run_to_the_trainer(spec):
             study.enqueue_trial({"lr": 0.01})  # the searched ε, fixed for the comparison
             make_objective(problem)(study.ask())
         elif kind == "minima":
-            experiments.run_chunk(problem, 0)
+            minima.run_chunk(problem.inputs, spec.analysis, 0)
         elif kind == "symmetry":
-            experiments.run_symmetry(problem, study, store=None)
+            symmetry.run_symmetry(problem.inputs, spec.analysis)
         elif kind == "convergence":
-            experiments.run_convergence(problem, study, store=None)
+            convergence.run_convergence(problem.inputs, spec.analysis)
         else:
-            experiments.run_geometry(problem, study, store=None)
+            geometry.run_geometry(problem.inputs, spec.analysis)
     return info.value.kwargs
 
 
 @pytest.mark.parametrize("field", list(FIELDS))
 @pytest.mark.parametrize("name", list(SMALL))
 def test_trainer_field_reaches_the_trainer_or_is_refused(monkeypatch, name, field):
-    for module in (objectives, experiments):
+    for module in (search, symmetry, geometry, convergence):
         monkeypatch.setattr(module, "train", _spy, raising=False)
-    monkeypatch.setattr(experiments, "train_many", _spy)
+    monkeypatch.setattr(minima, "train_many", _spy)
     overrides, keyword, value = FIELDS[field]
     refusal = REFUSED.get((name, field))
     if refusal is not None:
@@ -105,8 +107,8 @@ def test_trainer_field_reaches_the_trainer_or_is_refused(monkeypatch, name, fiel
     spec = parse_spec(*find_spec(name), [*SMALL[name], *overrides])
     if name == "escape":  # lr: GD's reference ε and the basin descent's
         problem = prepare(spec)
-        assert experiments._sample_chains(problem).basin_lr == value
-        assert experiments.axis_config(spec.analysis, spec.trainer.lr).lr == value
+        assert escape.sample_chains(problem.inputs, spec.analysis).basin_lr == value
+        assert spec.analysis.axis(spec.trainer.lr).lr == value
         return
     kwargs = _run_to_the_trainer(spec)
     assert kwargs[keyword] == value

@@ -1,6 +1,26 @@
 """The analyses of the loss landscape: NumPy and SciPy only, no Optuna, nothing printed.
 
-``hessian`` (exact Hessians and λ_max), ``symmetry`` (the hidden-unit symmetry group on θ),
-``minima`` (polishing, classifying and counting critical points), ``geometry`` (paths between
-minima and slices of the loss). Each returns dataclasses; the study layer stores them.
+Each kind of analysis is one module — its config (the spec's ``[analysis]`` section, with the
+rules of its fields), its NumPy functions and its typed result — and one line of the registry
+below (:class:`landscape.analysis.kind.Kind`). ``symmetry`` (the hidden-unit symmetry group on
+θ), ``minima`` (polishing, classifying and counting critical points), ``geometry`` (paths
+between minima and slices of the loss), ``convergence`` (SGD against a known θ*), ``noise``
+(seed 1.3 over its noise axis, the engine of ``spurious`` and ``escape``).
 """
+
+from __future__ import annotations
+
+from landscape.analysis import convergence, escape, geometry, minima, spurious, symmetry
+from landscape.analysis.kind import Inputs, Kind, Outcome
+
+KINDS: dict[str, Kind] = {
+    "minima": minima.KIND,
+    "symmetry": symmetry.KIND,
+    "geometry": geometry.KIND,
+    "escape": escape.KIND,
+    "convergence": convergence.KIND,
+    "spurious": spurious.KIND,
+}
+"""Every analysis kind by its spec name: a new kind is one module and one line here."""
+
+__all__ = ["KINDS", "Inputs", "Kind", "Outcome"]

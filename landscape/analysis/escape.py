@@ -29,6 +29,8 @@ from landscape.analysis.noise import (
     AxisSettings,
     ChainProblem,
     axis_trainer,
+    earlier,
+    earlier_found,
     run_axis,
     summarise_axis,
     unit_attrs,
@@ -212,5 +214,7 @@ KIND = Kind(
     unit_value=unit_value,
     unit_attrs=unit_attrs,
     trainer=axis_trainer("escape"),
+    earlier=earlier("escape"),
+    earlier_found=earlier_found("escape"),
     check=_batches_fit,
 )

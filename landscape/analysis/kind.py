@@ -150,6 +150,12 @@ class Kind:
     check : callable or None
         ``check(inputs, config) → None``, raising ``ValueError`` for what the config cannot do
         with this data and model (e.g. a batch size above N): refused before anything is stored.
+    earlier : callable or None
+        ``earlier(attrs, read_json) → JSON of the result, or None``: where versions before the
+        registry of kinds kept a queued kind's result (``read_json(name)`` reads a study
+        artifact).
+    earlier_found : callable or None
+        ``earlier_found(attrs) → str or None``: what such a study found, in one line.
     """
 
     name: str
@@ -169,6 +175,8 @@ class Kind:
     memory: Callable[..., dict[str, int]] | None = None
     payload: Callable[[Any], dict] | None = None
     check: Callable[[Inputs, Any], None] | None = None
+    earlier: Callable[[Any, Callable[[str], Any]], Any] | None = None
+    earlier_found: Callable[[Any], str | None] | None = None
 
     @property
     def queued(self) -> bool:

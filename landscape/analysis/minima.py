@@ -1641,4 +1641,14 @@ KIND = Kind(
     trainer=_many_trainer,
     memory=_memory,
     payload=_payload,
+    # before the registry of kinds: the report in the study attr "minima", counts beside it
+    earlier=lambda attrs, read: (
+        {
+            **attrs["minima"],
+            "counts": {k: int(v) for k, v in attrs.get("group_counts", {}).items()} or None,
+        }
+        if attrs.get("minima")
+        else None
+    ),
+    earlier_found=lambda attrs: (attrs.get("minima") or {}).get("headline"),
 )

@@ -1208,6 +1208,29 @@ def axis_trainer(kind: str):
     return check
 
 
+def earlier(name: str):
+    """Where the noise axis's first version kept its report: the artifact ``NAME.json``."""
+
+    def read(attrs, read_json):
+        summary = attrs.get(name)
+        if isinstance(summary, dict) and summary.get("format") == 2:
+            return read_json(f"{name}.json")
+        return None
+
+    return read
+
+
+def earlier_found(name: str):
+    """The verdict a study of an earlier version of the analysis kept in its attr ``name``."""
+
+    def found(attrs):
+        summary = attrs.get(name)
+        verdict = summary.get("verdict") if isinstance(summary, dict) else None
+        return f"seed 1.3 {verdict}" if verdict else None
+
+    return found
+
+
 def unit_value(arrays: dict) -> float:
     """A unit trial's value: GD's share of its reference runs in a spurious basin."""
     return float((arrays["ref_basin"] == "spurious").mean())

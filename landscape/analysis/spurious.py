@@ -33,6 +33,8 @@ from landscape.analysis.noise import (
     ChainProblem,
     _unique,
     axis_trainer,
+    earlier,
+    earlier_found,
     run_axis,
     summarise_axis,
     unit_attrs,
@@ -417,4 +419,6 @@ KIND = Kind(
     unit_value=unit_value,
     unit_attrs=unit_attrs,
     trainer=axis_trainer("spurious"),
+    earlier=earlier("spurious"),
+    earlier_found=earlier_found("spurious"),
 )

@@ -14,6 +14,8 @@ import optuna
 from optuna.artifacts import get_all_artifact_meta
 from optuna.trial import TrialState
 
+from landscape.analysis.minima import MinimaReport
+from landscape.analysis.noise import AxisReport, wilson
 from landscape.runs import records
 from landscape.schedules import make_schedule
 from landscape.summary import configuration as summary_configuration
@@ -477,34 +479,29 @@ class MinimaData(NamedTuple):
     counts: dict[str, float]
 
 
-def minima_data(study: optuna.Study, store) -> MinimaData | None:
-    """The minima analysis of a study, with each class's spectrum from the artifact."""
-    rep = records.minima(study)
-    if rep is None:
-        return None
-    arrays = artifact_arrays(study, store, records.MINIMA_POINTS)
-    classes = [*rep["minima"], *rep["families"], *rep["infinity"], *rep["saddles"]]
-    spectra = []
-    for m in classes:
-        spectra.append(arrays["eigenvalues"][m["index"]] if arrays is not None else np.zeros(0))
+def minima_data(rep: MinimaReport, arrays: dict[str, np.ndarray] | None) -> MinimaData:
+    """The minima figure's data: every class, with its spectrum from the points' arrays."""
+    classes = rep.classes
+    spectra = [
+        arrays["eigenvalues"][m.index] if arrays is not None else np.zeros(0) for m in classes
+    ]
 
     def column(key: str) -> np.ndarray:
-        return np.array([np.nan if m[key] is None else m[key] for m in classes], dtype=float)
+        return np.array([getattr(m, key) for m in classes], dtype=float)
 
-    kinds = rep["kind_counts"]
     return MinimaData(
-        [m["kind"] for m in classes],
+        [m.kind for m in classes],
         column("loss"),
         column("basin_share"),
         column("copies_met"),
         column("dimension"),
         spectra,
         {
-            "starts": rep["n_starts"],
-            **{f"{k} (starts)": v for k, v in kinds.items()},
-            "isolated minima": rep["distinct_minima"],
-            "families": len(rep["families"]),
-            "Chao1 (isolated)": rep["chao1"]["estimate"],
+            "starts": rep.n_starts,
+            **{f"{k} (starts)": v for k, v in rep.kind_counts.items()},
+            "isolated minima": rep.distinct_minima,
+            "families": len(rep.families),
+            "Chao1 (isolated)": rep.chao1.estimate,
         },
     )
 
@@ -548,59 +545,49 @@ class AxisData(NamedTuple):
     horizon: int
 
 
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    from landscape.analysis.noise import wilson
-
-    return wilson(k, n)
-
-
-def axis_data(rep: dict) -> AxisData:
-    """The figure data of a noise-axis report (:func:`landscape.runs.records.spurious_report`)."""
-    cells = rep["cells"]
-    sizes = list(dict.fromkeys(c["size"] for c in cells))
+def axis_data(rep: AxisReport) -> AxisData:
+    """The figure data of a noise-axis report (spurious, escape)."""
+    cells = rep.cells
+    sizes = list(dict.fromkeys(c.size for c in cells))
     lines = []
-    keys = dict.fromkeys((c["size"], c["batch"], c["horizon"]) for c in cells)
+    keys = dict.fromkeys((c.size, c.batch, c.horizon) for c in cells)
     for size, batch, horizon in keys:
         row = sorted(
-            (c for c in cells if (c["size"], c["batch"], c["horizon"]) == (size, batch, horizon)),
-            key=lambda c: c["eps"],
+            (c for c in cells if (c.size, c.batch, c.horizon) == (size, batch, horizon)),
+            key=lambda c: c.eps,
         )
         esc, lo, hi = [], [], []
         for c in row:
-            chains = sum(e["chains"] for e in c["escapes"])
-            n_esc = sum(e["escaped"] for e in c["escapes"])
-            w = _wilson(n_esc, chains) if chains else (math.nan, math.nan)
+            chains = sum(e["chains"] for e in c.escapes)
+            n_esc = sum(e["escaped"] for e in c.escapes)
+            w = wilson(n_esc, chains) if chains else (math.nan, math.nan)
             esc.append(n_esc / chains if chains else math.nan)
             lo.append(w[0])
             hi.append(w[1])
-
-        def col(key: str, cells=row) -> np.ndarray:
-            return np.array([math.nan if c[key] is None else c[key] for c in cells], dtype=float)
-
         lines.append(
             AxisLine(
                 size,
                 int(batch),
                 int(horizon),
-                col("eps") / col("eps_div"),
-                col("eps"),
+                np.array([c.eps_over_div for c in row]),
+                np.array([c.eps for c in row]),
                 np.array(esc),
                 np.array(lo),
                 np.array(hi),
-                col("reduction"),
-                col("low"),
-                col("high"),
-                np.array([c["verdict"] for c in row]),
+                np.array([c.reduction for c in row]),
+                np.array([c.low for c in row]),
+                np.array([c.high for c in row]),
+                np.array([c.verdict for c in row]),
             )
         )
-    longest = max(c["horizon"] for c in cells) if cells else 0
-    last = [c for c in cells if c["horizon"] == longest]
+    longest = max(c.horizon for c in cells) if cells else 0
+    last = [c for c in cells if c.horizon == longest]
     return AxisData(
         sizes,
         lines,
-        np.array([c["eps"] / c["batch"] for c in last]),
-        np.array([c["batch"] for c in last], dtype=int),
-        np.array([c["size"] for c in last]),
-        np.array([c["verdict"] for c in last]),
+        np.array([c.eps_over_b for c in last]),
+        np.array([c.batch for c in last], dtype=int),
+        np.array([c.size for c in last]),
+        np.array([c.verdict for c in last]),
         int(longest),
     )

@@ -1,20 +1,21 @@
 """Every terminal summary: the text ``python -m landscape.study`` prints after a run.
 
-Plain strings from the typed results of :mod:`landscape.summary`, :mod:`landscape.analysis` and
-:mod:`landscape.runs.adapters`; no matplotlib, so the command line imports this at start.
+Plain strings from the typed results of :mod:`landscape.summary` and :mod:`landscape.analysis`
+(:func:`describe` dispatches on the result's type); no matplotlib, so the command line imports
+this at start.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 
-import numpy as np
-
+from landscape.analysis.convergence import ConvergenceReport
+from landscape.analysis.geometry import GeometryReport
 from landscape.analysis.minima import MinimaReport
 from landscape.analysis.noise import AxisReport
-from landscape.analysis.symmetry import GroupCounts, SymmetryCheck, model_group_counts
-from landscape.runs.adapters import ConvergenceReport, GeometryReport
-from landscape.runs.problem import Problem, build
+from landscape.analysis.symmetry import GroupCounts, SymmetryCheck
 from landscape.summary import Summary
 
 
@@ -332,14 +333,6 @@ def format_convergence(r: ConvergenceReport) -> str:
     return "\n".join(lines)
 
 
-def describe(kind: str, problem: Problem, result: object) -> str:
-    """The terminal text of an analysis of ``kind`` (a name of ``spec.ANALYSES``)."""
-    if kind == "minima":
-        model, _ = build(problem, problem.spec, np.random.default_rng(0))
-        return format_minima(result, model_group_counts(model))
-    return TEXTS[kind](result)
-
-
 def format_axis(r: AxisReport) -> str:
     """Format seed 1.3 over its noise axis (spurious and escape) for the terminal."""
     cfg = r.config
@@ -406,12 +399,21 @@ def format_axis(r: AxisReport) -> str:
     return "\n".join(lines)
 
 
-TEXTS = {
-    "minima": format_minima,
-    "spurious": format_axis,
-    "symmetry": format_symmetry,
-    "geometry": format_geometry,
-    "escape": format_axis,
-    "convergence": format_convergence,
-}
-"""The formatter of each analysis kind's result (``spec.ANALYSES`` names the same)."""
+@functools.singledispatch
+def describe(result: object) -> str:
+    """The terminal text of an analysis's result, by the result's type.
+
+    A kind without a formatter of its own is shown field by field (``name: value``).
+    """
+    lines = []
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        lines.append(f"{f.name}: {_fmt(value) if isinstance(value, float) else value}")
+    return "\n".join(lines)
+
+
+describe.register(MinimaReport)(lambda r: format_minima(r, r.counts))
+describe.register(SymmetryCheck)(lambda r: format_symmetry(r))
+describe.register(GeometryReport)(lambda r: format_geometry(r))
+describe.register(ConvergenceReport)(lambda r: format_convergence(r))
+describe.register(AxisReport)(lambda r: format_axis(r))

@@ -8,8 +8,11 @@ the study (``optuna_dashboard.save_note``), so optuna-dashboard shows the same r
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
+import math
 import re
 import warnings
 from collections.abc import Sequence
@@ -20,6 +23,12 @@ from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
 from landscape import files
+from landscape.analysis import KINDS
+from landscape.analysis.convergence import ConvergenceReport
+from landscape.analysis.geometry import GeometryReport
+from landscape.analysis.minima import MinimaReport
+from landscape.analysis.noise import AxisReport
+from landscape.analysis.symmetry import SymmetryCheck
 from landscape.report import data, figures
 from landscape.report.page import (
     FigureEntry,
@@ -30,7 +39,6 @@ from landscape.report.page import (
     render,
 )
 from landscape.runs import records
-from landscape.runs.problem import trial_records
 from landscape.summary import summarize
 
 
@@ -124,7 +132,7 @@ def _search_report(study, store, add):
     )
     by = [p["name"] for p in records.search_space(study) if p["type"] in ("categorical", "pow2")]
     s = summarize(
-        trial_records(study),
+        records.trial_records(study),
         direction,
         lambda_max=records.lambda_max(study),
         lambda_max_init=records.lambda_max_init(study),
@@ -300,39 +308,67 @@ def _search_report(study, store, add):
     return summary, tables
 
 
-def _minima_report(study, store, add):
-    rep = records.minima(study)
-    if rep is None:
-        return [("status", "not every chunk is complete yet")], []
+# ------------------------------------------------------------------ analyses, by result type
+def _analysis_report(study, store, add):
+    """The report of an analysis study: its typed result rendered by :func:`page`."""
+    kind = KINDS[records.kind(study)]
+    result = records.result_of(study, kind, store)
+    if result is not None:
+        return page(result, study, store, add)
+    earlier = records.found(records.study_attrs(study._storage, study._study_id), kind)
+    if earlier is not None:  # a result no longer readable, a verdict kept in an attr
+        return [
+            ("status", "made by an earlier version of this analysis, in a form it cannot read"),
+            ("what it found then", earlier),
+            ("to see it again", "rerun the study under a new --study-name"),
+        ], []
+    return [("status", "not every unit of work is complete yet")], []
+
+
+@functools.singledispatch
+def page(result: object, study, store, add) -> tuple[list, list]:
+    """The summary rows and tables of an analysis's page, by the result's type.
+
+    A kind without a page of its own is shown field by field.
+    """
+    rows = []
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, bool | int | float | str) or value is None:
+            rows.append((f.name, value))
+    return rows, []
+
+
+@page.register
+def _minima_page(rep: MinimaReport, study, store, add):
     summary = [
-        ("found", rep.get("headline", "")),
-        ("starts", rep["n_starts"]),
-        ("isolated minima as points", rep["distinct_points"]),
-        ("isolated minima modulo symmetry", rep["distinct_minima"]),
-        ("families of minima", len(rep["families"])),
-        ("loss levels (minima and families)", rep["loss_levels"]),
-        ("Chao1 estimate of all isolated minima", rep["chao1"]["estimate"]),
-        ("median move of polishing (share of ‖θ‖)", rep.get("moved")),
+        ("found", rep.headline()),
+        ("starts", rep.n_starts),
+        ("isolated minima as points", rep.distinct_points),
+        ("isolated minima modulo symmetry", rep.distinct_minima),
+        ("families of minima", len(rep.families)),
+        ("loss levels (minima and families)", rep.loss_levels),
+        ("Chao1 estimate of all isolated minima", rep.chao1.estimate),
+        ("median move of polishing (share of ‖θ‖)", rep.moved),
     ]
-    summary += [(f"end points: {k}", v) for k, v in rep["kind_counts"].items()]
-    counts = records.group_counts(study)
-    summary += [(f"group: {k}", v) for k, v in counts.items()]
-    classes = [*rep["minima"], *rep["families"], *rep["infinity"], *rep["saddles"]]
+    summary += [(f"end points: {k}", v) for k, v in rep.kind_counts.items()]
+    if rep.counts is not None:
+        summary += [(f"group: {k}", str(v)) for k, v in dataclasses.asdict(rep.counts).items()]
     rows = [
         [
-            m["kind"],
-            m["loss"],
-            f"{m['basin_share']:.1%}",
-            m["starts"],
-            m["copies_met"],
-            m["dimension"],
-            m["n_negative"],
-            m["lambda_min"],
-            m["lambda_max"],
-            m["n_flat"],
-            m["asymptote"],
+            m.kind,
+            m.loss,
+            f"{m.basin_share:.1%}",
+            m.starts,
+            m.copies_met,
+            m.dimension,
+            m.n_negative,
+            m.lambda_min,
+            m.lambda_max,
+            m.n_flat,
+            m.asymptote,
         ]
-        for m in classes[:40]
+        for m in rep.classes[:40]
     ]
     tables = [
         Table(
@@ -353,8 +389,9 @@ def _minima_report(study, store, add):
             rows,
         )
     ]
-    m = data.minima_data(study, store)
-    if m is not None and len(m.loss):
+    arrays = data.artifact_arrays(study, store, records.MINIMA_POINTS) if store else None
+    m = data.minima_data(rep, arrays)
+    if len(m.loss):
         add(
             "minima.png",
             figures.minima_overview(m),
@@ -377,68 +414,53 @@ def _minima_report(study, store, add):
     return summary, tables
 
 
-NO_TRIAL = ([("status", "no complete trial")], [])
-"""The report of a one-trial analysis whose trial has not completed."""
-
-
 def _last_complete(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The latest complete trial of a one-trial analysis (a rerun adds another)."""
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return trials[-1] if trials else None
 
 
-def _symmetry_report(study, store, add):
-    t = _last_complete(study)
-    if t is None:
-        return NO_TRIAL
-    a = records.result(t)
+@page.register
+def _symmetry_page(a: SymmetryCheck, study, store, add):
+    tried = f"{a.transpositions_tested} of {a.transpositions_total}" + (
+        " (sample)" if a.sampled else " (all)"
+    )
     rows = [
-        [
-            "pair swaps leave the output unchanged",
-            f"{a['transpositions_tested']} of {a['transpositions_total']}"
-            + (" (sample)" if a["sampled"] else " (all)"),
-            a["output_deviation"],
-        ],
-        ["pair swaps leave the loss unchanged", "", a["loss_deviation"]],
-        ["∇E(πθ) = π∇E(θ)", "random group elements", a["gradient_deviation"]],
-        ["GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾)", f"{a['gd_steps']} steps", a["gd_deviation"]],
+        ["pair swaps leave the output unchanged", tried, a.output_deviation],
+        ["pair swaps leave the loss unchanged", "", a.loss_deviation],
+        ["∇E(πθ) = π∇E(θ)", "random group elements", a.gradient_deviation],
+        ["GD(πθ⁽⁰⁾) = π GD(θ⁽⁰⁾)", f"{a.gd_steps} steps", a.gd_deviation],
     ]
-    if a.get("sign_output_deviation") is not None:
+    if a.sign_output_deviation is not None:
         rows.append(
             [
                 "sign flips leave the output unchanged",
-                f"{a['sign_flips_tested']} units",
-                a["sign_output_deviation"],
+                f"{a.sign_flips_tested} units",
+                a.sign_output_deviation,
             ]
         )
-    c = a["counts"]
+    c = a.counts
     counts = [
-        ["the seed's count ∏ C(d_l, 2)", c["transpositions"]],
-        ["unit permutations ∏ d_l!", c["permutations"]],
+        ["the seed's count ∏ C(d_l, 2)", str(c.transpositions)],
+        ["unit permutations ∏ d_l!", str(c.permutations)],
     ]
-    if c.get("with_signs") not in (None, "None"):
-        counts.append(["with sign flips ∏ d_l!·2^d_l", c["with_signs"]])
-    if c.get("continuous") not in (None, "0", 0):
+    if c.with_signs is not None:
+        counts.append(["with sign flips ∏ d_l!·2^d_l", str(c.with_signs)])
+    if c.continuous:
         counts.append(
-            [
-                "continuous symmetries (dimension)",
-                f"{c['continuous']}: {c.get('continuous_kinds', '')}",
-            ]
+            ["continuous symmetries (dimension)", f"{c.continuous}: {c.continuous_kinds}"]
         )
     worst = max(float(r[2]) for r in rows if r[2] is not None)
+    t = _last_complete(study)
     # the summary rows are also the dashboard note: the checks and counts belong there
     summary = [
-        ("network", records.training(t) or ""),
+        ("network", (records.training(t) if t is not None else "") or ""),
         ("every check within 1e-10", "yes" if worst <= 1e-10 else "no"),
         ("largest deviation of any check", worst),
-        (
-            "pair swaps tried",
-            f"{a['transpositions_tested']} of {a['transpositions_total']}"
-            + (" (sample)" if a["sampled"] else " (all)"),
-        ),
-        ("output change under a swap", a["output_deviation"]),
-        ("∇E(πθ) − π∇E(θ)", a["gradient_deviation"]),
-        (f"GD(πθ⁽⁰⁾) − π GD(θ⁽⁰⁾) after {a['gd_steps']} steps", a["gd_deviation"]),
+        ("pair swaps tried", tried),
+        ("output change under a swap", a.output_deviation),
+        ("∇E(πθ) − π∇E(θ)", a.gradient_deviation),
+        (f"GD(πθ⁽⁰⁾) − π GD(θ⁽⁰⁾) after {a.gd_steps} steps", a.gd_deviation),
         *((name, value) for name, value in counts),
     ]
     return (
@@ -450,21 +472,19 @@ def _symmetry_report(study, store, add):
     )
 
 
-def _geometry_report(study, store, add):
-    t = _last_complete(study)
-    if t is None:
-        return NO_TRIAL
-    a = records.result(t)
+@page.register
+def _geometry_page(a: GeometryReport, study, store, add):
     summary = [
-        ("loss of minimum a", a["losses"][0]),
-        ("loss of minimum b", a["losses"][1]),
-        ("barrier, as they are", a["barrier_raw"]),
-        ("barrier, units aligned", a["barrier_aligned"]),
-        ("distance, as they are", a["distance_raw"]),
-        ("distance, units aligned", a["distance_aligned"]),
-        ("top Hessian eigenvalues", ", ".join(f"{v:.4g}" for v in a["hessian_top"])),
+        ("loss of minimum a", a.losses[0]),
+        ("loss of minimum b", a.losses[1]),
+        ("barrier, as they are", a.barrier_raw),
+        ("barrier, units aligned", a.barrier_aligned),
+        ("distance, as they are", a.distance_raw),
+        ("distance, units aligned", a.distance_aligned),
+        ("top Hessian eigenvalues", ", ".join(f"{v:.4g}" for v in a.hessian_top)),
     ]
-    arrays = data.artifact_arrays(study, store, records.GEOMETRY, t)
+    t = _last_complete(study)
+    arrays = data.artifact_arrays(study, store, records.GEOMETRY, t) if t else None
     if arrays is not None:
         add(
             "paths.png",
@@ -483,36 +503,22 @@ def _geometry_report(study, store, add):
     return summary, []
 
 
-def _convergence_report(study, store, add):
-    t = _last_complete(study)
-    if t is None:
-        return NO_TRIAL
-    rep = records.result(t)
-    verdict = {True: "holds", False: "does not hold", None: "cannot be judged"}[
-        rep.get("robbins_monro_decreases")
-    ]
+@page.register
+def _convergence_page(rep: ConvergenceReport, study, store, add):
     summary = [
-        ("E* (least squares)", rep["loss_star"]),
-        ("batch size", rep["batch_size"]),
-        ("updates per run", rep["updates"]),
-        ("constant-ε floors grow with ε", rep.get("floors_grow_with_lr")),
-        ("floor ∝ ε^k, k", rep.get("floor_exponent")),
-        ("seed 1.5's claim here", verdict),
+        ("E* (least squares)", rep.loss_star),
+        ("batch size", rep.batch_size),
+        ("updates per run", rep.updates),
+        ("constant-ε floors grow with ε", rep.floors_grow_with_lr),
+        ("floor ∝ ε^k, k", rep.floor_exponent),
+        ("seed 1.5's claim here", rep.verdict()),
     ]
     table = Table(
         "Runs: the trend of E − E* over the last decade of updates",
         ["run", "trend", "slope", "floor (median gap)", "final gap", "final ‖θ − θ*‖", "final ε"],
         [
-            [
-                r["label"],
-                r["kind"],
-                r["slope"],
-                r["floor"],
-                r["final_gap"],
-                r["final_distance"],
-                r["final_lr"],
-            ]
-            for r in rep["runs"]
+            [r.label, r.kind, r.slope, r.floor, r.final_gap, r.final_distance, r.final_lr]
+            for r in rep.runs
         ],
     )
     curves = data.convergence_curves(study, store)
@@ -528,30 +534,11 @@ def _convergence_report(study, store, add):
     return summary, [table]
 
 
-def _axis_report(kind: str):
-    """The report of a noise-axis study (spurious, escape): verdict, tables, the figure."""
-    read = records.spurious_report if kind == "spurious" else records.escape_report
-
-    def report(study, store, add):
-        summary_attr = records.spurious(study) if kind == "spurious" else records.escape(study)
-        if summary_attr is None:
-            return [("status", "not every unit of work is complete yet")], []
-        rep = read(study, store)
-        if rep is None:
-            return [
-                ("status", "made by an earlier version of this analysis (one operating point)"),
-                ("its verdict then", summary_attr.get("verdict")),
-                ("to see it over its noise axis", "rerun the study under a new --study-name"),
-            ], []
-        return _axis_page(rep, add, kind)
-
-    return report
-
-
-def _axis_page(rep: dict, add, kind: str):
-    cfg = rep["config"]
-    summary = [("verdict", rep["verdict"]), ("where", rep["sentence"])]
-    summary += [(f"regions at {k}", v) for k, v in rep["sentences"].items()]
+@page.register
+def _axis_page(rep: AxisReport, study, store, add):
+    cfg = rep.config
+    summary = [("verdict", rep.verdict), ("where", rep.sentence)]
+    summary += [(f"regions at {k}", v) for k, v in rep.sentences.items()]
     summary += [
         ("paired random starts per cell", cfg["n_starts"]),
         ("chains per distinct bad minimum per cell", cfg["chains"]),
@@ -570,65 +557,55 @@ def _axis_page(rep: dict, add, kind: str):
         ["size", "starts", "in bad basins", "95% Wilson", "distinct bad minima", "modulo"],
         [
             [
-                s["size"],
-                s["starts"],
-                f"{s['bad']:.1%}",
-                f"{s['bad_low']:.1%} – {s['bad_high']:.1%}",
-                s["distinct"],
-                s["symmetry"],
+                x.size,
+                x.starts,
+                f"{x.bad:.1%}",
+                f"{x.bad_low:.1%} – {x.bad_high:.1%}",
+                x.distinct,
+                x.symmetry,
             ]
-            for s in rep["samples"]
+            for x in rep.samples
         ],
     )
     minima = Table(
         "Distinct bad minima (Hessian positive definite)",
         ["size", "minimum", "loss", "GD basin of (starts)", "λ_min", "λ_max"],
-        [
-            [m["size"], m["index"], m["loss"], m["count"], m["lambda_min"], m["lambda_max"]]
-            for m in rep["minima"]
-        ],
+        [[m.size, m.index, m.loss, m.count, m.lambda_min, m.lambda_max] for m in rep.minima],
     )
 
     def triple(t):
-        return "—" if t[0] is None else f"{t[0]:.4g} [{t[1]:.4g}, {t[2]:.4g}]"
+        return "—" if math.isnan(t[0]) else f"{t[0]:.4g} [{t[1]:.4g}, {t[2]:.4g}]"
 
     edges = Table(
         "SGD's divergence step ε_div(B): half of the chains diverge",
         ["size", "B", "ε_div (grid)", "from the bad minima", "from random starts", "GD 2/λ_max"],
         [
-            [
-                e["size"],
-                e["batch"],
-                e["eps_div"],
-                triple(e["from_minima"]),
-                triple(e["from_starts"]),
-                e["gd_limit"],
-            ]
-            for e in rep["edges"]
+            [e.size, e.batch, e.eps_div, triple(e.from_minima), triple(e.from_starts), e.gd_limit]
+            for e in rep.edges
         ],
     )
     rows = []
-    for c in rep["cells"]:
-        n11, n10, n01, _ = c["table"]
+    for c in rep.cells:
+        n11, n10, n01, _ = c.table
         rows.append(
             [
-                c["size"],
-                c["horizon"],
-                c["batch"],
-                c["eps"],
-                c["eps"] / c["batch"],
-                f"{c['eps'] / c['eps_div']:.3f}",
+                c.size,
+                c.horizon,
+                c.batch,
+                c.eps,
+                c.eps_over_b,
+                f"{c.eps_over_div:.3f}",
                 n11 + n01,
                 n11 + n10,
                 n10,
-                f"{n01} ({c['global_to_spurious']})",
-                f"{c['reduction']:+.1%} [{c['low']:+.1%}, {c['high']:+.1%}]",
-                "—" if c["p_holm"] is None else f"{c['p_holm']:.2g}",
-                c["verdict"],
+                f"{n01} ({c.global_to_spurious})",
+                f"{c.reduction:+.1%} [{c.low:+.1%}, {c.high:+.1%}]",
+                "—" if math.isnan(c.p_holm) else f"{c.p_holm:.2g}",
+                c.verdict,
                 " ".join(
                     f"#{e['minimum']}: {e['escaped']}/{e['stayed']}/{e['moved']}/{e['diverged']}"
                     f" of {e['chains']}"
-                    for e in c["escapes"]
+                    for e in c.escapes
                 ),
             ]
         )
@@ -653,7 +630,7 @@ def _axis_page(rep: dict, add, kind: str):
         rows,
     )
     add(
-        f"{kind}.png",
+        f"{records.kind(study)}.png",
         figures.noise_axis(data.axis_data(rep)),
         "Seed 1.3 over its noise axis",
         "Per size: the share of chains started at each bad minimum GD found that reached the "
@@ -664,17 +641,12 @@ def _axis_page(rep: dict, add, kind: str):
     return summary, [samples, minima, edges, cells]
 
 
-REPORTS = {
-    "search": _search_report,
-    "spurious": _axis_report("spurious"),
-    "minima": _minima_report,
-    "symmetry": _symmetry_report,
-    "geometry": _geometry_report,
-    "escape": _axis_report("escape"),
-    "convergence": _convergence_report,
-}
-"""Each kind of study's report: ``(study, store, add) → (summary rows, tables)``, where
-``add(filename, figure, title, caption)`` puts a figure on the page."""
+def _report_of(analysis: bool):
+    """The page builder of a study: ``(study, store, add) → (summary rows, tables)``.
+
+    ``add(filename, figure, title, caption)`` puts a figure on the page.
+    """
+    return _analysis_report if analysis else _search_report
 
 
 def write_report(
@@ -738,7 +710,7 @@ def write_report(
             figures.write_png(fig, batch.path(filename))
             entries.append(FigureEntry(filename, title, caption))
 
-        summary, tables = REPORTS[kind](study, store, add)
+        summary, tables = _report_of(records.is_analysis(study))(study, store, add)
         spec = records.spec_of(study)
         page = render(
             study_name=study_name,

@@ -32,36 +32,30 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from landscape import __version__, files
+from landscape.analysis import KINDS
 from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
 from landscape.files import ArtifactStore, DiskFullError, signals_deferred
 from landscape.hessian import largest_eigenvalue
-from landscape.report.text import describe, format_summary
-from landscape.runs import records
-from landscape.runs.adapters import (
-    ANALYSIS_KINDS,
-    drain_queue,
-    enqueue_missing,
-    minima_objective,
-    n_chunks,
-    unit_names,
-)
+from landscape.runs import adapters, records
+from landscape.runs.adapters import drain_queue, enqueue_missing
 from landscape.runs.problem import (
     Problem,
     TimedOut,
     analysis_rng,
-    apply_params,
     build,
     make_model,
+    prepare,
+    trial_rng,
+)
+from landscape.runs.search import (
     make_objective,
     make_pruner,
     make_sampler,
-    prepare,
     range_test_record,
     retrain,
     seed_lr_bounds,
     trial_records,
-    trial_rng,
 )
 from landscape.runs.storage import (
     Plan,
@@ -81,6 +75,7 @@ from landscape.runs.storage import (
 from landscape.spec import (
     Spec,
     SpecError,
+    apply_params,
     find_spec,
     parse_spec,
     spec_from_dict,
@@ -145,6 +140,26 @@ class StudyRun:
 
 
 @dataclass(frozen=True)
+class Presenter:
+    """How a run's findings are said and reported, given by the layer above (CLI, Python API).
+
+    Attributes
+    ----------
+    search_text : callable
+        ``search_text(summary, metric, header) → str``: a search's terminal summary.
+    analysis_text : callable
+        ``analysis_text(result) → str``: an analysis's terminal summary.
+    write_report : callable or None
+        ``write_report(storage, study_name, out_root, store, **kwargs) → Path`` (see
+        :func:`landscape.report.write.write_report`); None: no report.
+    """
+
+    search_text: Any = None
+    analysis_text: Any = None
+    write_report: Any = None
+
+
+@dataclass(frozen=True)
 class _Options:
     """How a run runs (not what it runs): storage, workers, fault tolerance, output."""
 
@@ -160,6 +175,7 @@ class _Options:
     range_test: RangeTest | None = None
     storage_retry: float = 120.0
     invocation: str = field(default_factory=lambda: secrets.token_hex(6))
+    presenter: Presenter = field(default_factory=Presenter)
 
 
 def run_study(
@@ -180,6 +196,7 @@ def run_study(
     progress: bool = False,
     repeats: int | None = None,
     storage_retry: float = 120.0,
+    presenter: Presenter | None = None,
 ) -> StudyRun:
     """Run a study spec into an Optuna storage and summarise it.
 
@@ -200,6 +217,9 @@ def run_study(
         Write ``reports/NAME/index.html`` (and upload it for optuna-dashboard).
     progress : bool
         Show a progress bar on stderr.
+    presenter : Presenter, optional
+        How findings are said and reported (:func:`landscape.api.run_study` gives the
+        toolkit's own); without one the run has no text and writes no report.
 
     Returns
     -------
@@ -228,6 +248,7 @@ def run_study(
             progress=progress,
             repeats=repeats,
             storage_retry=storage_retry,
+            presenter=presenter or Presenter(),
         )
 
 
@@ -265,6 +286,7 @@ def _run_study(
     progress,
     repeats,
     storage_retry,
+    presenter,
 ) -> StudyRun:
     if jobs < 1:
         raise UsageError(f"--jobs={jobs} must be >= 1")
@@ -320,6 +342,7 @@ def _run_study(
         progress=progress,
         range_test=range_test,
         storage_retry=storage_retry,
+        presenter=presenter,
     )
     beat = {**_beat(options), "retry_seconds": storage_retry}
     check_writable(target)
@@ -428,7 +451,8 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         f"study {options.study_name!r} in {target.display}: {n_now - n_before} trials "
         f"added ({n_now} in all) in {wall:.1f} s"
     )
-    text = format_summary(summary, spec.study.metric, header)
+    say = options.presenter.search_text
+    text = say(summary, spec.study.metric, header) if say is not None else header
     with _phase("the report (after the trials)", study, plan, done=text):
         report = _finish_report(options, store)
     payload = {
@@ -947,7 +971,7 @@ def _record_setup(
     n_train: int | None = None,
 ) -> None:
     """Store the resolved spec on a new study (a rerun was checked against it already)."""
-    records.set_value_name(study, spec.study.metric if kind is None else ANALYSIS_KINDS[kind].value)
+    records.set_value_name(study, spec.study.metric if kind is None else KINDS[kind].value)
     records.write_setup(
         study,
         spec.name,
@@ -1071,7 +1095,7 @@ def _work(job: dict[str, Any]) -> None:
     if spec.analysis is not None:
         study = optuna.load_study(study_name=job["study_name"], storage=store)
         with threadpool_limits(job["threads"]), store.planned(Plan(study._study_id, 0)):
-            drain_queue(study, minima_objective(problem, artifacts))
+            drain_queue(study, adapters.unit_objective(problem, artifacts))
         return
     study = optuna.load_study(
         study_name=job["study_name"],
@@ -1289,31 +1313,32 @@ def _run_analysis(
     start = time.perf_counter()
     where = f"study {options.study_name!r} in {target.display}"
     dead = 0
-    analysis = ANALYSIS_KINDS[kind]
+    analysis = KINDS[kind]
     payload: dict[str, Any] = {}
-    if analysis.unit is None:
-        result = analysis.run(problem, study, artifacts)
+    if not analysis.queued:
+        result = adapters.run_one(problem, study, artifacts)
         header = f"{where}: {kind} in {time.perf_counter() - start:.1f} s"
     else:
-        total = n_chunks(problem)
-        names = unit_names(spec)
+        total = analysis.n_units(spec.analysis)
+        names = analysis.unit_names(spec.analysis)
+        param = analysis.unit_param
 
         def complete() -> int:
             return sum(
                 1
                 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if analysis.unit in t.params
+                if param in t.params
             )
 
         def enqueue() -> list[int]:
             with store.lock(study._study_id):  # two invocations must not queue a unit twice
-                return enqueue_missing(study, total, analysis.unit, names)
+                return enqueue_missing(study, total, param, names)
 
         before = complete()
         enqueue()
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         bar = _progress(len(waiting), not options.progress)
-        objective = minima_objective(problem, artifacts)
+        objective = adapters.unit_objective(problem, artifacts)
         # Units are queued, never sampled: a plan of no fresh trial keeps workers to the queue.
         with _phase(f"the {kind} units", study, None), store.planned(Plan(study._study_id, 0)):
             if options.jobs > 1:
@@ -1322,8 +1347,8 @@ def _run_analysis(
             drain_queue(study, objective, callback=lambda s, t: bar.update(1))
         bar.close()
         n_done = complete()
-        result = analysis.run(problem, study, artifacts)
-        units = f"{analysis.unit}s"
+        result = adapters.finish(problem, study, artifacts)
+        units = f"{param}s"
         header = (
             f"{where}: {n_done - before} of {total} {units} run here in "
             f"{time.perf_counter() - start:.1f} s"
@@ -1333,15 +1358,16 @@ def _run_analysis(
             f"{units}_complete": n_done,
             "wall_seconds": time.perf_counter() - start,
         }
+    say = options.presenter.analysis_text
     if result is None:
         text = (
-            f"{n_done} of {total} {analysis.unit}s complete; other workers (or a rerun) "
+            f"{n_done} of {total} {analysis.unit_param}s complete; other workers (or a rerun) "
             "finish the rest"
         )
         payload[kind] = None
     else:
-        text = describe(kind, problem, result)
-        payload.update(analysis.payload(problem, study, result))
+        text = say(result) if say is not None else ""
+        payload.update(adapters.payload(analysis, result))
     lines = [header, text]
     with _phase("the report (after the analysis)", study, None, done="\n".join(lines)):
         report = _finish_report(options, store)
@@ -1372,10 +1398,9 @@ def _run_analysis(
 
 def _finish_report(options: _Options, store) -> str | None:
     """Write the study's report at the end of a run; return its path (None without one)."""
-    if not options.report:
+    write_report = options.presenter.write_report
+    if not options.report or write_report is None:
         return None
-    from landscape.report.write import write_report  # matplotlib is loaded only to report
-
     options.artifacts.mkdir(parents=True, exist_ok=True)
     path = write_report(
         store,

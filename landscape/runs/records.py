@@ -28,6 +28,10 @@ from optuna.artifacts import upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
+from landscape.analysis import Kind
+from landscape.summary import TrialRecord
+from landscape.typed import from_json, to_json
+
 _log = logging.getLogger("landscape")
 
 # ------------------------------------------------------------------------ study attrs
@@ -238,69 +242,65 @@ def lambda_max_init(study: optuna.Study | Mapping) -> float | None:
     return _attrs(study).get(_LAMBDA_MAX_INIT)
 
 
-def _set_axis(study: optuna.Study, key: str, report: dict, store) -> None:
-    """A noise-axis report: a short summary attr ``key``, and the whole as ``KEY.json``.
-
-    The study's user attr keeps what a listing needs — the verdict, its sentence and the
-    sentences per size — and the whole report, every cell with its tests and escapes, is the
-    study artifact ``KEY.json`` (replaced in place by a rerun): too long for an attr.
-    """
-    summary = {
-        "format": 2,
-        "verdict": report["verdict"],
-        "sentence": report["sentence"],
-        "sentences": report["sentences"],
-    }
-    if store is not None:
-        replace_json(store, study._storage, study, f"{key}.json", report)
-    study.set_user_attr(key, summary)
+# ------------------------------------------------------------------------ results
+RESULT = "result.json"
+"""A queued analysis's typed result as JSON: a study artifact (too long for an attr)."""
+_FOUND = "found"  # user attr: one line of what an analysis found (``list``, the dashboard)
 
 
-def _axis_report(study: optuna.Study, key: str, store) -> dict | None:
-    summary = _attrs(study).get(key)
-    if not summary or summary.get("format") != 2 or store is None:
-        return None
-    artifact = study_artifacts(study._storage, study.study_name).get(f"{key}.json")
-    if artifact is None:
-        return None
-    return read_json(store, artifact, f"{key}.json", f"study {study.study_name!r}")
+def set_result(study: optuna.Study, kind: Kind, result: Any, store) -> None:
+    """Store a queued analysis's result (:data:`RESULT`, replaced by a rerun) and its headline."""
+    replace_json(
+        store, study._storage, study, RESULT, {"kind": kind.name, "result": to_json(result)}
+    )
+    set_found(study, kind, result)
 
 
-def set_spurious(study: optuna.Study, report: dict, store=None) -> None:
-    """The noise-axis report of the spurious study (see :func:`_set_axis`)."""
-    _set_axis(study, _SPURIOUS, report, store)
+def set_found(study: optuna.Study, kind: Kind, result: Any) -> None:
+    """One line of what an analysis found, for ``list`` and the dashboard."""
+    study.set_user_attr(_FOUND, kind.headline(result))
 
 
-def spurious(study: optuna.Study | Mapping) -> dict | None:
-    """The spurious study's summary (verdict, sentences), None until every unit is complete."""
-    return _attrs(study).get(_SPURIOUS)
+def result_of(study: optuna.Study, kind: Kind, store) -> Any:
+    """The analysis's typed result (an instance of ``kind.result``), None until it exists.
 
-
-def spurious_report(study: optuna.Study, store) -> dict | None:
-    """The whole noise-axis report; None before it exists or for a study of an earlier format.
+    A one-trial analysis's result is its last complete trial's user attrs; a queued one's the
+    study artifact :data:`RESULT`, or where an earlier version kept it (``kind.earlier``).
 
     Raises
     ------
     DamagedArtifact
-        When the artifact cannot be read.
+        When the stored result cannot be read.
     """
-    return _axis_report(study, _SPURIOUS, store)
+    if not kind.queued:
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        return from_json(kind.result, dict(done[-1].user_attrs)) if done else None
+    whose = f"study {study.study_name!r}"
+    artifacts = study_artifacts(study._storage, study.study_name)
+
+    def read(filename: str) -> Any:
+        if filename not in artifacts or store is None:
+            return None
+        return read_json(store, artifacts[filename], filename, whose)
+
+    stored = read(RESULT)
+    if stored is not None:
+        return from_json(kind.result, stored["result"])
+    data = kind.earlier(_attrs(study), read) if kind.earlier is not None else None
+    return from_json(kind.result, data) if data is not None else None
 
 
-def set_minima(study: optuna.Study, report: dict, group_counts: dict) -> None:
-    """The minima analysis (JSON form) and the symmetry group counts."""
-    study.set_user_attr(_MINIMA, report)
-    study.set_user_attr(_GROUP_COUNTS, group_counts)
+def found(attrs: Mapping, kind: Kind | None) -> str | None:
+    """What a stored analysis found, in one line (None until it is complete).
 
-
-def minima(study: optuna.Study | Mapping) -> dict | None:
-    """The minima analysis, None until every chunk is complete."""
-    return _attrs(study).get(_MINIMA)
-
-
-def group_counts(study: optuna.Study | Mapping) -> dict:
-    """The symmetry group counts stored with a minima analysis."""
-    return _attrs(study).get(_GROUP_COUNTS, {})
+    Read from the attr every analysis writes, or, for a study of an earlier version, from
+    where it kept it (``kind.earlier_found``).
+    """
+    if attrs.get(_FOUND):
+        return attrs[_FOUND]
+    if kind is not None and kind.earlier_found is not None:
+        return kind.earlier_found(attrs)
+    return None
 
 
 def set_sharpness(study: optuna.Study, runs: list[dict]) -> None:
@@ -323,22 +323,29 @@ def range_test(study: optuna.Study | Mapping) -> dict | None:
     return _attrs(study).get(_RANGE_TEST)
 
 
-def set_escape(study: optuna.Study, report: dict, store=None) -> None:
-    """The noise-axis report of the escape study (see :func:`_set_axis`)."""
-    _set_axis(study, _ESCAPE, report, store)
-
-
-def escape(study: optuna.Study | Mapping) -> dict | None:
-    """The escape study's summary (verdict, sentences), None until every unit is complete."""
-    return _attrs(study).get(_ESCAPE)
-
-
-def escape_report(study: optuna.Study, store) -> dict | None:
-    """The whole noise-axis report of an escape study (see :func:`spurious_report`)."""
-    return _axis_report(study, _ESCAPE, store)
-
-
 # ------------------------------------------------------------------------ trials
+def trial_records(study: optuna.Study) -> list[TrialRecord]:
+    """The finished trials of a search study as plain records for the summary."""
+    recs = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        st, lr_value = status(t), lr(t)
+        if st is None or lr_value is None:
+            continue  # a trial ended from outside (e.g. a killed worker) has no record
+        value = t.value if t.state == TrialState.COMPLETE else None
+        recs.append(
+            TrialRecord(
+                t.number,
+                float(lr_value),
+                st,
+                value,
+                dict(t.params),
+                pruned_while(t),
+                bisection(t) is not None,
+            )
+        )
+    return recs
+
+
 def write_outcome(trial: optuna.Trial, outcome: Mapping[str, Any]) -> None:
     """Store how a search trial ended (exactly the keys of :data:`OUTCOME_KEYS`)."""
     if tuple(outcome) != OUTCOME_KEYS:
