@@ -30,8 +30,10 @@ def _cli(args, cwd):
     return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-def test_the_fixture_holds_one_study_of_every_kind():
-    names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{FIXTURE}/stored.db")}
+def test_the_fixture_holds_one_study_of_every_kind(stored):
+    # read a copy: opening a missing file would create an empty database in the fixture
+    assert (FIXTURE / "stored.db").stat().st_size > 0
+    names = {s.study_name for s in optuna.get_all_study_summaries(f"sqlite:///{stored}/stored.db")}
     assert names == set(RUNS)
 
 
