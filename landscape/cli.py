@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-import optuna
 
 from landscape import files, seeds
 from landscape.analysis import KINDS
 from landscape.analysis.geometry import filter_normalized_direction, hessian_directions, slice_1d
 from landscape.api import load_trial, run_study
-from landscape.files import ArtifactStore, DiskFullError, disk_full
+from landscape.files import DiskFullError, disk_full
 from landscape.report.page import ReportError
 from landscape.report.text import format_range_test
 from landscape.runs import records
@@ -41,6 +40,7 @@ from landscape.runs.records import DamagedArtifact
 from landscape.runs.search import range_test_record, run_range_test, trial_records
 from landscape.runs.storage import (
     DEFAULT_STORAGE,
+    ArtifactStore,
     StorageError,
     StorageTarget,
     StorageUnavailable,
@@ -386,12 +386,12 @@ def cmd_compare(argv: Sequence[str]) -> int:
         storage = open_storage(target)
         folder = artifact_dir(target, args.artifacts)
         store = ArtifactStore(str(folder)) if folder.is_dir() else None
-        known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        known = records.study_names(storage)
         studies = []
         for name in args.studies:
             if name not in known:
                 raise UsageError(f"study {name!r} is not in {target.display}; known: {known}")
-            study = optuna.load_study(study_name=name, storage=storage)
+            study = records.load(storage, name)
             if records.is_analysis(study) or records.stored_spec(study) is None:
                 raise UsageError(f"study {name!r} is not a landscape search")
             studies.append(study)
@@ -463,7 +463,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 def _existing_study(url: str | None, name: str) -> tuple[StorageTarget, Any]:
     target = existing(url)
     storage = open_storage(target)
-    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    names = records.study_names(storage)
     if name not in names:
         raise UsageError(
             f"study {name!r} is not in {target.display}; known: {', '.join(names) or 'none'}"
@@ -614,12 +614,12 @@ def _stored_best_lr(url: str | None, name: str) -> float | None:
         return None  # nothing stored yet: nothing to compare with
     check_storage(target)
     storage = open_storage(target)
-    if name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]:
+    if name not in records.study_names(storage):
         return None
-    study = optuna.load_study(study_name=name, storage=storage)
+    study = records.load(storage, name)
     if records.is_analysis(study):
         return None
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    maximize = records.maximizes(study)
     s = summarize(trial_records(study), "maximize" if maximize else "minimize")
     return s.best.lr if s.best is not None else None
 
@@ -634,9 +634,7 @@ def cmd_list(argv: Sequence[str]) -> int:
             target, summaries = resolve(None), []
         else:
             target = existing(args.storage)
-            summaries = optuna.get_all_study_summaries(
-                open_storage(target), include_best_trial=True
-            )
+            summaries = records.summaries(open_storage(target))
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
     rows = []

@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from optuna.artifacts import FileSystemArtifactStore
-
 
 class DiskFullError(OSError):
     """A write found no space left; the message is one line naming the folder."""
@@ -185,21 +183,6 @@ def sweep_staged(folder: Path | str) -> int:
                 path.unlink()
                 removed += 1
     return removed
-
-
-class ArtifactStore(FileSystemArtifactStore):
-    """Optuna's file-system artifact store, writing each artifact whole or not at all.
-
-    Optuna's own store opens the artifact's file for writing and copies into it, so a kill or a
-    full disk mid-copy leaves a truncated artifact under a name the storage already points to
-    (an overwritten figure, a study-level result replaced in place). Here the copy goes to a
-    temporary file that is renamed over the artifact's file only when complete.
-    """
-
-    def write(self, artifact_id: str, content_body: BinaryIO) -> None:  # noqa: D102
-        replace_file(
-            self._get_filepath(artifact_id), lambda fh: shutil.copyfileobj(content_body, fh)
-        )
 
 
 @contextlib.contextmanager

@@ -36,6 +36,8 @@ class Rule:
         A number must be finite (TOML reads ``inf`` and ``nan`` as numbers).
     each : bool
         The rule applies to every element of a list-valued field.
+    why : str
+        Why the bound is there, added to the refusal when it is not obvious.
     """
 
     low: float | None = None
@@ -46,6 +48,7 @@ class Rule:
     optional: bool = False
     finite: bool = True
     each: bool = False
+    why: str = ""
 
     def allowed(self, value: Any = None) -> str:
         """The allowed values, in words (``lie in (0, 1]``, ``be an integer >= 1``, …)."""
@@ -53,7 +56,7 @@ class Rule:
             text = "be one of " + ", ".join(map(str, self.choices))
         elif self.low is not None and self.high is not None:
             left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            text = f"lie in {left}{self.low:g}, {self.high:g}{right}"
+            text = f"lie in {left}{_num(self.low)}, {_num(self.high)}{right}"
         else:
             what = (
                 "an integer"
@@ -61,9 +64,9 @@ class Rule:
                 else ("a finite number")
             )
             if self.low is not None:
-                text = f"be {what} {'>' if self.open_low else '>='} {self.low:g}"
+                text = f"be {what} {'>' if self.open_low else '>='} {_num(self.low)}"
             elif self.high is not None:
-                text = f"be {what} {'<' if self.open_high else '<='} {self.high:g}"
+                text = f"be {what} {'<' if self.open_high else '<='} {_num(self.high)}"
             else:
                 text = f"be {what}"
         return text + (" (or unset)" if self.optional else "")
@@ -97,7 +100,15 @@ class Rule:
             shown = f"{where}={value!r}" if v is value else f"{where}: {v!r}"
             if self.choices is not None and v is not None:
                 raise RuleError(f"{shown} is unknown; allowed: {', '.join(map(str, self.choices))}")
-            raise RuleError(f"{shown} must {self.allowed(v)}")
+            why = f" ({self.why})" if self.why else ""
+            raise RuleError(f"{shown} must {self.allowed(v)}{why}")
+
+
+def _num(bound: float) -> str:
+    """A bound as written: integers in full (1000000, not 1e+06), other numbers by ``g``."""
+    if float(bound).is_integer() and abs(bound) < 1e16:
+        return str(int(bound))
+    return f"{bound:g}"
 
 
 def setting(default: Any = dataclasses.MISSING, *, factory=None, **rule: Any):

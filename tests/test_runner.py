@@ -57,17 +57,6 @@ def test_runner_bad_input_raises_before_anything_is_written(workdir):
     assert list(workdir.iterdir()) == []
 
 
-def test_runner_every_analysis_kind_is_registered_to_run_and_to_report():
-    from landscape.report.text import TEXTS
-    from landscape.report.write import REPORTS
-    from landscape.runs.adapters import ANALYSIS_KINDS
-    from landscape.spec import ANALYSES
-
-    assert set(ANALYSIS_KINDS) == set(ANALYSES)
-    assert set(TEXTS) == set(ANALYSES)
-    assert set(REPORTS) == {"search", *ANALYSES}
-
-
 def test_the_command_line_loads_no_plotting_until_it_reports():
     """Layers import downwards: parsing, running and printing need no matplotlib.
 

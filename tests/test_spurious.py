@@ -265,16 +265,20 @@ def test_spurious_axis_through_the_cli(workdir, capsys):
         ("6:6", 8, 300)
     ] * 3 + [("7:7", 8, 300)] * 3
     assert (workdir / "reports" / "spurious" / "spurious.png").exists()
-    # the study keeps a short summary as its attr and the whole report as an artifact
+    # the study keeps its headline as an attr and the typed report as an artifact
     import optuna
 
-    from landscape.files import ArtifactStore
+    from landscape.analysis import KINDS
     from landscape.runs import records
+    from landscape.runs.storage import ArtifactStore
+    from landscape.typed import to_json
 
     study = optuna.load_study(study_name="spurious", storage="sqlite:///studies/landscape.db")
-    assert set(records.spurious(study)) == {"format", "verdict", "sentence", "sentences"}
-    stored = records.spurious_report(study, ArtifactStore("studies/artifacts"))
-    assert stored["cells"] == rep["cells"]
+    assert study.user_attrs["found"] == KINDS["spurious"].headline(
+        records.result_of(study, KINDS["spurious"], ArtifactStore("studies/artifacts"))
+    )
+    stored = records.result_of(study, KINDS["spurious"], ArtifactStore("studies/artifacts"))
+    assert to_json(stored)["cells"] == rep["cells"]
     # a rerun finds every unit done and reports the same
     assert main([*args, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["spurious"] == rep
@@ -289,10 +293,10 @@ def test_spurious_axis_through_the_cli(workdir, capsys):
         ("analysis.batches=[8, 8]", "analysis.batches: 8 listed twice"),
         ('analysis.grid="fine"', "analysis.grid='fine' is unknown"),
         ("analysis.grid=[0.1, 0.05]", "must be positive and increasing"),
-        ("analysis.grid_high=1.5", "need 0 < grid_low < grid_high <= 1"),
-        ("analysis.horizons=[0]", "analysis.horizons: U=0 must be >= 1"),
-        ("analysis.cooldown=1", "analysis.cooldown=1 must be in [0, 1)"),
-        ("analysis.ceiling=0", "analysis.ceiling=0 must be > 0"),
+        ("analysis.grid_high=1.5", "analysis.grid_high=1.5 must lie in (0, 1]"),
+        ("analysis.horizons=[0]", "analysis.horizons: 0 must be an integer >= 1"),
+        ("analysis.cooldown=1", "analysis.cooldown=1.0 must lie in [0, 1)"),
+        ("analysis.ceiling=0", "analysis.ceiling=0.0 must be a finite number > 0"),
         ("analysis.sgd_lr=0.01", "analysis.sgd_lr was removed"),
         ('analysis.methods=["gd"]', "analysis.methods was removed"),
     ],

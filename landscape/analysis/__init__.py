@@ -23,4 +23,7 @@ KINDS: dict[str, Kind] = {
 }
 """Every analysis kind by its spec name: a new kind is one module and one line here."""
 
-__all__ = ["KINDS", "Inputs", "Kind", "Outcome"]
+DEFAULT_KIND = "minima"
+"""The kind of an ``[analysis]`` section that names none."""
+
+__all__ = ["DEFAULT_KIND", "KINDS", "Inputs", "Kind", "Outcome"]

@@ -1112,7 +1112,8 @@ class PointClass:
     asymptote : float
         ``at_infinity``: the loss the class tends to (NaN if not estimated).
     representative : tuple of float
-        The representative θ in the model's flat layout.
+        The representative θ in the model's flat layout (empty in a study stored before the
+        registry of kinds, which kept it only in the ``minima.npz`` artifact).
     """
 
     kind: str
@@ -1128,7 +1129,7 @@ class PointClass:
     lambda_min: float
     lambda_max: float
     asymptote: float
-    representative: tuple[float, ...]
+    representative: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1469,7 +1470,12 @@ class MinimaConfig:
     """
 
     kind: str = "minima"
-    n_starts: int = setting(128, low=1, high=MAX_STARTS)
+    n_starts: int = setting(
+        128,
+        low=1,
+        high=MAX_STARTS,
+        why="a study of more is slow to load; run several studies and compare them",
+    )
     chunk: int = setting(32, low=1)
     polish_gtol: float = setting(1e-8, low=0, open_low=True)
     polish_iter: int = setting(3000, low=1)
@@ -1645,7 +1651,8 @@ KIND = Kind(
     earlier=lambda attrs, read: (
         {
             **attrs["minima"],
-            "counts": {k: int(v) for k, v in attrs.get("group_counts", {}).items()} or None,
+            # (stored as strings; from_json reads each by its field's type)
+            "counts": attrs.get("group_counts") or None,
         }
         if attrs.get("minima")
         else None

@@ -758,6 +758,15 @@ def run_symmetry(inputs: Inputs, config: SymmetryConfig) -> Outcome:
     )
 
 
+def _payload(check: SymmetryCheck) -> dict:
+    """``--json``: whether it passed, then the check (large group sizes as strings)."""
+    from landscape.typed import to_json
+
+    out = to_json(check)
+    out["counts"] = {k: str(v) for k, v in out["counts"].items()}
+    return {"passed": check.passed(), "check": out}
+
+
 KIND = Kind(
     name="symmetry",
     config=SymmetryConfig,
@@ -767,4 +776,5 @@ KIND = Kind(
     run=run_symmetry,
     arrays="theta.npz",
     memory=hessian_memory,
+    payload=_payload,
 )

@@ -11,7 +11,6 @@ from typing import NamedTuple
 
 import numpy as np
 import optuna
-from optuna.artifacts import get_all_artifact_meta
 from optuna.trial import TrialState
 
 from landscape.analysis.minima import MinimaReport
@@ -388,9 +387,7 @@ def artifact_arrays(
 ) -> dict[str, np.ndarray] | None:
     """The newest artifact ``filename`` of the study (or trial), loaded without pickle."""
     owner = trial if trial is not None else study
-    metas = [
-        m for m in get_all_artifact_meta(owner, storage=study._storage) if m.filename == filename
-    ]
+    metas = [m for m in records.artifact_meta(study, owner) if m.filename == filename]
     if not metas:
         return None
     whose = f"study {study.study_name!r}" if trial is None else f"trial {trial.number}"

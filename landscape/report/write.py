@@ -315,7 +315,7 @@ def _analysis_report(study, store, add):
     result = records.result_of(study, kind, store)
     if result is not None:
         return page(result, study, store, add)
-    earlier = records.found(records.study_attrs(study._storage, study._study_id), kind)
+    earlier = records.found(records.fresh_attrs(study), kind)
     if earlier is not None:  # a result no longer readable, a verdict kept in an attr
         return [
             ("status", "made by an earlier version of this analysis, in a form it cannot read"),
@@ -742,7 +742,7 @@ def publish_note(storage, study: optuna.Study, store, summary, images) -> None:
 
     # Reports of one study take turns here, each reading what the other uploaded: two first
     # reports at once would otherwise each upload every figure.
-    lock = Path(store._base_path) / f".report-{study._study_id}.lock"
+    lock = Path(store._base_path) / f".report-{records.study_id(study)}.lock"
     with files.locked(lock):
         links = _upload_figures(storage, study, store, images)
         optuna_dashboard.save_note(study, markdown_note(study.study_name, summary, links))
@@ -763,7 +763,7 @@ def _upload_figures(storage, study: optuna.Study, store, images) -> list[tuple[s
         else:
             with open(path, "rb") as fh:
                 store.write(artifact_id, fh)
-        links.append((title, f"/artifacts/{study._study_id}/{artifact_id}"))
+        links.append((title, f"/artifacts/{records.study_id(study)}/{artifact_id}"))
     return links
 
 

@@ -154,7 +154,7 @@ def load_units(
         return None
     parts = []
     for c in range(total):
-        meta = optuna.artifacts.get_all_artifact_meta(by_unit[c], storage=study._storage)
+        meta = records.artifact_meta(study, by_unit[c])
         meta = [m for m in meta if m.filename == records.POINTS][-1]
         whose = f"trial {by_unit[c].number} ({param} {c}) of {study.study_name!r}"
         parts.append(records.read_arrays(store, meta.artifact_id, records.POINTS, whose))
@@ -170,7 +170,7 @@ def finish(problem: Problem, study: optuna.Study, store: FileSystemArtifactStore
     result, arrays = kind.finish(problem.inputs, config, parts)
     records.set_result(study, kind, result, store)
     if arrays and kind.arrays:
-        records.replace_arrays(store, study._storage, study, kind.arrays, arrays)
+        records.replace_arrays(store, study, kind.arrays, arrays)
     return result
 
 

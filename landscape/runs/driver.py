@@ -35,7 +35,7 @@ from landscape import __version__, files
 from landscape.analysis import KINDS
 from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
-from landscape.files import ArtifactStore, DiskFullError, signals_deferred
+from landscape.files import DiskFullError, signals_deferred
 from landscape.hessian import largest_eigenvalue
 from landscape.runs import adapters, records
 from landscape.runs.adapters import drain_queue, enqueue_missing
@@ -49,6 +49,7 @@ from landscape.runs.problem import (
     trial_rng,
 )
 from landscape.runs.search import (
+    check_components,
     make_objective,
     make_pruner,
     make_sampler,
@@ -58,6 +59,7 @@ from landscape.runs.search import (
     trial_records,
 )
 from landscape.runs.storage import (
+    ArtifactStore,
     Plan,
     PlanComplete,
     StorageError,
@@ -82,6 +84,7 @@ from landscape.spec import (
     validate_static,
 )
 from landscape.summary import Summary, TrialRecord, regime_of, summarize
+from landscape.typed import to_json
 
 log = logging.getLogger("landscape")
 
@@ -325,10 +328,12 @@ def _run_study(
     if study_name is None:
         _check_study_name(spec.name, "the study name from the spec file name")
     problem = prepare(spec)
+    check_components(spec, problem.n_train)  # Optuna takes the sampler's and pruner's options
     range_test = None
     if spec.study.range_test and spec.analysis is None:
         spec, range_test = seed_lr_bounds(problem)
         problem = prepare(spec)  # the new bounds are validated as a spec file's would be
+        check_components(spec, problem.n_train)
     target = _target(storage)
     options = _Options(
         target=target,
@@ -396,7 +401,7 @@ def _run_search(spec: Spec, problem: Problem, options: _Options, store, n_before
         rt = options.range_test
         records.set_range_test(study, range_test_record(rt))
         curve = {"lr": rt.lr, "loss": rt.loss, "smoothed": rt.smoothed}
-        records.replace_arrays(artifacts, study._storage, study, records.RANGE_TEST, curve)
+        records.replace_arrays(artifacts, study, records.RANGE_TEST, curve)
     # n_trials and --total count configurations; each runs study.repeats times (trials). The
     # plan is kept by the storage: fresh trials are created only while the study (--total) or
     # this invocation (--n-trials) holds fewer configurations, across every worker.
@@ -625,11 +630,7 @@ def _requeue(study: optuna.Study, number: int) -> None:
     """
     (trial,) = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if trial.state == TrialState.RUNNING:
-        try:
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # stored meanwhile, by the tell the signal cut short
-        trial = study._storage.get_trial(trial._trial_id)
+        trial = records.fail_running(study, trial)
     if trial.state == TrialState.FAIL and trial.params:
         records.retry_copy(study, trial)
 
@@ -693,6 +694,24 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: d}
 
 
+def _analysis_defaults(spec: Spec) -> dict[str, Any] | None:
+    """The fields of the spec's analysis kind with their defaults as JSON (None: a search)."""
+    if spec.analysis is None:
+        return None
+    out = {}
+    for f in dataclasses.fields(type(spec.analysis)):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = to_json(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = to_json(f.default_factory())
+        else:
+            out[f.name] = missing_default
+    return out
+
+
+missing_default = object()  # a field without a default: never equal to a stored value
+
+
 def setup_differences(stored: dict, spec: Spec) -> list[str]:
     """The fields, outside :data:`MAY_CHANGE`, in which ``spec`` differs from a stored spec.
 
@@ -703,10 +722,20 @@ def setup_differences(stored: dict, spec: Spec) -> list[str]:
     """
     old, new = _flat(stored), _flat(spec.to_dict())
     missing = object()
+    # An [analysis] section holds its kind's fields only; versions before the registry of
+    # kinds stored every kind's fields (and some no kind read). Only the kind's own fields
+    # are compared, a field this version added compared with its default.
+    own = _analysis_defaults(spec)
     out = []
     for key in sorted(old.keys() | new.keys()):
         if key in MAY_CHANGE:
             continue
+        if key.startswith("analysis.") and own is not None:
+            field_name = key.split(".")[1]
+            if field_name not in own:
+                continue
+            if key not in old and new.get(key, missing) == own[field_name]:
+                continue
         a, b = old.get(key, missing), new.get(key, missing)
         if a != b:
             show = [("unset" if v is missing else repr(v)) for v in (a, b)]
@@ -759,8 +788,8 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
 def _plan(study: optuna.Study, options: _Options, n_trials: int) -> Plan:
     """The plan of configurations of this run: ``--total`` for the study, or ``n_trials`` more."""
     if options.total is not None:
-        return Plan(study._study_id, options.total)
-    return Plan(study._study_id, n_trials, options.invocation)
+        return Plan(records.study_id(study), options.total)
+    return Plan(records.study_id(study), n_trials, options.invocation)
 
 
 def _missing(study: optuna.Study, plan: Plan) -> int:
@@ -921,7 +950,7 @@ def _track_sharpness(
     records.set_sharpness(study, runs)
     artifacts.mkdir(parents=True, exist_ok=True)
     store = ArtifactStore(str(artifacts))
-    records.replace_arrays(store, study._storage, study, records.SHARPNESS, arrays)
+    records.replace_arrays(store, study, records.SHARPNESS, arrays)
     return runs
 
 
@@ -1094,7 +1123,7 @@ def _work(job: dict[str, Any]) -> None:
     artifacts = ArtifactStore(job["artifacts"])
     if spec.analysis is not None:
         study = optuna.load_study(study_name=job["study_name"], storage=store)
-        with threadpool_limits(job["threads"]), store.planned(Plan(study._study_id, 0)):
+        with threadpool_limits(job["threads"]), store.planned(Plan(records.study_id(study), 0)):
             drain_queue(study, adapters.unit_objective(problem, artifacts))
         return
     study = optuna.load_study(
@@ -1103,7 +1132,7 @@ def _work(job: dict[str, Any]) -> None:
         sampler=make_sampler(spec, n_train=problem.n_train),
         pruner=make_pruner(spec),
     )
-    plan = Plan(study._study_id, job["limit"], job["invocation"])
+    plan = Plan(records.study_id(study), job["limit"], job["invocation"])
     deadline = job["deadline"]
     with threadpool_limits(job["threads"]), store.planned(plan):
         optimize(
@@ -1254,7 +1283,7 @@ def _fail_left_running(study: optuna.Study, procs: list) -> None:
     if not gone:
         return
     try:
-        failed = fail_dead_workers(study._storage, [study.study_name], pids=gone)
+        failed = fail_dead_workers(records.storage_of(study), [study.study_name], pids=gone)
     except (StorageError, DiskFullError):
         return  # the next run on this host fails them: their processes are gone
     for name, number in failed:
@@ -1279,7 +1308,7 @@ def _rescue(
         return
     _raise_worker_error(errors)
     seen_dead.update(p.pid for p in gone.values())
-    failed = fail_dead_workers(study._storage, [study.study_name], pids=set(seen_dead))
+    failed = fail_dead_workers(records.storage_of(study), [study.study_name], pids=set(seen_dead))
     numbers = ", ".join(str(n) for _, n in failed) or "none"
     for i, p in gone.items():
         code = p.exitcode
@@ -1331,7 +1360,7 @@ def _run_analysis(
             )
 
         def enqueue() -> list[int]:
-            with store.lock(study._study_id):  # two invocations must not queue a unit twice
+            with store.lock(records.study_id(study)):  # two invocations must not queue a unit twice
                 return enqueue_missing(study, total, param, names)
 
         before = complete()
@@ -1340,7 +1369,10 @@ def _run_analysis(
         bar = _progress(len(waiting), not options.progress)
         objective = adapters.unit_objective(problem, artifacts)
         # Units are queued, never sampled: a plan of no fresh trial keeps workers to the queue.
-        with _phase(f"the {kind} units", study, None), store.planned(Plan(study._study_id, 0)):
+        with (
+            _phase(f"the {kind} units", study, None),
+            store.planned(Plan(records.study_id(study), 0)),
+        ):
             if options.jobs > 1:
                 dead = _run_workers(spec, options, bar, study)
                 enqueue()  # the units of workers that died, run here
@@ -1549,7 +1581,7 @@ _retrain = retrain  # load_trial's keyword ``retrain`` hides the function's name
 
 def _storage_url(study: optuna.Study) -> str | None:
     """The URL of a study's RDB storage or the path of its journal file (None otherwise)."""
-    storage = unwrap(study._storage)
+    storage = unwrap(records.storage_of(study))
     backend = getattr(storage, "_backend", storage)
     engine = getattr(backend, "engine", None)
     if engine is not None:

@@ -49,8 +49,9 @@ def prepare(spec: Spec) -> Problem:
     Raises
     ------
     SpecError
-        Bad data options, batch sizes outside [1, N], a kind's own refusals, too little memory,
-        or sampler and pruner options Optuna does not accept.
+        Bad data options, batch sizes outside [1, N], a kind's own refusals or too little
+        memory. (Whether Optuna takes the sampler's and pruner's options is asked by
+        :func:`landscape.runs.search.check_components`, which the driver calls next.)
     """
     rng = seeds.stream(spec.study.seed, seeds.DATA)
     try:
@@ -60,9 +61,6 @@ def prepare(spec: Spec) -> Problem:
     except ValueError as exc:
         raise SpecError(f"data: {exc}") from None
     inputs = validate_with_data(spec, data)
-    from landscape.runs.search import check_components  # search builds on Problem
-
-    check_components(spec, data.n_train)
     return Problem(spec=spec, data=data, inputs=inputs)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.artifacts import upload_artifact
+from optuna.artifacts import get_all_artifact_meta, upload_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
@@ -46,10 +46,6 @@ _N_TRAIN = "n_train"
 _VERSION = "landscape_version"
 _LAMBDA_MAX = "lambda_max"
 _LAMBDA_MAX_INIT = "lambda_max_init"
-_MINIMA = "minima"
-_SPURIOUS = "spurious"
-_GROUP_COUNTS = "group_counts"
-_ESCAPE = "escape"
 _SHARPNESS = "sharpness"
 _RANGE_TEST = "range_test"
 
@@ -113,6 +109,64 @@ SHARPNESS = "sharpness.npz"
 """Study artifact: per tracked trial n, arrays ``t{n}_updates``, ``t{n}_sharpness`` and
 ``t{n}_loss`` (λ_max and E at every measurement)."""
 """Paths and slices of a geometry study."""
+
+
+def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """The storage a study reads and writes through.
+
+    Optuna keeps it private (``study._storage``); this module and :mod:`landscape.runs.storage`
+    are the only places that reach for it, so an Optuna upgrade that moves it breaks here only.
+    """
+    return study._storage
+
+
+def study_id(study: optuna.Study) -> int:
+    """The study's id in its storage (Optuna's private ``study._study_id``)."""
+    return study._study_id
+
+
+def fresh_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's attrs as stored now (not as cached when it was loaded)."""
+    return study_attrs(study._storage, study._study_id)
+
+
+def artifact_meta(study: optuna.Study, owner: optuna.Study | optuna.trial.FrozenTrial) -> list:
+    """The metadata of every artifact of ``owner`` (the study or one of its trials)."""
+    return get_all_artifact_meta(owner, storage=study._storage)
+
+
+def fail_running(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> optuna.trial.FrozenTrial:
+    """Mark a trial left RUNNING as FAIL (if nothing stored it meanwhile); the trial as stored."""
+    try:
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass  # stored meanwhile, by a tell a signal cut short
+    return study._storage.get_trial(trial._trial_id)
+
+
+def trial_system_attrs(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's system attrs as stored now."""
+    return study._storage.get_trial_system_attrs(trial._trial_id)
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    """The names of the studies in a storage, oldest first."""
+    return [s.study_name for s in optuna.get_all_study_summaries(storage)]
+
+
+def summaries(storage: optuna.storages.BaseStorage) -> list[optuna.study.StudySummary]:
+    """Every study's summary with its best trial (for ``list``)."""
+    return optuna.get_all_study_summaries(storage, include_best_trial=True)
+
+
+def load(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
+    """The stored study ``name`` (which must exist)."""
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def maximizes(study: optuna.Study) -> bool:
+    """Whether the study's objective is maximised."""
+    return study.direction == optuna.study.StudyDirection.MAXIMIZE
 
 
 def _attrs(study: optuna.Study | Mapping) -> Mapping:
@@ -250,9 +304,7 @@ _FOUND = "found"  # user attr: one line of what an analysis found (``list``, the
 
 def set_result(study: optuna.Study, kind: Kind, result: Any, store) -> None:
     """Store a queued analysis's result (:data:`RESULT`, replaced by a rerun) and its headline."""
-    replace_json(
-        store, study._storage, study, RESULT, {"kind": kind.name, "result": to_json(result)}
-    )
+    replace_json(store, study, RESULT, {"kind": kind.name, "result": to_json(result)})
     set_found(study, kind, result)
 
 
@@ -637,13 +689,13 @@ def study_artifacts(storage, study_name: str, mimetype: str | None = None) -> di
 
 
 def replace_arrays(
-    store, storage, study: optuna.Study, filename: str, arrays: Mapping[str, np.ndarray]
+    store, study: optuna.Study, filename: str, arrays: Mapping[str, np.ndarray]
 ) -> str:
     """Store arrays as the study's npz artifact ``filename``, overwriting an earlier one in place.
 
     A rerun that recomputes a study-level result keeps one artifact of it, not one per run.
     """
-    earlier = study_artifacts(storage, study.study_name).get(filename)
+    earlier = study_artifacts(study._storage, study.study_name).get(filename)
     if earlier is None:
         return upload_arrays(store, study, filename, arrays)
     with tempfile.TemporaryDirectory() as tmp:
@@ -654,9 +706,9 @@ def replace_arrays(
     return earlier
 
 
-def replace_json(store, storage, study: optuna.Study, filename: str, obj: Any) -> str:
+def replace_json(store, study: optuna.Study, filename: str, obj: Any) -> str:
     """Store a JSON document as the study's artifact ``filename``, overwriting an earlier one."""
-    earlier = study_artifacts(storage, study.study_name).get(filename)
+    earlier = study_artifacts(study._storage, study.study_name).get(filename)
     if earlier is None:
         return upload_json(store, study, filename, obj)
     with tempfile.TemporaryDirectory() as tmp:

@@ -223,7 +223,7 @@ class _GridWithCopies(optuna.samplers.GridSampler):
     """
 
     def after_trial(self, study, trial, state, values) -> None:
-        if "grid_id" in study._storage.get_trial_system_attrs(trial._trial_id):
+        if "grid_id" in records.trial_system_attrs(study, trial):
             super().after_trial(study, trial, state, values)
         elif not self._get_unvisited_grid_ids(study):
             study.stop()

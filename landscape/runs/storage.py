@@ -28,10 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import optuna
 import sqlalchemy
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
@@ -1082,3 +1084,18 @@ def _disk_full_message(target: StorageTarget, exc: BaseException) -> str:
 def unwrap(storage):
     """The Optuna storage under a :class:`ResilientStorage` (the storage itself otherwise)."""
     return storage.inner if isinstance(storage, ResilientStorage) else storage
+
+
+class ArtifactStore(FileSystemArtifactStore):
+    """Optuna's file-system artifact store, writing each artifact whole or not at all.
+
+    Optuna's own store opens the artifact's file for writing and copies into it, so a kill or a
+    full disk mid-copy leaves a truncated artifact under a name the storage already points to
+    (an overwritten figure, a study-level result replaced in place). Here the copy goes to a
+    temporary file that is renamed over the artifact's file only when complete.
+    """
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:  # noqa: D102
+        files.replace_file(
+            self._get_filepath(artifact_id), lambda fh: shutil.copyfileobj(content_body, fh)
+        )

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from landscape.analysis import KINDS
+from landscape.analysis import DEFAULT_KIND, KINDS
 from landscape.spec.schema import (
     Component,
     DataSection,
@@ -187,10 +187,10 @@ def _field_names(cls: type) -> list[str]:
 
 
 def _build_analysis(raw: Any, *, lenient: bool = False) -> Any:
-    """The ``[analysis]`` section: the config of the kind it names (default ``minima``)."""
+    """The ``[analysis]`` section: the config of the kind it names (default: the registry's)."""
     if not isinstance(raw, dict):
         raise SpecError(f"analysis must be a table, got {raw!r}")
-    kind = raw.get("kind", "minima")
+    kind = raw.get("kind", DEFAULT_KIND)
     if kind not in KINDS:
         raise SpecError(f"analysis.kind={kind!r} is unknown; allowed: {', '.join(KINDS)}")
     return _build(KINDS[kind].config, {**raw, "kind": kind}, "analysis", lenient=lenient)
@@ -435,10 +435,9 @@ def _check_override_key(parts: list[str], key: str) -> None:
         if len(parts) < 2:
             first = "kind" if cls is None else dataclasses.fields(cls)[0].name
             raise SpecError(f"--set {key}: name a field, e.g. {top}.{first}")
-    if cls is None:  # analysis: a field of some kind (the kind's own fields are checked later)
-        names = sorted({n for kind in KINDS.values() for n in _field_names(kind.config)})
-    else:
-        names = [f.name for f in dataclasses.fields(cls)]
+    if cls is None:  # analysis: its kind's fields, known once the section is built
+        return
+    names = [f.name for f in dataclasses.fields(cls)]
     fld = parts[-1] if top == "search" else parts[1]
     if fld not in names:
         hint = REMOVED.get(f"{top}.{fld}")
