@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import sqlite3
@@ -173,3 +174,36 @@ def test_storage_query_password_never_printed(workdir, capsys):
     captured = capsys.readouterr()
     assert "s3cret" not in captured.out + captured.err
     assert "password=***" in captured.err
+
+
+_POPPER = """
+import json, sys
+import optuna
+from landscape.storage import open_storage, resolve
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+store = open_storage(resolve(sys.argv[1]), announce=False, first_contact=False)
+study = optuna.load_study(study_name="q", storage=store)
+popped = []
+while (trial_id := study._pop_waiting_trial_id()) is not None:
+    popped.append(trial_id)
+print(json.dumps(popped))
+"""
+
+
+def test_storage_a_queued_trial_is_popped_by_one_worker_only(tmp_path):
+    # Three workers empty a queue of 300 trials of one SQLite file at once (what --jobs and
+    # the re-queued copy of a dead worker's trial do). Before the pop was locked, about 10 of
+    # 300 trials were run twice, and the second tell failed on a COMPLETE trial.
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    study = optuna.create_study(study_name="q", storage=url)
+    for i in range(300):
+        study.enqueue_trial({"x": i}, skip_if_exists=False)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _POPPER, url], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    popped = [tid for out in outs for tid in json.loads(out)]
+    assert len(popped) == 300
+    assert sorted(popped) == sorted(t._trial_id for t in study.get_trials())

@@ -222,7 +222,9 @@ def test_a_killed_worker_s_share_is_taken_over_in_the_same_run(tmp_path, backend
     os.kill(worker, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err  # nothing was lost: the run did all it was asked
-    (line,) = err.strip().splitlines()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    (line,) = lines
     assert re.fullmatch(
         rf"landscape: worker [0-2] died \(signal 9\); its running trial \({dead.number}\) is "
         "marked FAIL and a copy queued; the other workers take over its share",

@@ -964,7 +964,16 @@ class ResilientStorage(optuna.storages.BaseStorage, BaseHeartbeat):
 
     def set_trial_state_values(self, trial_id: int, state, values=None) -> bool:  # noqa: D102
         try:
-            ok = self._call("set_trial_state_values", trial_id, state, values)
+            if state == TrialState.RUNNING and self.target.kind == "sqlite" and self.target.path:
+                # Popping a queued trial reads its state, then writes RUNNING. Python's sqlite3
+                # opens the transaction only at the write, so two workers could both read
+                # WAITING and both run the trial (the second one's tell then fails on a
+                # COMPLETE trial). Server databases lock the row (FOR UPDATE); SQLite files
+                # take the storage's file lock around the pop.
+                with self.lock(-1):
+                    ok = self._call("set_trial_state_values", trial_id, state, values)
+            else:
+                ok = self._call("set_trial_state_values", trial_id, state, values)
         except optuna.exceptions.UpdateFinishedTrialError:
             stored = self._call("get_trial", trial_id)
             # A retried call whose first attempt did reach the database before the connection
