@@ -28,6 +28,7 @@ from landscape.api import load_trial, run_study
 from landscape.files import DiskFullError, disk_full
 from landscape.report.page import ReportError
 from landscape.report.text import format_range_test
+from landscape.rules import GRACE, RuleError
 from landscape.runs import records
 from landscape.runs.driver import (
     Interrupted,
@@ -207,9 +208,9 @@ def _repair_parser() -> _Parser:
     p.add_argument(
         "--grace",
         type=float,
-        default=0.0,
+        default=None,
         metavar="SECONDS",
-        help="only trials running longer than this (default: 0, every one)",
+        help="only trials running longer than this many seconds, > 0 (default: every one)",
     )
     return p
 
@@ -555,8 +556,11 @@ def cmd_repair(argv: Sequence[str]) -> int:
     """Repair a storage after dead workers (see ``--help``)."""
     args = _repair_parser().parse_args(argv)
     try:
-        if not (math.isfinite(args.grace) and args.grace >= 0):
-            raise UsageError(f"--grace={args.grace} must be a finite number >= 0 of seconds")
+        if args.grace is not None:
+            try:
+                GRACE.check("--grace", args.grace)  # the run's rule too
+            except RuleError as exc:
+                raise UsageError(str(exc)) from None
         # Recognise the file as Optuna's before touching it: a text file is not a journal.
         target = existing(args.storage)
         if target.kind == "journal":
@@ -566,7 +570,7 @@ def cmd_repair(argv: Sequence[str]) -> int:
         storage = open_storage(target)
     except (StorageError, UsageError) as exc:
         return _fail(str(exc))
-    failed = fail_stale_running(storage, args.grace)
+    failed = fail_stale_running(storage, args.grace or 0.0)
     for name, number in failed:
         print(f"study {name!r}: trial {number} was RUNNING: marked FAIL")
     if target.kind == "sqlite" and target.path is not None:

@@ -104,6 +104,10 @@ class Rule:
             raise RuleError(f"{shown} must {self.allowed(v)}{why}")
 
 
+GRACE = Rule(low=0, open_low=True)
+"""``--grace`` of a run and of ``repair``: seconds after which a RUNNING trial is stale."""
+
+
 def _num(bound: float) -> str:
     """A bound as written: integers in full (1000000, not 1e+06), other numbers by ``g``."""
     if float(bound).is_integer() and abs(bound) < 1e16:

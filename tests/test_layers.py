@@ -153,11 +153,7 @@ def test_imports_go_down_the_layers(name):
 @pytest.mark.parametrize("name", _modules())
 def test_each_group_imports_only_the_groups_below_it(name):
     allowed = ALLOWED[_group(name)] | {_group(name)}
-    bad = sorted(
-        m
-        for m in _imports(name)
-        if _group(m) not in allowed and m not in allowed
-    )
+    bad = sorted(m for m in _imports(name) if _group(m) not in allowed and m not in allowed)
     assert bad == [], f"{name} ({_group(name)}) may import only {sorted(allowed)}: imports {bad}"
 
 

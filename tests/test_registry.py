@@ -49,7 +49,11 @@ def test_every_registry_entry_is_complete(name):
     assert describe.dispatch(kind.result) is not describe.dispatch(object), name
     assert page.dispatch(kind.result) is not page.dispatch(object), name
     # and a shipped spec that runs it (its figure is checked on a stored study: test_stored)
-    specs = [p for p in (PACKAGE.parent / "studies").glob("*.toml") if f'kind = "{name}"' in p.read_text()]
+    specs = [
+        p
+        for p in (PACKAGE.parent / "studies").glob("*.toml")
+        if f'kind = "{name}"' in p.read_text()
+    ]
     assert specs, f"no shipped spec runs kind {name!r}"
 
 

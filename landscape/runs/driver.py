@@ -37,6 +37,7 @@ from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
 from landscape.files import DiskFullError, signals_deferred
 from landscape.hessian import largest_eigenvalue
+from landscape.rules import GRACE, RuleError
 from landscape.runs import adapters, records
 from landscape.runs.adapters import drain_queue, enqueue_missing
 from landscape.runs.problem import (
@@ -297,8 +298,11 @@ def _run_study(
         raise UsageError(f"--total={total} must be >= 1")
     if heartbeat < 0:
         raise UsageError(f"--heartbeat={heartbeat} must be >= 0 (0 turns it off)")
-    if grace is not None and not (math.isfinite(grace) and grace > 0):
-        raise UsageError(f"--grace={grace} must be a finite number > 0 of seconds")
+    if grace is not None:
+        try:
+            GRACE.check("--grace", grace)
+        except RuleError as exc:
+            raise UsageError(str(exc)) from None
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise UsageError(f"--timeout={timeout} must be a finite number > 0 of seconds")
     if not (math.isfinite(storage_retry) and storage_retry >= 0):

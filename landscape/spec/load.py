@@ -154,7 +154,7 @@ def _build(cls: type, raw: Any, where: str, *, lenient: bool = False) -> Any:
         if key not in names:
             if lenient:
                 continue
-            _refuse_unknown(where, key, names)
+            _refuse_unknown(where, key, names, cls)
         ok, coerced = _type_ok(value, hints[key])
         if not ok:
             raise SpecError(
@@ -168,7 +168,7 @@ def _build(cls: type, raw: Any, where: str, *, lenient: bool = False) -> Any:
         raise SpecError(f"{where}: {exc}") from None
 
 
-def _refuse_unknown(where: str, key: str, names: list[str]) -> None:
+def _refuse_unknown(where: str, key: str, names: list[str], cls: type) -> None:
     hint = REMOVED.get(f"{where}.{key}")
     if hint is not None:
         raise SpecError(f"{where}.{key} was removed: {hint}")
@@ -177,7 +177,7 @@ def _refuse_unknown(where: str, key: str, names: list[str]) -> None:
         if kinds:
             raise SpecError(
                 f"analysis.{key} is a field of analysis.kind = {' or '.join(map(repr, kinds))}, "
-                f"not of this kind; its fields: {', '.join(names)}"
+                f"not of {cls().kind!r}; its fields: {', '.join(names)}"
             )
     raise SpecError(f"{where}.{key} is not a spec field; allowed: {', '.join(names)}")
 
