@@ -30,6 +30,10 @@ def _refused(workdir, capsys, argv: list[str]) -> str:
     return lines[0]
 
 
+def _names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
 def _spec_of(kind: str) -> str:
     """A shipped spec of analysis ``kind`` (the first by name)."""
     for name in known_specs():

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from landscape import MLP, load_dataset, train
-from landscape.analysis.convergence import least_squares_optimum, read_convergence
-from landscape.analysis.convergence import parse_schedule_run
+from landscape.analysis.convergence import (
+    least_squares_optimum,
+    parse_schedule_run,
+    read_convergence,
+)
 from landscape.rules import RuleError
-from landscape.spec import SpecError
 from landscape.study import main
 
 

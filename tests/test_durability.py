@@ -79,8 +79,7 @@ def test_a_model_too_big_for_memory_is_refused_with_both_numbers(tmp_path):
 
 def test_memory_estimate_counts_the_widest_choice_and_the_chunk_and_the_hessian():
     from landscape.runs.problem import prepare
-    from landscape.spec import memory_needed
-    from landscape.spec import find_spec, parse_spec
+    from landscape.spec import find_spec, memory_needed, parse_spec
 
     spec = parse_spec(*find_spec("minima"), ["model.hidden=[50]", "analysis.chunk=8"])
     d = prepare(spec).data

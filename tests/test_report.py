@@ -14,10 +14,10 @@ import pytest
 from fast import FAST
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 
+from landscape.analysis import KINDS as REGISTRY
 from landscape.report import data, figures
 from landscape.report.page import FigureEntry, Table, markdown_note, render
 from landscape.report.write import safe_dirname
-from landscape.analysis import KINDS
 from landscape.runs import records
 from landscape.study import main
 
@@ -253,7 +253,7 @@ def test_noise_axis_figures_and_slices_show_what_they_claim(stored):
     store = FileSystemArtifactStore(str(stored / "studies" / "artifacts"))
     for kind in ("escape", "spurious"):
         study = optuna.load_study(study_name=kind, storage=STORAGE.format(stored))
-        rep = records.result_of(study, KINDS[kind], store)
+        rep = records.result_of(study, REGISTRY[kind], store)
         d = data.axis_data(rep)
         # one line per batch size (one horizon), three step sizes each, by ε/ε_div
         assert [(line.batch, line.horizon, len(line.x)) for line in d.lines] == [

@@ -3,7 +3,6 @@
 import optuna
 import pytest
 
-from landscape.runs import adapters as experiments
 from landscape.analysis import convergence, escape, geometry, minima, symmetry
 from landscape.runs import search
 from landscape.runs.problem import prepare
