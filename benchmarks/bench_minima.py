@@ -41,7 +41,6 @@ from landscape.analysis.minima import examine, examine_points, loss_floor, polis
 from landscape.data import load_dataset
 from landscape.hessian import complex_step_hessians, hessians
 from landscape.model import MLP
-from landscape.runs.adapters import start_thetas
 from landscape.runs.problem import prepare
 from landscape.spec import find_spec, parse_spec
 from landscape.threads import blas_threads
@@ -168,7 +167,7 @@ def pipeline(K: int, n_sample: int) -> None:
     problem = prepare(spec)
     d = problem.data
     X, y = d.X_train, d.y_train
-    model, theta0 = start_thetas(problem, np.arange(K))
+    model, theta0 = problem.inputs.starts(np.arange(K))
     t0 = time.perf_counter()
     res = train_many(
         model,
