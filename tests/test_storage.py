@@ -179,7 +179,7 @@ def test_storage_query_password_never_printed(workdir, capsys):
 _POPPER = """
 import json, sys
 import optuna
-from landscape.storage import open_storage, resolve
+from landscape.runs.storage import open_storage, resolve
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 store = open_storage(resolve(sys.argv[1]), announce=False, first_contact=False)
 study = optuna.load_study(study_name="q", storage=store)
