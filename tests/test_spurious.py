@@ -224,7 +224,7 @@ def test_one_size_and_batch_size_of_the_axis_end_to_end():
         n11, n10, n01, n00 = c.table
         assert n11 + n10 + n01 + n00 == S
         assert c.sgd["global"] == n10 + n00 and c.gd["global"] == n01 + n00
-        assert sum(e["chains"] for e in c.escapes) == AXIS.chains
+        assert sum(e.chains for e in c.escapes) == AXIS.chains
     assert rep.minima[0].count == (out["ref_basin"] == "spurious").sum()
 
 

@@ -780,6 +780,37 @@ def paired_difference(
 
 # ------------------------------------------------------------------ verdicts
 @dataclass(frozen=True)
+class Escape:
+    """What became of the chains started at one distinct bad minimum, in one cell.
+
+    Attributes
+    ----------
+    minimum : int
+        The bad minimum's index among the size's distinct bad minima.
+    chains : int
+        Chains started there.
+    escaped, stayed, moved, diverged, unresolved : int
+        Chains of each of :data:`OUTCOMES`.
+    copies : int
+        Of the ``moved`` ones, those that reached a symmetric copy of their minimum.
+    share, share_low, share_high : float
+        The escaped share and its 95% Wilson interval.
+    """
+
+    minimum: int
+    chains: int
+    escaped: int
+    stayed: int
+    moved: int
+    diverged: int
+    unresolved: int = 0
+    copies: int = 0
+    share: float = math.nan
+    share_low: float = math.nan
+    share_high: float = math.nan
+
+
+@dataclass(frozen=True)
 class Cell:
     """One point of the axis: SGD(ε, B) against GD(ε) from the same starts, U updates each.
 
@@ -809,10 +840,8 @@ class Cell:
         Exact McNemar p-value; ``p_holm`` the Holm-adjusted one (NaN where no pair differs).
     verdict : str
         One of :data:`VERDICTS`.
-    escapes : list of dict
-        Per distinct bad minimum: ``minimum`` (its index), ``chains``, counts of each of
-        :data:`OUTCOMES`, ``copies`` (moved to a symmetric copy), and the escaped share with
-        its Wilson interval (``share``, ``share_low``, ``share_high``).
+    escapes : list of Escape
+        Per distinct bad minimum, what became of its chains.
     """
 
     size: str
@@ -831,7 +860,7 @@ class Cell:
     p: float
     p_holm: float
     verdict: str
-    escapes: list[dict] = field(default_factory=list)
+    escapes: list[Escape] = field(default_factory=list)
 
     @property
     def eps_over_b(self) -> float:
@@ -915,8 +944,8 @@ def judge(
             c.sgd.get("diverged", 0),
             1.0 if math.isnan(ph) else ph,
             c.high,
-            sum(e["escaped"] for e in c.escapes),
-            sum(e["chains"] for e in c.escapes),
+            sum(e.escaped for e in c.escapes),
+            sum(e.chains for e in c.escapes),
             alpha=alpha,
             margin=margin,
             escape_floor=escape_floor,
@@ -1591,15 +1620,15 @@ def summarise_axis(
                     n_esc = int((out == "escaped").sum())
                     slo, shi = wilson(n_esc, len(out))
                     escapes.append(
-                        {
-                            "minimum": c,
-                            "chains": len(out),
+                        Escape(
+                            minimum=c,
+                            chains=len(out),
                             **_counts(out, OUTCOMES),
-                            "copies": int(p["esc_copy"][h, c, :, m].sum()),
-                            "share": n_esc / max(len(out), 1),
-                            "share_low": slo,
-                            "share_high": shi,
-                        }
+                            copies=int(p["esc_copy"][h, c, :, m].sum()),
+                            share=n_esc / max(len(out), 1),
+                            share_low=slo,
+                            share_high=shi,
+                        )
                     )
                 cells.append(
                     Cell(

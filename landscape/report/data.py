@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from landscape.analysis import convergence
 from landscape.analysis.minima import MinimaReport
 from landscape.analysis.noise import AxisReport, wilson
 from landscape.runs import records
@@ -450,11 +451,11 @@ def convergence_curves(study: optuna.Study, store) -> ConvergenceCurves | None:
     arrays = artifact_arrays(study, store, records.CONVERGENCE, t)
     if arrays is None:
         return None
-    runs = records.result(t)["runs"]
+    runs = records.result_of(study, convergence.KIND, store).runs  # the same, last trial
     n = range(len(runs))
     return ConvergenceCurves(
-        [r["label"] for r in runs],
-        [r["kind"] for r in runs],
+        [r.label for r in runs],
+        [r.kind for r in runs],
         [arrays[f"r{i}_updates"] for i in n],
         [arrays[f"r{i}_gap"] for i in n],
         [arrays[f"r{i}_distance"] for i in n],
@@ -555,8 +556,8 @@ def axis_data(rep: AxisReport) -> AxisData:
         )
         esc, lo, hi = [], [], []
         for c in row:
-            chains = sum(e["chains"] for e in c.escapes)
-            n_esc = sum(e["escaped"] for e in c.escapes)
+            chains = sum(e.chains for e in c.escapes)
+            n_esc = sum(e.escaped for e in c.escapes)
             w = wilson(n_esc, chains) if chains else (math.nan, math.nan)
             esc.append(n_esc / chains if chains else math.nan)
             lo.append(w[0])

@@ -385,8 +385,7 @@ def format_axis(r: AxisReport) -> str:
     for c in r.cells:
         n11, n10, n01, _ = c.table
         esc = " ".join(
-            f"#{e['minimum']} {e['escaped']}/{e['stayed']}/{e['moved']}/{e['diverged']}"
-            for e in c.escapes
+            f"#{e.minimum} {e.escaped}/{e.stayed}/{e.moved}/{e.diverged}" for e in c.escapes
         )
         ph = "—" if math.isnan(c.p_holm) else f"{c.p_holm:.2g}"
         lines.append(

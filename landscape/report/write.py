@@ -603,8 +603,7 @@ def _axis_page(rep: AxisReport, study, store, add):
                 "—" if math.isnan(c.p_holm) else f"{c.p_holm:.2g}",
                 c.verdict,
                 " ".join(
-                    f"#{e['minimum']}: {e['escaped']}/{e['stayed']}/{e['moved']}/{e['diverged']}"
-                    f" of {e['chains']}"
+                    f"#{e.minimum}: {e.escaped}/{e.stayed}/{e.moved}/{e.diverged} of {e.chains}"
                     for e in c.escapes
                 ),
             ]
