@@ -22,6 +22,13 @@
    step (``complex_step_hessians``), side by side: 128 points of the minima spec's 2-4-1
    network (N = 200), and one point of a 64-32-10 network on 1,437 digits; the largest
    relative difference between the two.
+7. The compiled engine (``engine="jax"``, :mod:`landscape.engine`) against the NumPy
+   ``train_many`` on the same ``--pipeline-starts`` starts of the ``minima`` spec: CPU seconds
+   of the training kernel (warm, best of ``--repeat``; one XLA and one BLAS thread) and their
+   ratio (target >= 3x), the first call's compile time, the largest relative θ difference and
+   the statuses; then the kinds ``examine_points`` gives both sets of end points, every
+   difference listed, beside the control that says what such a difference means: the NumPy end
+   points perturbed by 1e-14 relative noise, examined again.
 
 Both sides use the same stopping rules (a start that converges stops). Best of ``--repeat``,
 interleaved. Run:  python benchmarks/bench_minima.py
@@ -118,6 +125,50 @@ def main() -> None:
     with blas_threads(1):
         pipeline(args.pipeline_starts, args.pipeline_sample)
         exact_hessians(args.repeat)
+        compiled_engine(args.pipeline_starts, args.repeat)
+
+
+def compiled_engine(K: int, repeat: int) -> None:
+    from collections import Counter
+
+    spec = parse_spec("minima", find_spec("minima")[1], [])
+    problem = prepare(spec)
+    X, y = problem.data.X_train, problem.data.y_train
+    model, theta0 = problem.inputs.starts(np.arange(K))
+    kw = spec.trainer.many_kwargs(len(X))
+    t0 = time.process_time()
+    jax_res = train_many(model, theta0, X, y, engine="jax", **kw)
+    first = time.process_time() - t0
+    best = {"numpy": np.inf, "jax": np.inf}
+    for _ in range(repeat):
+        for engine in best:
+            t0 = time.process_time()
+            res = train_many(model, theta0, X, y, engine=engine, **kw)
+            best[engine] = min(best[engine], time.process_time() - t0)
+            if engine == "numpy":
+                np_res = res
+    rel = np.abs(np_res.theta - jax_res.theta).max(axis=1) / np.abs(np_res.theta).max(axis=1)
+    same = np.mean(np_res.status == jax_res.status)
+    print(
+        f"7. compiled engine, minima spec, {K} starts x {spec.trainer.epochs:,} epochs (CPU s): "
+        f"numpy {best['numpy']:.2f}, jax {best['jax']:.2f} -> {best['numpy'] / best['jax']:.1f}x "
+        f"(target 3x); first call {first:.2f} s (compile {first - best['jax']:.2f} s); "
+        f"max relative θ difference {rel.max():.1e}; same status {same:.0%}"
+    )
+    ex = spec.analysis.examine()
+    kinds = {
+        "numpy": np.asarray(examine_points(model, np_res.theta, X, y, **ex)["kind"]),
+        "jax": np.asarray(examine_points(model, jax_res.theta, X, y, **ex)["kind"]),
+    }
+    noise = np.random.default_rng(5).standard_normal(np_res.theta.shape)
+    perturbed = np_res.theta * (1 + 1e-14 * noise)
+    kinds["1e-14"] = np.asarray(examine_points(model, perturbed, X, y, **ex)["kind"])
+    for other, what in (("jax", "the engine's end points"), ("1e-14", "perturbed by 1e-14")):
+        diff = np.flatnonzero(kinds["numpy"] != kinds[other])
+        pairs = zip(kinds["numpy"][diff].tolist(), kinds[other][diff].tolist(), strict=True)
+        moves = Counter(pairs)
+        listed = ", ".join(f"{a} -> {b} x{n}" for (a, b), n in sorted(moves.items())) or "none"
+        print(f"   kinds of {what}: same on {1 - len(diff) / K:.1%} of {K}; differences: {listed}")
 
 
 def exact_hessians(repeat: int) -> None:

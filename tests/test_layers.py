@@ -35,6 +35,7 @@ CORE = {
     "hessian",
     "data",
     "train",
+    "engine",
 }
 # Within a layer, modules still import one way; the order below is the one they may use.
 LAYERS = [
@@ -43,6 +44,7 @@ LAYERS = [
     {"rules", "typed"},
     {"model"},
     {"hessian", "data"},
+    {"engine"},
     {"train"},
     # analyses: configs, pure functions and typed results, on the core only
     {"analysis.kind", "analysis.sharpness", "analysis.range_test"},

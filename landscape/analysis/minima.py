@@ -28,6 +28,8 @@ from landscape.analysis.symmetry import (
     model_group_counts,
     symmetry_tangents,
 )
+from landscape.engine import ENGINES
+from landscape.engine import resolve as resolve_engine
 from landscape.hessian import hessian, hessians
 from landscape.model import MLP
 from landscape.rules import RuleError, setting
@@ -1467,6 +1469,11 @@ class MinimaConfig:
         Newton steps of the descent continued from each polished end point.
     grow : float
         Relative growth of ‖θ‖ under that descent that names a slope to infinity.
+    engine : {"numpy", "jax", "auto"}
+        Where the full-batch training of the starts runs (:mod:`landscape.engine`): NumPy
+        (the reference) or the compiled JAX kernel (the ``[fast]`` extra), which agrees with
+        it to rounding; ``auto`` takes JAX when it is installed and the training is
+        full-batch. The polish and the examination run on NumPy either way.
     """
 
     kind: str = "minima"
@@ -1484,6 +1491,7 @@ class MinimaConfig:
     flat_tol: float = setting(1e-9, low=0, open_low=True)
     continue_steps: int = setting(100, low=1)
     grow: float = setting(0.05, low=0, open_low=True)
+    engine: str = setting("numpy", choices=ENGINES)
 
     def examine(self) -> dict:
         """The polish and examination options of :func:`examine_points`."""
@@ -1495,6 +1503,16 @@ class MinimaConfig:
             "rel_flat": self.flat_tol,
             "loss_rtol": self.loss_tol,
         }
+
+
+def _check_engine(inputs: Inputs, config: MinimaConfig) -> None:
+    """The engine asked for is installed and runs this training (full batch)."""
+    n = inputs.data.n_train
+    try:
+        b = inputs.trainer.batch(n)
+        resolve_engine(config.engine, full_batch=b is None or b >= n)
+    except ValueError as exc:
+        raise ValueError(f"analysis.{exc}") from None
 
 
 def _chunks(config: MinimaConfig) -> int:
@@ -1521,6 +1539,7 @@ def run_chunk(inputs: Inputs, config: MinimaConfig, chunk: int) -> dict[str, np.
         d.y_train,
         rng=inputs.stream(seeds.SHUFFLE, chunk),
         **{**t.many_kwargs(d.n_train), "batch_size": t.batch(d.n_train)},
+        engine=config.engine,
     )
     found = examine_points(model, res.theta, d.X_train, d.y_train, **config.examine())
     return {
@@ -1647,6 +1666,7 @@ KIND = Kind(
     trainer=_many_trainer,
     memory=_memory,
     payload=_payload,
+    check=_check_engine,
     # before the registry of kinds: the report in the study attr "minima", counts beside it
     earlier=lambda attrs, read: (
         {
