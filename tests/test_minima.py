@@ -446,3 +446,42 @@ def test_saturated_counts_the_unit_samples_whose_slope_rounds_to_zero():
         h = np.tanh(X @ theta[None, :2] + theta[2:4]) if act == "tanh" else None
         if h is not None:
             assert int(((1.0 - h * h) == 0.0).sum()) == dead
+
+
+def test_a_saddle_is_named_with_the_descent_direction_that_shows_it(rng):
+    X = rng.normal(size=(40, 2))
+    y = X[:, 0] * X[:, 1]
+    y -= y.mean()
+    model = MLP([2, 3, 1], "tanh", "mse")
+    e = examine(model, np.zeros(model.n_params), X, y)
+    assert e.kind == "saddle" and "lowers E to" in e.reason, e.reason
+    # independently: the lowest eigenvector of the exact Hessian, a step of the printed length
+    h = float(e.reason.split("a step of ")[1].split(" ")[0])
+    lam, V = np.linalg.eigh(hessian(model, e.theta, X, y))
+    E = model.loss(e.theta, X, y)
+    assert lam[0] < 0
+    steps = [model.loss(e.theta + s * h * V[:, 0], X, y) for s in (1.0, -1.0)]
+    assert min(steps) < E * (1 - 1e-9)
+
+
+def test_a_negative_eigenvalue_without_a_descent_direction_is_not_a_saddle(rng, monkeypatch):
+    # At the least-squares minimum of a linear model every step raises E. A Hessian whose
+    # lowest eigenvalue is negative there can only be wrong (rounding noise at E ≈ 0, one smooth
+    # piece of a ReLU kink): the old rule called the point a saddle from the eigenvalue alone.
+    from landscape.analysis import minima as mod
+
+    X = rng.normal(size=(30, 2))
+    y = X @ np.array([1.0, -2.0]) + 0.1 * rng.normal(size=30)
+    model = MLP([2, 1], "identity", "mse")
+    theta = np.linalg.lstsq(np.c_[X, np.ones(30)], y, rcond=None)[0]
+    true = mod.hessian
+
+    def noisy(m, th, X_, y_):
+        lam, V = np.linalg.eigh(true(m, th, X_, y_))
+        lam[0] = -1e-3 * lam.max()  # the lowest curvature, made negative
+        return (V * lam) @ V.T
+
+    monkeypatch.setattr(mod, "hessian", noisy)
+    e = examine(model, theta, X, y)
+    assert e.kind == "unresolved" and e.n_negative == 1, (e.kind, e.reason)
+    assert "no descent direction to certify a saddle" in e.reason

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -777,7 +778,7 @@ def _judge(
         lam = kw.pop("lam", None)
         if lam is None:
             lam = np.linalg.eigvalsh(hessian(model, point.theta, X, y))
-        if kind in ("minimum", "family"):
+        if kind in ("minimum", "family", "saddle"):
             dead, total = saturated(model, point.theta, X)
             if dead:
                 # f'(z) > 0 everywhere for tanh and sigmoid, but it rounds to 0 once |z| ≳ 19:
@@ -827,7 +828,30 @@ def _judge(
     flat = np.abs(lam) <= tol
     extra = {"lam": lam, "n_negative": neg, "n_flat": int(flat.sum())}
     if neg:
-        return result("saddle", d, f"{neg} negative curvature direction(s)", **extra)
+        # A negative eigenvalue names a saddle only with a descent direction that shows it: a
+        # step along its eigenvector that lowers E beyond the tolerance. Where E or the Hessian
+        # is at rounding level (a slope to infinity, a ReLU kink seen from one smooth piece),
+        # the eigenvalue alone is noise, and the point is not called a saddle.
+        radius = probe * max(float(np.linalg.norm(d.theta)), 1.0)
+        v = model.embed(V[:, 0])
+        down = _descent_along(model, d.theta, v, float(d.loss), radius, X, y, lower)
+        if down is not None:
+            h, E = down
+            return result(
+                "saddle",
+                d,
+                f"{neg} negative curvature direction(s); a step of {h:.3g} along the lowest "
+                f"one (λ = {lam[0]:.3g}) lowers E to {E:.6g}",
+                **extra,
+            )
+        return result(
+            "unresolved",
+            d,
+            f"λ_min = {lam[0]:.3g} < 0, but no step along its eigenvector (from {radius:.3g} "
+            "down to 1e-6 of it) lowers E beyond the tolerance: no descent direction to "
+            "certify a saddle",
+            **extra,
+        )
     free, explained = _unexplained_flat(model, d.theta, V, flat)
     extra["n_explained"] = explained
     if not free.shape[1]:
@@ -865,6 +889,33 @@ def _judge(
             **extra,
         )
     return result("minimum", d, "flat directions probed: each comes back", **extra)
+
+
+def _descent_along(
+    model: MLP,
+    theta: np.ndarray,
+    v: np.ndarray,
+    E: float,
+    radius: float,
+    X: np.ndarray,
+    y: np.ndarray,
+    lower: Callable[[float, float], bool],
+) -> tuple[float, float] | None:
+    """The first step ±h·v, h = radius·4⁻ᵏ down to 1e-6·radius, whose loss is ``lower`` than E.
+
+    Returns
+    -------
+    (h, E(θ ± h·v)) or None
+        The step length and the loss it reaches, None when no step lowers E.
+    """
+    h = radius
+    while h >= 1e-6 * radius:
+        for sign in (1.0, -1.0):
+            e = float(model.loss(theta + sign * h * v, X, y))
+            if lower(e, E):
+                return h, e
+        h /= 4.0
+    return None
 
 
 def saturated(model: MLP, theta: np.ndarray, X: np.ndarray) -> tuple[int, int]:
