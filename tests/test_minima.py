@@ -485,3 +485,23 @@ def test_a_negative_eigenvalue_without_a_descent_direction_is_not_a_saddle(rng, 
     e = examine(model, theta, X, y)
     assert e.kind == "unresolved" and e.n_negative == 1, (e.kind, e.reason)
     assert "no descent direction to certify a saddle" in e.reason
+
+
+@pytest.mark.parametrize("scale", [3.0, 300.0])
+def test_a_separating_point_is_at_infinity_by_certificate_even_where_e_is_rounding(rng, scale):
+    # Separable data, a logistic model that separates it. At scale 300 every margin is over
+    # 100 and E underflows: the gradient and the Hessian vanish by rounding, yet scaling the
+    # output layer lowers E (it is a slope to infinity, not a point at rest).
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    X += np.where(y[:, None] == 1, 0.5, -0.5) * np.array([1.0, -1.0])  # a clear gap
+    model = MLP([2, 2], "identity", "cross_entropy")
+    w = np.array([1.0, -1.0])
+    theta = model.layout.ravel([(np.c_[-w, w] * scale / 2, np.zeros(2))])
+    e = examine(model, theta, X, y)
+    assert e.kind == "at_infinity" and e.asymptote == 0.0, (e.kind, e.reason)
+    assert "every margin is positive" in e.reason
+    # the certificate itself, checked independently: E falls as the output layer grows
+    losses = [model.loss(c * theta, X, y) for c in (1.0, 1.5, 2.0)]
+    assert losses[0] >= losses[1] >= losses[2]
+    assert losses[0] > losses[2] or losses[0] == 0.0

@@ -810,6 +810,19 @@ def _judge(
 
     if not np.isfinite(d.loss):
         return result("unresolved", d, "loss not finite", lam=np.full(1, nan))
+    margin = separating_margin(model, d.theta, X, t)
+    if margin > 0.0:
+        # Every sample is classified with a positive margin: scaling the output layer by
+        # c > 1 scales every margin by c and lowers each sample's cross-entropy strictly, so E
+        # falls along that ray towards 0 and has no minimum here, whatever the Hessian (at
+        # rounding level when E is tiny) says.
+        return result(
+            "at_infinity",
+            d,
+            f"every margin is positive (the least {margin:.3g}): scaling the output layer "
+            "lowers E towards 0",
+            asymptote=0.0,
+        )
     if d.growth >= grow:
         # Descent never raises E; when it carries θ outwards by a finite fraction, the point
         # is on a slope (or, with saturated units, a plateau flat to rounding) that continues
@@ -889,6 +902,37 @@ def _judge(
             **extra,
         )
     return result("minimum", d, "flat directions probed: each comes back", **extra)
+
+
+def separating_margin(model: MLP, theta: np.ndarray, X: np.ndarray, t: np.ndarray) -> float:
+    """The least margin z_{t_n} − max_{k≠t_n} z_k over the samples, where it certifies a ray.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+    X : ndarray of shape (N, d_0)
+    t : ndarray of shape (N,)
+        Labels, as :meth:`MLP.targets` gives them for cross-entropy.
+
+    Returns
+    -------
+    float
+        The least margin for a cross-entropy model whose output layer is free (W_L and b_L not
+        frozen); -inf otherwise (MSE, a frozen output layer: no such ray to certify).
+    """
+    L = model.layout.n_layers
+    if not model.is_classifier or {f"W{L}", f"b{L}"} & set(model.frozen):
+        return -math.inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, z = model._hidden(theta, X)
+    if not np.isfinite(z).all():
+        return -math.inf
+    rows = np.arange(len(t))
+    own = z[rows, t]
+    z = z.copy()
+    z[rows, t] = -np.inf
+    return float((own - z.max(axis=1)).min())
 
 
 def _descent_along(
