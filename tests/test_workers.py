@@ -243,6 +243,26 @@ def test_a_killed_worker_s_share_is_taken_over_in_the_same_run(tmp_path, backend
         con.close()
 
 
+def _wait_stopped(session: int, timeout: float = 30.0) -> None:
+    """Wait until every process of ``session`` is stopped (state T in /proc/PID/stat)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        states = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[3]) == session:  # field 6, the session id
+                states.append(fields[0])  # field 3, the state
+        if states and all(state in "TtZX" for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the processes of session {session} did not stop")
+
+
 def test_journal_rerun_inside_the_grace_reruns_the_trials_of_killed_workers(tmp_path):
     journal = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "x.log"))
@@ -259,6 +279,9 @@ def test_journal_rerun_inside_the_grace_reruns_the_trials_of_killed_workers(tmp_
     for _ in range(100):
         _stop_inside_a_trial(journal, proc.pid)
         os.killpg(proc.pid, signal.SIGSTOP)
+        # SIGSTOP takes effect when a process next returns to user space: a worker inside a
+        # write still finishes it. Read the journal only once every process is stopped.
+        _wait_stopped(proc.pid)
         if not os.path.lexists(tmp_path / "x.log.lock"):
             break
         os.killpg(proc.pid, signal.SIGCONT)
