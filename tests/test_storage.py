@@ -207,3 +207,24 @@ def test_storage_a_queued_trial_is_popped_by_one_worker_only(tmp_path):
     popped = [tid for out in outs for tid in json.loads(out)]
     assert len(popped) == 300
     assert sorted(popped) == sorted(t._trial_id for t in study.get_trials())
+
+
+def test_storage_a_killed_worker_not_yet_reaped_is_dead():
+    # A worker killed with its parent is a zombie until the init process reaps it: its pid and
+    # start time remain in /proc. A rerun must still see it as dead and fail its trial.
+    import socket
+    import time
+
+    from landscape.runs.storage import _start_ticks, worker_alive, worker_dead
+
+    proc = subprocess.Popen(["sleep", "600"])
+    wid = f"{socket.gethostname()}:{proc.pid}:{_start_ticks(proc.pid)}"
+    assert not worker_dead(wid) and worker_alive(wid)
+    proc.kill()
+    for _ in range(500):  # not waited for: it stays a zombie of this process
+        if open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    assert worker_dead(wid) and not worker_alive(wid)
+    proc.wait()
+    assert worker_dead(wid)

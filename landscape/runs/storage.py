@@ -791,7 +791,20 @@ def worker_dead(worker: str, pids: set[int] | None = None) -> bool:
         return True
     except PermissionError:  # alive, another user's
         pass
+    if _state(pid) in ("Z", "X"):
+        # Killed and not yet reaped (its parent killed too, and the init process slow to reap
+        # orphans): the pid and its start time remain, but the process is gone.
+        return True
     return start != "?" and _start_ticks(pid) != start
+
+
+def _state(pid: int) -> str:
+    """The process state letter of ``pid`` (R, S, D, T, Z, …; "?" when it cannot be read)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[1].split()[0]  # field 3, after the command name
 
 
 def worker_alive(worker: str) -> bool:
