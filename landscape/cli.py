@@ -52,6 +52,7 @@ from landscape.runs.storage import (
     fail_stale_running,
     open_storage,
     resolve,
+    stop_heartbeats,
     truncate_torn_tail,
 )
 from landscape.spec import SpecError, find_spec, known_specs, parse_spec
@@ -752,6 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except Interrupted as exc:
+        stop_heartbeats()  # one left beating by the cut-short trial would keep the process
         if exc.done:  # what the run finished before the phase that was cut short
             with contextlib.suppress(OSError):
                 print(exc.done, flush=True)

@@ -228,3 +228,33 @@ def test_storage_a_killed_worker_not_yet_reaped_is_dead():
     assert worker_dead(wid) and not worker_alive(wid)
     proc.wait()
     assert worker_dead(wid)
+
+
+def test_storage_a_heartbeat_left_beating_by_an_interrupted_trial_is_stopped():
+    # Optuna's HeartbeatThread started, its `with` block never entered (a SIGTERM handled in
+    # Thread.start's wait): the non-daemon thread beats forever and the interpreter would wait
+    # for it at exit. Seen as a run that never ended after SIGTERM.
+    import threading
+
+    from optuna.storages._heartbeat import HeartbeatThread
+
+    from landscape.runs.storage import stop_heartbeats
+
+    class Beat:
+        beats = 0
+
+        def get_heartbeat_interval(self):
+            return 3600
+
+        def record_heartbeat(self, trial_id):
+            Beat.beats += 1
+
+    hb = HeartbeatThread(7, Beat())
+    hb.start()  # and never joined
+    leaked = [t for t in threading.enumerate() if t is hb._thread]
+    # a daemon (landscape starts Optuna's heartbeats so): it cannot hold the process at exit
+    assert leaked and leaked[0].is_alive() and leaked[0].daemon
+    assert stop_heartbeats() == 1
+    leaked[0].join(timeout=5)
+    assert not leaked[0].is_alive() and Beat.beats == 1
+    assert stop_heartbeats() == 0

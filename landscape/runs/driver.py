@@ -73,6 +73,7 @@ from landscape.runs.storage import (
     fail_stale_running,
     open_storage,
     resolve,
+    stop_heartbeats,
     unwrap,
 )
 from landscape.spec import (
@@ -1056,6 +1057,7 @@ def _worker(job: dict[str, Any], errors: multiprocessing.connection.Connection) 
     except BaseException as exc:
         stop = _cause(exc, (Interrupted,))
         if stop is not None:  # its running trial is FAIL and re-queued already
+            stop_heartbeats()  # one left beating would keep this process from ending
             sys.exit(128 + stop.signum)
         error = _cause(exc, _WORKER_ERRORS)
         if error is None:
