@@ -276,3 +276,156 @@ def gd_chunk(
         loss[rest] = Eg[rest]
         gnorm[rest] = np.sqrt(np.einsum("kd,kd->k", g[rest], g[rest]))
     return out, status, loss, gnorm, ran
+
+
+# ------------------------------------------------------------------ polish and examination
+@functools.lru_cache(maxsize=32)
+def _one_start(model_key: tuple):
+    """E and the free-coordinate gradient of one start, and the free-coordinate Hessian."""
+    jax = _jax()
+    jnp = jax.numpy
+    model = _MODELS[model_key]
+    energy = loss_function(model)
+    free = jnp.asarray(model.free)
+    D = model.n_params
+
+    def value_and_grad(theta, X, t):
+        E, g = jax.value_and_grad(energy)(theta, X, t)
+        if model._frozen_idx is not None:
+            g = jnp.zeros(D).at[free].set(g[free])  # frozen entries have no gradient
+        return E, g
+
+    def hessian(theta, X, t):
+        H = jax.hessian(energy)(theta, X, t)
+        H = H[free][:, free] if model._frozen_idx is not None else H
+        return 0.5 * (H + H.T)
+
+    def embed(v):
+        return v if model._frozen_idx is None else jnp.zeros(D).at[free].set(v)
+
+    return value_and_grad, hessian, embed, free
+
+
+@functools.lru_cache(maxsize=32)
+def _newton_kernel(model_key: tuple, steps: int):
+    """The damped Newton descent of :func:`landscape.analysis.minima.newton_many`, compiled."""
+    jax = _jax()
+    jnp = jax.numpy
+    lax = jax.lax
+    vg, hess, embed, free = _one_start(model_key)
+
+    def run_one(theta, gtol, X, t):
+        E, g = vg(theta, X, t)
+        losses = jnp.full(steps + 1, jnp.nan).at[0].set(E)
+        norms = jnp.full(steps + 1, jnp.nan).at[0].set(jnp.linalg.norm(theta))
+
+        def status(c):
+            gn = jnp.linalg.norm(c["g"])
+            stop = ~jnp.isfinite(c["E"]) | (gn <= gtol)
+            out = c["taken"] >= steps
+            settled = jnp.where(stop, jnp.isfinite(c["E"]), jnp.isfinite(c["E"]) & (gn <= gtol))
+            return stop | out, settled
+
+        def cond(c):
+            return ~c["done"]
+
+        def body(c):
+            theta, E, g = c["theta"], c["E"], c["g"]
+            gn = jnp.linalg.norm(g)
+            lam, V = jnp.linalg.eigh(hess(theta, X, t))
+            gv = V.T @ g[free]
+            scale = jnp.max(jnp.abs(lam))
+            scale = jnp.where(scale == 0, 1.0, scale)
+            m0 = jnp.where(jnp.isnan(c["mu"]), 1e-6 * scale, c["mu"])
+
+            def tcond(s):
+                return (~s[0]) & (s[1] < 12)
+
+            def tbody(s):
+                _, n, m, th, Et, gt, moved = s
+                step = embed(V @ (gv / (jnp.abs(lam) + m)))
+                cand = theta - step
+                En, gnw = vg(cand, X, t)
+                descent = (En < E) | (
+                    (En <= E + 1e-14 * (1.0 + jnp.abs(E))) & (jnp.linalg.norm(gnw) < gn)
+                )
+                ok = jnp.isfinite(En) & descent
+                m = jnp.where(ok, jnp.maximum(m / 10.0, 1e-16 * scale), m * 10.0)
+                return ok, n + 1, m, cand, En, gnw, jnp.linalg.norm(step)
+
+            ok, _, m, cand, En, gnw, moved = lax.while_loop(
+                tcond, tbody, (c["done"], 0, m0, theta, E, g, 0.0)
+            )
+            taken = c["taken"] + ok.astype(c["taken"].dtype)
+            prev = c["norms"][c["taken"]]
+            theta = jnp.where(ok, cand, theta)
+            E = jnp.where(ok, En, E)
+            g = jnp.where(ok, gnw, g)
+            losses = jnp.where(ok, c["losses"].at[taken].set(E), c["losses"])
+            norms = jnp.where(ok, c["norms"].at[taken].set(jnp.linalg.norm(theta)), c["norms"])
+            # not accepted: no μ lowers E, critical to rounding; a step at the rounding level
+            # of θ: Newton has converged
+            rest = (~ok) | (moved <= 1e-14 * (1.0 + prev))
+            c = {
+                "theta": theta,
+                "E": E,
+                "g": g,
+                "mu": m,
+                "taken": taken,
+                "losses": losses,
+                "norms": norms,
+                "settled": c["settled"],
+                "done": c["done"],
+            }
+            stop, settled = status(c)
+            c["settled"] = jnp.where(rest, True, settled)
+            c["done"] = rest | stop
+            return c
+
+        c = {
+            "theta": theta,
+            "E": E,
+            "g": g,
+            "mu": jnp.nan,
+            "taken": jnp.array(0),
+            "losses": losses,
+            "norms": norms,
+            "settled": jnp.array(False),
+            "done": jnp.array(False),
+        }
+        stop, settled = status(c)
+        c["done"], c["settled"] = stop, settled
+        c = lax.while_loop(cond, body, c)
+        return c["theta"], c["E"], c["g"], c["taken"], c["settled"], c["losses"], c["norms"]
+
+    return jax.jit(jax.vmap(run_one, in_axes=(0, None, None, None)))
+
+
+def newton(
+    model, thetas: np.ndarray, X: np.ndarray, t: np.ndarray, steps: int, *, gtol: float = 0.0
+) -> tuple[np.ndarray, ...]:
+    """:func:`landscape.analysis.minima.newton_many` on the engine: the same descent, compiled.
+
+    The Hessians come from reverse-over-reverse autodiff of the engine's loss (the NumPy path
+    uses forward mode: they agree to rounding, tests/test_engine.py).
+
+    Returns
+    -------
+    theta : ndarray of shape (K, D)
+    loss : ndarray of shape (K,)
+    grad : ndarray of shape (K, D)
+    steps : ndarray of int, shape (K,)
+    settled : ndarray of bool, shape (K,)
+    losses, norms : ndarray of shape (K, steps + 1)
+        E and ‖θ‖ at the start and after each accepted step, NaN after the last one.
+    """
+    jnp = _jax().numpy
+    run = _newton_kernel(_model_key(model), int(steps))
+    out = run(
+        jnp.asarray(np.asarray(thetas, dtype=np.float64)),
+        float(gtol),
+        jnp.asarray(X),
+        jnp.asarray(t),
+    )
+    th, E, g, taken, settled, losses, norms = (np.array(a) for a in out)
+    return th, E, g, taken.astype(np.int64), settled.astype(bool), losses, norms

@@ -146,3 +146,117 @@ def test_engine_names_are_checked():
         engine.resolve("jax", full_batch=False)
     assert engine.resolve("auto", full_batch=False) == "numpy"
     assert engine.resolve("auto", full_batch=True) == "jax"  # installed with [test]
+
+
+# ------------------------------------------------------------------ Newton on the engine
+def _ends(model, X, y, K=16, seed=3, epochs=1500, lr=0.3):
+    thetas = model.init(np.random.default_rng(seed), k=K)
+    with threadpool_limits(1):
+        return train_many(model, thetas, X, y, lr=lr, epochs=epochs).theta
+
+
+@pytest.mark.parametrize(
+    "sizes, activation, loss, frozen",
+    [
+        ([2, 3, 1], "tanh", "mse", None),
+        ([2, 4, 2], "sigmoid", "cross_entropy", None),
+        ([2, 3, 1], "tanh", "mse", {"b2": 0.0}),
+    ],
+)
+def test_engine_hessians_are_the_forward_mode_ones(sizes, activation, loss, frozen):
+    from landscape.hessian import hessians
+
+    X, y = _teacher() if loss == "mse" else _moons()
+    model = MLP(sizes, activation, loss, frozen=frozen)
+    thetas = model.freeze(model.init(np.random.default_rng(0), k=5))
+    t = model.targets(y, len(X))
+    _, hess, _, _ = engine._one_start(engine._model_key(model))
+    jax = engine._jax()
+    H = np.array(jax.vmap(hess, in_axes=(0, None, None))(thetas, X, t))
+    ref = hessians(model, thetas, X, t)
+    assert H.shape == ref.shape == (5, model.n_free, model.n_free)
+    assert np.abs(H - ref).max() <= 1e-12 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize(
+    "sizes, activation, loss, isolated",
+    # tanh cross-entropy nets on these data slope to infinity (tanh saturating to a step):
+    # that case checks the descents that do not settle
+    [([2, 2, 1], "tanh", "mse", 8), ([2, 1, 2], "tanh", "cross_entropy", 0)],
+)
+def test_engine_newton_takes_the_numpy_steps(sizes, activation, loss, isolated):
+    from landscape.analysis.minima import _unexplained_flat, newton_many
+    from landscape.hessian import hessians
+
+    X, y = _teacher() if loss == "mse" else _moons()
+    model = MLP(sizes, activation, loss)
+    t = model.targets(y, len(X))
+    ends = _ends(model, X, y)
+    with threadpool_limits(1):
+        a = newton_many(model, ends, X, t, 30)
+        b = newton_many(model, ends, X, t, 30, engine="jax")
+    settled = 0
+    for da, db in zip(a, b, strict=True):
+        # the stop at steps of θ's rounding size may come one step apart
+        assert da.settled == db.settled and abs(da.steps - db.steps) <= 2
+        if not da.settled:
+            # still moving after 30 steps (a slope outwards, where the Hessian is near singular
+            # and each step amplifies rounding): the same descent to three digits
+            assert db.loss == pytest.approx(da.loss, rel=1e-3) and db.loss < db.losses[0]
+            continue
+        lam, V = np.linalg.eigh(hessians(model, da.theta[None], X, t)[0])
+        free, _ = _unexplained_flat(model, da.theta, V, abs(lam) <= 1e-6 * abs(lam).max())
+        if free.shape[1]:
+            # settled in a flat family (a redundant unit of a student wider than its teacher):
+            # rounding picks the member; the loss is the family's on both engines
+            assert abs(db.loss - da.loss) <= 1e-9 * da.losses[0]
+            continue
+        # settled at an isolated critical point: the same path to rounding. A Newton step
+        # solves with the Hessian, so its rounding is the condition number times float64's.
+        settled += 1
+        scale = max(np.abs(da.theta).max(), 1.0)
+        assert np.abs(da.theta - db.theta).max() <= 1e-10 * scale
+        # E at the rounding floor of the loss (1e-16 of its scale) is rounding on both sides
+        n = min(da.steps, db.steps) + 1
+        np.testing.assert_allclose(
+            db.losses[:n], da.losses[:n], rtol=1e-9, atol=1e-15 * da.losses[0]
+        )
+        np.testing.assert_allclose(db.norms[:n], da.norms[:n], rtol=1e-10)
+    assert settled >= isolated
+
+
+def test_engine_newton_stops_at_the_gradient_target_and_keeps_frozen_entries():
+    from landscape.analysis.minima import newton_many
+
+    X, y = _teacher()
+    model = MLP([2, 3, 1], "tanh", "mse", frozen={"b2": 0.0, "W2": 1.0})
+    t = model.targets(y, len(X))
+    ends = model.freeze(_ends(model, X, y, K=8))
+    out = newton_many(model, ends, X, t, 50, gtol=1e-9, engine="jax")
+    frozen = ~np.isin(np.arange(model.n_params), model.free)
+    for d, start in zip(out, ends, strict=True):
+        assert np.array_equal(d.theta[frozen], start[frozen])
+        _, g, _ = model.evaluate(d.theta, X, t)
+        if d.settled and d.steps < 50:
+            assert np.linalg.norm(g) <= 1e-9 or d.losses.size == d.steps + 1
+        assert d.losses.size == d.norms.size == d.steps + 1
+        assert np.all(np.diff(d.losses) <= 1e-14 * (1 + np.abs(d.losses[:-1])))
+
+
+def test_engine_examination_names_the_same_kinds_as_numpy():
+    # A 2-2-1 tanh student of its own teacher: isolated minima (E = 0 at the teacher's copies)
+    # from every start. Each start gets the same kind on both engines, and the minima agree to
+    # 1e-10.
+    from landscape.analysis.minima import examine_points
+
+    X, y = _teacher(n=80)
+    model = MLP([2, 2, 1], "tanh", "mse")
+    ends = _ends(model, X, y, K=12, epochs=2000)
+    with threadpool_limits(1):
+        a = examine_points(model, ends, X, y, engine="numpy")
+        b = examine_points(model, ends, X, y, engine="jax")
+    assert a["kind"].tolist() == b["kind"].tolist()
+    mins = a["kind"] == "minimum"
+    assert mins.sum() >= 10
+    scale = np.abs(a["theta"][mins]).max()
+    assert np.abs(a["theta"][mins] - b["theta"][mins]).max() <= 1e-10 * scale

@@ -149,17 +149,13 @@ def polish_many(
     max_iter: int = 3000,
     newton_steps: int = 20,
     memory: int = 30,
+    engine: str = "numpy",
 ) -> list[Polished]:
-    """:func:`polish` K points at once: a batched L-BFGS, then batched damped Newton.
+    """:func:`polish` K points at once: batched L-BFGS (:func:`lbfgs_many`), then Newton.
 
-    Every iteration evaluates the K points (those still running) in one stacked call, so the
-    per-call overhead that dominates one small network is paid once per iteration, not K
-    times. The L-BFGS is the standard two-loop recursion (Nocedal & Wright, Algorithm 7.4) with
-    ``memory`` pairs per point and a backtracking Armijo line search (c₁ = 1e-4, first trial
-    step 1, or 1/‖∇E‖ on the first iteration); a pair with sᵀy ≤ 0 is skipped and a non-descent
-    direction resets the memory. Its iterates are not scipy's, so a point far from any minimum
-    may be carried to another one than :func:`polish` finds: ``benchmarks/bench_minima.py``
-    measures how often the two agree.
+    The damped Newton steps are :func:`newton_many`'s, all points at once.
+    Its iterates are not scipy's, so a point far from any minimum may be carried to another one
+    than :func:`polish` finds: ``benchmarks/bench_minima.py`` measures how often the two agree.
 
     Parameters
     ----------
@@ -169,6 +165,9 @@ def polish_many(
     gtol, max_iter, newton_steps : as :func:`polish`
     memory : int
         Correction pairs kept per point.
+    engine : {"numpy", "jax"}
+        Where the Newton steps run: the NumPy reference or the compiled engine
+        (:mod:`landscape.engine`), the same iterations to rounding.
 
     Returns
     -------
@@ -177,24 +176,86 @@ def polish_many(
     thetas = np.array(thetas, dtype=np.float64)
     X = model.check_inputs(X)
     t = model.targets(y, X.shape[0])
-    K, D = thetas.shape
+    K = thetas.shape[0]
+    finite = np.isfinite(thetas).all(axis=1)
+    run = np.flatnonzero(finite)
+    # The L-BFGS stays in NumPy on either engine: compiled as a vmapped while-loop, every start
+    # pays for the slowest start's iterations and line-search halvings (measured, 256 starts of
+    # the minima spec: 19.9 s of CPU against NumPy's 17.7 s, whose batch shrinks as starts end).
+    theta, _, _, iters = lbfgs_many(
+        model, thetas[run], X, t, gtol=gtol, max_iter=max_iter, memory=memory
+    )
+    out: list[Polished | None] = [None] * K
+    descents = newton_many(model, theta, X, t, newton_steps, gtol=gtol, engine=engine)
+    for k, it, d in zip(run, iters, descents, strict=True):
+        gn = float(np.linalg.norm(d.grad))
+        out[k] = Polished(
+            d.theta, d.loss, gn, bool(np.isfinite(d.loss) and gn <= gtol), int(it) + d.steps
+        )
+    for k in np.flatnonzero(~finite):
+        out[k] = Polished(thetas[k], float("nan"), float("nan"), False, 0)
+    return out  # type: ignore[return-value]
+
+
+@one_blas_thread
+def lbfgs_many(
+    model: MLP,
+    thetas: np.ndarray,
+    X: np.ndarray,
+    t: np.ndarray,
+    *,
+    gtol: float,
+    max_iter: int,
+    memory: int = 30,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """L-BFGS from K points at once, every iteration one stacked evaluation of them all.
+
+    The per-call overhead that dominates one small network is paid once per iteration, not K
+    times. The standard two-loop recursion (Nocedal & Wright, Algorithm 7.4) with ``memory``
+    pairs per point and a backtracking Armijo line search (c₁ = 1e-4, first trial step 1, or
+    1/‖∇E‖ on the first iteration); a pair with sᵀy ≤ 0 is skipped and a non-descent direction
+    resets the memory. A point stops when ‖∇E‖ ≤ gtol, after ``max_iter`` iterations, or when
+    no step down to 2⁻⁴⁰ of the first lowers E (stalled; with gtol = 0 this is how a descent
+    with no gradient stop ends).
+
+    Parameters
+    ----------
+    model : MLP
+    thetas : ndarray of shape (K, D)
+        Finite starts.
+    X : ndarray of shape (N, d_0)
+        Checked inputs.
+    t : ndarray
+        Targets from :meth:`MLP.targets`.
+    gtol : float
+        Target ‖∇E‖.
+    max_iter, memory : int
+
+    Returns
+    -------
+    theta : ndarray of shape (K, D)
+    loss : ndarray of shape (K,)
+    grad : ndarray of shape (K, D)
+    iterations : ndarray of int, shape (K,)
+        Accepted iterations.
+    """
+    theta = np.array(thetas, dtype=np.float64)
+    K, D = theta.shape
 
     def fun(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore"):
             E, g, _ = model.evaluate(th, X, t)
         return np.asarray(E, dtype=np.float64).reshape(len(th)), np.asarray(g).reshape(len(th), D)
 
-    theta = thetas.copy()
     E = np.full(K, np.nan)
     g = np.zeros((K, D))
-    finite = np.isfinite(theta).all(axis=1)
-    if finite.any():
-        E[finite], g[finite] = fun(theta[finite])
+    if K:
+        E, g = fun(theta)
     S = np.zeros((K, memory, D))
     Y = np.zeros((K, memory, D))
     rho = np.zeros((K, memory))  # 0 marks an empty slot: its terms vanish
     iters = np.zeros(K, dtype=np.int64)
-    active = finite & np.isfinite(E) & (np.linalg.norm(g, axis=1) > gtol)
+    active = np.isfinite(E) & (np.linalg.norm(g, axis=1) > gtol)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if not len(idx):
@@ -250,18 +311,7 @@ def polish_many(
         theta[moved], E[moved], g[moved] = new_theta[done_ls], new_E[done_ls], new_g[done_ls]
         iters[moved] += 1
         active[moved] &= np.linalg.norm(g[moved], axis=1) > gtol
-    out: list[Polished | None] = [None] * K
-    run = np.flatnonzero(finite)
-    for k, d in zip(
-        run, newton_many(model, theta[run], X, t, newton_steps, gtol=gtol), strict=True
-    ):
-        gn = float(np.linalg.norm(d.grad))
-        out[k] = Polished(
-            d.theta, d.loss, gn, bool(np.isfinite(d.loss) and gn <= gtol), int(iters[k]) + d.steps
-        )
-    for k in np.flatnonzero(~finite):
-        out[k] = Polished(thetas[k], float("nan"), float("nan"), False, 0)
-    return out  # type: ignore[return-value]
+    return theta, E, g, iters
 
 
 @dataclass(frozen=True)
@@ -297,23 +347,19 @@ class Descent:
 
 
 def _continue_lbfgs(
-    model: MLP, d: Descent, X: np.ndarray, y: np.ndarray, t: np.ndarray, max_iter: int, steps: int
-) -> Descent:
-    """Continue a :class:`Descent` by L-BFGS without a gradient stop, then by Newton."""
+    model: MLP, d: Descent, X: np.ndarray, t: np.ndarray, max_iter: int
+) -> tuple[np.ndarray, int]:
+    """Continue a :class:`Descent` by L-BFGS without a gradient stop: where it ends, iterations.
+
+    SciPy's L-BFGS-B, one point at a time: its Moré–Thuente line search takes far fewer
+    evaluations in these curved valleys than the batched Armijo backtracking of
+    :func:`lbfgs_many`.
+    """
     fun = _scalar_objective(model, X, t)
     opts = {"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0, "maxcor": 30, "maxfun": 2 * max_iter}
     res = minimize(fun, d.theta, jac=True, method="L-BFGS-B", options=opts)
     theta = res.x if np.isfinite(res.fun) and res.fun < d.loss else d.theta
-    e = _newton(model, theta, X, y, t, steps)
-    return Descent(
-        e.theta,
-        e.loss,
-        e.grad,
-        d.steps + int(res.nit) + e.steps,
-        e.settled,
-        np.concatenate([d.losses, e.losses]),
-        np.concatenate([d.norms, e.norms]),
-    )
+    return theta, int(res.nit)
 
 
 def _newton(
@@ -338,6 +384,7 @@ def newton_many(
     steps: int,
     *,
     gtol: float = 0.0,
+    engine: str = "numpy",
 ) -> list[Descent]:
     """Damped Newton descent θ ← θ − V (|Λ| + μ)⁻¹ Vᵀ ∇E from K points at once.
 
@@ -361,11 +408,31 @@ def newton_many(
         Targets from :meth:`MLP.targets`.
     steps : int
     gtol : float
+    engine : {"numpy", "jax"}
+        This NumPy loop or the same descent compiled (:func:`landscape.engine.newton`).
 
     Returns
     -------
     list of Descent, one per point
     """
+    if engine == "jax" and len(thetas):
+        from landscape import engine as compiled
+
+        th, E, g, taken, settled, losses, norms = compiled.newton(
+            model, thetas, X, t, steps, gtol=gtol
+        )
+        return [
+            Descent(
+                th[k],
+                float(E[k]),
+                g[k],
+                int(taken[k]),
+                bool(settled[k]),
+                losses[k, : taken[k] + 1],
+                norms[k, : taken[k] + 1],
+            )
+            for k in range(len(th))
+        ]
     theta = np.array(thetas, dtype=np.float64)
     K = theta.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
@@ -666,6 +733,7 @@ def examine_many(
     max_probes: int = 3,
     lbfgs_iter: int = 3000,
     floor: float | None = None,
+    engine: str = "numpy",
 ) -> list[Examined]:
     """:func:`examine` K points, the continued Newton descent of all of them at once.
 
@@ -691,6 +759,9 @@ def examine_many(
         Probe distance relative to ‖θ‖.
     max_probes : int
         Flat directions probed (each in both signs).
+    engine : {"numpy", "jax"}
+        Where the continued descents of all points run (:func:`newton_many`,
+        :func:`lbfgs_many`); the judgement and its probes run in NumPy.
 
     Returns
     -------
@@ -702,7 +773,27 @@ def examine_many(
     floor = loss_floor(model, X, y) if floor is None else floor
     nan = float("nan")
     finite = np.flatnonzero(np.isfinite(thetas).all(axis=1))
-    descents = dict(zip(finite, newton_many(model, thetas[finite], X, t, steps), strict=True))
+    descents = dict(
+        zip(finite, newton_many(model, thetas[finite], X, t, steps, engine=engine), strict=True)
+    )
+    # Newton crawls along a long curved valley: L-BFGS covers such valleys in fewer evaluations
+    # (no gradient stop: it runs until no step lowers E or the budget ends), then Newton
+    # again, so those points are judged after the longer descent.
+    slow = [k for k, d in descents.items() if not d.settled and d.growth < grow]
+    if slow:
+        ends = [_continue_lbfgs(model, descents[k], X, t, lbfgs_iter) for k in slow]
+        again = newton_many(model, np.stack([e[0] for e in ends]), X, t, steps, engine=engine)
+        for k, (_, n), e in zip(slow, ends, again, strict=True):
+            d = descents[k]
+            descents[k] = Descent(
+                e.theta,
+                e.loss,
+                e.grad,
+                d.steps + n + e.steps,
+                e.settled,
+                np.concatenate([d.losses, e.losses]),
+                np.concatenate([d.norms, e.norms]),
+            )
     out = []
     for k, theta in enumerate(thetas):
         if k not in descents:
@@ -727,11 +818,6 @@ def examine_many(
             )
             continue
         d = descents[k]
-        if not d.settled and d.growth < grow:
-            # Newton crawls along a long curved valley: L-BFGS covers such valleys in fewer
-            # evaluations (no gradient stop: it runs until no step lowers E or the budget
-            # ends), then Newton again, so the point is judged after the longer descent.
-            d = _continue_lbfgs(model, d, X, y, t, lbfgs_iter, steps)
         out.append(
             _judge(
                 model,
@@ -1469,6 +1555,7 @@ def analyse_points(
 
 EXAMINED_FIELDS = (
     "kind",
+    "reason",
     "loss",
     "grad_norm",
     "steps",
@@ -1498,7 +1585,8 @@ def examine_points(
         End points of training; non-finite rows are ``unresolved``.
     X, y : the training data
     **options
-        ``gtol``, ``max_iter`` for :func:`polish`; the rest for :func:`examine`.
+        ``gtol``, ``max_iter`` for :func:`polish_many`; ``engine`` for both; the rest for
+        :func:`examine_many`.
 
     Returns
     -------
@@ -1508,6 +1596,7 @@ def examine_points(
         :data:`EXAMINED_FIELDS`, (M,) each.
     """
     polish_opts = {k: options.pop(k) for k in ("gtol", "max_iter") if k in options}
+    polish_opts["engine"] = options.get("engine", "numpy")
     # the continuation's L-BFGS gets the polisher's budget
     options.setdefault("lbfgs_iter", polish_opts.get("max_iter", 3000))
     M, D = thetas.shape
@@ -1531,6 +1620,7 @@ def examine_points(
     for name in EXAMINED_FIELDS:
         out[name] = np.array([getattr(r, name) for r in rows])
     out["kind"] = out["kind"].astype(str)
+    out["reason"] = out["reason"].astype(str)
     return out
 
 
@@ -1565,10 +1655,11 @@ class MinimaConfig:
     grow : float
         Relative growth of ‖θ‖ under that descent that names a slope to infinity.
     engine : {"numpy", "jax", "auto"}
-        Where the full-batch training of the starts runs (:mod:`landscape.engine`): NumPy
-        (the reference) or the compiled JAX kernel (the ``[fast]`` extra), which agrees with
-        it to rounding; ``auto`` takes JAX when it is installed and the training is
-        full-batch. The polish and the examination run on NumPy either way.
+        Where the starts' training, polish and continued descents run
+        (:mod:`landscape.engine`): NumPy (the reference) or compiled JAX kernels (the
+        ``[fast]`` extra), which agree with it to rounding; ``auto`` takes JAX when it is
+        installed. Mini-batch training stays on NumPy; the polish and the examination are
+        full-batch by nature and run on JAX for ``auto`` and ``jax`` alike.
     """
 
     kind: str = "minima"
@@ -1636,7 +1727,10 @@ def run_chunk(inputs: Inputs, config: MinimaConfig, chunk: int) -> dict[str, np.
         **{**t.many_kwargs(d.n_train), "batch_size": t.batch(d.n_train)},
         engine=config.engine,
     )
-    found = examine_points(model, res.theta, d.X_train, d.y_train, **config.examine())
+    engine = resolve_engine("auto" if config.engine == "jax" else config.engine, True)
+    found = examine_points(
+        model, res.theta, d.X_train, d.y_train, **config.examine(), engine=engine
+    )
     return {
         "start": ids,
         "theta0": theta0,
