@@ -421,11 +421,13 @@ def newton(
     """
     jnp = _jax().numpy
     run = _newton_kernel(_model_key(model), int(steps))
-    out = run(
-        jnp.asarray(np.asarray(thetas, dtype=np.float64)),
-        float(gtol),
-        jnp.asarray(X),
-        jnp.asarray(t),
-    )
-    th, E, g, taken, settled, losses, norms = (np.array(a) for a in out)
+    thetas = np.asarray(thetas, dtype=np.float64)
+    K = thetas.shape[0]
+    # XLA compiles once per shape (~1 s): the batch is padded to a power of two (copies of the
+    # first row, dropped after), so the varying subsets an examination continues compile a few
+    # times per run, not once per call
+    size = 1 << max(K - 1, 0).bit_length()
+    padded = np.concatenate([thetas, np.repeat(thetas[:1], size - K, axis=0)])
+    out = run(jnp.asarray(padded), float(gtol), jnp.asarray(X), jnp.asarray(t))
+    th, E, g, taken, settled, losses, norms = (np.array(a)[:K] for a in out)
     return th, E, g, taken.astype(np.int64), settled.astype(bool), losses, norms

@@ -505,3 +505,55 @@ def test_a_separating_point_is_at_infinity_by_certificate_even_where_e_is_roundi
     losses = [model.loss(c * theta, X, y) for c in (1.0, 1.5, 2.0)]
     assert losses[0] >= losses[1] >= losses[2]
     assert losses[0] > losses[2] or losses[0] == 0.0
+
+
+# ------------------------------------------------------------------ ReLU kinks
+def _kink_problem(y0=0.0):
+    """f(x) = a·relu(w·x + b) + c on x = -1, 0, 1; at θ* = (w, b, a, c) = (1, 0, 1, 0) the
+    sample x = 0 sits exactly on the kink (z = b = 0)."""
+    from landscape.model import MLP
+
+    model = MLP([1, 1, 1], "relu", "mse")
+    X = np.array([[-1.0], [0.0], [1.0]])
+    y = np.array([0.0, y0, 1.0])
+    theta = np.array([1.0, 0.0, 1.0, 0.0])  # W1, b1, W2, b2
+    return model, theta, X, y
+
+
+def test_a_relu_point_on_a_kink_is_counted():
+    from landscape.analysis.minima import kinks
+
+    model, theta, X, _ = _kink_problem()
+    assert kinks(model, theta, X) == 1
+    theta2 = theta.copy()
+    theta2[1] = 1e-3  # b ≠ 0: no sample on the kink
+    assert kinks(model, theta2, X) == 0
+
+
+def test_a_relu_kink_where_every_direction_rises_is_a_non_smooth_minimum():
+    # E(θ*) = 0 is the global minimum: E rises (or stays, along the ReLU rescaling) in every
+    # direction, though E is not differentiable there
+    from landscape.analysis.minima import examine
+
+    model, theta, X, y = _kink_problem()
+    assert model.loss(theta, X, y) == 0.0
+    e = examine(model, theta, X, y)
+    assert e.kind == "minimum"
+    assert e.reason.startswith("non-smooth: 1 unit-sample(s) on a ReLU kink")
+
+
+def test_a_relu_kink_with_a_one_sided_way_down_is_found():
+    # with target 0.5 at x = 0, raising b from 0 lowers E (the x = 0 sample's unit turns on)
+    # though the piece where that unit is off has no gradient along b
+    from landscape.analysis.minima import _nonsmooth_descent, loss_floor
+    from landscape.hessian import hessian
+
+    model, theta, X, y = _kink_problem(y0=0.5)
+    E = float(model.loss(theta, X, y))
+    _, V = np.linalg.eigh(hessian(model, theta, X, y))
+    floor = loss_floor(model, X, y)
+    down, n = _nonsmooth_descent(
+        model, theta, V, E, 1e-3, X, y, lambda a, b: a < b - 1e-10 * b - floor
+    )
+    assert n == 4 + 2000
+    assert down is not None and down[1] < E

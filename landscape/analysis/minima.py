@@ -926,6 +926,29 @@ def _judge(
     neg = int((lam < -tol).sum())
     flat = np.abs(lam) <= tol
     extra = {"lam": lam, "n_negative": neg, "n_flat": int(flat.sum())}
+    on_kink = kinks(model, d.theta, X)
+    if on_kink:
+        # E is not smooth here: the Hessian is that of one smooth piece and says nothing of
+        # the others. Decide by the loss itself along every eigenvector and many random
+        # directions, both signs, at shrinking steps (one-sided directional derivatives).
+        radius = probe * max(float(np.linalg.norm(d.theta)), 1.0)
+        down, n_dirs = _nonsmooth_descent(model, d.theta, V, float(d.loss), radius, X, y, lower)
+        if down is not None:
+            h, E = down
+            return result(
+                "saddle",
+                d,
+                f"non-smooth: {on_kink} unit-sample(s) on a ReLU kink; a step of {h:.3g} "
+                f"lowers E to {E:.6g}",
+                **extra,
+            )
+        return result(
+            "minimum",
+            d,
+            f"non-smooth: {on_kink} unit-sample(s) on a ReLU kink; E rises or stays along all "
+            f"{n_dirs} probed directions (both signs, steps {radius:.3g} down to 1e-6 of it)",
+            **extra,
+        )
     if neg:
         # A negative eigenvalue names a saddle only with a descent direction that shows it: a
         # step along its eigenvector that lowers E beyond the tolerance. Where E or the Hessian
@@ -1046,6 +1069,71 @@ def _descent_along(
                 return h, e
         h /= 4.0
     return None
+
+
+def kinks(model: MLP, theta: np.ndarray, X: np.ndarray) -> int:
+    """Count the unit-samples whose ReLU pre-activation is 0 to rounding: E has a kink there.
+
+    0 for other activations. A pre-activation counts when |z| ≤ 1e-12 · (|h|·|W| + |b|), the
+    rounding size of the sum that makes it.
+
+    Parameters
+    ----------
+    model : MLP
+    theta : ndarray of shape (D,)
+    X : ndarray of shape (N, d_0)
+
+    Returns
+    -------
+    int
+    """
+    if model.activation.name != "relu":
+        return 0
+    n = 0
+    h = model.check_inputs(X)
+    for W, b in model.layout.unravel(np.asarray(theta, dtype=np.float64))[:-1]:
+        z = h @ W + b
+        n += int((np.abs(z) <= 1e-12 * (np.abs(h) @ np.abs(W) + np.abs(b))).sum())
+        h = np.maximum(z, 0.0)
+    return n
+
+
+def _nonsmooth_descent(
+    model: MLP,
+    theta: np.ndarray,
+    V: np.ndarray,
+    E: float,
+    radius: float,
+    X: np.ndarray,
+    y: np.ndarray,
+    lower: Callable[[float, float], bool],
+    n_random: int = 2000,
+) -> tuple[tuple[float, float] | None, int]:
+    """A step from θ that lowers E at a non-smooth point, probed along many directions.
+
+    The directions: the Hessian's eigenvectors V (F, F) (free coordinates) and ``n_random``
+    random unit directions in the free coordinates (a fixed generator: the probe is part of the
+    analysis, not of the run's randomness), each with both signs, at steps radius·4⁻ᵏ down to
+    1e-6·radius.
+
+    Returns
+    -------
+    ((h, E(θ + h·v)) or None, number of directions probed)
+    """
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((n_random, V.shape[0]))
+    R /= np.linalg.norm(R, axis=1, keepdims=True)
+    dirs = model.embed(np.concatenate([V.T, R]))
+    dirs = np.concatenate([dirs, -dirs])
+    h = radius
+    while h >= 1e-6 * radius:
+        for lo in range(0, len(dirs), 512):
+            e = np.atleast_1d(model.loss(theta + h * dirs[lo : lo + 512], X, y))
+            for j in np.flatnonzero(e < E):
+                if lower(float(e[j]), E):
+                    return (h, float(e[j])), len(dirs) // 2
+        h /= 4.0
+    return None, len(dirs) // 2
 
 
 def saturated(model: MLP, theta: np.ndarray, X: np.ndarray) -> tuple[int, int]:
