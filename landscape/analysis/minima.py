@@ -150,6 +150,7 @@ def polish_many(
     newton_steps: int = 20,
     memory: int = 30,
     engine: str = "numpy",
+    grow: float | None = None,
 ) -> list[Polished]:
     """:func:`polish` K points at once: batched L-BFGS (:func:`lbfgs_many`), then Newton.
 
@@ -168,6 +169,12 @@ def polish_many(
     engine : {"numpy", "jax"}
         Where the Newton steps run: the NumPy reference or the compiled engine
         (:mod:`landscape.engine`), the same iterations to rounding.
+    grow : float, optional
+        A point whose ‖θ‖ grows by more than this fraction is left where it got, not
+        converged, without the Newton steps: the descent is carrying it outwards, towards no
+        finite critical point, and polishing on would replace training (an L-BFGS chasing a
+        minimum at infinity runs θ out until its units saturate and float64 can no longer
+        resolve E). :func:`examine` continues from there and measures the growth itself.
 
     Returns
     -------
@@ -182,15 +189,25 @@ def polish_many(
     # The L-BFGS stays in NumPy on either engine: compiled as a vmapped while-loop, every start
     # pays for the slowest start's iterations and line-search halvings (measured, 256 starts of
     # the minima spec: 19.9 s of CPU against NumPy's 17.7 s, whose batch shrinks as starts end).
-    theta, _, _, iters = lbfgs_many(
-        model, thetas[run], X, t, gtol=gtol, max_iter=max_iter, memory=memory
+    start_norm = np.linalg.norm(thetas[run], axis=1)
+    limit = None if grow is None else (1.0 + grow) * start_norm
+    theta, E, g, iters = lbfgs_many(
+        model, thetas[run], X, t, gtol=gtol, max_iter=max_iter, memory=memory, max_norm=limit
     )
     out: list[Polished | None] = [None] * K
-    descents = newton_many(model, theta, X, t, newton_steps, gtol=gtol, engine=engine)
-    for k, it, d in zip(run, iters, descents, strict=True):
+    outward = (
+        np.zeros(len(run), dtype=bool) if limit is None else np.linalg.norm(theta, axis=1) > limit
+    )
+    inner = np.flatnonzero(~outward)
+    descents = newton_many(model, theta[inner], X, t, newton_steps, gtol=gtol, engine=engine)
+    for i, d in zip(inner, descents, strict=True):
         gn = float(np.linalg.norm(d.grad))
-        out[k] = Polished(
-            d.theta, d.loss, gn, bool(np.isfinite(d.loss) and gn <= gtol), int(it) + d.steps
+        out[run[i]] = Polished(
+            d.theta, d.loss, gn, bool(np.isfinite(d.loss) and gn <= gtol), int(iters[i]) + d.steps
+        )
+    for i in np.flatnonzero(outward):
+        out[run[i]] = Polished(
+            theta[i], float(E[i]), float(np.linalg.norm(g[i])), False, int(iters[i])
         )
     for k in np.flatnonzero(~finite):
         out[k] = Polished(thetas[k], float("nan"), float("nan"), False, 0)
@@ -207,6 +224,7 @@ def lbfgs_many(
     gtol: float,
     max_iter: int,
     memory: int = 30,
+    max_norm: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """L-BFGS from K points at once, every iteration one stacked evaluation of them all.
 
@@ -230,6 +248,8 @@ def lbfgs_many(
     gtol : float
         Target ‖∇E‖.
     max_iter, memory : int
+    max_norm : ndarray of shape (K,), optional
+        A point stops once ‖θ‖ exceeds its entry: the descent is carrying it outwards.
 
     Returns
     -------
@@ -311,6 +331,8 @@ def lbfgs_many(
         theta[moved], E[moved], g[moved] = new_theta[done_ls], new_E[done_ls], new_g[done_ls]
         iters[moved] += 1
         active[moved] &= np.linalg.norm(g[moved], axis=1) > gtol
+        if max_norm is not None:
+            active[moved] &= np.linalg.norm(theta[moved], axis=1) <= max_norm[moved]
     return theta, E, g, iters
 
 
@@ -415,7 +437,9 @@ def newton_many(
     -------
     list of Descent, one per point
     """
-    if engine == "jax" and len(thetas):
+    if not len(thetas):
+        return []
+    if engine == "jax":
         from landscape import engine as compiled
 
         th, E, g, taken, settled, losses, norms = compiled.newton(
@@ -732,8 +756,10 @@ def examine_many(
     probe_steps: int = 60,
     max_probes: int = 3,
     lbfgs_iter: int = 3000,
+    decide_steps: int = 2000,
     floor: float | None = None,
     engine: str = "numpy",
+    origins: np.ndarray | None = None,
 ) -> list[Examined]:
     """:func:`examine` K points, the continued Newton descent of all of them at once.
 
@@ -747,6 +773,10 @@ def examine_many(
         Newton budgets of the continuation and of each probe.
     lbfgs_iter : int
         L-BFGS budget of the continuation when Newton neither settles nor grows ‖θ‖.
+    decide_steps : int
+        Further Newton steps for a point still undecided after that (neither settled nor grown
+        by ``grow``): slow valleys towards a finite minimum settle, slow slides outwards (a
+        tanh unit's tail traded against its output weight) grow; 0 leaves them unresolved.
     grow : float
         Relative growth of ‖θ‖ that, with a falling loss, names a slope to infinity.
     rel_flat : float
@@ -760,8 +790,11 @@ def examine_many(
     max_probes : int
         Flat directions probed (each in both signs).
     engine : {"numpy", "jax"}
-        Where the continued descents of all points run (:func:`newton_many`,
-        :func:`lbfgs_many`); the judgement and its probes run in NumPy.
+        Where the continued descents of all points run (:func:`newton_many`); the judgement
+        and its probes run in NumPy.
+    origins : ndarray of shape (K, D), optional
+        Where each point's descent began (the end of training, before the polish): the reason
+        of a saturated point then says how far the descent carried ‖θ‖ and E.
 
     Returns
     -------
@@ -772,6 +805,9 @@ def examine_many(
     t = model.targets(y, X.shape[0])
     floor = loss_floor(model, X, y) if floor is None else floor
     nan = float("nan")
+    if origins is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            origin_loss = np.atleast_1d(model.loss(np.asarray(origins, dtype=np.float64), X, y))
     finite = np.flatnonzero(np.isfinite(thetas).all(axis=1))
     descents = dict(
         zip(finite, newton_many(model, thetas[finite], X, t, steps, engine=engine), strict=True)
@@ -793,6 +829,27 @@ def examine_many(
                 e.settled,
                 np.concatenate([d.losses, e.losses]),
                 np.concatenate([d.norms, e.norms]),
+            )
+    undecided = [k for k, d in descents.items() if not d.settled and d.growth < grow]
+    if undecided and decide_steps:
+        again = newton_many(
+            model,
+            np.stack([descents[k].theta for k in undecided]),
+            X,
+            t,
+            decide_steps,
+            engine=engine,
+        )
+        for k, e in zip(undecided, again, strict=True):
+            d = descents[k]
+            descents[k] = Descent(
+                e.theta,
+                e.loss,
+                e.grad,
+                d.steps + e.steps,
+                e.settled,
+                np.concatenate([d.losses, e.losses[1:]]),
+                np.concatenate([d.norms, e.norms[1:]]),
             )
     out = []
     for k, theta in enumerate(thetas):
@@ -833,6 +890,8 @@ def examine_many(
                 probe_steps,
                 max_probes,
                 steps,
+                None if origins is None else origin_loss[k],
+                None if origins is None else float(np.linalg.norm(origins[k])),
             )
         )
     return out
@@ -852,8 +911,14 @@ def _judge(
     probe_steps: int,
     max_probes: int,
     steps: int,
+    origin_loss: float | None = None,
+    origin_norm: float | None = None,
 ) -> Examined:
-    """Name what a continued descent ``d`` shows (steps 1–3 of :func:`examine`)."""
+    """Name what a continued descent ``d`` shows (steps 1–3 of :func:`examine`).
+
+    ``origin_loss`` and ``origin_norm``: E and ‖θ‖ where the descent began (the end of
+    training, before the polish), when known.
+    """
     nan = float("nan")
     E0 = float(d.losses[0])
 
@@ -866,13 +931,20 @@ def _judge(
             lam = np.linalg.eigvalsh(hessian(model, point.theta, X, y))
         if kind in ("minimum", "family", "saddle"):
             dead, total = saturated(model, point.theta, X)
+            far = ""
+            if dead and origin_norm is not None and origin_norm > 0:
+                gone = float(np.linalg.norm(point.theta)) / origin_norm - 1.0
+                far = (
+                    f"; descent from the end of training carried ‖θ‖ {gone:+.1%} while E went "
+                    f"from {origin_loss:.6g} to {float(point.loss):.6g}"
+                )
             if dead:
                 # f'(z) > 0 everywhere for tanh and sigmoid, but it rounds to 0 once |z| ≳ 19:
                 # there the gradient and the Hessian vanish by rounding, and "at rest" is an
                 # artefact of float64, not a property of E.
                 kind, reason = (
                     "unresolved",
-                    f"saturated: f'(z) rounds to 0 at {dead} of {total} unit-samples, so "
+                    f"saturated: f'(z) rounds to 0 at {dead} of {total} unit-samples{far}, so "
                     f"float64 cannot resolve E's slope there (else: {reason})",
                 )
                 kw.pop("dimension", None)
@@ -909,7 +981,12 @@ def _judge(
             "lowers E towards 0",
             asymptote=0.0,
         )
-    if d.growth >= grow:
+    grown = d.growth >= grow
+    if grown and d.settled and not saturated(model, d.theta, X)[0]:
+        # It moved outwards, then came to rest at a critical point float64 resolves (no unit
+        # saturated): a finite point, read off its Hessian below, not a slope to infinity.
+        grown = False
+    if grown:
         # Descent never raises E; when it carries θ outwards by a finite fraction, the point
         # is on a slope (or, with saturated units, a plateau flat to rounding) that continues
         # towards infinity, not at a finite minimum.
@@ -920,7 +997,13 @@ def _judge(
         )
         return result("at_infinity", d, why, asymptote=_asymptote(d.losses))
     if not d.settled:
-        return result("unresolved", d, f"still descending after {d.steps} Newton steps")
+        return result(
+            "unresolved",
+            d,
+            f"still descending after {d.steps} steps: E fell by {E0 - d.loss:.3g} (to "
+            f"{d.loss:.6g}) while ‖θ‖ changed {d.growth:+.1%}, neither settled nor grown by "
+            f"{grow:.0%}",
+        )
     lam, V = np.linalg.eigh(hessian(model, d.theta, X, y))
     tol = rel_flat * float(np.abs(lam).max())
     neg = int((lam < -tol).sum())
@@ -1685,6 +1768,7 @@ def examine_points(
     """
     polish_opts = {k: options.pop(k) for k in ("gtol", "max_iter") if k in options}
     polish_opts["engine"] = options.get("engine", "numpy")
+    polish_opts["grow"] = options.get("grow", 0.05)
     # the continuation's L-BFGS gets the polisher's budget
     options.setdefault("lbfgs_iter", polish_opts.get("max_iter", 3000))
     M, D = thetas.shape
@@ -1696,7 +1780,7 @@ def examine_points(
     polished = polish_many(model, thetas, X, y, **polish_opts)
     out["converged"] = np.array([p.converged for p in polished], dtype=bool)
     start = np.stack([p.theta for p in polished]) if M else thetas
-    rows = examine_many(model, start, X, y, **options)
+    rows = examine_many(model, start, X, y, **options, origins=thetas)
     for k, e in enumerate(rows):
         out["theta"][k] = e.theta
     ok = np.flatnonzero([np.isfinite(e.loss) for e in rows])
@@ -1740,6 +1824,8 @@ class MinimaConfig:
         Hessian flatness tolerance relative to its largest eigenvalue.
     continue_steps : int
         Newton steps of the descent continued from each polished end point.
+    decide_steps : int
+        Further Newton steps for the points that continuation leaves undecided.
     grow : float
         Relative growth of ‖θ‖ under that descent that names a slope to infinity.
     engine : {"numpy", "jax", "auto"}
@@ -1764,6 +1850,7 @@ class MinimaConfig:
     loss_tol: float = setting(1e-9, low=0, open_low=True)
     flat_tol: float = setting(1e-9, low=0, open_low=True)
     continue_steps: int = setting(100, low=1)
+    decide_steps: int = setting(2000, low=0)
     grow: float = setting(0.05, low=0, open_low=True)
     engine: str = setting("numpy", choices=ENGINES)
 
@@ -1773,6 +1860,7 @@ class MinimaConfig:
             "gtol": self.polish_gtol,
             "max_iter": self.polish_iter,
             "steps": self.continue_steps,
+            "decide_steps": self.decide_steps,
             "grow": self.grow,
             "rel_flat": self.flat_tol,
             "loss_rtol": self.loss_tol,
