@@ -58,7 +58,7 @@ def test_a_minima_spec_refuses_another_kinds_field_and_names_the_kinds_that_have
     assert line == (
         "landscape: error: analysis.schedules is a field of analysis.kind = 'convergence', not "
         "of 'minima'; its fields: kind, n_starts, chunk, polish_gtol, polish_iter, tol, "
-        "loss_tol, flat_tol, continue_steps, grow, engine"
+        "loss_tol, flat_tol, continue_steps, decide_steps, grow, engine"
     ), line
 
 
