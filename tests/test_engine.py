@@ -188,6 +188,8 @@ def test_engine_newton_takes_the_numpy_steps(sizes, activation, loss, isolated):
     from landscape.analysis.minima import _unexplained_flat, newton_many
     from landscape.hessian import hessians
 
+    assert engine.MIN_POINTS <= 16  # the 16 starts below descend on the engine
+
     X, y = _teacher() if loss == "mse" else _moons()
     model = MLP(sizes, activation, loss)
     t = model.targets(y, len(X))
@@ -225,8 +227,10 @@ def test_engine_newton_takes_the_numpy_steps(sizes, activation, loss, isolated):
     assert settled >= isolated
 
 
-def test_engine_newton_stops_at_the_gradient_target_and_keeps_frozen_entries():
+def test_engine_newton_stops_at_the_gradient_target_and_keeps_frozen_entries(monkeypatch):
     from landscape.analysis.minima import newton_many
+
+    monkeypatch.setattr(engine, "MIN_POINTS", 1)  # 8 points: on the engine all the same
 
     X, y = _teacher()
     model = MLP([2, 3, 1], "tanh", "mse", frozen={"b2": 0.0, "W2": 1.0})
@@ -243,12 +247,13 @@ def test_engine_newton_stops_at_the_gradient_target_and_keeps_frozen_entries():
         assert np.all(np.diff(d.losses) <= 1e-14 * (1 + np.abs(d.losses[:-1])))
 
 
-def test_engine_examination_names_the_same_kinds_as_numpy():
+def test_engine_examination_names_the_same_kinds_as_numpy(monkeypatch):
     # A 2-2-1 tanh student of its own teacher: isolated minima (E = 0 at the teacher's copies)
     # from every start. Each start gets the same kind on both engines, and the minima agree to
     # 1e-10.
     from landscape.analysis.minima import examine_points
 
+    monkeypatch.setattr(engine, "MIN_POINTS", 1)  # every descent of the 12 on the engine
     X, y = _teacher(n=80)
     model = MLP([2, 2, 1], "tanh", "mse")
     ends = _ends(model, X, y, K=12, epochs=2000)

@@ -431,7 +431,8 @@ def newton_many(
     steps : int
     gtol : float
     engine : {"numpy", "jax"}
-        This NumPy loop or the same descent compiled (:func:`landscape.engine.newton`).
+        This NumPy loop or the same descent compiled (:func:`landscape.engine.newton`); fewer
+        than :data:`landscape.engine.MIN_POINTS` points run here either way.
 
     Returns
     -------
@@ -439,9 +440,9 @@ def newton_many(
     """
     if not len(thetas):
         return []
-    if engine == "jax":
-        from landscape import engine as compiled
+    from landscape import engine as compiled
 
+    if engine == "jax" and len(thetas) >= compiled.MIN_POINTS:
         th, E, g, taken, settled, losses, norms = compiled.newton(
             model, thetas, X, t, steps, gtol=gtol
         )
@@ -1199,6 +1200,9 @@ def _nonsmooth_descent(
     analysis, not of the run's randomness), each with both signs, at steps radius·4⁻ᵏ down to
     1e-6·radius.
 
+    A step counts when it lowers E beyond the tolerance and the steps h/4 and h/16 along the
+    same direction lower E too.
+
     Returns
     -------
     ((h, E(θ + h·v)) or None, number of directions probed)
@@ -1213,7 +1217,11 @@ def _nonsmooth_descent(
         for lo in range(0, len(dirs), 512):
             e = np.atleast_1d(model.loss(theta + h * dirs[lo : lo + 512], X, y))
             for j in np.flatnonzero(e < E):
-                if lower(float(e[j]), E):
+                # A way down from θ is lower at shorter steps along it too (a first-order
+                # slope); lower only at h may be another basin h away, not a descent from θ.
+                v = dirs[lo + j]
+                near = np.atleast_1d(model.loss(theta + np.outer([h / 4, h / 16], v), X, y))
+                if lower(float(e[j]), E) and (near < E).all():
                     return (h, float(e[j])), len(dirs) // 2
         h /= 4.0
     return None, len(dirs) // 2
