@@ -413,7 +413,7 @@ PAD = 32
 MIN_POINTS = 16
 """Fewer points than this descend in NumPy: padded to 32 lanes, a few points' 2,000 deciding
 steps cost the engine more than NumPy's loop over them (measured: the examination of 256
-starts took 47.8 CPU s on the engine against 28.8 s in NumPy before this floor)."""
+starts took 47.8 CPU s on the engine against 28.8 s in NumPy without this floor)."""
 
 
 def newton(
@@ -421,8 +421,9 @@ def newton(
 ) -> tuple[np.ndarray, ...]:
     """:func:`landscape.analysis.minima.newton_many` on the engine: the same descent, compiled.
 
-    The Hessians come from reverse-over-reverse autodiff of the engine's loss (the NumPy path
-    uses forward mode: they agree to rounding, tests/test_engine.py).
+    The Hessians come from forward-over-reverse autodiff (``jax.hessian``) of the engine's
+    loss; the NumPy path differentiates backpropagation in forward mode: they agree to
+    rounding (tests/test_engine.py).
 
     Returns
     -------
