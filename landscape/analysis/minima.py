@@ -369,19 +369,37 @@ class Descent:
 
 
 def _continue_lbfgs(
-    model: MLP, d: Descent, X: np.ndarray, t: np.ndarray, max_iter: int
+    model: MLP,
+    d: Descent,
+    X: np.ndarray,
+    t: np.ndarray,
+    max_iter: int,
+    grow: float = np.inf,
 ) -> tuple[np.ndarray, int]:
     """Continue a :class:`Descent` by L-BFGS without a gradient stop: where it ends, iterations.
 
     SciPy's L-BFGS-B, one point at a time: its Moré–Thuente line search takes far fewer
     evaluations in these curved valleys than the batched Armijo backtracking of
-    :func:`lbfgs_many`.
+    :func:`lbfgs_many`. It stops early once ‖θ‖ exceeds (1 + ``grow``) times the norm where
+    ``d`` began: the growth that names a slope to infinity is then measured, and the rest of
+    the budget would only carry θ further out.
     """
     fun = _scalar_objective(model, X, t)
     opts = {"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0, "maxcor": 30, "maxfun": 2 * max_iter}
-    res = minimize(fun, d.theta, jac=True, method="L-BFGS-B", options=opts)
-    theta = res.x if np.isfinite(res.fun) and res.fun < d.loss else d.theta
-    return theta, int(res.nit)
+    limit = (1.0 + grow) * float(d.norms[0])
+    best = {"x": d.theta, "f": d.loss, "nit": 0}
+
+    def out_far(intermediate_result) -> None:
+        best["nit"] += 1
+        if np.isfinite(intermediate_result.fun) and intermediate_result.fun < best["f"]:
+            best["x"], best["f"] = np.array(intermediate_result.x), intermediate_result.fun
+        if np.linalg.norm(intermediate_result.x) >= limit:
+            raise StopIteration
+
+    res = minimize(fun, d.theta, jac=True, method="L-BFGS-B", options=opts, callback=out_far)
+    if np.isfinite(res.fun) and res.fun < best["f"]:
+        best["x"], best["f"] = res.x, res.fun
+    return best["x"], max(int(res.nit), best["nit"])
 
 
 def _newton(
@@ -818,7 +836,7 @@ def examine_many(
     # again, so those points are judged after the longer descent.
     slow = [k for k, d in descents.items() if not d.settled and d.growth < grow]
     if slow:
-        ends = [_continue_lbfgs(model, descents[k], X, t, lbfgs_iter) for k in slow]
+        ends = [_continue_lbfgs(model, descents[k], X, t, lbfgs_iter, grow) for k in slow]
         again = newton_many(model, np.stack([e[0] for e in ends]), X, t, steps, engine=engine)
         for k, (_, n), e in zip(slow, ends, again, strict=True):
             d = descents[k]
