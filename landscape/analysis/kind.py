@@ -41,7 +41,8 @@ class Inputs:
     seed : int
         The study's seed; every random stream derives from it (:mod:`landscape.seeds`).
     new_model : callable
-        ``new_model(rng) → (model, θ⁽⁰⁾)``: the spec's model and one start drawn from ``rng``.
+        ``new_model(rng, hidden=None) → (model, θ⁽⁰⁾)``: the spec's model and one start drawn
+        from ``rng``; ``hidden`` replaces its hidden widths (a list of ints).
     vary_init : bool
         The spec's ``study.vary_init``: each trial draws its own θ⁽⁰⁾ (:meth:`trial_rng`).
     """
@@ -49,30 +50,35 @@ class Inputs:
     data: Dataset
     trainer: TrainConfig
     seed: int
-    new_model: Callable[[np.random.Generator], tuple[MLP, np.ndarray]]
+    new_model: Callable[..., tuple[MLP, np.ndarray]]
     vary_init: bool = False
 
     def stream(self, kind: int, *ids: int) -> np.random.Generator:
         """The generator of stream ``kind`` with ``ids`` (see :func:`landscape.seeds.stream`)."""
         return seeds.stream(self.seed, kind, *ids)
 
-    def model(self) -> MLP:
-        """The spec's model (its θ⁽⁰⁾ drawn from a throwaway stream and dropped)."""
-        return self.new_model(np.random.default_rng(0))[0]
+    def model(self, hidden: Sequence[int] | None = None) -> MLP:
+        """The spec's model, or with hidden widths ``hidden`` (θ⁽⁰⁾ drawn and dropped)."""
+        widths = None if hidden is None else [int(h) for h in hidden]
+        return self.new_model(np.random.default_rng(0), widths)[0]
 
-    def starts(self, ids: Sequence[int] | np.ndarray) -> tuple[MLP, np.ndarray]:
+    def starts(
+        self, ids: Sequence[int] | np.ndarray, hidden: Sequence[int] | None = None
+    ) -> tuple[MLP, np.ndarray]:
         """The model and θ⁽⁰⁾ of starts ``ids``, shape (len(ids), D).
 
         Start i draws from its own stream ``[seed, START, i]``: its θ⁽⁰⁾ does not depend on
-        the chunking or on which worker runs it.
+        the chunking or on which worker runs it. ``hidden`` replaces the model's hidden
+        widths; start i of each width draws from the same stream.
         """
+        widths = None if hidden is None else [int(h) for h in hidden]
         model = None
         thetas = []
         for i in ids:
-            model, theta = self.new_model(self.stream(seeds.START, int(i)))
+            model, theta = self.new_model(self.stream(seeds.START, int(i)), widths)
             thetas.append(theta)
         if model is None:
-            model = self.model()
+            model = self.model(widths)
         return model, np.stack(thetas) if thetas else np.zeros((0, model.n_params))
 
     def trial_rng(self, number: int = 0) -> np.random.Generator:

@@ -1467,6 +1467,52 @@ def chao1(sizes: np.ndarray) -> Chao1:
     return Chao1(s, f1, f2, float(est))
 
 
+def chao1_interval(sizes: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Chao's (1987) log-normal confidence interval of :func:`chao1`'s estimate.
+
+    With T = Ŝ − S_obs the unseen classes, ``(S_obs + T/K, S_obs + T·K)`` where
+    K = exp(z · √log(1 + var(Ŝ)/T²)): the interval never goes below the classes seen.
+    var(Ŝ) is Chao's f2 · (r²/2 + r³ + r⁴/4), r = f1/f2, or the bias-corrected form's when
+    f2 = 0. Without singletons nothing unseen is indicated; the interval is then the one of
+    EstimateS (Colwell's user guide), from P = exp(−n/S_obs) with n the starts counted.
+
+    Parameters
+    ----------
+    sizes : ndarray of int, shape (S,)
+        Starts per class (zeros ignored).
+    level : float
+        Two-sided confidence level.
+
+    Returns
+    -------
+    (low, high) : float
+    """
+    from scipy.stats import norm
+
+    sizes = np.asarray(sizes)
+    sizes = sizes[sizes > 0]
+    z = float(norm.ppf(0.5 + level / 2.0))
+    est = chao1(sizes)
+    s, f1, f2 = float(est.observed), est.singletons, est.doubletons
+    if s == 0:
+        return 0.0, 0.0
+    if f1 == 0:
+        n = float(sizes.sum())
+        p = math.exp(-n / s)
+        centre, half = s / (1.0 - p), z * math.sqrt(s * p / (1.0 - p))
+        return max(s, centre - half), centre + half
+    if f2 > 0:
+        r = f1 / f2
+        var = f2 * (r * r / 2.0 + r**3 + r**4 / 4.0)
+    else:
+        var = f1 * (f1 - 1) / 2.0 + f1 * (2 * f1 - 1) ** 2 / 4.0 - f1**4 / (4.0 * est.estimate)
+    unseen = est.estimate - s
+    if unseen <= 0 or var <= 0:
+        return s, est.estimate
+    k = math.exp(z * math.sqrt(math.log(1.0 + var / unseen**2)))
+    return s + unseen / k, s + unseen * k
+
+
 @dataclass(frozen=True)
 class PointClass:
     """One class of end points of one kind: a minimum, a family, a level at infinity, a saddle.
@@ -1912,8 +1958,12 @@ def _chunks(config: MinimaConfig) -> int:
     return -(-config.n_starts // config.chunk)
 
 
-def run_chunk(inputs: Inputs, config: MinimaConfig, chunk: int) -> dict[str, np.ndarray]:
+def run_chunk(
+    inputs: Inputs, config: MinimaConfig, chunk: int, hidden: list[int] | None = None
+) -> dict[str, np.ndarray]:
     """Train starts of chunk ``chunk`` at once as the trainer says; polish and examine the ends.
+
+    ``hidden`` replaces the model's hidden widths (:mod:`landscape.analysis.census`).
 
     Returns
     -------
@@ -1924,7 +1974,7 @@ def run_chunk(inputs: Inputs, config: MinimaConfig, chunk: int) -> dict[str, np.
     """
     ids = np.arange(chunk * config.chunk, min(config.n_starts, (chunk + 1) * config.chunk))
     t, d = inputs.trainer, inputs.data
-    model, theta0 = inputs.starts(ids)
+    model, theta0 = inputs.starts(ids, hidden)
     res = train_many(
         model,
         theta0,

@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from landscape import files  # noqa: E402
+from landscape.analysis.census import CensusReport  # noqa: E402
 from landscape.report.data import (  # noqa: E402
     STATUS_ORDER,
     AxisData,
@@ -447,6 +448,96 @@ def minima_overview(m: MinimaData, top: int = 40) -> Figure:
     for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3, axis="y")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return fig
+
+
+def census(rep: CensusReport) -> Figure:
+    """The census of minima against width, in four panels.
+
+    (a) distinct isolated minima modulo symmetry against the starts, one curve per width, with
+    Chao1's estimate and 95% interval at the end; (b) each minimum's loss against width, its
+    area its basin share; (c) where the starts ended, by kind, per width; (d) copies of each
+    minimum: the seed's ∏ C(d,2), the true group ∏ d!·2^d and the most copies met.
+    """
+    fig, axes = plt.subplots(2, 2, figsize=(12.0, 8.4), dpi=DPI)
+    (ax1, ax2), (ax3, ax4) = axes
+    widths = [w.width for w in rep.widths]
+    for i, w in enumerate(rep.widths):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        acc = w.accumulation
+        if not acc.starts:
+            continue
+        ax1.step(acc.starts, acc.distinct, where="post", color=colour, label=f"d = {w.width}")
+        n = acc.starts[-1] * (1.08 + 0.04 * i)
+        est, lo, hi = w.chao1.estimate, w.chao1_low, w.chao1_high
+        ax1.errorbar(
+            [n], [est], yerr=[[est - lo], [hi - est]], fmt="D", color=colour, ms=4, capsize=3
+        )
+    ax1.set_xscale("log")
+    ax1.set_xlabel("starts")
+    ax1.set_ylabel("distinct isolated minima modulo symmetry")
+    ax1.set_title("(a) Accumulation; ◆ Chao1 with 95% interval")
+    ax1.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.legend(fontsize=7, ncol=2)
+    for w in rep.widths:
+        if w.losses:
+            share = np.asarray(w.shares)
+            ax2.scatter(
+                np.full(len(share), w.width),
+                np.maximum(np.asarray(w.losses), 1e-300),
+                s=8 + 400 * share,
+                color=POINT_STYLE["minimum"][0],
+                alpha=0.6,
+                edgecolors="none",
+            )
+        if np.isfinite(w.best_loss):
+            ax2.plot([w.width - 0.3, w.width + 0.3], [max(w.best_loss, 1e-300)] * 2, "k-", lw=1)
+    ax2.set_yscale("log")
+    ax2.set_xticks(widths)
+    ax2.set_xlabel("hidden width d")
+    ax2.set_ylabel("training loss E of each minimum (log)")
+    ax2.set_title("(b) Losses; area ∝ basin share, bar: lowest minimum or family")
+    bottom = np.zeros(len(widths))
+    kinds = [*POINT_STYLE, "unresolved"]
+    for kind in kinds:
+        colour, _, label = POINT_STYLE.get(kind, ("#999999", "", "unresolved"))
+        share = np.array([w.kind_counts.get(kind, 0) / max(w.n_starts, 1) for w in rep.widths])
+        if share.any():
+            ax3.bar(widths, 100 * share, bottom=100 * bottom, color=colour, label=label)
+            bottom += share
+    ax3.set_xticks(widths)
+    ax3.set_xlabel("hidden width d")
+    ax3.set_ylabel("% of starts")
+    ax3.set_title("(c) Where the starts ended")
+    ax3.legend(fontsize=7)
+    x = np.arange(len(widths))
+    met = [max(w.copies_met) if w.copies_met else 0 for w in rep.widths]
+    for off, values, colour, label in (
+        (
+            -0.27,
+            [w.transpositions for w in rep.widths],
+            OKABE_ITO[1],
+            "∏ C(d,2) (the seed's swaps)",
+        ),
+        (0.0, [w.group_size for w in rep.widths], OKABE_ITO[0], r"∏ d!·$2^d$ (the group)"),
+        (0.27, met, OKABE_ITO[2], "most copies met"),
+    ):
+        values = np.asarray(values, dtype=float)
+        # a zero (one unit has no pair to swap; no minimum met) has no bar on a log axis
+        ax4.bar(
+            x + off, np.where(values > 0, values, np.nan), width=0.26, color=colour, label=label
+        )
+        for xi in np.flatnonzero(values == 0):
+            ax4.text(x[xi] + off, 1.0, "0", ha="center", va="bottom", fontsize=7, color=colour)
+    ax4.set_yscale("log")
+    ax4.set_xticks(x, [str(w) for w in widths])
+    ax4.set_xlabel("hidden width d")
+    ax4.set_ylabel("copies of each minimum (log)")
+    ax4.set_title("(d) Symmetric copies")
+    ax4.legend(fontsize=7)
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import math
 
+from landscape.analysis.census import CensusReport
 from landscape.analysis.convergence import ConvergenceReport
 from landscape.analysis.geometry import GeometryReport
 from landscape.analysis.minima import MinimaReport
@@ -411,7 +412,46 @@ def describe(result: object) -> str:
     return "\n".join(lines)
 
 
+def format_census(report: CensusReport) -> str:
+    """Format a :class:`CensusReport` as text for the terminal: one row per width."""
+    lines = [
+        report.headline(),
+        f"{'d':>3s} {'starts':>6s} {'minima':>6s} {'Chao1 [95%]':>17s} {'best E':>10s} "
+        f"{'families':>8s} {'at ∞':>5s} {'saddle':>6s} {'unres.':>6s} {'last new':>8s} "
+        f"{'∏C(d,2)':>8s} {'∏d!·2^d':>9s} {'copies met':>10s}",
+    ]
+    for w in report.widths:
+        k = w.kind_counts
+        acc = w.accumulation
+        # the last checkpoint at which the count of distinct minima rose
+        rises = [n for i, n in enumerate(acc.starts) if i and acc.distinct[i] > acc.distinct[i - 1]]
+        last = rises[-1] if rises else (acc.starts[0] if w.distinct_minima else 0)
+        chao = f"{w.chao1.estimate:.1f} [{w.chao1_low:.1f}, {w.chao1_high:.1f}]"
+        copies = f"{max(w.copies_met)}" if w.copies_met else "-"
+        lines.append(
+            f"{w.width:>3d} {w.n_starts:>6d} {w.distinct_minima:>6d} {chao:>17s} "
+            f"{_fmt(w.best_loss):>10s} {w.families:>8d} {k.get('at_infinity', 0):>5d} "
+            f"{k.get('saddle', 0):>6d} {k.get('unresolved', 0):>6d} {last:>8d} "
+            f"{w.transpositions:>8d} {w.group_size:>9d} {copies:>10s}"
+        )
+    lines.append(
+        "minima: isolated minima modulo the symmetry group; last new: the starts after which "
+        "no new one was met (checkpoints log-spaced); ∏C(d,2): the seed's pair swaps; "
+        "∏d!·2^d: the true group of unit permutations and sign flips; copies met: the most "
+        "distinct copies of one minimum the starts reached"
+    )
+    for w in report.widths:
+        if w.losses:
+            top = ", ".join(
+                f"{e:.4g} ({s:.1%})" for e, s in zip(w.losses[:6], w.shares[:6], strict=True)
+            )
+            more = f", … {len(w.losses) - 6} more" if len(w.losses) > 6 else ""
+            lines.append(f"d={w.width} minima by loss (basin share): {top}{more}")
+    return "\n".join(lines)
+
+
 describe.register(MinimaReport)(lambda r: format_minima(r, r.counts))
+describe.register(CensusReport)(lambda r: format_census(r))
 describe.register(SymmetryCheck)(lambda r: format_symmetry(r))
 describe.register(GeometryReport)(lambda r: format_geometry(r))
 describe.register(ConvergenceReport)(lambda r: format_convergence(r))

@@ -392,18 +392,24 @@ def _set_path(obj: Any, parts: list[str], value: Any) -> Any:
 
 
 # ------------------------------------------------------------------------ the inputs
-def model_of(spec: Spec, data: Dataset) -> MLP:
-    """The spec's network for the data: sizes, activation, loss and frozen blocks."""
+def model_of(spec: Spec, data: Dataset, hidden: list[int] | None = None) -> MLP:
+    """The spec's network for the data: sizes, activation, loss and frozen blocks.
+
+    ``hidden`` replaces the spec's hidden widths (the census of minima over widths).
+    """
     m = spec.model
-    return MLP(data.sizes(list(m.hidden)), m.activation, m.loss, m.frozen)
+    widths = list(m.hidden) if hidden is None else list(hidden)
+    return MLP(data.sizes(widths), m.activation, m.loss, m.frozen)
 
 
 def inputs_of(spec: Spec, data: Dataset) -> Inputs:
     """What an analysis gets from the spec and its data (:class:`Inputs`)."""
     m = spec.model
 
-    def new_model(rng: np.random.Generator) -> tuple[MLP, np.ndarray]:
-        model = model_of(spec, data)
+    def new_model(
+        rng: np.random.Generator, hidden: list[int] | None = None
+    ) -> tuple[MLP, np.ndarray]:
+        model = model_of(spec, data, hidden)
         return model, model.init(rng, scheme=m.init, scale=m.init_scale)
 
     return Inputs(
