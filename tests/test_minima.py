@@ -557,3 +557,40 @@ def test_a_relu_kink_with_a_one_sided_way_down_is_found():
     )
     assert n == 4 + 2000
     assert down is not None and down[1] < E
+
+
+class _Profile:
+    """A 'model' whose loss depends on θ only through s = θ·v: E = f(s)."""
+
+    def __init__(self, v, f):
+        self.v, self.f = v, f
+
+    def loss(self, theta, X, y):
+        return self.f(np.asarray(theta) @ self.v)
+
+
+def test_a_saddle_s_descent_direction_must_lower_e_at_shorter_steps_too():
+    from landscape.analysis.minima import _descent_along
+
+    v = np.array([0.6, 0.8])
+
+    def lower(a, b):
+        return a < b - 1e-12
+
+    # negative curvature at θ = 0: E = −s², lower at h and at h/4, h/16 → the step at h counts
+    got = _descent_along(_Profile(v, lambda s: -(s**2)), np.zeros(2), v, 0.0, 1.0, None, None,
+                         lower)  # fmt: skip
+    assert got == (1.0, -1.0)
+
+    # another basin one radius away, E flat in between: lower only at h, not a way down from θ
+    def basin(s):
+        return np.where(np.abs(s) > 0.9, -1.0, 0.0)
+
+    assert _descent_along(_Profile(v, basin), np.zeros(2), v, 0.0, 1.0, None, None, lower) is None
+
+    # a way down reached only by a shorter step: found at that step
+    def dip(s):
+        return np.where(np.abs(s) < 0.3, -(s**2), 1.0)
+
+    h, e = _descent_along(_Profile(v, dip), np.zeros(2), v, 0.0, 1.0, None, None, lower)
+    assert (h, e) == (0.25, -(0.25**2))

@@ -1158,6 +1158,10 @@ def _descent_along(
 ) -> tuple[float, float] | None:
     """The first step ±h·v, h = radius·4⁻ᵏ down to 1e-6·radius, whose loss is ``lower`` than E.
 
+    A step counts only when the steps h/4 and h/16 in the same direction lower E too (as
+    :func:`_nonsmooth_descent` asks): along negative curvature E falls like λh²/2 from θ
+    itself, while a loss lower only at h may belong to another basin h away.
+
     Returns
     -------
     (h, E(θ ± h·v)) or None
@@ -1168,7 +1172,9 @@ def _descent_along(
         for sign in (1.0, -1.0):
             e = float(model.loss(theta + sign * h * v, X, y))
             if lower(e, E):
-                return h, e
+                near = np.atleast_1d(model.loss(theta + np.outer([h / 4, h / 16], sign * v), X, y))
+                if (near < E).all():
+                    return h, e
         h /= 4.0
     return None
 
