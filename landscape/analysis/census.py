@@ -210,7 +210,7 @@ class CensusReport:
         """One line: the isolated minima modulo symmetry per width, with Chao1's intervals."""
         parts = [
             f"d={w.width}: {w.distinct_minima} "
-            f"[Chao1 {w.chao1.estimate:.0f}, {w.chao1_low:.0f}–{w.chao1_high:.0f}]"
+            f"[Chao1 {w.chao1.estimate:.1f}, 95% {w.chao1_low:.1f}–{w.chao1_high:.1f}]"
             for w in self.widths
         ]
         return "isolated minima modulo symmetry by width: " + "; ".join(parts)

@@ -480,20 +480,33 @@ def census(rep: CensusReport) -> Figure:
     ax1.set_title("(a) Accumulation; ◆ Chao1 with 95% interval")
     ax1.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.legend(fontsize=7, ncol=2)
+    # A zero-loss minimum sits at E ~ 1e-32 (rounding): drawn at the floor so the axis keeps
+    # the spurious minima's decades readable.
+    floor = 1e-12
     for w in rep.widths:
         if w.losses:
             share = np.asarray(w.shares)
             ax2.scatter(
                 np.full(len(share), w.width),
-                np.maximum(np.asarray(w.losses), 1e-300),
+                np.maximum(np.asarray(w.losses), floor),
                 s=8 + 400 * share,
                 color=POINT_STYLE["minimum"][0],
                 alpha=0.6,
                 edgecolors="none",
             )
         if np.isfinite(w.best_loss):
-            ax2.plot([w.width - 0.3, w.width + 0.3], [max(w.best_loss, 1e-300)] * 2, "k-", lw=1)
+            ax2.plot([w.width - 0.3, w.width + 0.3], [max(w.best_loss, floor)] * 2, "k-", lw=1)
     ax2.set_yscale("log")
+    ax2.axhline(floor, color="#999999", lw=0.8, ls=":")
+    ax2.text(
+        0.01,
+        floor,
+        f" E ≤ {floor:g} (zero to rounding) drawn here",
+        transform=ax2.get_yaxis_transform(),
+        fontsize=7,
+        color="#555555",
+        va="bottom",
+    )
     ax2.set_xticks(widths)
     ax2.set_xlabel("hidden width d")
     ax2.set_ylabel("training loss E of each minimum (log)")
