@@ -244,7 +244,7 @@ def independent_check(K: int) -> None:
         m, th0 = cp.inputs.starts(np.arange(K), [width])
         problems.append(
             (
-                f"minima_census spec, width {width} (teacher 2-6-1 tanh MSE)",
+                f"minima_census spec, width {width} (teacher 2-6-1 tanh MSE, N = 60)",
                 m,
                 cp.data.X_train,
                 cp.data.y_train,
