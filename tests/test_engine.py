@@ -265,3 +265,56 @@ def test_engine_examination_names_the_same_kinds_as_numpy(monkeypatch):
     assert mins.sum() >= 10
     scale = np.abs(a["theta"][mins]).max()
     assert np.abs(a["theta"][mins] - b["theta"][mins]).max() <= 1e-10 * scale
+
+
+def test_compile_cache_folder_follows_its_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANDSCAPE_XLA_CACHE", "off")
+    assert engine.compile_cache() is None
+    monkeypatch.setenv("LANDSCAPE_XLA_CACHE", str(tmp_path / "mine"))
+    assert engine.compile_cache() == tmp_path / "mine" and (tmp_path / "mine").is_dir()
+    monkeypatch.delenv("LANDSCAPE_XLA_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert engine.compile_cache() == tmp_path / "xdg" / "landscape" / "xla"
+    # a folder that cannot be made (its parent is a file) is no cache, not an error
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("LANDSCAPE_XLA_CACHE", str(tmp_path / "file" / "xla"))
+    assert engine.compile_cache() is None
+
+
+_CACHED_RUN = """
+import numpy as np, sys
+from threadpoolctl import threadpool_limits
+from landscape.model import MLP
+from landscape.train import train_many
+from landscape.analysis.minima import newton_many
+model = MLP([2, 3, 1], "tanh", "mse")
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((20, 2)), rng.standard_normal(20)
+with threadpool_limits(1):
+    res = train_many(model, model.init(rng, k=5), X, y, lr=0.2, epochs=50, engine="jax")
+    d = newton_many(model, res.theta, X, model.targets(y, 20), 5, engine="jax")
+np.save(sys.argv[1], np.concatenate([res.theta, np.stack([x.theta for x in d])]))
+"""
+
+
+def test_kernels_loaded_from_the_compile_cache_give_the_same_bits(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LANDSCAPE_XLA_CACHE": str(tmp_path / "xla")}
+    script = tmp_path / "run.py"
+    script.write_text(_CACHED_RUN)
+    for name in ("fresh", "cached"):
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / name)], env=env, capture_output=True,
+            text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0 and "Error reading" not in done.stderr, done.stderr
+        if name == "fresh":
+            entries = {p.name for p in (tmp_path / "xla").iterdir()}
+            assert entries, "nothing was written to the cache"
+    # the second process compiled nothing new: every kernel came from the cache
+    assert {p.name for p in (tmp_path / "xla").iterdir()} == entries
+    a, b = np.load(tmp_path / "fresh.npy"), np.load(tmp_path / "cached.npy")
+    assert np.array_equal(a, b)
