@@ -50,7 +50,7 @@ LAYERS = [
     {"analysis.kind", "analysis.sharpness", "analysis.range_test"},
     {"analysis.noise", "analysis.symmetry", "analysis.convergence"},
     {"analysis.minima", "analysis.spurious", "analysis.escape"},
-    {"analysis.geometry"},
+    {"analysis.geometry", "analysis.census"},
     {"analysis"},  # the one registry
     # specs: the sections built from the configs, loaded and validated
     {"spec.schema"},
