@@ -262,7 +262,7 @@ def test_a_population_spurious_minimum_has_a_sample_counterpart_nearby():
     assert len(spurious) >= 1
     w = W[spurious[0]]
     model = student(d, n)
-    X, y = sample(d, k, 40_000)
+    X, y = sample(d, k, 10_000)
     theta = model.freeze(np.zeros(model.n_params))
     model.layout.unravel(theta)[0][0][...] = w.T
     with threadpool_limits(1):
