@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from landscape.analysis import census, minima
 from landscape.analysis.census import CensusConfig, accumulation
 from landscape.analysis.minima import chao1, chao1_interval
+from landscape.hessian import hessian
 from landscape.runs.problem import prepare
 from landscape.spec import SpecError, find_spec, parse_spec
 from landscape.study import main
@@ -29,6 +30,10 @@ SMALL = [
     "data.options.hidden=[2]",
     "trainer.epochs=300",
 ]
+
+
+def xy(problem):
+    return problem.data.X_train, problem.data.y_train
 
 
 def _problem(name, overrides):
@@ -89,7 +94,7 @@ def test_each_width_is_exactly_the_minima_analysis_at_that_width():
                     f"model.hidden=[{width}]",
                     "data.options.n_features=2",
                     "data.val_fraction=0.0",
-                    "data.options.activation=\"tanh\"",
+                    'data.options.activation="tanh"',
                 ],
             )
             mc = q.spec.analysis
@@ -105,6 +110,12 @@ def test_each_width_is_exactly_the_minima_analysis_at_that_width():
             assert w.losses == tuple(m.loss for m in rep.minima)
             assert w.transpositions == math.comb(width, 2)
             assert w.group_size == math.factorial(width) * 2**width  # tanh: with sign flips
+            # GD-stable: ε·λ_max < 2, λ_max from numpy.linalg on the representative's Hessian
+            for m, ok in zip(rep.minima, w.gd_stable, strict=True):
+                lam = np.linalg.eigvalsh(
+                    hessian(q.inputs.model(), np.array(m.representative), *xy(q))
+                ).max()
+                assert ok == (q.spec.trainer.lr * lam < 2.0)
             assert w.accumulation.starts[-1] == 10
             assert w.accumulation.distinct[-1] == rep.distinct_minima
 
@@ -127,7 +138,8 @@ def test_a_census_runs_from_the_cli_with_its_report_and_json(tmp_path, capsys, m
     text = capsys.readouterr().out
     rows = [line.split() for line in text.splitlines() if line.split()[:1] in (["1"], ["2"])]
     assert [(r[0], r[1]) for r in rows] == [("1", "10"), ("2", "10")]
-    assert [r[-3:-1] for r in rows] == [["0", "2"], ["1", "8"]]
+    assert [r[-6:-4] for r in rows] == [["0", "2"], ["1", "8"]]  # ∏C(d,2), ∏d!·2^d
+    assert all(r[-2] == "of" for r in rows)  # GD-stable: "k of n"
 
 
 # ------------------------------------------------------------------ accumulation and Chao1

@@ -159,6 +159,12 @@ class WidthCensus:
         Each isolated minimum's loss and basin share (fraction of all starts), by loss.
     copies_met : tuple of int
         Distinct symmetric copies of each that the starts reached.
+    gd_stable : tuple of bool
+        Whether each is a stable fixed point of the trainer's gradient descent: ε·λ_max < 2
+        (eq. 3 linearised at the minimum). One that is not cannot be where GD at step ε comes
+        to rest; the polish found it by descending further.
+    lr : float
+        That ε, the trainer's learning rate.
     best_loss : float
         The lowest loss of an isolated minimum or a family (NaN if none).
     transpositions : int
@@ -186,6 +192,8 @@ class WidthCensus:
     losses: tuple[float, ...]
     shares: tuple[float, ...]
     copies_met: tuple[int, ...]
+    gd_stable: tuple[bool, ...]
+    lr: float
     best_loss: float
     transpositions: int
     group_size: int
@@ -252,8 +260,11 @@ def accumulation(point_class: np.ndarray, n_minima: int, points: int = 60) -> Ac
     )
 
 
-def width_census(width: int, report: MinimaReport) -> WidthCensus:
-    """Summarise one width's minima report (its ``counts`` set) as a :class:`WidthCensus`."""
+def width_census(width: int, report: MinimaReport, lr: float) -> WidthCensus:
+    """Summarise one width's minima report (its ``counts`` set) as a :class:`WidthCensus`.
+
+    ``lr`` is the trainer's step ε: a minimum with ε·λ_max ≥ 2 is not GD-stable.
+    """
     counts = report.counts
     group = counts.with_signs if counts and counts.with_signs else counts.permutations
     finite = [c.loss for c in (*report.minima, *report.families)]
@@ -271,6 +282,8 @@ def width_census(width: int, report: MinimaReport) -> WidthCensus:
         losses=tuple(m.loss for m in report.minima),
         shares=tuple(m.basin_share for m in report.minima),
         copies_met=tuple(m.copies_met for m in report.minima),
+        gd_stable=tuple(bool(lr * m.lambda_max < 2.0) for m in report.minima),
+        lr=float(lr),
         best_loss=float(min(finite)) if finite else float("nan"),
         transpositions=int(counts.transpositions),
         group_size=int(group),
@@ -310,7 +323,7 @@ def finish(
             vary_init=inputs.vary_init,
         )
         report, points = minima.finish_census(sub, config.minima(), parts[k * n : (k + 1) * n])
-        per.append(width_census(width, report))
+        per.append(width_census(width, report, inputs.trainer.lr))
         arrays.update({f"w{width}_{name}": v for name, v in points.items()})
     return CensusReport(per), arrays
 

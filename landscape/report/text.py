@@ -418,7 +418,7 @@ def format_census(report: CensusReport) -> str:
         report.headline(),
         f"{'d':>3s} {'starts':>6s} {'minima':>6s} {'Chao1 [95%]':>17s} {'best E':>10s} "
         f"{'families':>8s} {'at ∞':>5s} {'saddle':>6s} {'unres.':>6s} {'last new':>8s} "
-        f"{'∏C(d,2)':>8s} {'∏d!·2^d':>9s} {'copies met':>10s}",
+        f"{'∏C(d,2)':>8s} {'∏d!·2^d':>9s} {'copies met':>10s} {'GD-stable':>9s}",
     ]
     for w in report.widths:
         k = w.kind_counts
@@ -432,18 +432,22 @@ def format_census(report: CensusReport) -> str:
             f"{w.width:>3d} {w.n_starts:>6d} {w.distinct_minima:>6d} {chao:>17s} "
             f"{_fmt(w.best_loss):>10s} {w.families:>8d} {k.get('at_infinity', 0):>5d} "
             f"{k.get('saddle', 0):>6d} {k.get('unresolved', 0):>6d} {last:>8d} "
-            f"{w.transpositions:>8d} {w.group_size:>9d} {copies:>10s}"
+            f"{w.transpositions:>8d} {w.group_size:>9d} {copies:>10s} "
+            f"{f'{sum(w.gd_stable)} of {len(w.gd_stable)}':>9s}"
         )
     lines.append(
         "minima: isolated minima modulo the symmetry group; last new: the starts after which "
         "no new one was met (checkpoints log-spaced); ∏C(d,2): the seed's pair swaps; "
         "∏d!·2^d: the true group of unit permutations and sign flips; copies met: the most "
-        "distinct copies of one minimum the starts reached"
+        "distinct copies of one minimum the starts reached; GD-stable: the minima with "
+        "ε·λ_max < 2, where gradient descent at the trainer's step ε can come to rest (the "
+        "others were reached by the polish)"
     )
     for w in report.widths:
         if w.losses:
+            pairs = zip(w.losses[:6], w.shares[:6], w.gd_stable[:6], strict=True)
             top = ", ".join(
-                f"{e:.4g} ({s:.1%})" for e, s in zip(w.losses[:6], w.shares[:6], strict=True)
+                f"{e:.4g} ({s:.1%}{'' if ok else ', GD-unstable'})" for e, s, ok in pairs
             )
             more = f", … {len(w.losses) - 6} more" if len(w.losses) > 6 else ""
             lines.append(f"d={w.width} minima by loss (basin share): {top}{more}")

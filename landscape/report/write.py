@@ -435,6 +435,7 @@ def _census_page(rep: CensusReport, study, store, add):
             w.transpositions,
             w.group_size,
             max(w.copies_met) if w.copies_met else 0,
+            f"{sum(w.gd_stable)} of {len(w.gd_stable)}",
             w.moved,
         ]
         for w in rep.widths
@@ -456,17 +457,20 @@ def _census_page(rep: CensusReport, study, store, add):
                 "∏ C(d,2)",
                 "∏ d!·2^d",
                 "most copies met",
+                "GD-stable (ε·λ_max < 2)",
                 "median move of polishing",
             ],
             rows,
         ),
         Table(
             "Each isolated minimum: width, loss, basin share, copies met",
-            ["d", "rank", "loss", "basin share", "copies met"],
+            ["d", "rank", "loss", "basin share", "copies met", "GD-stable"],
             [
-                [w.width, r + 1, e, f"{s:.2%}", c]
+                [w.width, r + 1, e, f"{s:.2%}", c, "yes" if ok else "no"]
                 for w in rep.widths
-                for r, (e, s, c) in enumerate(zip(w.losses, w.shares, w.copies_met, strict=True))
+                for r, (e, s, c, ok) in enumerate(
+                    zip(w.losses, w.shares, w.copies_met, w.gd_stable, strict=True)
+                )
             ][:200],
         ),
     ]
