@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from landscape.analysis import minima
-from landscape.analysis.kind import Inputs, Kind, hessian_memory
+from landscape.analysis.kind import Inputs, Kind
 from landscape.analysis.minima import (
     MAX_STARTS,
     Chao1,
@@ -35,7 +35,6 @@ from landscape.analysis.minima import (
     chao1,
     chao1_interval,
 )
-from landscape.engine import ENGINES
 from landscape.rules import RuleError, setting
 
 MAX_WIDTH = 64
@@ -44,17 +43,16 @@ examination forms dense Hessians of every end point."""
 
 
 @dataclass(frozen=True)
-class CensusConfig:
+class CensusConfig(MinimaConfig):
     """The ``[analysis]`` section of ``kind = "minima_census"``: minima against width.
 
     The spec's model (one hidden layer: activation, loss, init, frozen blocks) is built at
     each of ``widths`` in place of its own width; every other field is the minima analysis's
-    (:class:`~landscape.analysis.minima.MinimaConfig`), applied at every width.
+    (:class:`~landscape.analysis.minima.MinimaConfig`, whose fields and rules it inherits),
+    applied at every width.
 
     Attributes
     ----------
-    widths : tuple of int
-        Hidden widths to census, each once.
     n_starts : int
         Random starts per width.
     chunk : int
@@ -62,16 +60,11 @@ class CensusConfig:
     polish_gtol, polish_iter, tol, loss_tol, flat_tol, continue_steps, decide_steps, grow,
     engine
         As in :class:`~landscape.analysis.minima.MinimaConfig`.
+    widths : tuple of int
+        Hidden widths to census, each once.
     """
 
     kind: str = "minima_census"
-    widths: tuple[int, ...] = setting(
-        (1, 2, 3, 4, 5, 6),
-        low=1,
-        high=MAX_WIDTH,
-        each=True,
-        why="hidden units; every end point of a census gets a dense Hessian",
-    )
     n_starts: int = setting(
         4000,
         low=1,
@@ -79,15 +72,13 @@ class CensusConfig:
         why="a study of more is slow to load; run several studies and compare them",
     )
     chunk: int = setting(250, low=1)
-    polish_gtol: float = setting(1e-8, low=0, open_low=True)
-    polish_iter: int = setting(3000, low=1)
-    tol: float = setting(1e-5, low=0, open_low=True)
-    loss_tol: float = setting(1e-9, low=0, open_low=True)
-    flat_tol: float = setting(1e-9, low=0, open_low=True)
-    continue_steps: int = setting(100, low=1)
-    decide_steps: int = setting(2000, low=0)
-    grow: float = setting(0.05, low=0, open_low=True)
-    engine: str = setting("numpy", choices=ENGINES)
+    widths: tuple[int, ...] = setting(
+        (1, 2, 3, 4, 5, 6),
+        low=1,
+        high=MAX_WIDTH,
+        each=True,
+        why="hidden units; every end point of a census gets a dense Hessian",
+    )
 
     def check(self) -> None:
         """At least one width, each listed once."""
@@ -315,23 +306,11 @@ def finish(
     per, arrays = [], {}
     n = config.chunks
     for k, width in enumerate(config.widths):
-        sub = Inputs(
-            data=inputs.data,
-            trainer=inputs.trainer,
-            seed=inputs.seed,
-            new_model=lambda rng, hidden=None, w=width: inputs.new_model(rng, [w]),
-            vary_init=inputs.vary_init,
-        )
-        report, points = minima.finish_census(sub, config.minima(), parts[k * n : (k + 1) * n])
+        own = parts[k * n : (k + 1) * n]
+        report, points = minima.finish_census(inputs, config.minima(), own, hidden=[width])
         per.append(width_census(width, report, inputs.trainer.lr))
         arrays.update({f"w{width}_{name}": v for name, v in points.items()})
     return CensusReport(per), arrays
-
-
-def _unit_value(arrays: dict) -> float:
-    """A unit's value: the lowest polished loss among its starts."""
-    finite = arrays["loss"][np.isfinite(arrays["loss"])]
-    return float(finite.min()) if finite.size else float("inf")
 
 
 def _unit_attrs(arrays: dict) -> dict:
@@ -354,13 +333,7 @@ def _memory(config: CensusConfig, D: int, n: int, sizes) -> dict[str, int]:
     wide = max(config.widths)
     wide_sizes = [sizes[0], wide, sizes[-1]]
     D = sum((a + 1) * b for a, b in zip(wide_sizes[:-1], wide_sizes[1:], strict=True))
-    k = config.chunk
-    return {
-        "theta": 8 * 6 * k * D,
-        "activations": 8 * 4 * k * n * sum(wide_sizes),
-        **hessian_memory(config, D, n, wide_sizes),
-        "ends": 8 * 4 * config.n_starts * D,
-    }
+    return minima._memory(config, D, n, wide_sizes)
 
 
 KIND = Kind(
@@ -373,7 +346,7 @@ KIND = Kind(
     run_unit=run_unit,
     finish=finish,
     unit_param="unit",
-    unit_value=_unit_value,
+    unit_value=minima._chunk_value,
     unit_attrs=_unit_attrs,
     arrays="census.npz",
     trainer=minima._many_trainer,

@@ -2005,11 +2005,14 @@ def run_chunk(
 
 
 def finish_census(
-    inputs: Inputs, config: MinimaConfig, parts: list[dict]
+    inputs: Inputs, config: MinimaConfig, parts: list[dict], hidden: list[int] | None = None
 ) -> tuple[MinimaReport, dict[str, np.ndarray]]:
-    """Classify and cluster every chunk's end points; the points with their classes as arrays."""
+    """Classify and cluster every chunk's end points; the points with their classes as arrays.
+
+    ``hidden`` replaces the model's hidden widths, as in :func:`run_chunk`.
+    """
     points = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    model = inputs.model()
+    model = inputs.model(hidden)
     report = analyse_points(
         model,
         points,
