@@ -1,33 +1,40 @@
 """landscape: gradient descent on small neural networks, studied by experiment."""
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
 
-from landscape.data import DATASETS, Dataset, load_dataset  # noqa: E402
-from landscape.model import MLP  # noqa: E402
-from landscape.schedules import SCHEDULES, make_schedule  # noqa: E402
-from landscape.train import STATUSES, TrainConfig, TrainResult, train  # noqa: E402
+# Every public name is loaded on first use (PEP 562): `python -m landscape.study --help` and
+# `list` import this package too, and should not pay for scikit-learn, SciPy or the trainers.
+_LAZY = {
+    "DATASETS": "landscape.data",
+    "Dataset": "landscape.data",
+    "load_dataset": "landscape.data",
+    "MLP": "landscape.model",
+    "SCHEDULES": "landscape.schedules",
+    "make_schedule": "landscape.schedules",
+    "STATUSES": "landscape.train",
+    "TrainConfig": "landscape.train",
+    "TrainResult": "landscape.train",
+    "train": "landscape.train",
+    "run_study": "landscape.api",
+    "StudyRun": "landscape.api",
+    "load_trial": "landscape.api",
+    "TrialRun": "landscape.api",
+}
 
-__all__ = [
-    "DATASETS",
-    "MLP",
-    "SCHEDULES",
-    "STATUSES",
-    "Dataset",
-    "StudyRun",
-    "TrainConfig",
-    "TrainResult",
-    "load_dataset",
-    "make_schedule",
-    "load_trial",
-    "run_study",
-    "train",
-]
+__all__ = sorted(n for n in _LAZY if n != "TrialRun")
 
 
 def __getattr__(name: str):
-    # The study runner loads Optuna and the analyses: only when a notebook asks for it.
-    if name in ("run_study", "StudyRun", "load_trial", "TrialRun"):
-        from landscape import api
-
-        return getattr(api, name)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'landscape' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -17,46 +17,18 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from landscape import files, seeds
-from landscape.analysis import KINDS
-from landscape.analysis.geometry import filter_normalized_direction, hessian_directions, slice_1d
-from landscape.api import load_trial, run_study
 from landscape.files import DiskFullError, disk_full
-from landscape.report.page import ReportError
-from landscape.report.text import format_range_test
-from landscape.rules import GRACE, RuleError
-from landscape.runs import records
-from landscape.runs.driver import (
-    Interrupted,
-    UsageError,
-    configure_logging,
-    install_signal_handlers,
-)
-from landscape.runs.problem import prepare
-from landscape.runs.records import DamagedArtifact
-from landscape.runs.search import range_test_record, run_range_test, trial_records
-from landscape.runs.storage import (
-    DEFAULT_STORAGE,
-    ArtifactStore,
-    StorageError,
-    StorageTarget,
-    StorageUnavailable,
-    artifact_dir,
-    check_storage,
-    check_writable,
-    existing,
-    fail_stale_running,
-    open_storage,
-    resolve,
-    stop_heartbeats,
-    truncate_torn_tail,
-)
-from landscape.spec import SpecError, find_spec, known_specs, parse_spec
-from landscape.summary import summarize
+from landscape.rules import GRACE, RuleError, UsageError
+from landscape.runs import DEFAULT_STORAGE
+from landscape.spec.names import known_specs
+
+if TYPE_CHECKING:
+    from landscape.runs.storage import StorageTarget
 
 
 def _prog() -> str:
@@ -281,6 +253,15 @@ def _slice_parser() -> _Parser:
 def cmd_slice(argv: Sequence[str]) -> int:
     """Slice the landscape around a stored trial's end point (see ``--help``)."""
     args = _slice_parser().parse_args(argv)
+    from landscape.analysis.geometry import (
+        filter_normalized_direction,
+        hessian_directions,
+        slice_1d,
+    )
+    from landscape.api import load_trial
+    from landscape.runs.storage import StorageError
+    from landscape.spec import SpecError
+
     try:
         if not (math.isfinite(args.radius) and args.radius > 0):
             raise UsageError(f"--radius {args.radius}: must be a finite number > 0")
@@ -379,6 +360,15 @@ def _compare_parser() -> _Parser:
 def cmd_compare(argv: Sequence[str]) -> int:
     """Compare stored searches in one figure (see ``--help``)."""
     args = _compare_parser().parse_args(argv)
+    from landscape.runs import records
+    from landscape.runs.storage import (
+        ArtifactStore,
+        StorageError,
+        artifact_dir,
+        existing,
+        open_storage,
+    )
+
     try:
         if len(args.studies) < 2:
             raise UsageError(f"compare needs two or more studies, got {len(args.studies)}")
@@ -429,6 +419,10 @@ def _list_parser() -> _Parser:
 def cmd_run(argv: Sequence[str]) -> int:
     """Run a study spec (see ``--help``): :func:`landscape.runs.driver.run_study`, then print."""
     args = _run_parser().parse_args(argv)
+    from landscape.api import run_study
+    from landscape.runs.storage import StorageError, StorageUnavailable
+    from landscape.spec import SpecError
+
     try:
         run = run_study(
             args.name,
@@ -463,6 +457,9 @@ def cmd_run(argv: Sequence[str]) -> int:
 
 
 def _existing_study(url: str | None, name: str) -> tuple[StorageTarget, Any]:
+    from landscape.runs import records
+    from landscape.runs.storage import existing, open_storage
+
     target = existing(url)
     storage = open_storage(target)
     names = records.study_names(storage)
@@ -476,6 +473,8 @@ def _existing_study(url: str | None, name: str) -> tuple[StorageTarget, Any]:
 def cmd_report(argv: Sequence[str]) -> int:
     """Write a stored study's report (see ``--help``)."""
     args = _report_parser().parse_args(argv)
+    from landscape.runs.storage import ArtifactStore, StorageError, artifact_dir, check_writable
+
     try:
         target, storage = _existing_study(args.storage, args.study)
         if not args.no_upload:
@@ -513,6 +512,15 @@ def cmd_report(argv: Sequence[str]) -> int:
 def cmd_dashboard(argv: Sequence[str]) -> int:
     """Start optuna-dashboard on a storage (see ``--help``)."""
     args = _dashboard_parser().parse_args(argv)
+    from landscape.runs.storage import (
+        ArtifactStore,
+        StorageError,
+        artifact_dir,
+        check_writable,
+        existing,
+        open_storage,
+    )
+
     try:
         import optuna_dashboard  # a dependency: absent only from a broken install
     except ImportError:
@@ -556,6 +564,14 @@ def _check_port_free(port: int) -> None:
 def cmd_repair(argv: Sequence[str]) -> int:
     """Repair a storage after dead workers (see ``--help``)."""
     args = _repair_parser().parse_args(argv)
+    from landscape.runs.storage import (
+        StorageError,
+        existing,
+        fail_stale_running,
+        open_storage,
+        truncate_torn_tail,
+    )
+
     try:
         if args.grace is not None:
             try:
@@ -590,6 +606,12 @@ def cmd_repair(argv: Sequence[str]) -> int:
 def cmd_lr_range(argv: Sequence[str]) -> int:
     """Run the LR range test on a spec's problem (see ``--help``)."""
     args = _range_parser().parse_args(argv)
+    from landscape.report.text import format_range_test
+    from landscape.runs.problem import prepare
+    from landscape.runs.search import range_test_record, run_range_test
+    from landscape.runs.storage import StorageError
+    from landscape.spec import SpecError, find_spec, parse_spec
+
     try:
         spec = parse_spec(*find_spec(args.name), args.set)
         problem = prepare(spec)
@@ -614,6 +636,11 @@ def cmd_lr_range(argv: Sequence[str]) -> int:
 
 def _stored_best_lr(url: str | None, name: str) -> float | None:
     """The best ε of a stored search of that name, None when there is none to compare."""
+    from landscape.runs import records
+    from landscape.runs.search import trial_records
+    from landscape.runs.storage import check_storage, open_storage, resolve
+    from landscape.summary import summarize
+
     target = resolve(url)
     if target.path is not None and not target.exists():
         return None  # nothing stored yet: nothing to compare with
@@ -632,6 +659,9 @@ def _stored_best_lr(url: str | None, name: str) -> float | None:
 def cmd_list(argv: Sequence[str]) -> int:
     """List the studies in a storage (see ``--help``)."""
     args = _list_parser().parse_args(argv)
+    from landscape.runs import records
+    from landscape.runs.storage import StorageError, existing, open_storage, resolve
+
     try:
         if args.storage is None and not resolve(None).exists():
             # the default storage is made by the first study: before it, nothing is stored yet
@@ -698,6 +728,9 @@ def _printable(text: str) -> str:
 
 def _finding(attrs: dict, value: float | None) -> str:
     """One line of what a stored analysis found ("not finished" until its result is stored)."""
+    from landscape.analysis import KINDS
+    from landscape.runs import records
+
     kind = records.kind(attrs)
     line = records.found(attrs, KINDS.get(kind))
     if line is not None:
@@ -721,13 +754,19 @@ def _no_space_line(exc: BaseException | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m landscape.study`` and the ``landscape`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    configure_logging()
     if not argv:
         print(_top_help(), file=sys.stderr, end="")
         return 2
     if argv[0] in ("-h", "--help"):
         print(_top_help(), end="")
         return 0
+    # Imported here, not at the top: `--help` should cost little more than importing Optuna.
+    from landscape.report.page import ReportError
+    from landscape.runs.driver import Interrupted, configure_logging, install_signal_handlers
+    from landscape.runs.records import DamagedArtifact
+    from landscape.runs.storage import StorageError, stop_heartbeats
+
+    configure_logging()
     install_signal_handlers()
     try:
         command = {

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
 
 from landscape.model import MLP
 
@@ -127,28 +125,39 @@ def _relu_teacher(
 @dataclass(frozen=True)
 class _Source:
     task: str
-    make: Callable[..., tuple[np.ndarray, np.ndarray]]
+    # a function, or the name of one in sklearn.datasets: scikit-learn takes a second to import,
+    # and commands that load no data (--help, list, report) should not pay for it
+    maker: Callable[..., tuple[np.ndarray, np.ndarray]] | str
     defaults: dict
     generated: bool  # takes random_state and n_samples
     standardise: bool = True  # False: the data's own units are the problem (relu_teacher)
 
+    @property
+    def make(self) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+        """The function that draws or loads the data."""
+        if isinstance(self.maker, str):
+            from sklearn import datasets
+
+            return getattr(datasets, self.maker)
+        return self.maker
+
 
 _SOURCES: dict[str, _Source] = {
-    "moons": _Source("classification", skd.make_moons, {"n_samples": 500, "noise": 0.2}, True),
+    "moons": _Source("classification", "make_moons", {"n_samples": 500, "noise": 0.2}, True),
     "circles": _Source(
-        "classification", skd.make_circles, {"n_samples": 500, "noise": 0.1, "factor": 0.5}, True
+        "classification", "make_circles", {"n_samples": 500, "noise": 0.1, "factor": 0.5}, True
     ),
-    "blobs": _Source("classification", skd.make_blobs, {"n_samples": 500, "centers": 3}, True),
-    "classification": _Source("classification", skd.make_classification, {"n_samples": 500}, True),
+    "blobs": _Source("classification", "make_blobs", {"n_samples": 500, "centers": 3}, True),
+    "classification": _Source("classification", "make_classification", {"n_samples": 500}, True),
     "regression": _Source(
-        "regression", skd.make_regression, {"n_samples": 500, "n_features": 10, "noise": 10.0}, True
+        "regression", "make_regression", {"n_samples": 500, "n_features": 10, "noise": 10.0}, True
     ),
-    "friedman1": _Source("regression", skd.make_friedman1, {"n_samples": 500, "noise": 1.0}, True),
-    "iris": _Source("classification", skd.load_iris, {}, False),
-    "wine": _Source("classification", skd.load_wine, {}, False),
-    "breast_cancer": _Source("classification", skd.load_breast_cancer, {}, False),
-    "digits": _Source("classification", skd.load_digits, {}, False),
-    "diabetes": _Source("regression", skd.load_diabetes, {}, False),
+    "friedman1": _Source("regression", "make_friedman1", {"n_samples": 500, "noise": 1.0}, True),
+    "iris": _Source("classification", "load_iris", {}, False),
+    "wine": _Source("classification", "load_wine", {}, False),
+    "breast_cancer": _Source("classification", "load_breast_cancer", {}, False),
+    "digits": _Source("classification", "load_digits", {}, False),
+    "diabetes": _Source("regression", "load_diabetes", {}, False),
     "xor": _Source("classification", _xor, {}, False),
     "teacher": _Source("regression", _teacher, {}, True),
     "relu_teacher": _Source("regression", _relu_teacher, {}, True, standardise=False),
@@ -254,6 +263,8 @@ def load_dataset(
     if val_fraction > 0:
         stratify = y if src.task == "classification" else None
         try:
+            from sklearn.model_selection import train_test_split
+
             X_tr, X_va, y_tr, y_va = train_test_split(
                 X,
                 y,

@@ -159,3 +159,7 @@ def check_values(cls: type, values: dict[str, Any], prefix: str = "") -> None:
 def iter_rules(cls: type) -> Iterator[tuple[str, Rule]]:
     """(field name, rule) of every ruled field of ``cls``, in declaration order."""
     yield from rules_of(cls).items()
+
+
+class UsageError(ValueError):
+    """Bad options of a run: reported in one line with exit code 2 by the CLI."""

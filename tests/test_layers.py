@@ -53,7 +53,7 @@ LAYERS = [
     {"analysis.geometry", "analysis.census"},
     {"analysis"},  # the one registry
     # specs: the sections built from the configs, loaded and validated
-    {"spec.schema"},
+    {"spec.names", "spec.schema"},
     {"spec.validate"},
     {"spec.load"},
     {"spec"},

@@ -6,3 +6,7 @@ a search trial, samplers, pruners, the bisection of the divergence boundary), ``
 study, inline or in worker processes), ``records`` (the only reader and writer of what a study
 stores), ``storage`` (opening storages, outages, plans of trials).
 """
+
+DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
+"""The storage of every command without ``--storage`` (here, not in ``storage``, so that
+``--help`` names it without importing Optuna's database layer)."""

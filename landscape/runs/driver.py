@@ -37,7 +37,7 @@ from landscape.analysis.range_test import RangeTest
 from landscape.analysis.sharpness import read_sharpness
 from landscape.files import DiskFullError, signals_deferred
 from landscape.hessian import largest_eigenvalue
-from landscape.rules import GRACE, RuleError
+from landscape.rules import GRACE, RuleError, UsageError
 from landscape.runs import adapters, records
 from landscape.runs.adapters import drain_queue, enqueue_missing
 from landscape.runs.problem import (
@@ -89,10 +89,6 @@ from landscape.summary import Summary, TrialRecord, regime_of, summarize
 from landscape.typed import to_json
 
 log = logging.getLogger("landscape")
-
-
-class UsageError(ValueError):
-    """Bad options of a run: reported in one line with exit code 2 by the CLI."""
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,10 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
 from landscape import files
-from landscape.runs import records
+from landscape.runs import DEFAULT_STORAGE, records
 
 _log = logging.getLogger("landscape")
 
-DEFAULT_STORAGE = "sqlite:///studies/landscape.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
 OPTUNA_TABLES = {
     "studies",

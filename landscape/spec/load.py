@@ -14,11 +14,11 @@ import json
 import math
 import tomllib
 import typing
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from landscape.analysis import DEFAULT_KIND, KINDS
+from landscape.spec.names import known_specs, spec_dirs
 from landscape.spec.schema import (
     Component,
     DataSection,
@@ -35,27 +35,6 @@ from landscape.spec.validate import validate_static
 
 
 # --------------------------------------------------------------------------- discovery
-def spec_dirs() -> list[Path | Any]:
-    """Where spec names are looked up: ./studies, then the specs shipped in the package."""
-    dirs: list[Path | Any] = [Path.cwd() / "studies"]
-    try:
-        dirs.append(resources.files("landscape.studies"))
-    except ModuleNotFoundError:  # pragma: no cover - a source tree that was never installed
-        pass
-    return dirs
-
-
-def known_specs() -> list[str]:
-    """Names of the specs that can be run by name."""
-    names: set[str] = set()
-    for d in spec_dirs():
-        try:
-            names.update(p.name[:-5] for p in d.iterdir() if p.name.endswith(".toml"))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-    return sorted(names)
-
-
 def find_spec(name: str) -> tuple[str, str]:
     """Resolve a spec name or path to (spec name, TOML text).
 
