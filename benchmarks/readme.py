@@ -1,11 +1,13 @@
-"""Regenerate the README's measured numbers and figures, so they never go stale.
+"""Regenerate the measured numbers and figures of the README and the site, so they never go stale.
 
-Every block of README.md between ``<!-- generated: KEY -->`` and ``<!-- /generated: KEY -->``
-is replaced by what its command prints when run now: a benchmark of this folder, or a shipped
-study run from scratch with its default spec in a temporary folder. The studies' report figures
-named in ``FIGURES`` are copied to docs/. Prose around the blocks carries no measured number.
+Every block of README.md and of the site's pages (docs/**/*.md) between
+``<!-- generated: KEY -->`` and ``<!-- /generated: KEY -->`` is replaced by what its command
+prints when run now: a benchmark of this folder, or a shipped study run from scratch with its
+default spec in a temporary folder. Each key appears once, in one page. The studies' report
+figures named in ``FIGURES`` are copied to docs/figures/. Prose around the blocks carries no
+measured number.
 
-Run:  python benchmarks/readme.py [KEY ...]     (no KEY: every block; --list: the keys)
+Run:  python benchmarks/readme.py [KEY ...]     (no KEY: every block; --list: key and page)
 A block whose command fails is left as it was, and the script exits 1 naming it.
 """
 
@@ -22,6 +24,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+FIGURE_DIR = DOCS / "figures"
+
+
+def pages() -> list[Path]:
+    """The README and every page of the site, in a fixed order."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
 PY = sys.executable
 
 
@@ -103,6 +114,7 @@ COMMANDS: dict[str, list[str]] = {
     "bench_spurious": [PY, str(ROOT / "benchmarks" / "bench_spurious.py")],
     "bench_workers": [PY, str(ROOT / "benchmarks" / "bench_workers.py")],
     "bench_threads": [PY, str(ROOT / "benchmarks" / "bench_threads.py")],
+    "bench_startup": [PY, str(ROOT / "benchmarks" / "bench_startup.py")],
 }
 """The command of every README block; studies run in a fresh temporary folder."""
 
@@ -142,7 +154,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "loss_vs_lr_repeats.png": ("study-batch_repeats", "batch_repeats/loss_vs_lr.png"),
     "compare.png": ("compare-batch_search", "compare-batch_search-batch_relu.png"),
 }
-"""docs/ figure → (the block whose run draws it, its path under that run's reports/)."""
+"""docs/figures/ file → (the block whose run draws it, its path under that run's reports/)."""
 
 _BLOCK = re.compile(
     r"(?P<open><!-- generated: (?P<key>[\w-]+) -->\n)(?P<body>.*?)"
@@ -187,6 +199,23 @@ def substitute(text: str, bodies: dict[str, str]) -> str:
     return _BLOCK.sub(one, text)
 
 
+def located() -> dict[str, Path]:
+    """Every generated block's key → the page that holds it.
+
+    Raises
+    ------
+    ValueError
+        For unbalanced markers, or a key in two places.
+    """
+    where: dict[str, Path] = {}
+    for page in pages():
+        for key in blocks(page.read_text()):
+            if key in where:
+                raise ValueError(f"block {key!r} is in {where[key]} and in {page}")
+            where[key] = page
+    return where
+
+
 def run(key: str, folder: Path) -> str:
     """Run block ``key``'s command in ``folder`` and return its standard output."""
     for command in SETUP.get(key, []):
@@ -208,16 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("keys", nargs="*", help="blocks to regenerate (default: every one)")
     ap.add_argument("--list", action="store_true", help="print the keys and stop")
     args = ap.parse_args(argv)
-    text = README.read_text()
-    present = blocks(text)
+    where = located()
     if args.list:
-        print("\n".join(present))
+        print("\n".join(f"{k}  {p.relative_to(ROOT)}" for k, p in where.items()))
         return 0
-    unknown = [k for k in args.keys if k not in COMMANDS]
+    unknown = [k for k in args.keys if k not in COMMANDS or k not in where]
     if unknown:
-        print(f"unknown block(s) {unknown}; known: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"unknown block(s) {unknown}; known: {', '.join(where)}", file=sys.stderr)
         return 2
-    todo = args.keys or present
+    todo = args.keys or list(where)
     day = datetime.date.today()
     failed = []
     for key in todo:
@@ -231,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for doc, (source, path) in FIGURES.items():
                 if source == key:
-                    shutil.copyfile(Path(tmp) / "reports" / path, ROOT / "docs" / doc)
-        text = substitute(README.read_text(), {key: render(key, output, day)})
-        README.write_text(text)  # after every block, so an interrupted run keeps what it did
+                    shutil.copyfile(Path(tmp) / "reports" / path, FIGURE_DIR / doc)
+        page = where[key]
+        # after every block, so that an interrupted run keeps what it did
+        page.write_text(substitute(page.read_text(), {key: render(key, output, day)}))
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

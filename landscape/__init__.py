@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -38,3 +40,20 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
+
+
+class _Package(types.ModuleType):
+    """The package module: a name that is also a submodule's stays the function's.
+
+    ``landscape.train`` is the function :func:`landscape.train.train` (the submodule is
+    ``sys.modules["landscape.train"]``). Importing the submodule binds it on the package;
+    without this, that would shadow the lazily loaded function.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY and _LAZY[name].endswith(name):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

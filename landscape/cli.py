@@ -287,9 +287,12 @@ def cmd_slice(argv: Sequence[str]) -> int:
     rng = seeds.stream(run.spec.study.seed, seeds.ANALYSIS, args.trial)
     random_dir = filter_normalized_direction(run.model, theta, rng)
     lam, top = hessian_directions(run.model, theta, d.X_train, d.y_train, k=1)
+    # One length for both directions, so that their rises compare: the filter-normalised
+    # direction's, about ‖θ‖ (Li et al. 2018's scale); the eigenvector comes with unit norm.
+    length = float(np.linalg.norm(random_dir))
     kw = {"radius": args.radius, "points": args.points}
     r = slice_1d(run.model, theta, random_dir, d.X_train, d.y_train, **kw)
-    h = slice_1d(run.model, theta, top[0], d.X_train, d.y_train, **kw)
+    h = slice_1d(run.model, theta, top[0] * length, d.X_train, d.y_train, **kw)
     centre = args.points // 2
     result = {
         "study": args.study,
@@ -303,6 +306,7 @@ def cmd_slice(argv: Sequence[str]) -> int:
         "two_over_lambda_max": float(2.0 / lam[0]) if lam[0] > 0 else None,
         "slice_random_rise": float(np.nanmax(r.loss) - r.loss[centre]),
         "slice_hessian_rise": float(np.nanmax(h.loss) - h.loss[centre]),
+        "direction_length": length,
     }
     from landscape.report import figures  # matplotlib is loaded only to draw
     from landscape.report.write import safe_dirname
@@ -314,9 +318,10 @@ def cmd_slice(argv: Sequence[str]) -> int:
             r.s,
             {
                 "filter-normalised random direction": r.loss,
-                "top Hessian eigenvector (unit)": h.loss,
+                "top Hessian eigenvector": h.loss,
             },
-            f"trial {args.trial}: {run.status}, E = {result['loss']:.4g}",
+            f"{args.study}, trial {args.trial} ({_params_text(run.params)}): {run.status}, "
+            f"E = {result['loss']:.4g}; both directions of length {length:.3g}",
         ),
         path,
     )
@@ -324,9 +329,7 @@ def cmd_slice(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    params = ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in run.params.items()
-    )
+    params = _params_text(run.params)
     how = "stored θ" if run.result is None else "trained again"
     if run.matches_stored is False:
         how += " (differs from the stored θ: another BLAS thread count or version?)"
@@ -338,10 +341,18 @@ def cmd_slice(argv: Sequence[str]) -> int:
     print(
         f"λ_max = {lam[0]:.4g} (2/λ_max = {result['two_over_lambda_max'] or float('nan'):.4g}); "
         f"E rises by {result['slice_random_rise']:.3g} along the random direction and by "
-        f"{result['slice_hessian_rise']:.3g} along the top eigenvector within ±{args.radius}"
+        f"{result['slice_hessian_rise']:.3g} along the top eigenvector within ±{args.radius} "
+        f"steps (both directions of length {length:.3g}, the filter-normalised one's)"
     )
     print(path)
     return 0
+
+
+def _params_text(params: dict) -> str:
+    """A trial's parameters in one short line: ``lr=0.2398, batch_size=2``."""
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )
 
 
 def _compare_parser() -> _Parser:

@@ -137,7 +137,6 @@ class TrainConfig:
         A name of :data:`landscape.schedules.SCHEDULES`.
     schedule_params : dict
     max_updates, gtol, atol, rtol, diverge_factor, stall_window, stall_tol, drop_last, eval_every
-        The stopping rules and evaluation of :func:`train`, with its defaults.
     track_sharpness : int or None
         Measure λ_max along training every this many updates (see :func:`train`).
     """

@@ -64,8 +64,8 @@ class PostgresServer:
     def _pg_ctl(self, *args: str) -> list[str]:
         return [str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
 
-    def create(self) -> None:
-        """initdb, start, and create the database ``landscape``."""
+    def create(self, database: str | None = "landscape") -> None:
+        """initdb, start, and create ``database`` (None: none, as a fresh server has)."""
         self._run(
             str(self.bindir / "initdb"),
             "-D",
@@ -76,6 +76,8 @@ class PostgresServer:
             "--no-sync",
         )
         self.start()
+        if database is None:
+            return
         self._run(
             str(self.bindir / "createdb"),
             "-h",
@@ -84,7 +86,7 @@ class PostgresServer:
             str(self.port),
             "-U",
             "postgres",
-            "landscape",
+            database,
         )
 
     def start(self) -> None:

@@ -134,6 +134,22 @@ def test_console_script_help_names_itself():
     assert out.startswith("usage: landscape NAME [options]")
 
 
+def test_the_package_names_load_lazily_and_train_is_the_function():
+    # the submodule landscape.train imported first (as the study runner does) must not shadow
+    # the function that `from landscape import train` gives
+    probe = (
+        "import landscape.train, landscape.data, sys\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "from landscape import MLP, load_dataset, train, run_study\n"
+        "import landscape\n"
+        "assert callable(train) and train is landscape.train and train.__name__ == 'train'\n"
+        "assert sorted(landscape.__all__) == landscape.__all__ and 'run_study' in dir(landscape)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr[-1000:]
+
+
 @pytest.mark.parametrize("args", [["--help"], ["lr_search", "--help"], ["list"]])
 def test_commands_that_load_no_data_do_not_import_scikit_learn(args, tmp_path):
     # --help and list must start in about the time `import optuna` takes (bench_startup):
@@ -639,8 +655,8 @@ def test_cli_refuses_a_rerun_with_another_setup_naming_the_fields(workdir, capsy
     assert code == 2 and len(err.splitlines()) == 1
     assert (
         "study 'lr_search' in sqlite:///studies/landscape.db was made with another setup: "
-        "data.name ('moons' → 'circles'); trainer.epochs (30 → 20); run with --study-name NEW"
-        in err
+        "data.name ('moons' → 'circles'); trainer.epochs (30 → 20); give a new study name "
+        "(--study-name NEW, or study_name= in Python)" in err
     ), err
     assert stored() == before
     assert main(["lr_search", *FAST, "--n-trials", "1", "--seed", "5"]) == 2
@@ -823,6 +839,10 @@ def test_load_trial_and_slice_a_stored_trial(workdir, capsys):
     lam = np.linalg.eigvalsh(hessian(run.model, run.theta, run.data.X_train, run.data.y_train))
     assert out["lambda_max"] == pytest.approx(lam[-1], rel=1e-10)
     assert out["slice_random_rise"] >= 0 and (workdir / out["figure"]).stat().st_size > 5000
+    # both slices step along directions of one length, the filter-normalised one's: the norm
+    # of θ's weights (its biases are left out of the direction), so their rises compare
+    weights = np.concatenate([W.ravel() for W, _ in run.model.layout.unravel(run.theta)])
+    assert out["direction_length"] == pytest.approx(np.linalg.norm(weights), rel=1e-12)
     # bad input: one line, exit 2
     for argv, text in [
         (["slice", "lr_search", "--trial", "7"], "has no finished trial 7; finished: 0–2"),

@@ -1,4 +1,4 @@
-"""The README's measured numbers and figures all come from benchmarks/readme.py."""
+"""The measured numbers and figures of the README and the site come from benchmarks/readme.py."""
 
 import importlib.util
 import re
@@ -14,17 +14,29 @@ _spec.loader.exec_module(readme)
 
 
 def test_every_generated_block_has_a_command_and_every_command_a_block():
-    keys = readme.blocks(readme.README.read_text())
-    assert len(keys) == len(set(keys))
-    assert set(keys) == set(readme.COMMANDS)
+    where = readme.located()  # raises for a key in two pages
+    assert set(where) == set(readme.COMMANDS)
+    assert all(page == readme.README or readme.DOCS in page.parents for page in where.values())
 
 
-def test_every_readme_figure_is_regenerated_by_a_block():
-    text = readme.README.read_text()
-    shown = set(re.findall(r"\(docs/([\w.-]+\.png)\)", text))
+def test_every_figure_shown_is_regenerated_by_a_block():
+    shown = set()
+    for page in readme.pages():
+        shown |= set(
+            re.findall(r"\((?:\.\./)*(?:docs/)?figures/([\w.-]+\.png)\)", page.read_text())
+        )
     assert shown == set(readme.FIGURES)
     assert {source for source, _ in readme.FIGURES.values()} <= set(readme.COMMANDS)
-    assert all((ROOT / "docs" / name).is_file() for name in shown)
+    assert all((readme.FIGURE_DIR / name).is_file() for name in shown)
+
+
+def test_a_key_in_two_pages_is_refused(tmp_path, monkeypatch):
+    block = "<!-- generated: a -->\nx\n<!-- /generated: a -->\n"
+    (tmp_path / "one.md").write_text(block)
+    (tmp_path / "two.md").write_text(block)
+    monkeypatch.setattr(readme, "pages", lambda: sorted(tmp_path.glob("*.md")))
+    with pytest.raises(ValueError, match="block 'a' is in"):
+        readme.located()
 
 
 def test_substitute_replaces_the_named_blocks_only():

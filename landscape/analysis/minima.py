@@ -1897,6 +1897,7 @@ class MinimaConfig:
     Attributes
     ----------
     n_starts : int
+        Random θ⁽⁰⁾ trained, each drawn from the study's seed.
     chunk : int
         Starts per trial: the unit of work one worker takes at a time.
     polish_gtol, polish_iter : float, int

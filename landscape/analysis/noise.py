@@ -1125,7 +1125,9 @@ class AxisSettings:
         ``grid_low``·ε_div to ``grid_high``·ε_div, log-spaced and denser near the top; a list
         is used for every B.
     grid_points : int
+        Step sizes of an ``auto`` grid.
     grid_low, grid_high : float
+        Ends of an ``auto`` grid, as fractions of ε_div(B).
     horizons : tuple of int
         Updates U of every run; each horizon is a set of cells of its own.
     cooldown, cool_factor : float

@@ -292,7 +292,7 @@ class PopulationReLU(ChainProblem):
 
 
 def match_units(A: np.ndarray, B: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Permutations (columns q, rows p) that bring B (n, d) closest to A: A ≈ B[p][:, q].
+    """Permutations (columns q, rows p) that bring B (n, d) closest to A: ``A ≈ B[p][:, q]``.
 
     A column's sorted entries do not change when rows are permuted, so the columns are matched
     first on those (an assignment problem), then rows on the matched columns, then each again

@@ -110,7 +110,7 @@ def unit_transform(
     ----------
     layout : Layout
     perms : dict of layer to ndarray of int, shape (d_l,)
-        New unit j is old unit perms[layer][j].
+        New unit j is old unit ``perms[layer][j]``.
     flips : dict of layer to ndarray of bool, shape (d_l,)
         Units (after permuting) whose sign is flipped.
 

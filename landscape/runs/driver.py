@@ -759,7 +759,8 @@ def _check_existing(storage: optuna.storages.BaseStorage, name: str, spec: Spec,
         return 0
     attrs = records.study_attrs(storage, study_id)
     n_trials = len(storage.get_all_trials(study_id, deepcopy=False))
-    hint = "run with --study-name NEW for a new study"
+    # the CLI's flag and run_study's argument, for whichever called
+    hint = "give a new study name (--study-name NEW, or study_name= in Python) for a new study"
     stored = records.stored_spec(attrs)
     if stored is None:
         if n_trials:  # (with no trial it is being created by another invocation right now)

@@ -98,7 +98,20 @@ class StudySection:
 
 @dataclass(frozen=True)
 class DataSection:
-    """Dataset by name, with generator options (see :func:`landscape.data.load_dataset`)."""
+    """Dataset by name, with generator options (see :func:`landscape.data.load_dataset`).
+
+    Attributes
+    ----------
+    name : str
+        One of :data:`landscape.data.DATASETS`: scikit-learn's generators and bundled sets,
+        ``xor``, ``teacher`` and ``relu_teacher``. Nothing is downloaded.
+    val_fraction : float or None
+        Share of the samples held out for validation (stratified for classes); unset: the
+        dataset's default (0.2; none for the teachers).
+    options : dict
+        Keyword options of the generator, e.g. ``{n_samples = 1000, noise = 0.3}`` for moons;
+        ``random_state`` and the return format are the study's.
+    """
 
     name: str = setting("moons", choices=DATASETS)
     val_fraction: float | None = setting(None, low=0, high=1, open_high=True, optional=True)
@@ -109,8 +122,22 @@ class DataSection:
 class ModelSection:
     """Hidden widths, activation, loss, initialisation and frozen blocks of the MLP.
 
-    ``frozen`` maps parameter blocks (``W1`` … ``WL``, ``b1`` … ``bL``) to the value they are
-    held at (see :class:`landscape.model.MLP`), e.g. ``{W2 = 1.0, b1 = 0.0, b2 = 0.0}``.
+    Attributes
+    ----------
+    hidden : tuple of int
+        Width of each hidden layer; the input and output sizes come from the data.
+    activation : str
+        Of every hidden unit: tanh, relu, sigmoid or identity (a linear network).
+    loss : str
+        ``mse`` (½·mean squared error, eq 5) or ``cross_entropy`` (softmax, eq 6).
+    init : str or None
+        Initialisation of θ⁽⁰⁾: glorot, he or normal; unset: glorot for tanh, sigmoid and
+        identity, he for relu.
+    init_scale : float
+        Factor on the initial weights' standard deviation.
+    frozen : dict
+        Parameter blocks (``W1`` … ``WL``, ``b1`` … ``bL``) held at one value, never trained
+        (see :class:`landscape.model.MLP`), e.g. ``{W2 = 1.0, b1 = 0.0, b2 = 0.0}``.
     """
 
     hidden: tuple[int, ...] = setting((16,), low=1, each=True)
@@ -142,9 +169,14 @@ class Param:
         ``pow2``: the powers of two from ``low`` up to ``high`` (default N, the training set
         size), with N itself added when it is not a power of two.
     low, high : float or None
+        The range of a float, int or pow2 search (both ends included); ``high = "N"`` is the
+        training set size.
     log : bool
+        Sample a float or int range uniformly in its logarithm (ε spans decades).
     step : float or None
+        A float or int range's step; the ``grid`` sampler needs it for float searches.
     choices : tuple or None
+        The values of a categorical search.
     when : dict
         Only suggested when other parameters have these values, e.g. ``{schedule = "step"}``.
     """
@@ -162,7 +194,16 @@ class Param:
 
 @dataclass(frozen=True)
 class Component:
-    """A sampler or pruner by name with keyword options."""
+    """A sampler or pruner by name with keyword options.
+
+    Attributes
+    ----------
+    name : str
+        Samplers: ``tpe``, ``random``, ``qmc``, ``grid``. Pruners: ``median``,
+        ``percentile``, ``successive_halving``, ``hyperband``, ``none``.
+    options : dict
+        Keyword arguments of the Optuna class, e.g. ``{n_startup_trials = 10}``.
+    """
 
     name: str
     options: dict = field(default_factory=dict)
