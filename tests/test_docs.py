@@ -74,7 +74,7 @@ def test_site_builds_strictly_with_its_generated_reference(site):
     api = (site / "reference" / "api" / "index.html").read_text()
     # the parsers' options, the config classes' fields and the docstrings are all there
     assert "--storage-retry" in cli and "--no-upload" in cli and "compare" in cli
-    assert "analysis.n_starts" in spec and "trainer.stall_window" in spec
+    assert "analysis.n_starts" in spec and "stall_window" in spec and "[trainer]" in spec
     assert "minima, minima_census, escape, spurious" in spec  # who reads analysis.n_starts
     assert "examine_points" in api and "load_dataset" in api
     for page in nav_pages():
@@ -152,6 +152,81 @@ def test_readme_and_site_home_state_the_same_verdicts():
 
 def test_readme_fits_on_a_page():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+# ------------------------------------------------------------------- generated references
+
+
+def _reference():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import reference
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return reference
+
+
+def test_every_spec_field_is_documented_with_its_rule_and_default():
+    from landscape.analysis import KINDS
+
+    ref = _reference()
+    classes = [cls for _, cls, _ in ref.SECTIONS] + [k.config for k in KINDS.values()]
+    for cls in classes:
+        for row in ref.field_rows(cls, ("kind",)):
+            assert row["meaning"], f"{cls.__name__}.{row['name']} has no text in its docstring"
+    rows = {r["name"]: r for r in ref.field_rows(ref.schema.TrainerSection)}
+    # an unset int is still worded as an int; a number's rule keeps its bounds
+    assert rows["stall_window"]["allowed"] == "an integer >= 1 (or unset)"
+    assert rows["stall_window"]["default"] == "unset"
+    assert rows["lr"]["allowed"] == "a finite number > 0" and rows["lr"]["default"] == "`0.1`"
+    # the [trainer] fields without their own text take train()'s parameter text
+    assert rows["gtol"]["meaning"].startswith("`converged` also when")
+
+
+def test_attribute_docs_reads_shared_lines_and_base_classes():
+    ref = _reference()
+
+    class Base:
+        """Base.
+
+        Attributes
+        ----------
+        a, b : int
+            Shared text
+            on two lines.
+        c : float
+
+        Notes
+        -----
+        Not an attribute.
+        """
+
+    class Child(Base):
+        """Child.
+
+        Attributes
+        ----------
+        c : float
+            The child's own.
+        """
+
+    docs = ref.attribute_docs(Child)
+    assert docs == {
+        "a": "Shared text on two lines.",
+        "b": "Shared text on two lines.",
+        "c": "The child's own.",
+    }
+
+
+def test_the_cli_reference_lists_every_option_of_every_command():
+    ref = _reference()
+    page = ref.cli_reference()
+    for name, make in ref.COMMANDS:
+        assert f"## `{name}`" in page
+        for action in make()._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert f"`{flag}`" in page, (name, flag)
 
 
 # -------------------------------------------------------------------------- code blocks

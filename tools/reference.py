@@ -223,11 +223,11 @@ def field_rows(cls: type, skip: tuple[str, ...] = ()) -> list[dict[str, str]]:
     return rows
 
 
-def _table(rows: list[dict[str, str]], prefix: str) -> list[str]:
+def _table(rows: list[dict[str, str]]) -> list[str]:
     out = ["| field | type | allowed | default | meaning |", "|---|---|---|---|---|"]
     for r in rows:
         out.append(
-            f"| `{prefix}{r['name']}` | {r['type']} | {r['allowed']} | {r['default']} "
+            f"| `{r['name']}` | {r['type']} | {r['allowed']} | {r['default']} "
             f"| {r['meaning']} |"
         )
     return out
@@ -257,7 +257,7 @@ def spec_reference() -> str:
     for section, cls, who in SECTIONS:
         out += ["", f"## `[{section}]`", "", who, ""]
         skip = ("name",) if section == "search.NAME" else ()
-        out += _table(field_rows(cls, skip), f"{section}.")
+        out += _table(field_rows(cls, skip))
     out += [
         "",
         "## `[analysis]`",
@@ -275,7 +275,7 @@ def spec_reference() -> str:
         doc = inspect.getdoc(kind.config) or ""
         first = _cell(doc.split("\n\n")[0].replace("\n", " "))
         out += ["", f'### `kind = "{name}"`', "", first, ""]
-        out += _table(field_rows(kind.config, ("kind",)), "analysis.")
+        out += _table(field_rows(kind.config, ("kind",)))
     return "\n".join(out) + "\n"
 
 

@@ -73,8 +73,8 @@ class StudySection:
         spec's bounds. Needs a log-scale float search of ``trainer.lr``.
     track_sharpness : int
         Full-batch constant-ε searches: after the search, a few representative trials (the
-        best, those nearest below and above the divergence boundary, a stalled one and one at
-        one unstable at θ⁽⁰⁾) are trained again measuring λ_max this many times along the
+        best, those nearest below and above the divergence boundary, a stalled one and one
+        unstable at θ⁽⁰⁾) are trained again measuring λ_max this many times along the
         run, and the summary reads each against 2/ε (0: off).
     repeats : int
         Runs of each sampled configuration (searches), >= 1: repeat r > 0 is a trial with the
