@@ -77,6 +77,7 @@ def test_site_builds_strictly_with_its_generated_reference(site):
     assert "analysis.n_starts" in spec and "stall_window" in spec and "[trainer]" in spec
     assert "minima, minima_census, escape, spurious" in spec  # who reads analysis.n_starts
     assert "examine_points" in api and "load_dataset" in api
+    assert not re.search(r":(func|class|mod|meth|data):`", api)  # Sphinx roles read as code
     for page in nav_pages():
         html = site / page.removesuffix(".md").removesuffix("index") / "index.html"
         assert html.is_file(), page
