@@ -227,8 +227,7 @@ def _table(rows: list[dict[str, str]]) -> list[str]:
     out = ["| field | type | allowed | default | meaning |", "|---|---|---|---|---|"]
     for r in rows:
         out.append(
-            f"| `{r['name']}` | {r['type']} | {r['allowed']} | {r['default']} "
-            f"| {r['meaning']} |"
+            f"| `{r['name']}` | {r['type']} | {r['allowed']} | {r['default']} | {r['meaning']} |"
         )
     return out
 
