@@ -762,6 +762,18 @@ def _no_space_line(exc: BaseException | None) -> str:
     return f"the disk is full{where}; free space there and run the command again"
 
 
+SUBCOMMANDS = {
+    "list": cmd_list,
+    "report": cmd_report,
+    "dashboard": cmd_dashboard,
+    "repair": cmd_repair,
+    "lr_range": cmd_lr_range,
+    "slice": cmd_slice,
+    "compare": cmd_compare,
+}
+"""Every command but running a spec (``NAME``), by the word that starts it."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m landscape.study`` and the ``landscape`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -780,16 +792,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     install_signal_handlers()
     try:
-        command = {
-            "list": cmd_list,
-            "report": cmd_report,
-            "dashboard": cmd_dashboard,
-            "repair": cmd_repair,
-            "lr_range": cmd_lr_range,
-            "slice": cmd_slice,
-            "compare": cmd_compare,
-        }
-        code = command[argv[0]](argv[1:]) if argv[0] in command else cmd_run(argv)
+        command = SUBCOMMANDS.get(argv[0])
+        code = command(argv[1:]) if command is not None else cmd_run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe must raise here, not at exit
         return code
     except (UsageError, ReportError, files.FolderError) as exc:
