@@ -20,8 +20,8 @@ REGIME_MEANING = {
     "too small": "the loss barely moved (stalled)",
     "converging": "trained: converged, or still improving when the budget ran out",
     "unstable at θ⁽⁰⁾": "ε above 2/λ_max(θ⁽⁰⁾), yet no divergence: the run moved to flatter "
-    "regions (catapult) or hovers at λ_max ≈ 2/ε (edge of stability); the sharpness tracking "
-    "tells which",
+    "regions (a catapult when the loss spiked meanwhile, flattened when it only fell) or hovers "
+    "at λ_max ≈ 2/ε (edge of stability); the sharpness tracking tells which",
     "diverging": "too large: the loss blew up",
 }
 

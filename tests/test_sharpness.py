@@ -8,10 +8,12 @@ from threadpoolctl import threadpool_limits
 
 import landscape
 from landscape import MLP, load_dataset, train
-from landscape.analysis.sharpness import SHARPNESS_KINDS, read_sharpness
+from landscape.analysis.sharpness import SHARPNESS_KINDS, SPIKE, loss_spike, read_sharpness
 from landscape.hessian import hessian
 from landscape.report import data
+from landscape.report.text import format_summary
 from landscape.runs import records
+from landscape.summary import summarize
 
 
 def _friedman():
@@ -60,7 +62,8 @@ def test_sharpness_on_a_quadratic_is_constant_and_exact():
     )
     s = res.history["sharpness"]
     assert np.allclose(s[np.isfinite(s)], lam, rtol=1e-9, atol=0)
-    assert read_sharpness(s, 0.1, res.status).kind == "below"  # r = 0.1·λ/2 ≈ 0.2
+    reading = read_sharpness(s, 0.1, res.status, res.history["loss"])
+    assert reading.kind == "below"  # r = 0.1·λ/2 ≈ 0.2
 
 
 def test_progressive_sharpening_to_the_edge_of_stability():
@@ -69,7 +72,7 @@ def test_progressive_sharpening_to_the_edge_of_stability():
     with threadpool_limits(1):
         res = train(model, theta0, ds.X_train, ds.y_train, lr=0.5, epochs=3000, track_sharpness=30)
     s = res.history["sharpness"]
-    reading = read_sharpness(s, 0.5, res.status)
+    reading = read_sharpness(s, 0.5, res.status, res.history["loss"])
     assert res.status == "budget"
     assert reading.kind == "edge of stability"
     assert reading.ratio_start < 0.8  # it started well below the limit ...
@@ -81,33 +84,158 @@ def test_progressive_sharpening_to_the_edge_of_stability():
     assert (np.diff(loss) > 0).any()
 
 
+def _uv(u: float, v: float) -> tuple[MLP, np.ndarray]:
+    """Lewkowycz et al.'s uv model: f = u·v on one input x = 1, target 0, no biases."""
+    model = MLP([1, 1, 1], "identity", "mse", frozen={"b1": 0.0, "b2": 0.0})
+    theta = model.init(np.random.default_rng(0))
+    theta[model.layout.block("W1")] = u
+    theta[model.layout.block("W2")] = v
+    return model, theta
+
+
+def _uv_run(r0: float, epochs: int = 200):
+    """The uv model from (u, v) = (2, 0.3), where λ_max(θ⁽⁰⁾) = 4.339, at ε = r0 · 2/λ_max."""
+    model, theta = _uv(2.0, 0.3)
+    X, y = np.ones((1, 1)), np.zeros(1)
+    lam0 = np.linalg.eigvalsh(hessian(model, theta, X, y))[-1]
+    lr = r0 * 2.0 / lam0
+    res = train(model, theta, X, y, lr=lr, epochs=epochs, track_sharpness=1)
+    return lam0, lr, res
+
+
+def test_uv_model_starts_where_its_hessian_says():
+    # E = ½(uv)², H = [[v², 2uv], [2uv, u²]] at f = uv: at (2, 0.3), [[0.09, 1.2], [1.2, 4]]
+    lam0, _, _ = _uv_run(1.0, epochs=1)
+    assert lam0 == pytest.approx((4.09 + np.sqrt(3.91**2 + 4 * 1.44)) / 2, rel=1e-12)
+
+
+def test_catapult_on_the_uv_model_is_a_loss_spike_while_the_sharpness_falls():
+    """Lewkowycz et al. (2020): 2/λ < ε, the loss grows, λ falls below 2/ε, the loss falls."""
+    _, lr, res = _uv_run(1.5)
+    loss, s = res.history["loss"], res.history["sharpness"]
+    reading = read_sharpness(s, lr, res.status, loss)
+    assert res.status == "converged" and reading.kind == "catapult"
+    # the loss rises from ½·0.6² = 0.18 for two updates, then falls to rounding
+    assert loss[0] == pytest.approx(0.18)
+    assert loss[1] > loss[0] and loss[2] > loss[1] and loss[2] > 3.5 * loss[0]
+    assert loss[-1] < 1e-20
+    # … while λ_max falls from 1.5 × 2/ε to 0.2 × 2/ε
+    assert reading.ratio_start == pytest.approx(1.5)
+    assert reading.ratio_end == pytest.approx(0.2, abs=0.01)
+    assert reading.loss_spike == pytest.approx(loss[2] / loss[0]) and reading.loss_spike > SPIKE
+
+
 @pytest.mark.parametrize(
-    ("ratios", "status", "kind"),
+    ("r0", "status", "kind"),
+    [(0.8, "converged", "below"), (2.5, "diverged", "diverged")],
+)
+def test_uv_model_below_the_limit_and_far_above_it(r0, status, kind):
+    lam0, lr, res = _uv_run(r0)
+    reading = read_sharpness(res.history["sharpness"], lr, res.status, res.history["loss"])
+    assert res.status == status and reading.kind == kind
+    assert reading.ratio_start == pytest.approx(r0)
+
+
+def test_flattening_without_a_loss_spike_is_no_catapult():
+    """digits, 8 tanh units, ε = 2 · 2/λ_max(θ⁽⁰⁾): λ_max falls below 2/ε, E only falls."""
+    ds = load_dataset("digits", rng=np.random.default_rng(0))
+    model = MLP(ds.sizes([8]), "tanh", "cross_entropy")
+    theta0 = model.init(np.random.default_rng(1))
+    lam0 = np.linalg.eigvalsh(hessian(model, theta0, ds.X_train, ds.y_train))[-1]
+    lr = 2 * 2 / lam0
+    with threadpool_limits(1):
+        res = train(model, theta0, ds.X_train, ds.y_train, lr=lr, epochs=40, track_sharpness=10)
+    loss = res.history["loss"]
+    reading = read_sharpness(res.history["sharpness"], lr, res.status, loss)
+    assert reading.kind == "flattened"
+    assert (np.diff(loss) <= 0).all()  # monotone: no spike at all
+    assert reading.loss_spike == 1.0
+    assert reading.ratio_start == pytest.approx(2.0) and reading.ratio_end < 0.85
+
+
+@pytest.mark.parametrize(
+    ("r0", "kind", "spiked"),
     [
-        ([0.1, 0.3, 0.5, 0.8], "budget", "below"),
-        ([0.2, 0.6, 0.95, 1.02, 0.99, 1.01], "budget", "edge of stability"),
-        ([2.0, 1.2, 0.5, 0.1], "budget", "catapult"),
-        ([2.4, 1.01, 1.02, 1.03], "budget", "catapult, then edge of stability"),
-        ([1.1, 1.0, 0.99, 1.01], "budget", "at the limit"),
-        ([0.95, 0.6, 0.7], "budget", "fell below"),
-        ([0.5, 3.0], "diverged", "diverged"),
-        ([0.2, 1.5, 0.3, 1.6], "budget", "unsettled"),
+        (1.2, "flattened, then edge of stability", False),
+        (1.5, "catapult, then edge of stability", True),
     ],
 )
-def test_every_verdict_on_a_known_series(ratios, status, kind):
+def test_from_above_the_limit_to_the_edge_of_stability(r0, kind, spiked):
+    """friedman1, 16 tanh units (MSE): λ_max starts above 2/ε, comes down to it and hovers."""
+    ds = load_dataset("friedman1", rng=np.random.default_rng(0), n_samples=100)
+    model = MLP(ds.sizes([16]), "tanh", "mse")
+    theta0 = model.init(np.random.default_rng(1))
+    lam0 = np.linalg.eigvalsh(hessian(model, theta0, ds.X_train, ds.y_train))[-1]
+    lr = r0 * 2 / lam0
+    with threadpool_limits(1):
+        res = train(model, theta0, ds.X_train, ds.y_train, lr=lr, epochs=200, track_sharpness=20)
+    reading = read_sharpness(res.history["sharpness"], lr, res.status, res.history["loss"])
+    assert res.status == "budget" and reading.kind == kind
+    assert reading.ratio_end == pytest.approx(1.0, abs=0.1)
+    assert (reading.loss_spike > SPIKE) is spiked
+
+
+@pytest.mark.parametrize(
+    ("ratios", "loss", "status", "kind"),
+    [
+        ([0.1, 0.3, 0.5, 0.8], [4, 3, 2, 1], "budget", "below"),
+        ([0.2, 0.6, 0.95, 1.02, 0.99, 1.01], [6, 5, 4, 3, 3.5, 2], "budget", "edge of stability"),
+        ([2.0, 1.2, 0.5, 0.1], [1, 3, 0.5, 0.1], "budget", "catapult"),
+        ([2.0, 1.2, 0.5, 0.1], [1, 0.9, 0.5, 0.1], "budget", "flattened"),
+        ([2.4, 1.01, 1.02, 1.03], [1, 2, 0.5, 0.6], "budget", "catapult, then edge of stability"),
+        (
+            [2.4, 1.01, 1.02, 1.03],
+            [1, 0.5, 0.4, 0.6],
+            "budget",
+            "flattened, then edge of stability",
+        ),
+        ([1.1, 1.0, 0.99, 1.01], [4, 3, 3.3, 2], "budget", "at the limit"),
+        ([0.95, 0.6, 0.7], [3, 2, 1], "budget", "fell below"),
+        ([0.5, 3.0], [1, 30], "diverged", "diverged"),
+        ([0.2, 1.5, 0.3, 1.6], [4, 3, 2, 1], "budget", "unsettled"),
+    ],
+)
+def test_every_verdict_on_a_known_series(ratios, loss, status, kind):
     lr = 0.25
     sharp = np.array(ratios) * 2 / lr
     sharp = np.r_[sharp, np.nan]  # unmeasured points are skipped
-    reading = read_sharpness(sharp, lr, status)
+    reading = read_sharpness(sharp, lr, status, np.r_[loss, loss[-1]])
     assert reading.kind == kind and kind in SHARPNESS_KINDS
     assert reading.ratio_start == pytest.approx(ratios[0])
     assert reading.ratio_max == pytest.approx(max(ratios))
     assert reading.measurements == len(ratios)
 
 
+def test_a_loss_rise_after_the_sharpness_came_down_is_no_catapult():
+    # the rise at the third row comes after r fell to 1.1 (inside the band) at the second
+    sharp = np.array([2.0, 1.1, 0.5, 0.1]) * 2 / 0.25
+    reading = read_sharpness(sharp, 0.25, "budget", np.array([1.0, 0.9, 1.5, 0.1]))
+    assert reading.kind == "flattened" and reading.loss_spike == 1.0
+
+
+def test_the_spike_is_read_from_every_row_not_only_the_measured_ones():
+    # λ_max measured at rows 0 and 3 only; the loss spiked at row 2, between them
+    sharp = np.array([2.0, np.nan, np.nan, 0.5]) * 2 / 0.25
+    reading = read_sharpness(sharp, 0.25, "budget", np.array([1.0, 0.8, 2.4, 0.7]))
+    assert reading.kind == "catapult" and reading.loss_spike == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("loss", "spike"),
+    [([3, 2, 1], 1.0), ([1, 2, 0.5], 2.0), ([1, 0.5, 0.75, 0.1, 0.3], 3.0), ([2], 1.0)],
+)
+def test_loss_spike_is_the_largest_rise_above_the_lowest_loss_so_far(loss, spike):
+    assert loss_spike(np.array(loss, dtype=float)) == pytest.approx(spike)
+
+
+def test_loss_and_sharpness_of_different_lengths_are_refused():
+    with pytest.raises(ValueError, match="one entry of each per history row"):
+        read_sharpness(np.array([1.0, 2.0]), 0.1, "budget", np.array([1.0]))
+
+
 def test_no_measurement_is_refused():
     with pytest.raises(ValueError, match="no finite sharpness measurement"):
-        read_sharpness(np.array([np.nan]), 0.1, "budget")
+        read_sharpness(np.array([np.nan]), 0.1, "budget", np.array([1.0]))
 
 
 def test_a_search_tracks_its_representative_runs_and_stores_them(workdir):
@@ -160,3 +288,33 @@ def test_a_trial_asked_to_track_sharpness_stores_every_measurement(workdir):
         assert h["sharpness_updates"][:4] == [0, 1, 2, 4]
         assert len(h["sharpness"]) == len(h["sharpness_updates"])
         assert all(v > 0 for v in h["sharpness"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "spike", "words"),
+    [
+        ("catapult", 3.65, "the loss rose to 3.65× its lowest so far before λ_max came down"),
+        ("flattened", 1.0, "the loss never rose before λ_max came down"),
+    ],
+)
+def test_the_summary_says_whether_the_loss_spiked(kind, spike, words):
+    run = {
+        "trial": 3,
+        "role": "best",
+        "lr": 0.5,
+        "status": "converged",
+        "regime": "unstable at θ⁽⁰⁾",
+        "every": 10,
+        "kind": kind,
+        "ratio_start": 1.5,
+        "ratio_max": 1.5,
+        "ratio_end": 0.2,
+        "share_at_limit": 0.0,
+        "measurements": 9,
+        "loss_spike": spike,
+    }
+    text = format_summary(summarize([], "minimize", sharpness=[run]), "val_loss")
+    assert (
+        f"trial 3 (best, ε=0.5, unstable at θ⁽⁰⁾, converged): {kind}; r 1.5 at the start, max "
+        f"1.5, 0.2 at the end; {words}" in text
+    )

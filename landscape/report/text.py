@@ -16,6 +16,7 @@ from landscape.analysis.convergence import ConvergenceReport
 from landscape.analysis.geometry import GeometryReport
 from landscape.analysis.minima import MinimaReport
 from landscape.analysis.noise import AxisReport
+from landscape.analysis.sharpness import BAND
 from landscape.analysis.symmetry import GroupCounts, SymmetryCheck
 from landscape.summary import Summary
 
@@ -105,9 +106,19 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
             lines.append(
                 f"  trial {run['trial']} ({run['role']}, ε={run['lr']:.4g}, {run['regime']}, "
                 f"{run['status']}): {run['kind']}; r {run['ratio_start']:.3g} at the start, "
-                f"max {run['ratio_max']:.3g}, {run['ratio_end']:.3g} at the end"
+                f"max {run['ratio_max']:.3g}, {run['ratio_end']:.3g} at the end" + _spike_text(run)
             )
     return "\n".join(lines)
+
+
+def _spike_text(run: dict) -> str:
+    """How far the loss rose before λ_max came down to 2/ε (readings stored before it: none)."""
+    spike = run.get("loss_spike")
+    if spike is None or run["ratio_start"] <= BAND[1] or run["kind"] == "diverged":
+        return ""
+    if spike <= 1.0:
+        return "; the loss never rose before λ_max came down"
+    return f"; the loss rose to {spike:.3g}× its lowest so far before λ_max came down"
 
 
 def format_range_test(rt: dict, best_lr: float | None = None) -> str:
@@ -150,7 +161,8 @@ def _limit_reading(summary: Summary) -> str:
     if limit < lo:
         return (
             f"gradient descent stayed stable up to {lo / limit:.3g}× 2/λ_max(θ⁽⁰⁾): the runs "
-            "left the sharp start behind for flatter regions (catapult) instead of diverging"
+            "left the sharp start behind for flatter regions instead of diverging (the "
+            "sharpness tracking tells a catapult, with a loss spike, from a quiet flattening)"
         )
     return (
         f"divergence started at {hi / limit:.3g}× 2/λ_max(θ⁽⁰⁾), below it: the curvature grew "

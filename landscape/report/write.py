@@ -246,9 +246,10 @@ def _search_report(study, store, add):
             "Sharpness along training against 2/ε",
             "Representative trials trained again measuring λ_max of the full-batch Hessian "
             "(Lanczos on exact Hessian-vector products). Gradient descent with a constant ε is "
-            "stable near a minimum only while λ_max < 2/ε (dashed, one per run): a sharpness "
-            "that rises to its line and hovers there is the edge of stability; one that starts "
-            "above it and falls is a catapult.",
+            "stable near a minimum only while λ_max < 2/ε (dashed, one per run, labelled with "
+            "its ε at the right): a sharpness that rises to its line and hovers there is the "
+            "edge of stability; one that starts above it and falls is a catapult when the loss "
+            "(right) spiked meanwhile, and flattened when the loss only fell.",
         )
     curves = data.learning_curves(study, store)
     if curves:

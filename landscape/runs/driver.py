@@ -933,7 +933,7 @@ def _track_sharpness(
         _, _, res = retrain(problem, rec.params, rec.number, track_sharpness=every, repeat=repeat)
         h = res.history
         measured = np.isfinite(h["sharpness"])
-        reading = read_sharpness(h["sharpness"][measured], rec.lr, res.status)
+        reading = read_sharpness(h["sharpness"], rec.lr, res.status, h["loss"])
         n = rec.number
         arrays[f"t{n}_updates"] = h["updates"][measured]
         arrays[f"t{n}_sharpness"] = h["sharpness"][measured]
