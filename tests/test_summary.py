@@ -50,6 +50,11 @@ def test_summary_unstable_at_the_start_is_above_its_limit_without_divergence():
         ("diverging", 30.0, 90.0, 2),
     ]
     assert [(r.name, r.count) for r in s.pruned] == [("unstable at θ⁽⁰⁾", 1)]
+    # both tables hold the regime; what it means is said once, below them
+    text = format_summary(s, "val_loss").splitlines()
+    notes = [i for i, line in enumerate(text) if line.startswith("  (unstable at θ⁽⁰⁾: ε above")]
+    pruned_table = text.index("pruned trials, by the regime their curve was in when pruned:")
+    assert len(notes) == 1 and notes[0] == pruned_table + 2
 
 
 @pytest.mark.parametrize(

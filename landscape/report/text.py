@@ -32,6 +32,10 @@ def format_summary(summary: Summary, metric: str, header: str = "") -> str:
     if summary.pruned and not summary.groups:
         lines.append("pruned trials, by the regime their curve was in when pruned:")
         lines += _regime_rows(summary.pruned)
+    # the one regime whose name needs words, said once below both tables
+    unstable = [r for r in (*summary.regimes, *summary.pruned) if r.name == "unstable at θ⁽⁰⁾"]
+    if unstable and not summary.groups:
+        lines.append(f"  ({unstable[0].name}: {unstable[0].meaning})")
     params = list(dict.fromkeys(g.param for g in summary.groups))
     for param in params:
         rows = [g for g in summary.groups if g.param == param]
@@ -181,7 +185,6 @@ def _regime_rows(regimes: list) -> list[str]:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(reg.status_counts.items()))
         mixed = "; interleaved with another regime" if reg.interleaved else ""
         rows.append(f"  {reg.name:17s} ε {span} {reg.count:3d} ({counts}){mixed}")
-    rows += [f"  ({r.name}: {r.meaning})" for r in regimes if r.name == "unstable at θ⁽⁰⁾"]
     return rows
 
 
