@@ -88,14 +88,8 @@ def stored(tmp_path_factory):
 
 STORAGE = "sqlite:///{}/studies/landscape.db"
 KINDS = {
-    "lr_search": [
-        "loss_vs_lr.png",
-        "curves_epochs.png",
-        "curves_updates.png",
-        "history.png",
-        "sharpness.png",
-    ],
-    "batch_search": ["batch_map.png", "loss_vs_lr.png"],
+    "lr_search": ["loss_vs_lr.png", "curves_updates.png", "history.png", "sharpness.png"],
+    "batch_search": ["batch_map.png", "loss_vs_lr.png", "curves_epochs.png", "curves_updates.png"],
     "schedule_search": ["schedules.png"],
     "minima": ["minima.png", "spectra.png"],
     "symmetry": [],
@@ -117,6 +111,13 @@ def test_report_written_for_every_kind_with_its_figures(stored, name):
         assert (index.parent / src).is_file()
     assert "http://" not in page and "https://" not in page  # works offline
     assert "<h2>Spec</h2>" in page
+
+
+def test_full_batch_report_draws_its_curves_against_updates_only(stored):
+    # full-batch GD: an epoch is one update, so curves against epochs would repeat them
+    folder = stored / "reports" / "lr_search"
+    assert not (folder / "curves_epochs.png").exists()
+    assert "curves_epochs" not in (folder / "index.html").read_text()
 
 
 def test_report_command_rewrites_from_storage_alone(stored, capsys, monkeypatch):

@@ -162,6 +162,35 @@ def lr_points(study: optuna.Study, store) -> LrPoints:
     )
 
 
+class History(NamedTuple):
+    """The search's trials in order: each one's objective value and status, and the best so far.
+
+    ``value`` is NaN for a trial without one (a diverged run); ``best`` is the best value of
+    the complete trials up to each trial (NaN before the first one); pruned trials carry the
+    value at pruning, which does not count towards the best.
+    """
+
+    number: np.ndarray
+    value: np.ndarray
+    status: np.ndarray
+    best: np.ndarray
+    minimize: bool
+
+
+def history(study: optuna.Study) -> History:
+    """Objective value against trial number, with the best-so-far line of the complete trials."""
+    trials = finished(study)
+    minimize = study.direction != optuna.study.StudyDirection.MAXIMIZE
+    number = np.array([t.number for t in trials], dtype=int)
+    value = np.array([math.nan if t.value is None else float(t.value) for t in trials], dtype=float)
+    status = np.array([records.status(t) for t in trials], dtype=str)
+    complete = np.array([t.state == TrialState.COMPLETE for t in trials], dtype=bool)
+    counts = complete & np.isfinite(value)
+    pick = np.fmin if minimize else np.fmax
+    best = pick.accumulate(np.where(counts, value, math.nan)) if len(value) else value
+    return History(number, value, status, best, minimize)
+
+
 def configuration(t: optuna.trial.FrozenTrial) -> tuple:
     """What makes runs repeats of one another (:func:`landscape.summary.configuration`)."""
     return summary_configuration(t.params)
@@ -393,6 +422,27 @@ def artifact_arrays(
         return None
     whose = f"study {study.study_name!r}" if trial is None else f"trial {trial.number}"
     return records.read_arrays(store, metas[-1].artifact_id, filename, whose)
+
+
+class RangeMinima(NamedTuple):
+    """Where the LR range test's loss was least: the raw loss's and its moving average's.
+
+    The moving average lags the raw loss (by about 1/(1 − β) updates), so its minimum lies at
+    a larger ε and a higher loss; the suggestion is a tenth of its ε (fastai's rule).
+    """
+
+    lr_raw: float
+    loss_raw: float
+    lr_smoothed: float
+    loss_smoothed: float
+
+
+def range_minima(lr: np.ndarray, loss: np.ndarray, smoothed: np.ndarray) -> RangeMinima:
+    """The least raw loss and the least smoothed loss of a range test, each with its ε."""
+    raw = np.where(np.isfinite(loss), loss, np.nan)
+    sm = np.where(np.isfinite(smoothed), smoothed, np.nan)
+    i, j = int(np.nanargmin(raw)), int(np.nanargmin(sm))
+    return RangeMinima(float(lr[i]), float(raw[i]), float(lr[j]), float(sm[j]))
 
 
 class SharpnessRun(NamedTuple):

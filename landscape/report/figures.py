@@ -6,15 +6,12 @@ stays distinguishable for the common colour-vision deficiencies.
 
 from __future__ import annotations
 
-import warnings
-
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import optuna  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -27,12 +24,15 @@ from landscape.report.data import (  # noqa: E402
     BatchMap,
     ConvergenceCurves,
     Curve,
+    History,
     LrPoints,
     MinimaData,
     ScheduleCurves,
     SharpnessRun,
     Spread,
+    range_minima,
 )
+from landscape.report.data import history as history_data  # noqa: E402
 
 DPI = 150
 # Okabe–Ito without its yellow (#F0E442), which is too faint on white
@@ -56,7 +56,9 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     """Final loss against ε, coloured by status, with the divergence boundary and 2/λ_max."""
     fig, (ax,) = _new(8.4, 4.0)
     ceiling = _ceiling([p])
-    shown = np.where(p.status == "diverged", np.minimum(p.loss, ceiling), p.loss)
+    # a diverged run has no final loss (its last finite one can be ~1e300): a placeholder
+    diverged = p.status == "diverged"
+    shown = np.where(diverged, ceiling, p.loss)
     shown = np.where(np.isfinite(shown), shown, np.nan)
     # a third quantity the search varies: batch size as marker area, schedule as edge colour
     sizes = np.full(len(p.lr), 28.0)
@@ -82,7 +84,9 @@ def loss_vs_lr(p: LrPoints) -> Figure:
                 c=STATUS_COLOURS[status],
                 marker=STATUS_MARKERS[status],
                 label=f"{status} ({sel.sum()}"
-                + (", value at pruning)" if status == "pruned" else ")"),
+                + {"pruned": ", value at pruning)", "diverged": ", drawn at the ceiling)"}.get(
+                    status, ")"
+                ),
             )
     if p.group is not None and p.group_name == "batch size":
         values = np.unique(p.group.astype(int))  # smallest, middle and largest batch size
@@ -104,7 +108,16 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     ax.set_xscale("log")
     if np.nanmin(shown) > 0:
         ax.set_yscale("log")
+    if diverged.any():
+        ax.axhline(
+            ceiling,
+            color=STATUS_COLOURS["diverged"],
+            ls=(0, (1, 2)),
+            lw=1.0,
+            label=f"ceiling {ceiling:.3g} (10× the largest other loss): diverged runs drawn here",
+        )
     ymin, ymax = ax.get_ylim()
+    xlim = _lr_range(p.lr)
     if p.spread is not None:
         runs = p.spread.runs
         n = f"{runs.min()}" if runs.min() == runs.max() else f"{runs.min()}–{runs.max()}"
@@ -120,23 +133,35 @@ def loss_vs_lr(p: LrPoints) -> Figure:
             lw=1,
             label=f"smallest diverged ε = {p.smallest_diverged:.3g}",
         )
-    if p.stability_limit is not None:
-        ax.axvline(
-            p.stability_limit,
-            color="#000000",
-            ls=":",
-            lw=1.2,
-            label=f"2/λ_max at best converged = {p.stability_limit:.3g}",
-        )
-    if p.stability_limit_init is not None:
-        ax.axvline(
-            p.stability_limit_init,
-            color="#CC79A7",
-            ls="-.",
-            lw=1.2,
-            label=f"2/λ_max at θ⁽⁰⁾ = {p.stability_limit_init:.3g}",
-        )
+    ax.set_xlim(*xlim)
     ax.set_ylim(ymin, ymax)
+    taken: list[float] = []
+    for value, colour, ls, name in (
+        (p.stability_limit, "#000000", ":", "2/λ_max at best converged"),
+        (p.stability_limit_init, "#CC79A7", "-.", "2/λ_max at θ⁽⁰⁾"),
+    ):
+        if value is None:
+            continue
+        if xlim[0] <= value <= xlim[1]:
+            ax.axvline(value, color=colour, ls=ls, lw=1.2, label=f"{name} = {value:.3g}")
+            continue
+        # beyond the trials' ε: named at the edge it lies past, the axis not stretched to it
+        right = value > xlim[1]
+        height = free_height(ax, "right" if right else "left", taken)
+        taken.append(height)
+        ax.annotate(
+            f"{name} = {value:.3g} →" if right else f"← {name} = {value:.3g}",
+            xy=(1.0 if right else 0.0, height),
+            xycoords="axes fraction",
+            xytext=(-4 if right else 4, 0),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            va="center",
+            fontsize=7,
+            color=colour,
+            bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.0},
+        )
+        ax.plot([], [], color=colour, ls=ls, lw=1.2, label=f"{name} = {value:.3g} (off the axis)")
     ax.set_xlabel("learning rate ε (log scale)")
     ax.set_ylabel(p.loss_label)
     ax.set_title(
@@ -148,6 +173,39 @@ def loss_vs_lr(p: LrPoints) -> Figure:
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
+
+
+def free_height(ax, side: str, taken: list[float] = (), width: float = 0.45) -> float:
+    """A height (axes fraction) for a note at one side of ``ax``, as far from its points as can be.
+
+    The points are the offsets of the axes' scatter collections; the note spans ``width`` of the
+    axes from that side. Of the heights 0.05, 0.1, … 0.9 (none within 0.07 of one ``taken``) the
+    one whose band holds the fewest points, then the farthest from the nearest, is chosen.
+    """
+    to_axes = ax.transData + ax.transAxes.inverted()
+    pts = [c.get_offsets() for c in ax.collections if len(c.get_offsets())]
+    xy = to_axes.transform(np.concatenate(pts)) if pts else np.zeros((0, 2))
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    near = xy[(xy[:, 0] > 1 - width) if side == "right" else (xy[:, 0] < width)]
+    best, score = 0.05, None
+    for h in np.arange(0.05, 0.91, 0.05):
+        if any(abs(h - t) < 0.07 for t in taken):
+            continue
+        gap = np.abs(near[:, 1] - h)
+        key = (int((gap < 0.05).sum()), -float(gap.min()) if gap.size else 0.0, h)
+        if score is None or key < score:
+            best, score = float(h), key
+    return best
+
+
+def _lr_range(lr: np.ndarray, margin: float = 0.05) -> tuple[float, float]:
+    """The ε axis of the trials: their range and ``margin`` of its decades on either side."""
+    ok = lr[np.isfinite(lr) & (lr > 0)]
+    if not ok.size:
+        return (0.1, 10.0)
+    lo, hi = float(ok.min()), float(ok.max())
+    pad = max((hi / lo) ** margin, 1.5)
+    return (lo / pad, hi * pad)
 
 
 def _ceiling(points: list[LrPoints]) -> float:
@@ -196,15 +254,17 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     """Training loss of a selection of trials against epochs or updates.
 
     Colour follows the status (as in every figure); runs of one status differ by line style.
-    Against updates the axis is logarithmic with θ⁽⁰⁾ at 1 and update t at t + 1. A
-    configuration run several times is its median curve with a shaded interquartile band.
+    Both axes are logarithmic, so that an early spike and a divergence are not squeezed into a
+    sliver: against updates θ⁽⁰⁾ sits at 1 and update t at t + 1; against epochs the curves
+    start at epoch 1. A configuration run several times is its median curve with a shaded
+    interquartile band.
     """
     fig, (ax,) = _new(8.4, 4.0)
     styles = ["-", "--", ":", "-."]
     seen: dict[str, int] = {}
     for c in curves:
         xs = c.epoch if x == "epoch" else c.updates + 1.0
-        ok = np.isfinite(c.loss) & (c.loss > 0) & (xs > 0 if x != "epoch" else True)
+        ok = np.isfinite(c.loss) & (c.loss > 0) & (xs >= 1)
         n = seen.get(c.status, 0)
         seen[c.status] = n + 1
         colour = STATUS_COLOURS.get(c.status, "#000000")
@@ -225,9 +285,12 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
             float(c.loss[np.isfinite(c.loss) & (c.loss > 0)].min(initial=np.inf)) for c in curves
         )
         ax.set_ylim(low / 2.0, min(ax.get_ylim()[1], 100.0 * calm.max()))
-    if x == "updates":
-        ax.set_xscale("log")
-    ax.set_xlabel("epoch" if x == "epoch" else "update count t + 1 (log scale; θ⁽⁰⁾ at 1)")
+    ax.set_xscale("log")
+    ax.set_xlabel(
+        "epoch (log scale, from epoch 1)"
+        if x == "epoch"
+        else "update count t + 1 (log scale; θ⁽⁰⁾ at 1)"
+    )
     ax.set_ylabel("training loss E(θ) (log scale)")
     ax.set_title(f"Learning curves against {'epochs' if x == 'epoch' else 'updates'}")
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -236,36 +299,101 @@ def learning_curves(curves: list[Curve], x: str = "epoch") -> Figure:
     return fig
 
 
+def near_groups(values: list[float], close: float = 1.5) -> list[list[int]]:
+    """Indices of ``values`` grouped where neighbours (sorted) lie within a factor ``close``.
+
+    Horizontal lines this near on a log axis lie on each other: their labels are stacked and
+    their dashes interleaved.
+    """
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and values[i] <= close * values[groups[-1][-1]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def epochs_are_updates(curves: list[Curve]) -> bool:
+    """Whether every curve takes one update per epoch (full-batch GD).
+
+    Then the figure against epochs would repeat the one against updates.
+    """
+    return all(np.array_equal(c.epoch, c.updates) for c in curves)
+
+
 def sharpness(runs: list[SharpnessRun]) -> Figure:
-    """λ_max(θ_t) against updates, each run with its 2/ε (Cohen et al.'s figure), and E(θ_t)."""
-    fig, (ax, ax_loss) = _new(11.0, 4.2, ncols=2)
+    """λ_max(θ_t) against updates, each run with its 2/ε (Cohen et al.'s figure), and E(θ_t).
+
+    Each 2/ε line is labelled with its ε at the right edge; lines within a factor 1.5 of one
+    another have their labels stacked and their dashes interleaved, so both stay visible. The
+    legend (one entry per run, for both panels) sits below the panels, off the data.
+    """
+    fig, (ax, ax_loss) = _new(11.0, 5.2, ncols=2)
     # a stalled run's 2/ε sits decades above every measured λ_max: keep the axis on the data
     # and the limits near it, so the curves are not squeezed into a corner
     values = np.concatenate([r.sharpness[r.sharpness > 0] for r in runs] or [np.ones(1)])
     shown = [2.0 / r.lr < 100 * values.max() for r in runs]
+    handles = []
     for i, r in enumerate(runs):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
-        label = f"trial {r.trial}, ε={r.lr:.3g} ({r.role}: {r.kind})"
+        label = f"trial {r.trial}, ε={r.lr:.3g} ({r.role}): {r.kind}"
         if not shown[i]:
             label += f"; 2/ε = {2.0 / r.lr:.3g}, above the axis"
         x = r.updates + 1  # θ⁽⁰⁾ (update 0) at 1 on the log axis, update t at t + 1
-        ax.plot(x, r.sharpness, color=colour, lw=1.4, marker=".", ms=4, label=label)
-        ax.axhline(2.0 / r.lr, color=colour, ls="--", lw=1)
-        ax_loss.plot(x, r.loss, color=colour, lw=1.4)
+        (line,) = ax.plot(x, r.sharpness, color=colour, lw=1.4, marker=".", ms=4, label=label)
+        handles.append(line)
+        ok = np.isfinite(r.loss) & (r.loss > 0)
+        ax_loss.plot(x[ok], r.loss[ok], color=colour, lw=1.4, marker=".", ms=3)
+    drawn = [i for i in range(len(runs)) if shown[i]]
+    limits = [2.0 / runs[i].lr for i in drawn]
+    for group in near_groups(limits):
+        k = len(group)
+        centre = float(np.exp(np.mean(np.log([limits[g] for g in group]))))
+        for j, g in enumerate(group):  # by increasing 2/ε: the first label lowest
+            i = drawn[g]
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            # near lines: dashes of one length, shifted so the colours alternate along them
+            dashes = (0, (5, 3)) if k == 1 else (5 * j, (5, 5 * (k - 1)))
+            ax.axhline(limits[g], color=colour, ls=dashes, lw=1.2)
+            ax.annotate(
+                f"ε={runs[i].lr:.3g}",
+                xy=(1.0, centre),
+                xycoords=ax.get_yaxis_transform(),
+                xytext=(4, 9 * (j - (k - 1) / 2)),  # stacked about the group's middle
+                textcoords="offset points",
+                va="center",
+                ha="left",
+                fontsize=7,
+                color=colour,
+                annotation_clip=False,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    top = max([values.max(), *(2.0 / r.lr for r, s in zip(runs, shown, strict=True) if s)])
+    top = max([values.max(), *limits])
     ax.set_ylim(values.min() / 3, top * 3)
     ax.set_xlabel("1 + update t (log scale; θ⁽⁰⁾ at 1)")
     ax.set_ylabel("sharpness λ_max(θ_t) (log scale)")
-    ax.set_title("Sharpness; dashed: each run's 2/ε")
-    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Sharpness; dashed: each run's 2/ε (its ε at the right)")
     ax_loss.set_xscale("log")
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("1 + update t (log scale; θ⁽⁰⁾ at 1)")
     ax_loss.set_ylabel("training loss E(θ_t) (log scale)")
-    ax_loss.set_title("Loss of the same runs")
-    fig.tight_layout()
+    ax_loss.set_title("Loss of the same runs at the same updates")
+    for a in (ax, ax_loss):
+        a.grid(alpha=0.3, which="major")
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=2 if len(runs) > 1 else 1,
+        fontsize=7,
+        title="runs (colours as in both panels): trial, ε (role): what λ_max did",
+        title_fontsize=7,
+        frameon=False,
+    )
+    rows = (len(runs) + 1) // 2 if len(runs) > 1 else 1
+    fig.tight_layout(rect=(0, 0.02 + 0.03 * (rows + 1), 1, 1))
     return fig
 
 
@@ -303,10 +431,29 @@ def range_test(lr: np.ndarray, loss: np.ndarray, smoothed: np.ndarray, marks: di
     """The LR range test: the loss against the growing ε, with the suggested points marked.
 
     ``marks`` maps a label (``suggested``, ``blow-up``, ``best of the search`` …) to its ε.
+    The least raw loss and the least smoothed loss (whose tenth is the suggestion) are both
+    marked; the y axis holds the raw loss up to the stop, its minimum included.
     """
-    fig, (ax,) = _new(7.2, 4.2)
+    fig, (ax,) = _new(9.0, 4.2)
+    m = range_minima(lr, loss, smoothed)
     ax.plot(lr, loss, color="#999999", lw=0.8, label="loss before each update")
-    ax.plot(lr, smoothed, color="#0072B2", lw=1.6, label="smoothed (moving average)")
+    ax.plot(lr, smoothed, color="#0072B2", lw=1.6, label="smoothed (moving average; it lags)")
+    ax.plot(
+        [m.lr_raw],
+        [m.loss_raw],
+        "o",
+        color="#555555",
+        ms=6,
+        label=f"least loss: E = {m.loss_raw:.3g} at ε = {m.lr_raw:.3g}",
+    )
+    ax.plot(
+        [m.lr_smoothed],
+        [m.loss_smoothed],
+        "D",
+        color="#0072B2",
+        ms=6,
+        label=f"least smoothed loss: E = {m.loss_smoothed:.3g} at ε = {m.lr_smoothed:.3g}",
+    )
     styles = ["--", ":", "-.", (0, (5, 1))]
     for i, (label, value) in enumerate(m for m in marks.items() if m[1] is not None):
         ax.axvline(
@@ -314,17 +461,21 @@ def range_test(lr: np.ndarray, loss: np.ndarray, smoothed: np.ndarray, marks: di
             color=OKABE_ITO[(i + 1) % len(OKABE_ITO)],
             ls=styles[i % 4],
             lw=1.2,
-            label=f"{label}: ε = {value:.3g}",
+            label=f"{label}: ε = {value:.3g}"
+            + (" (a tenth of the least smoothed loss's ε)" if label == "suggested" else ""),
         )
     ax.set_xscale("log")
-    finite = smoothed[np.isfinite(smoothed)]
-    if finite.size and finite.min() > 0:
+    raw = loss[np.isfinite(loss)]
+    if raw.size and raw.min() > 0:
         ax.set_yscale("log")
-        ax.set_ylim(finite.min() / 2, min(np.nanmax(loss[np.isfinite(loss)]), 10 * finite[0]) * 2)
+        # the raw loss up to the stop; a blow-up far above the start leaves by the top
+        top = min(raw.max(), 100.0 * max(raw[0], float(np.nanmax(smoothed))))
+        ax.set_ylim(raw.min() / 2, top * 2)
     ax.set_xlabel("learning rate ε of the update (log scale)")
     ax.set_ylabel("training loss E (log scale)")
     ax.set_title("LR range test: one run, ε growing exponentially")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
+    ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
 
@@ -828,23 +979,74 @@ def noise_axis(d: AxisData) -> Figure:
     return fig
 
 
-def optuna_history(study, label: str) -> Figure:
-    """Optuna's optimisation history, in our style, log y when the value is a positive loss.
+def history(h: History, label: str) -> Figure:
+    """The optimisation history: each trial's value by status, and the best so far.
 
-    One outlier (e.g. a run at E = 2.5) would flatten the best-so-far line on a linear axis.
+    Log y when the value is a positive loss: one outlier (a run at E = 2.5) would flatten the
+    best-so-far line on a linear axis. Diverged trials have no value: they are marked along
+    the top edge.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        ax = optuna.visualization.matplotlib.plot_optimization_history(study)
-    restyle(ax)
-    values = np.array(
-        [t.value for t in study.get_trials(deepcopy=False) if t.value is not None], dtype=float
-    )
-    if label.startswith("final") and values.size and (values > 0).all():
+    fig, (ax,) = _new(8.4, 4.0)
+    finite = np.isfinite(h.value)
+    for status in STATUS_ORDER:
+        sel = (h.status == status) & finite
+        if sel.any():
+            ax.scatter(
+                h.number[sel],
+                h.value[sel],
+                s=22,
+                c=STATUS_COLOURS[status],
+                marker=STATUS_MARKERS[status],
+                label=f"{status} ({sel.sum()}"
+                + (", value at pruning)" if status == "pruned" else ")"),
+                zorder=3,
+            )
+    ok = np.isfinite(h.best)
+    if ok.any():
+        ax.step(
+            h.number[ok],
+            h.best[ok],
+            where="post",
+            color="#000000",
+            lw=1.4,
+            label="best so far (complete trials)",
+            zorder=2,
+        )
+    if label.startswith("final") and finite.any() and (h.value[finite] > 0).all():
         ax.set_yscale("log")
+    lost = ~finite & (h.status == "diverged")
+    if lost.any():
+        lo, hi = ax.get_ylim()  # room at the top for the diverged marks
+        ax.set_ylim(lo, hi * 2.0 if ax.get_yscale() == "log" else hi + 0.1 * (hi - lo))
+        ax.scatter(
+            h.number[lost],
+            np.full(lost.sum(), 1.0),
+            transform=ax.get_xaxis_transform(),
+            s=26,
+            c=STATUS_COLOURS["diverged"],
+            marker=STATUS_MARKERS["diverged"],
+            clip_on=False,
+            label=f"diverged ({lost.sum()}, no value: at the top edge)",
+            zorder=3,
+        )
+    ax.set_xlabel("trial number")
     ax.set_ylabel(label + (" (log scale)" if ax.get_yscale() == "log" else ""))
     ax.set_title("Optimisation history: each trial and the best so far")
-    return ax.figure
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
+    fig.tight_layout()
+    return fig
+
+
+def optuna_history(study, label: str) -> Figure:
+    """:func:`history` of a stored study (:func:`landscape.report.data.history`)."""
+    return history(history_data(study), label)
+
+
+def own_style():
+    """A context that restores matplotlib's settings on exit (Optuna's plots change them)."""
+    return matplotlib.rc_context()
 
 
 def restyle(ax) -> None:

@@ -134,13 +134,15 @@ def format_range_test(rt: dict, best_lr: float | None = None) -> str:
     lines = [
         f"LR range test: {rt['updates']} updates from θ⁽⁰⁾ with ε growing from "
         f"{rt['lr_first']:.3g} to {rt['lr_last']:.3g}; the loss fell 10% by ε ≈ "
-        f"{g('lr_start')}, fastest at ε ≈ {g('lr_steepest')}, least at ε ≈ {g('lr_min_loss')}, "
+        f"{g('lr_start')}, fastest at ε ≈ {g('lr_steepest')}, its moving average least at "
+        f"ε ≈ {g('lr_min_loss')}, "
         + (
             f"blew up at ε ≈ {g('lr_blowup')}"
             if rt.get("lr_blowup") is not None
             else "and never blew up (raise lr_max to see divergence)"
         ),
-        f"  suggested ε = {g('lr_suggested')} (a tenth of the least-loss ε); a search range "
+        f"  suggested ε = {g('lr_suggested')} (a tenth of where the moving average was least); "
+        "a search range "
         f"holding both failure modes: {g('search_low')} … {g('search_high')}",
     ]
     if best_lr is not None:

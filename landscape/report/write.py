@@ -252,7 +252,16 @@ def _search_report(study, store, add):
             "(right) spiked meanwhile, and flattened when the loss only fell.",
         )
     curves = data.learning_curves(study, store)
-    if curves:
+    if curves and figures.epochs_are_updates(curves):  # full-batch: one figure says it all
+        add(
+            "curves_updates.png",
+            figures.learning_curves(curves, "updates"),
+            "Learning curves against updates",
+            "The exact training loss after every evaluated update, for trials spread over ε. "
+            "In batch learning an epoch is one update, so this is also the curve against "
+            "epochs.",
+        )
+    elif curves:
         add(
             "curves_epochs.png",
             figures.learning_curves(curves, "epoch"),
@@ -285,16 +294,18 @@ def _search_report(study, store, add):
             )
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
-        with warnings.catch_warnings():
+        add(
+            "history.png",
+            figures.history(data.history(study), data.loss_label(study)),
+            "Optimisation history",
+            "Each trial's objective value by how it ended (pruned: the value at pruning; "
+            "diverged: no value, marked at the top) and the best of the complete trials so far "
+            "(log scale for a positive loss).",
+        )
+        # Optuna's plots switch matplotlib to its ggplot style for good (plt.style.use):
+        # the rc context gives every figure drawn after them our style back
+        with warnings.catch_warnings(), figures.own_style():
             warnings.simplefilter("ignore")
-            fig = figures.optuna_history(study, data.loss_label(study))
-            add(
-                "history.png",
-                fig,
-                "Optimisation history",
-                "Optuna's own plot: each complete trial's value and the best so far (log scale "
-                "for a positive loss).",
-            )
             if len(complete) >= 2 and len(params) >= 2:  # one parameter: trivially 1.00
                 try:
                     ax = optuna.visualization.matplotlib.plot_param_importances(study)
