@@ -1,6 +1,7 @@
 """Figure data and layout, pinned without judging pixels: legends off the data, log axes,
 labels that name what is drawn, limits that hold what matters."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import pytest
@@ -9,6 +10,13 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from landscape.report import data, figures
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """The figures of one test are freed after it (pyplot keeps every open figure)."""
+    yield
+    plt.close("all")
 
 
 def _display(ax, x, y) -> np.ndarray:
@@ -274,3 +282,139 @@ def test_range_test_shows_the_raw_minimum_and_both_least_points():
     assert any(t.startswith("least loss: E = 0.008 at ε = ") for t in labels)
     assert any(t.startswith("least smoothed loss: E = ") for t in labels)
     assert any(t.endswith("(a tenth of the least smoothed loss's ε)") for t in labels)
+
+
+# ------------------------------------------------------------------------- setups and compare
+def _setup(study="a", **kw) -> data.Setup:
+    base = dict(
+        study=study,
+        dataset="digits",
+        hidden=(32,),
+        activation="tanh",
+        loss="cross_entropy",
+        method="minibatch",
+        epochs=1000,
+        batch_size="searched",
+        lr="searched",
+    )
+    return data.Setup(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("b", "words"),
+    [
+        (
+            {"epochs": 200, "activation": "relu"},
+            ["1000 epochs, mini-batch SGD, tanh", "200 epochs, mini-batch SGD, relu"],
+        ),
+        (
+            {"method": "gd", "batch_size": None},
+            [
+                "1000 epochs, mini-batch SGD, batch size searched",
+                "1000 epochs, full-batch GD, full batch",
+            ],
+        ),
+        ({}, ["1000 epochs, mini-batch SGD"] * 2),
+    ],
+)
+def test_setup_differences_give_the_budget_and_whatever_differs(b, words):
+    assert data.setup_differences([_setup("a"), _setup("b", **b)]) == words
+
+
+def test_compare_names_each_studys_budget_and_what_differs():
+    p = _lr_points(stability_limit=None, stability_limit_init=None)
+    pts = [p._replace(setup=_setup("tanh")), p._replace(setup=_setup("relu", epochs=200))]
+    u = np.arange(5.0)
+    best = [
+        data.Curve(0, f"{n}: best ε=0.24 (#0)", "budget", u, u, np.geomspace(2, 0.1, 5), u)
+        for n in ("tanh", "relu")
+    ]
+    fig = figures.compare(["tanh", "relu"], pts, best)
+    assert fig._suptitle.get_text() == (
+        "tanh: 1000 epochs, mini-batch SGD\nrelu: 200 epochs, mini-batch SGD"
+    )
+    assert _labels(fig.axes[1].get_legend()) == [
+        "tanh (1000 epochs, mini-batch SGD): best ε=0.24 (#0)",
+        "relu (200 epochs, mini-batch SGD): best ε=0.24 (#0)",
+    ]
+
+
+# -------------------------------------------------------------------------- paths and slices
+@pytest.mark.parametrize(
+    ("loss", "label"),
+    [("mse", "E (½·mean squared error)"), ("cross_entropy", "E (cross-entropy, nats)")],
+)
+def test_paths_name_the_specs_loss(loss, label):
+    a = np.linspace(0, 1, 5)
+    arrays = {"alpha": a, "path_raw": a * (1 - a), "path_aligned": 0 * a}
+    fig = figures.paths(arrays, _setup("geometry", loss=loss, method="gd", lr=0.3, epochs=3000))
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == label
+    assert ax.get_title().endswith("\ngeometry: full-batch GD, ε = 0.3, 3000 epochs")
+
+
+def _slice_arrays(random_norm=4.0):
+    s = np.linspace(-1, 1, 9)
+    p = np.linspace(-1, 1, 5)
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(2, 10))
+    d *= random_norm / np.linalg.norm(d, axis=1, keepdims=True)
+    v = np.linalg.qr(rng.normal(size=(10, 2)))[0].T  # unit norm
+    return {
+        "slice_s": s,
+        "slice_random": 1e-16 + 0.1 * (random_norm * s) ** 2,
+        "slice_hessian": 1e-16 + 2.0 * s**2,
+        "plane_s": p,
+        "plane_random": 1e-16 + 0.1 * np.add.outer(p**2, p**2) + 0.01,
+        "plane_hessian": 1e-16 + 2.0 * np.add.outer(p**2, p**2) + 0.01,
+        "direction_random": d,
+        "direction_hessian": v,
+    }
+
+
+def test_slices_compare_both_directions_at_one_length():
+    arrays = _slice_arrays(random_norm=4.0)
+    fig = figures.slices(arrays, _setup("geometry", method="gd", lr=0.3, epochs=3000))
+    ax = fig.axes[0]
+    rand, hess = ax.get_lines()
+    # each curve against the distance s·‖d‖: the random one reaches ±4, the eigenvector ±1
+    assert rand.get_xdata()[[0, -1]] == pytest.approx([-4.0, 4.0])
+    assert hess.get_xdata()[[0, -1]] == pytest.approx([-1.0, 1.0])
+    assert "distance" in ax.get_xlabel() and "s·‖d‖" in ax.get_xlabel()
+    # at one distance (1) the two rises compare: 0.1 along the random one, 2 along the other
+    at_one = np.interp(1.0, rand.get_xdata(), rand.get_ydata())
+    assert at_one == pytest.approx(0.1, rel=0.05) and hess.get_ydata()[-1] == pytest.approx(2.0)
+    assert _labels(ax.get_legend()) == [
+        "filter-normalised random direction (‖d‖ = 4)",
+        "top Hessian eigenvector (‖d‖ = 1)",
+    ]
+    assert fig._suptitle.get_text() == (
+        "geometry: slices around minimum a (full-batch GD, ε = 0.3, 3000 epochs)"
+    )
+    assert fig.axes[1].get_xlim() == pytest.approx((-4.0, 4.0))  # the random plane, too
+
+
+# --------------------------------------------------------------------------------- minima
+def test_minima_overview_keeps_starts_and_classes_on_their_own_axes():
+    m = data.MinimaData(
+        kinds=["minimum", "at_infinity", "at_infinity"],
+        loss=np.array([1e-32, 1e-5, 2e-5]),
+        share=np.array([0.5, 0.3, 0.2]),
+        copies=np.array([3, 1, 1]),
+        dimension=np.array([0, 0, 0]),
+        spectra=[np.zeros(0)] * 3,
+        n_starts=32,
+        kind_counts={"minimum": 16, "at_infinity": 16},
+        distinct_minima=1,
+        families=0,
+        chao1=2.5,
+    )
+    fig = figures.minima_overview(m)
+    starts, classes = fig.axes[2], fig.axes[3]
+    assert starts.get_ylabel() == "starts (of 32)"
+    assert [b.get_height() for b in starts.patches] == [16, 0, 16, 0, 0]
+    assert classes.get_ylabel() == "classes modulo symmetry"
+    assert [b.get_height() for b in classes.patches] == [1, 0]
+    (chao1,) = [c for c in classes.collections if c.get_label().startswith("Chao1")]
+    assert chao1.get_segments()[0][:, 1].tolist() == [2.5, 2.5]
+    assert classes.get_ylim()[1] > 2.5  # the estimate is on the axis

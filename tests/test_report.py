@@ -229,6 +229,25 @@ def test_figures_colour_by_status_and_put_updates_on_a_log_axis():
     assert "pruned (1, value at pruning)" in labels
 
 
+def test_figures_know_each_studys_setup_from_its_spec(stored):
+    batch = optuna.load_study(study_name="batch_search", storage=STORAGE.format(stored))
+    assert data.lr_points(batch, _store(stored)).setup == data.Setup(
+        "batch_search",
+        "moons",
+        (4,),
+        "tanh",
+        "cross_entropy",
+        "minibatch",
+        30,
+        "searched",
+        "searched",
+    )
+    geo = optuna.load_study(study_name="geometry", storage=STORAGE.format(stored))
+    assert data.setup(geo) == data.Setup(
+        "geometry", "teacher", (4,), "tanh", "mse", "gd", 200, None, 0.3
+    )
+
+
 def test_loss_vs_lr_encodes_what_else_the_search_varies(stored):
     batch = optuna.load_study(study_name="batch_search", storage=STORAGE.format(stored))
     pts = data.lr_points(batch, _store(stored))

@@ -24,6 +24,77 @@ from landscape.summary import quartiles
 STATUS_ORDER = ("converged", "budget", "stalled", "pruned", "diverged")
 
 
+class Setup(NamedTuple):
+    """What a study trained, from its stored spec: enough to tell two studies apart.
+
+    ``lr`` and ``batch_size`` are ``"searched"`` when the search varies them; ``batch_size``
+    is None for full-batch gradient descent.
+    """
+
+    study: str
+    dataset: str
+    hidden: tuple
+    activation: str
+    loss: str
+    method: str
+    epochs: int | None
+    batch_size: int | str | None
+    lr: float | str | None
+
+
+def setup(study: optuna.Study) -> Setup:
+    """The :class:`Setup` of a stored study (fields missing from its spec are None or "")."""
+    spec = records.spec_of(study) or {}
+    model, trainer = spec.get("model") or {}, spec.get("trainer") or {}
+    searched = {p.get("target") for p in spec.get("search") or []}
+    method = trainer.get("method", "")
+    batch = {"gd": None, "online": 1}.get(method, trainer.get("batch_size"))
+    if "trainer.batch_size" in searched:
+        batch = "searched"
+    return Setup(
+        study.study_name,
+        (spec.get("data") or {}).get("name", ""),
+        tuple(model.get("hidden") or ()),
+        model.get("activation", ""),
+        model.get("loss", ""),
+        method,
+        trainer.get("epochs"),
+        batch,
+        "searched" if "trainer.lr" in searched else trainer.get("lr"),
+    )
+
+
+SETUP_WORDS = {
+    "epochs": lambda v: f"{v} epochs",
+    "method": lambda v: {"gd": "full-batch GD", "minibatch": "mini-batch SGD"}.get(v, str(v)),
+    "batch_size": lambda v: f"batch size {v}" if v is not None else "full batch",
+    "lr": lambda v: f"ε {v}" if isinstance(v, str) else f"ε = {v:.3g}",
+    "dataset": lambda v: f"data {v}",
+    "hidden": lambda v: "hidden " + "-".join(map(str, v)) if v else "no hidden layer",
+    "activation": str,
+    "loss": lambda v: {"mse": "MSE", "cross_entropy": "cross-entropy"}.get(v, str(v)),
+}
+"""Each :class:`Setup` field in words."""
+
+
+def setup_differences(setups: list[Setup]) -> list[str]:
+    """Per study: its epochs and method, and every other field in which the studies differ."""
+    keys = [
+        k
+        for k in SETUP_WORDS
+        if k in ("epochs", "method") or len({getattr(s, k) for s in setups}) > 1
+    ]
+    return [", ".join(SETUP_WORDS[k](getattr(s, k)) for k in keys) for s in setups]
+
+
+def loss_name(loss: str) -> str:
+    """The y label of a loss E on a spec's loss: what E is, with its unit."""
+    return {
+        "mse": "E (½·mean squared error)",
+        "cross_entropy": "E (cross-entropy, nats)",
+    }.get(loss, "loss E")
+
+
 class LrPoints(NamedTuple):
     """Final loss against ε, one point per finished trial."""
 
@@ -38,6 +109,7 @@ class LrPoints(NamedTuple):
     group: np.ndarray | None = None
     group_name: str = ""
     spread: Spread | None = None
+    setup: Setup | None = None
 
 
 class Spread(NamedTuple):
@@ -159,6 +231,7 @@ def lr_points(study: optuna.Study, store) -> LrPoints:
         loss_label(study),
         *_group(study, trials),
         _spread(trials, loss, status),
+        setup(study),
     )
 
 
@@ -516,6 +589,9 @@ class MinimaData(NamedTuple):
     """Per class (minima, families, levels at infinity, saddles; each by loss) and counts.
 
     Each class has its kind, loss, basin share, copies met, dimension and Hessian spectrum.
+    The counts are of two kinds, kept apart: starts (``n_starts``, by the kind of end point
+    in ``kind_counts``) and classes modulo symmetry (``distinct_minima``, ``families``, and
+    Chao1's estimate of all isolated minima, seen or not).
     """
 
     kinds: list[str]
@@ -524,7 +600,11 @@ class MinimaData(NamedTuple):
     copies: np.ndarray
     dimension: np.ndarray
     spectra: list[np.ndarray]
-    counts: dict[str, float]
+    n_starts: int
+    kind_counts: dict[str, int]
+    distinct_minima: int
+    families: int
+    chao1: float
 
 
 def minima_data(rep: MinimaReport, arrays: dict[str, np.ndarray] | None) -> MinimaData:
@@ -544,13 +624,11 @@ def minima_data(rep: MinimaReport, arrays: dict[str, np.ndarray] | None) -> Mini
         column("copies_met"),
         column("dimension"),
         spectra,
-        {
-            "starts": rep.n_starts,
-            **{f"{k} (starts)": v for k, v in rep.kind_counts.items()},
-            "isolated minima": rep.distinct_minima,
-            "families": len(rep.families),
-            "Chao1 (isolated)": rep.chao1.estimate,
-        },
+        rep.n_starts,
+        dict(rep.kind_counts),
+        rep.distinct_minima,
+        len(rep.families),
+        rep.chao1.estimate,
     )
 
 

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from landscape import files  # noqa: E402
 from landscape.analysis.census import CensusReport  # noqa: E402
 from landscape.report.data import (  # noqa: E402
+    SETUP_WORDS,
     STATUS_ORDER,
     AxisData,
     BatchMap,
@@ -28,9 +29,12 @@ from landscape.report.data import (  # noqa: E402
     LrPoints,
     MinimaData,
     ScheduleCurves,
+    Setup,
     SharpnessRun,
     Spread,
+    loss_name,
     range_minima,
+    setup_differences,
 )
 from landscape.report.data import history as history_data  # noqa: E402
 
@@ -572,32 +576,71 @@ def _by_kind(ax, x: np.ndarray, y: np.ndarray, kinds: list[str], bar: bool) -> N
 
 
 def minima_overview(m: MinimaData, top: int = 40) -> Figure:
-    """Basin share and loss per class, coloured by kind, and the starts per kind."""
-    fig, (ax1, ax2, ax3) = _new(14.0, 4.2, 3)
+    """Basin share and loss per class, coloured by kind; the starts per kind; the classes.
+
+    Starts and classes are counts of different things, so each has its own panel: (c) where
+    the starts ended, by kind of end point; (d) the classes modulo symmetry found, with
+    Chao1's estimate of all isolated minima as a line over the isolated minima's bar.
+    """
+    fig, (ax1, ax2, ax3, ax4) = _new(17.0, 4.4, 4)
     k = min(top, len(m.loss))
     idx = np.arange(k)
     kinds = m.kinds[:k]
     _by_kind(ax1, idx, m.share[:k] * 100, kinds, bar=True)
     ax1.set_xlabel(f"class: minima, families, slopes to infinity, saddles (first {k})")
     ax1.set_ylabel("basin share (% of starts)")
-    ax1.set_title("Where the starts ended")
+    ax1.set_title("(a) Where the starts ended, by class")
     ax1.legend(fontsize=7)
     _by_kind(ax2, idx, np.maximum(m.loss[:k], 1e-300), kinds, bar=False)
     ax2.set_yscale("log")
     ax2.set_xlabel("class (as left)")
     ax2.set_ylabel("training loss E (log scale)")
-    ax2.set_title("Loss of each class")
-    names = list(m.counts)
-    colors = [
-        POINT_STYLE[n.split(" ")[0]][0] if n.split(" ")[0] in POINT_STYLE else "#999999"
-        for n in names
-    ]
-    ax3.bar(range(len(names)), [m.counts[n] for n in names], color=colors)
-    ax3.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
-    ax3.set_ylabel("count")
-    ax3.set_title("Starts per kind; classes modulo symmetry")
-    for ax in (ax1, ax2, ax3):
+    ax2.set_title("(b) Loss of each class")
+    names = [*POINT_STYLE, "unresolved"]
+    starts = [m.kind_counts.get(n, 0) for n in names]
+    bars = ax3.bar(
+        range(len(names)),
+        starts,
+        color=[POINT_STYLE[n][0] if n in POINT_STYLE else "#999999" for n in names],
+    )
+    ax3.bar_label(bars, fontsize=7)  # a zero has no bar: its count says so
+    ax3.set_xticks(
+        range(len(names)),
+        [POINT_STYLE[n][2] if n in POINT_STYLE else n for n in names],
+        rotation=25,
+        ha="right",
+        fontsize=7,
+    )
+    ax3.set_ylabel(f"starts (of {m.n_starts})")
+    ax3.set_ylim(0, max(max(starts), 1) * 1.12)
+    ax3.set_title(f"(c) End points of the {m.n_starts} starts, by kind")
+    bars = ax4.bar(
+        [0, 1],
+        [m.distinct_minima, m.families],
+        color=[POINT_STYLE["minimum"][0], POINT_STYLE["family"][0]],
+    )
+    ax4.bar_label(bars, fontsize=7)
+    ax4.hlines(
+        m.chao1, -0.4, 0.4, color="#000000", ls="--", lw=1.4, label="Chao1 estimate (isolated)"
+    )
+    ax4.annotate(
+        f"Chao1: {m.chao1:.3g}",
+        xy=(0.4, m.chao1),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=7,
+    )
+    ax4.set_xticks([0, 1], ["isolated minima", "families of minima"], fontsize=7)
+    ax4.set_xlim(-0.6, 1.6)
+    ax4.set_ylim(0, max(m.distinct_minima, m.families, m.chao1, 1) * 1.2)
+    ax4.set_ylabel("classes modulo symmetry")
+    ax4.set_title("(d) Classes found; dashed: Chao1's estimate")
+    for ax in (ax1, ax2, ax3, ax4):
         ax.grid(alpha=0.3, axis="y")
+    for ax in (ax3, ax4):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
@@ -731,9 +774,12 @@ def hessian_spectra(m: MinimaData, top: int = 40) -> Figure:
     return fig
 
 
-def paths(arrays: dict[str, np.ndarray]) -> Figure:
-    """The loss along the straight path between two minima, before and after alignment."""
-    fig, (ax,) = _new()
+def paths(arrays: dict[str, np.ndarray], setup: Setup | None = None) -> Figure:
+    """The loss along the straight path between two minima, before and after alignment.
+
+    ``setup`` (the study's) names the loss on the y axis and the study in the title.
+    """
+    fig, (ax,) = _new(7.2, 4.2)
     a = arrays["alpha"]
     ax.plot(a, arrays["path_raw"], color="#D55E00", label="train, as they are")
     ax.plot(a, arrays["path_aligned"], color="#0072B2", label="train, units aligned")
@@ -743,34 +789,56 @@ def paths(arrays: dict[str, np.ndarray]) -> Figure:
             a, arrays["path_aligned_val"], color="#0072B2", ls="--", label="validation, aligned"
         )
     ax.set_xlabel("position on the path α (θ = (1 − α)·θ_a + α·θ_b)")
-    ax.set_ylabel("loss E (½·squared error or nats)")
-    ax.set_title("How much of the barrier is only the unit-swap symmetry")
+    ax.set_ylabel(loss_name(setup.loss) if setup is not None else "loss E")
+    ax.set_title(
+        "How much of the barrier is only the unit-swap symmetry"
+        + (f"\n{setup.study}: {_setup_words(setup)}" if setup is not None else ""),
+        fontsize=10,
+    )
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def slices(arrays: dict[str, np.ndarray]) -> Figure:
-    """1-D slices (left) and 2-D contours along random and Hessian directions."""
-    fig, (ax1, ax2, ax3) = _new(14.0, 4.0, 3)
+def _setup_words(s: Setup) -> str:
+    """A study's training in a few words: ``full-batch GD, ε = 0.3, 3000 epochs``."""
+    keys = ("method", "lr", "epochs") + (("batch_size",) if s.method == "minibatch" else ())
+    return ", ".join(SETUP_WORDS[k](getattr(s, k)) for k in keys if getattr(s, k) is not None)
+
+
+def slices(arrays: dict[str, np.ndarray], setup: Setup | None = None) -> Figure:
+    """1-D slices (left) and 2-D contours along random and Hessian directions.
+
+    Every axis is the distance from the minimum, s·‖d‖: the filter-normalised random direction
+    is about ‖θ‖ long and the eigenvector has unit norm, so along a step axis their curves
+    would compare different lengths. ``setup`` (the study's) puts the study and ε in the title.
+    """
+    fig, (ax1, ax2, ax3) = _new(14.0, 4.4, 3)
     s = arrays["slice_s"]
     centre = len(s) // 2
-    for key, colour, label in (
-        ("slice_random", "#0072B2", "filter-normalised random direction"),
-        ("slice_hessian", "#D55E00", "top Hessian eigenvector (unit norm)"),
+    d_rand, d_hess = _direction_norms(arrays)
+    for key, colour, label, norm in (
+        ("slice_random", "#0072B2", "filter-normalised random direction", d_rand[0]),
+        ("slice_hessian", "#D55E00", "top Hessian eigenvector", d_hess[0]),
     ):
         # E − E*: a log axis of E would show a spike to the minimum's 1e-16 at s = 0 and hide
         # the curvature; a linear axis of the rise above E* shows the parabola
-        ax1.plot(s, arrays[key] - arrays[key][centre], color=colour, label=label)
-    ax1.set_xlabel("step s along the direction")
+        ax1.plot(
+            s * norm,
+            arrays[key] - arrays[key][centre],
+            color=colour,
+            label=f"{label} (‖d‖ = {norm:.3g})",
+        )
+    ax1.set_xlabel("distance from the minimum along d, s·‖d‖ (same length for both)")
     ax1.set_ylabel("loss above the minimum, E(θ* + s·d) − E(θ*)")
     ax1.set_title("1-D slices through the minimum")
     ax1.legend(fontsize=7)
+    ax1.grid(alpha=0.3)
     p = arrays["plane_s"]
-    for ax, key, title in (
-        (ax2, "plane_random", "random directions"),
-        (ax3, "plane_hessian", "top two Hessian eigenvectors"),
+    for ax, key, title, (n1, n2) in (
+        (ax2, "plane_random", "random directions", d_rand),
+        (ax3, "plane_hessian", "top two Hessian eigenvectors", d_hess),
     ):
         z = np.log10(np.maximum(arrays[key], 1e-300))
         # The centre of a zero-loss minimum (1e-16) would swamp the colour scale: take the
@@ -779,23 +847,41 @@ def slices(arrays: dict[str, np.ndarray]) -> Figure:
         rest = np.delete(z.ravel(), c * len(p) + c)
         low, high = np.floor(rest.min() * 2) / 2, np.ceil(rest.max() * 2) / 2  # round to ½
         levels = np.linspace(low, high, int(round((high - low) / 0.25)) + 1)
-        cs = ax.contourf(p, p, z.T, levels=levels, cmap="cividis", extend="min")
+        cs = ax.contourf(p * n1, p * n2, z.T, levels=levels, cmap="cividis", extend="min")
         fig.colorbar(cs, ax=ax, label="log10 loss", format="%.1f", ticks=levels[::2])
         ax.plot(0, 0, "+", color="#ffffff", ms=10)
-        ax.set_xlabel("step s along d1")
-        ax.set_ylabel("step t along d2")
+        ax.set_xlabel(f"distance along d1, s·‖d1‖ (‖d1‖ = {n1:.3g})")
+        ax.set_ylabel(f"distance along d2, t·‖d2‖ (‖d2‖ = {n2:.3g})")
         ax.set_title(f"2-D slice: {title}")
+    if setup is not None:
+        fig.suptitle(f"{setup.study}: slices around minimum a ({_setup_words(setup)})")
     fig.tight_layout()
     return fig
+
+
+def _direction_norms(arrays: dict[str, np.ndarray]) -> tuple[tuple, tuple]:
+    """‖d1‖, ‖d2‖ of the random and of the Hessian directions (1 when they are not stored)."""
+
+    def norms(key: str) -> tuple[float, float]:
+        if key not in arrays:
+            return (1.0, 1.0)
+        n = np.linalg.norm(np.atleast_2d(arrays[key]), axis=1)
+        return (float(n[0]), float(n[1] if n.size > 1 else n[0]))
+
+    return norms("direction_random"), norms("direction_hessian")
 
 
 def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) -> Figure:
     """Two or more searches side by side: final loss against ε, and each best learning curve.
 
-    Each study has one colour; the marker says how a trial ended (as in every figure).
+    Each study has one colour; the marker says how a trial ended (as in every figure). The
+    title and the curves' legend give each study's budget and method and every other setting
+    in which the studies differ (from their specs, :attr:`LrPoints.setup`).
     """
-    fig, (ax1, ax2) = _new(12.0, 4.2, 2)
+    fig, (ax1, ax2) = _new(12.0, 4.6, 2)
     ceiling = _ceiling(points)
+    setups = [p.setup for p in points]
+    what = setup_differences(setups) if all(x is not None for x in setups) else []
     for i, (name, p) in enumerate(zip(names, points, strict=True)):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         finite = np.isfinite(p.loss)
@@ -816,7 +902,8 @@ def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) 
         c = best[i]
         if c is not None:
             ok = np.isfinite(c.loss) & (c.loss > 0)
-            ax2.plot(c.updates[ok] + 1.0, c.loss[ok], color=colour, lw=1.4, label=c.label)
+            label = c.label.replace(f"{name}:", f"{name} ({what[i]}):", 1) if what else c.label
+            ax2.plot(c.updates[ok] + 1.0, c.loss[ok], color=colour, lw=1.4, label=label)
             _band(ax2, c.updates + 1.0, c, colour)
     for i, p in enumerate(points):
         if p.spread is not None:
@@ -843,6 +930,10 @@ def compare(names: list[str], points: list[LrPoints], best: list[Curve | None]) 
         ax2.legend(fontsize=7)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
+    if what:
+        fig.suptitle(
+            "\n".join(f"{name}: {w}" for name, w in zip(names, what, strict=True)), fontsize=9
+        )
     fig.tight_layout()
     return fig
 

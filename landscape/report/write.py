@@ -412,9 +412,9 @@ def _minima_page(rep: MinimaReport, study, store, add):
             "Each end point was polished, descent was continued from it and its flat directions "
             "were probed: an isolated minimum, a family of minima (a connected set at one "
             "loss), a slope to a minimum at infinity, or a saddle (unresolved ones are counted "
-            "only). Left: the share of starts in each class (any symmetric copy); middle: each "
-            "class's loss; right: starts per kind, classes modulo symmetry, and Chao1's "
-            "estimate over the isolated minima.",
+            "only). (a) The share of starts in each class (any symmetric copy); (b) each "
+            "class's loss; (c) the starts by kind of end point; (d) the classes modulo "
+            "symmetry found, with Chao1's estimate of all isolated minima (dashed).",
         )
         add(
             "spectra.png",
@@ -574,19 +574,23 @@ def _geometry_page(a: GeometryReport, study, store, add):
     t = _last_complete(study)
     arrays = data.artifact_arrays(study, store, records.GEOMETRY, t) if t else None
     if arrays is not None:
+        setup = data.setup(study)
         add(
             "paths.png",
-            figures.paths(arrays),
+            figures.paths(arrays, setup),
             "Paths between two minima",
             "The loss on the straight line from minimum a to minimum b, as they are and after "
             "permuting b's hidden units to match a's (weight matching).",
         )
         add(
             "slices.png",
-            figures.slices(arrays),
+            figures.slices(arrays, setup),
             "Slices of the loss around minimum a",
             "1-D and 2-D slices along filter-normalised random directions (Li et al. 2018) and "
-            "along the Hessian's top eigenvectors; the grids' centre is the minimum itself.",
+            "along the Hessian's top eigenvectors; the grids' centre is the minimum itself. "
+            "Every axis is the distance from the minimum, s·‖d‖: a filter-normalised direction "
+            "is about as long as θ, an eigenvector has unit length, so the curves compare the "
+            "two at equal distances.",
         )
     return summary, []
 
